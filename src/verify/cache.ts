@@ -1,0 +1,39 @@
+/**
+ * The verification cache: remembers the outcome of each signature check, keyed by a
+ * digest over the issuer's fingerprint, the exact digest that was signed and the
+ * signature packet. Keying on the signed digest (not only the signature) means a
+ * valid signature copied onto another user ID or key never hits the cache.
+ */
+import { createHash } from 'node:crypto';
+
+export interface VerificationCache {
+  /** Outcomes already known, by hex key. */
+  lookup(keys: Buffer[]): Promise<Map<string, boolean>>;
+  record(entries: Array<[Buffer, boolean]>): Promise<void>;
+}
+
+export function cacheKey(issuerFingerprint: Buffer, digest: Buffer, sigBody: Buffer): Buffer {
+  return createHash('sha256').update(issuerFingerprint).update(digest).update(sigBody).digest();
+}
+
+export class MemoryVerificationCache implements VerificationCache {
+  private readonly entries = new Map<string, boolean>();
+
+  async lookup(keys: Buffer[]): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (const k of keys) {
+      const hexKey = k.toString('hex');
+      const v = this.entries.get(hexKey);
+      if (v !== undefined) out.set(hexKey, v);
+    }
+    return out;
+  }
+
+  async record(entries: Array<[Buffer, boolean]>): Promise<void> {
+    for (const [k, v] of entries) this.entries.set(k.toString('hex'), v);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
