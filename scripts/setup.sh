@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Sets up this checkout on Debian 12 (bookworm): system packages, npm dependencies,
+# the TypeScript build (dist/), and the commands on PATH. Idempotent: a second run
+# installs nothing, skips apt-get update, and only rebuilds what changed.
+#
+# Run as root on a fresh machine. As another user it works if the packages are
+# already installed, and links the commands into ~/.local/bin instead.
+#
+# Environment:
+#   MS_BIN_DIR       where to link the commands (default /usr/local/bin as root,
+#                    ~/.local/bin otherwise); MS_BIN_DIR=none skips linking
+#   MS_SKIP_APT=1    do not check or install Debian packages
+set -euo pipefail
+
+# Every Debian package the project and its tests need. Add new ones here.
+APT_PACKAGES=(
+  gnupg gpg-agent dirmngr            # the OpenPGP oracle (gpg 2.2.40)
+  openssh-client openssh-server      # ssh-keygen, ssh-agent, sshd for end-to-end tests
+  socat                              # unix-socket plumbing in tests
+  sks                                # SKS keyserver 1.1.6, the recon peer
+  debian-keyring                     # a real web of trust (/usr/share/keyrings)
+  sq-wot                             # sequoia-wot 0.2.0, the WoT oracle
+  faketime                           # frozen clocks for tools without their own option
+  curl procps ca-certificates
+  postgresql postgresql-contrib      # store backend (pg_virtualenv, pg_trgm)
+  python3 make g++                   # better-sqlite3 is built from source by node-gyp
+  chromium                           # headless browser tests of the web pages
+  hyperfine                          # command-line benchmarks
+)
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. Debian packages ------------------------------------------------------------
+install_apt_packages() {
+  local missing=() pkg status
+  for pkg in "${APT_PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+    [[ $status == ii* ]] || missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    say "debian packages: all ${#APT_PACKAGES[@]} installed"
+    return
+  fi
+  ((EUID == 0)) || die "missing debian packages: ${missing[*]} (run this script as root)"
+  export DEBIAN_FRONTEND=noninteractive
+  say "debian packages: installing ${missing[*]}"
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# --- 2. npm dependencies -----------------------------------------------------------
+# node-gyp must compile against this node's headers, not download them: point it at
+# the prefix that holds include/node (Debian/NodeSource packages put them in /usr).
+use_local_node_headers() {
+  local prefix
+  prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  if [[ -z ${npm_config_nodedir:-} && -f $prefix/include/node/node_api.h ]]; then
+    export npm_config_nodedir=$prefix
+  fi
+}
+
+# What node_modules was installed from. A match means there is nothing to do.
+deps_fingerprint() {
+  {
+    node -p 'process.version + " " + process.arch + " " + process.platform'
+    cat package.json .npmrc package-lock.json 2>/dev/null
+  } | sha256sum | cut -d' ' -f1
+}
+
+native_modules_load() {
+  node -e 'new (require("better-sqlite3"))(":memory:").prepare("select 1").get()' 2>/dev/null
+}
+
+install_npm_packages() {
+  local stamp=node_modules/.monkeysphere-setup want
+  want=$(deps_fingerprint)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]] && native_modules_load; then
+    say "npm packages: up to date"
+    return
+  fi
+  # node_modules installed by hand (no stamp yet) but complete: adopt it, don't reinstall.
+  if [[ -d node_modules && ! -f $stamp ]] && npm ls --all >/dev/null 2>&1 && native_modules_load; then
+    say "npm packages: already installed"
+    echo "$want" >"$stamp"
+    return
+  fi
+  use_local_node_headers
+  # .npmrc sets build-from-source=true: better-sqlite3 is compiled (about 70 s), with
+  # no attempt to download a prebuilt binary.
+  if [[ -f package-lock.json ]]; then
+    say "npm packages: npm ci (compiles better-sqlite3, about a minute)"
+    npm ci --no-audit --no-fund >&2
+  else
+    say "npm packages: npm install (no package-lock.json)"
+    npm install --no-audit --no-fund >&2
+  fi
+  native_modules_load || die "better-sqlite3 does not load after npm install"
+  deps_fingerprint >"$stamp"
+}
+
+# --- 3. build ----------------------------------------------------------------------
+build() {
+  local stamp=dist/.monkeysphere-build
+  if [[ -f $stamp ]] && [[ -z $(find src tsconfig.json tsconfig.build.json package.json package-lock.json -newer "$stamp" -print -quit) ]]; then
+    say "build: dist/ up to date"
+    return
+  fi
+  say "build: tsc -p tsconfig.build.json"
+  npm run --silent build >&2
+  mkdir -p dist
+  touch "$stamp"
+}
+
+# --- 4. commands on PATH -----------------------------------------------------------
+# Symlinks <bin dir>/<command> -> <repo>/bin/<command>.js for every "bin" entry in
+# package.json. Re-running just re-points them; a file that is not a symlink is never
+# overwritten; links into this checkout whose shim is gone are removed.
+link_commands() {
+  local dir=${MS_BIN_DIR:-}
+  if [[ -z $dir ]]; then
+    if ((EUID == 0)); then dir=/usr/local/bin; else dir=$HOME/.local/bin; fi
+  fi
+  if [[ $dir == none ]]; then
+    say "commands: not linked (MS_BIN_DIR=none)"
+    return
+  fi
+  mkdir -p "$dir"
+  local name target link n=0
+  while IFS=$'\t' read -r name target; do
+    link=$dir/$name
+    if [[ -e $link && ! -L $link ]]; then
+      say "commands: warning: $link exists and is not a symlink; left alone"
+      continue
+    fi
+    chmod +x "$REPO/$target"
+    ln -sfn "$REPO/$target" "$link"
+    n=$((n + 1))
+  done < <(node -e 'for (const [k, v] of Object.entries(require("./package.json").bin ?? {})) console.log(`${k}\t${v}`)')
+  for link in "$dir"/*; do
+    if [[ -L $link && ! -e $link && $(readlink "$link") == "$REPO"/bin/* ]]; then rm -f "$link"; fi
+  done
+  say "commands: $n linked into $dir"
+  case ":$PATH:" in *":$dir:"*) ;; *) say "commands: note: $dir is not on PATH" ;; esac
+}
+
+command -v node >/dev/null || die "node is not installed (Node 20 is required)"
+[[ $(node -p 'process.versions.node.split(".")[0]') == 20 ]] || say "warning: node $(node -v) found; the project targets Node 20"
+
+if [[ ${MS_SKIP_APT:-} == 1 ]]; then say "debian packages: skipped (MS_SKIP_APT=1)"; else install_apt_packages; fi
+install_npm_packages
+build
+link_commands
+say "done"
