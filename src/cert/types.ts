@@ -44,7 +44,9 @@ export type SigOutcome =
   /** Algorithm or version we cannot verify. */
   | 'unsupported'
   /** Verifies, but policy rejects it (see `policyReason`). */
-  | 'rejected';
+  | 'rejected'
+  /** Not checked yet: verification of third-party certifications can be deferred (see checkCertifications). */
+  | 'unchecked';
 
 export interface Certification {
   sig: Signature;
@@ -84,6 +86,8 @@ export interface UserIdState {
 }
 
 export interface SubkeyState {
+  /** For signing-capable subkeys: whether a valid primary-key binding (back-signature) exists. */
+  backsig?: boolean;
   component: SubkeyComponent;
   key: KeyPacket;
   status: Status;

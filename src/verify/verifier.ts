@@ -130,7 +130,9 @@ export class Verifier {
         return ko !== null && verifyPrepared(ko, p.mode, p.hash, p.data, p.digest, p.value);
       });
     }
-    const jobs: WorkerJob[] = todo.map((p) => ({ issuer: p.issuer.fpr, mode: p.mode, hash: p.hash, data: p.data, digest: p.digest, value: p.value }));
+    // Copy into exact-size buffers: a view into a large keyring would make postMessage clone the whole keyring.
+    const own = (b: Buffer) => new Uint8Array(b);
+    const jobs: WorkerJob[] = todo.map((p) => ({ issuer: p.issuer.fpr, mode: p.mode, hash: p.hash, data: own(p.data), digest: own(p.digest), value: own(p.value) }));
     const out = await pool.run(jobs, (fpr) => this.spkis.get(fpr)!);
     return Array.from(out, (v) => v === 1);
   }

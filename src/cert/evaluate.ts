@@ -1,0 +1,398 @@
+/**
+ * Evaluating certificates at a reference time, with GnuPG 2.2's rules (getkey.c
+ * merge_selfsigs): which self-signatures bind user IDs and subkeys, key and subkey
+ * expiry and revocation (including designated revokers), and the outcome of every
+ * third-party certification. Signatures are verified in one batch through the Verifier
+ * (and its cache); third-party certifications can be left for later, by issuer.
+ */
+import { createHash } from 'node:crypto';
+import type { Keyring } from '../keyring/keyring.js';
+import { HASH_NAMES } from '../openpgp/algorithms.js';
+import type { Cert, SigEntry, UserComponent } from '../openpgp/cert.js';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import { Tag } from '../openpgp/packets.js';
+import type { SigTarget } from '../openpgp/signed-data.js';
+import { isHardRevocation, parseSignature, type RevocationKey, type Signature, SigType, signatureExpiry } from '../openpgp/signature.js';
+import type { SigCheck, Verifier } from '../verify/verifier.js';
+import { certificationRejection, DEFAULT_POLICY, type Policy, selfSignatureRejection, timeConflict } from './policy.js';
+import type { Certification, EvaluatedCert, PrimaryState, Revocation, Status, SubkeyState, UserIdState } from './types.js';
+
+export interface EvaluateOptions {
+  /** Reference time, Unix seconds. */
+  now: number;
+  verifier: Verifier;
+  policy?: Policy;
+  /**
+   * Which third-party certifications to verify now, by issuer fingerprint (default: all).
+   * The others stay `unchecked` until checkCertifications is called for their issuers.
+   */
+  certifications?: boolean | ((issuer: string) => boolean);
+}
+
+const isCertificationType = (t: number) => t >= SigType.GenericCert && t <= SigType.PositiveCert;
+
+/** Whether `sig` names `key` as its issuer (fingerprint when given, else key ID). */
+export function issuedBy(sig: Signature, key: KeyPacket): boolean {
+  if (sig.issuerFingerprints.length > 0) return sig.issuerFingerprints.includes(key.fpr);
+  return sig.issuerKeyIds.includes(key.keyId);
+}
+
+/** Verification outcomes by signature, filled in batches. */
+type Outcomes = Map<Signature, boolean>;
+
+function collectSelfChecks(cert: Cert, keyring: Keyring, checks: SigCheck[]): void {
+  const primary = cert.primary;
+  for (const e of cert.directSigs) {
+    if (!e.sig) continue;
+    if (issuedBy(e.sig, primary)) checks.push({ issuer: primary, sig: e.sig, target: { kind: 'key', primary } });
+    else if (e.sig.type === SigType.KeyRevocation) {
+      // Possibly from a designated revoker: verify against every candidate we hold.
+      for (const c of keyring.issuerCandidates(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
+        checks.push({ issuer: c.primary, sig: e.sig, target: { kind: 'key', primary } });
+      }
+    }
+  }
+  for (const u of cert.users) {
+    for (const e of u.signatures) {
+      if (e.sig && issuedBy(e.sig, primary)) checks.push({ issuer: primary, sig: e.sig, target: { kind: 'user', primary, user: u.packet } });
+    }
+  }
+  for (const s of cert.subkeys) {
+    const target: SigTarget = { kind: 'subkey', primary, subkey: s.key };
+    for (const e of s.signatures) {
+      if (!e.sig || !issuedBy(e.sig, primary)) continue;
+      checks.push({ issuer: primary, sig: e.sig, target });
+      if (e.sig.type === SigType.SubkeyBinding) {
+        for (const back of embeddedBacksigs(e.sig)) checks.push({ issuer: s.key, sig: back, target });
+      }
+    }
+  }
+}
+
+const embeddedCache = new WeakMap<Signature, Signature[]>();
+
+/** The primary-key binding signatures (0x19) embedded in a subkey binding. */
+function embeddedBacksigs(sig: Signature): Signature[] {
+  let out = embeddedCache.get(sig);
+  if (!out) {
+    out = [];
+    for (const body of sig.embedded) {
+      try {
+        const back = parseSignature({ tag: Tag.Signature, offset: sig.packet.offset, raw: body, body });
+        if (back.type === SigType.PrimaryKeyBinding) out.push(back);
+      } catch {
+        // A malformed embedded signature is simply no back-signature.
+      }
+    }
+    embeddedCache.set(sig, out);
+  }
+  return out;
+}
+
+interface ThirdParty {
+  cert: Cert;
+  user: UserComponent;
+  entry: SigEntry;
+  issuers: Cert[];
+}
+
+function collectThirdParty(cert: Cert, keyring: Keyring): ThirdParty[] {
+  const out: ThirdParty[] = [];
+  for (const user of cert.users) {
+    for (const entry of user.signatures) {
+      const sig = entry.sig;
+      if (!sig || issuedBy(sig, cert.primary)) continue;
+      if (!isCertificationType(sig.type) && sig.type !== SigType.CertRevocation) continue;
+      out.push({ cert, user, entry, issuers: keyring.issuerCandidates(sig.issuerFingerprints, sig.issuerKeyIds) });
+    }
+  }
+  return out;
+}
+
+async function runChecks(verifier: Verifier, checks: SigCheck[], outcomes: Outcomes, issuerOf?: Map<Signature, KeyPacket>): Promise<void> {
+  if (checks.length === 0) return;
+  const results = await verifier.verify(checks);
+  checks.forEach((c, i) => {
+    if (results[i]) {
+      outcomes.set(c.sig, true);
+      issuerOf?.set(c.sig, c.issuer);
+    } else if (!outcomes.has(c.sig)) outcomes.set(c.sig, false);
+  });
+}
+
+function good(outcomes: Outcomes, sig: Signature | undefined, now: number, policy: Policy, signerCreated: number): boolean {
+  if (!sig || outcomes.get(sig) !== true) return false;
+  if (selfSignatureRejection(sig, policy)) return false;
+  return !timeConflict(sig, signerCreated, now, policy);
+}
+
+function revocationOf(sig: Signature, by: string): Revocation {
+  return { time: sig.created, hard: isHardRevocation(sig), reason: sig.revocationReason, by };
+}
+
+/** Newest signature by creation time; on equal times the later packet wins (gpg's `>=`). */
+function newest(sigs: Signature[]): Signature | undefined {
+  let best: Signature | undefined;
+  for (const s of sigs) if (!best || s.created >= best.created) best = s;
+  return best;
+}
+
+function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy): EvaluatedCert {
+  const primary = cert.primary;
+  const isGood = (sig: Signature | undefined, signer = primary.created) => good(outcomes, sig, now, policy, signer);
+  const notExpired = (sig: Signature) => signatureExpiry(sig) > now;
+
+  // Pass 1: direct-key signatures, self revocations, designated revokers.
+  let revocation: Revocation | undefined;
+  const revokers: RevocationKey[] = [];
+  const directSelf = cert.directSigs.map((e) => e.sig).filter((s): s is Signature => !!s && issuedBy(s, primary) && isGood(s));
+  for (const s of directSelf) {
+    if (s.type === SigType.KeyRevocation && !revocation) revocation = revocationOf(s, primary.fpr);
+    if (s.type === SigType.DirectKey) {
+      for (const rk of s.revocationKeys) if (!revokers.some((r) => r.fingerprint === rk.fingerprint)) revokers.push(rk);
+    }
+  }
+  const latestDirect = newest(directSelf.filter((s) => s.type === SigType.DirectKey && notExpired(s)));
+  let valid = latestDirect !== undefined;
+  let flags = latestDirect?.keyFlags ?? 0;
+  let keyExpire = latestDirect?.keyExpiresAfter ? primary.created + latestDirect.keyExpiresAfter : 0;
+  const keyExpireSeen = keyExpire !== 0;
+  if (!revocation && revokers.length > 0) {
+    for (const e of cert.directSigs) {
+      const s = e.sig;
+      if (!s || s.type !== SigType.KeyRevocation || issuedBy(s, primary)) continue;
+      const by = revokerOf.get(s);
+      if (by && revokers.some((r) => r.fingerprint === by.fpr) && isGood(s, by.created)) {
+        revocation = revocationOf(s, by.fpr);
+        break;
+      }
+    }
+  }
+
+  // Pass 2: user IDs, each bound by its newest good self-signature or self-revocation.
+  const userIds: UserIdState[] = [];
+  let latestFlagsTime = -1;
+  let latestExpireTime = -1;
+  for (const user of cert.users) {
+    const selfSigs = user.signatures
+      .map((e) => e.sig)
+      .filter((s): s is Signature => !!s && issuedBy(s, primary) && (isCertificationType(s.type) || s.type === SigType.CertRevocation) && isGood(s));
+    const chosen = newest(selfSigs);
+    let status: Status = 'invalid';
+    let uidRevocation: Revocation | undefined;
+    let expires: number | undefined;
+    if (chosen) {
+      // Like gpg, only user IDs (not attributes) make a key valid.
+      if (user.kind === 'userid') valid = true;
+      expires = chosen.expiresAfter ? signatureExpiry(chosen) : undefined;
+      if (chosen.type === SigType.CertRevocation) {
+        status = 'revoked';
+        uidRevocation = revocationOf(chosen, primary.fpr);
+      } else if (!notExpired(chosen)) status = 'expired';
+      else {
+        status = 'valid';
+        if (user.kind === 'userid') {
+          if (chosen.keyFlags !== undefined && chosen.keyFlags !== 0 && chosen.created > latestFlagsTime) {
+            latestFlagsTime = chosen.created;
+            if (!latestDirect?.keyFlags) flags = chosen.keyFlags;
+          }
+          if (!keyExpireSeen && chosen.keyExpiresAfter && chosen.created > latestExpireTime) {
+            latestExpireTime = chosen.created;
+            keyExpire = primary.created + chosen.keyExpiresAfter;
+          }
+        }
+      }
+    }
+    const attestation = newest(
+      user.signatures.map((e) => e.sig).filter((s): s is Signature => !!s && s.type === SigType.Attestation && issuedBy(s, primary) && isGood(s) && notExpired(s)),
+    );
+    userIds.push({
+      component: user,
+      text: user.text,
+      status,
+      selfSig: chosen,
+      expires,
+      revocation: uidRevocation,
+      primary: false,
+      certifications: [],
+      attested: attestation ? attestation.attested.map((d) => d.toString('hex')) : [],
+    });
+  }
+  markPrimaryUserId(userIds);
+
+  const expired = keyExpire !== 0 && keyExpire < now;
+  const problems: string[] = [];
+  if (!valid) problems.push('no valid self-signature');
+  const status: Status = !valid ? 'invalid' : revocation ? 'revoked' : expired ? 'expired' : 'valid';
+  const primaryState: PrimaryState = {
+    key: primary,
+    status,
+    expires: keyExpire || undefined,
+    revocation,
+    flags: flags | 0x01,
+    revokers,
+    problems,
+  };
+
+  const subkeys = cert.subkeys.map((component): SubkeyState => {
+    const sub = component.key;
+    let subRevocation: Revocation | undefined;
+    const bindings: Signature[] = [];
+    for (const e of component.signatures) {
+      const s = e.sig;
+      if (!s || !issuedBy(s, primary) || !isGood(s)) continue;
+      if (s.type === SigType.SubkeyRevocation && !subRevocation) subRevocation = revocationOf(s, primary.fpr);
+      if (s.type === SigType.SubkeyBinding && notExpired(s)) bindings.push(s);
+    }
+    const binding = newest(bindings);
+    const subProblems: string[] = [];
+    if (!binding) subProblems.push('no valid binding signature');
+    const subFlags = binding?.keyFlags ?? 0;
+    const subExpires = binding?.keyExpiresAfter ? sub.created + binding.keyExpiresAfter : undefined;
+    let backsig: boolean | undefined;
+    if (binding && subFlags & 0x02) {
+      const back = newest(embeddedBacksigs(binding));
+      backsig = back !== undefined && good(outcomes, back, now, policy, sub.created);
+      if (!backsig) subProblems.push('signing subkey without a valid back-signature');
+    }
+    let subStatus: Status = !binding ? 'invalid' : subRevocation ? 'revoked' : subExpires !== undefined && subExpires < now ? 'expired' : 'valid';
+    // A subkey is never better than its primary key (gpg propagates invalid, revoked and expired).
+    if (status !== 'valid' && subStatus === 'valid') subStatus = status;
+    if (status === 'invalid') subStatus = 'invalid';
+    return { component, key: sub, status: subStatus, binding, flags: subFlags, expires: subExpires, revocation: subRevocation ?? (status === 'revoked' ? revocation : undefined), problems: subProblems, backsig };
+  });
+
+  return { cert, fpr: primary.fpr, keyId: primary.keyId, now, primary: primaryState, userIds, subkeys };
+}
+
+/** gpg's choice: the newest self-signature with the primary-user-ID flag, else the newest one. */
+function markPrimaryUserId(userIds: UserIdState[]): void {
+  const candidates = userIds.filter((u) => u.component.kind === 'userid' && u.status === 'valid' && u.selfSig);
+  const flagged = candidates.filter((u) => u.selfSig?.primaryUserId);
+  const pool = flagged.length > 0 ? flagged : candidates;
+  let best: UserIdState | undefined;
+  for (const u of pool) if (!best || (u.selfSig?.created ?? 0) > (best.selfSig?.created ?? 0)) best = u;
+  if (best) best.primary = true;
+  else {
+    const first = userIds.find((u) => u.component.kind === 'userid');
+    if (first) first.primary = true;
+  }
+}
+
+function certificationOf(tp: ThirdParty, outcomes: Outcomes, issuerOf: Map<Signature, KeyPacket>, now: number, policy: Policy, checked: boolean): Certification {
+  const sig = tp.entry.sig!;
+  const issuerKey = issuerOf.get(sig);
+  const base: Certification = {
+    sig,
+    issuer: issuerKey?.fpr ?? (tp.issuers.length === 1 ? tp.issuers[0].primary.fpr : undefined),
+    issuerKeyId: sig.issuerFingerprints[0]?.slice(-16) ?? sig.issuerKeyIds[0] ?? '',
+    type: sig.type,
+    created: sig.created,
+    expires: sig.expiresAfter ? signatureExpiry(sig) : undefined,
+    trust: sig.trust,
+    regexes: sig.regexes,
+    exportable: sig.exportable,
+    revocable: sig.revocable,
+    hashAlgorithm: sig.hashAlgorithm,
+    outcome: 'unchecked',
+  };
+  if (tp.issuers.length === 0) return { ...base, outcome: 'no-key' };
+  if (!checked) return base;
+  if (!outcomes.get(sig)) {
+    const unsupported = tp.issuers.every((c) => c.primary.algorithm !== sig.pubAlgorithm) || !HASH_NAMES[sig.hashAlgorithm];
+    return { ...base, outcome: unsupported ? 'unsupported' : 'bad', policyReason: unsupported ? 'unsupported algorithm' : 'bad signature' };
+  }
+  const rejection =
+    certificationRejection(sig, policy) ??
+    timeConflict(sig, issuerKey?.created ?? 0, now, policy) ??
+    (tp.cert.primary.created > sig.created && !policy.ignoreTimeConflict ? 'certification older than the key it certifies' : undefined);
+  return rejection ? { ...base, outcome: 'rejected', policyReason: rejection } : { ...base, outcome: 'good' };
+}
+
+/** Keeps, per evaluated certificate, what is needed to check its certifications later. */
+const pendingThirdParty = new WeakMap<EvaluatedCert, { items: ThirdParty[]; policy: Policy }>();
+
+/**
+ * Evaluates certificates at `opts.now`. Issuers and designated revokers are looked up
+ * in `keyring` (which should contain the certificates themselves).
+ */
+export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: EvaluateOptions): Promise<EvaluatedCert[]> {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const outcomes: Outcomes = new Map();
+  const issuerOf = new Map<Signature, KeyPacket>();
+  const selfChecks: SigCheck[] = [];
+  for (const cert of certs) collectSelfChecks(cert, keyring, selfChecks);
+  const thirdParty = certs.map((c) => collectThirdParty(c, keyring));
+  const want = opts.certifications ?? true;
+  const wanted = (issuer: Cert) => (typeof want === 'function' ? want(issuer.primary.fpr) : want);
+  const tpChecks: SigCheck[] = [];
+  for (const list of thirdParty) {
+    for (const tp of list) {
+      for (const issuer of tp.issuers) {
+        if (wanted(issuer)) tpChecks.push({ issuer: issuer.primary, sig: tp.entry.sig!, target: { kind: 'user', primary: tp.cert.primary, user: tp.user.packet } });
+      }
+    }
+  }
+  await runChecks(opts.verifier, [...selfChecks, ...tpChecks], outcomes, issuerOf);
+  return certs.map((cert, i) => {
+    const ev = evaluateStructure(cert, keyring, outcomes, issuerOf, opts.now, policy);
+    const items = thirdParty[i];
+    for (const tp of items) {
+      const checked = tp.issuers.some(wanted);
+      const state = ev.userIds.find((u) => u.component === tp.user);
+      state?.certifications.push(certificationOf(tp, outcomes, issuerOf, opts.now, policy, checked));
+    }
+    pendingThirdParty.set(ev, { items, policy });
+    return ev;
+  });
+}
+
+/** Evaluates every certificate of the keyring; keyed by fingerprint. */
+export async function evaluateKeyring(keyring: Keyring, opts: EvaluateOptions): Promise<Map<string, EvaluatedCert>> {
+  const certs = [...keyring];
+  const evaluated = await evaluateCerts(certs, keyring, opts);
+  return new Map(evaluated.map((e) => [e.fpr, e]));
+}
+
+/**
+ * Verifies the still `unchecked` certifications made by the given issuers and updates
+ * them in place; lets a trust computation verify only what it reaches.
+ */
+export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: Verifier): Promise<void> {
+  const outcomes: Outcomes = new Map();
+  const issuerOf = new Map<Signature, KeyPacket>();
+  const work: Array<{ ev: EvaluatedCert; tp: ThirdParty; state: UserIdState; index: number; policy: Policy }> = [];
+  const checks: SigCheck[] = [];
+  for (const ev of evaluated) {
+    const pending = pendingThirdParty.get(ev);
+    if (!pending) continue;
+    for (const tp of pending.items) {
+      const state = ev.userIds.find((u) => u.component === tp.user);
+      if (!state) continue;
+      const index = state.certifications.findIndex((c) => c.sig === tp.entry.sig);
+      if (index < 0 || state.certifications[index].outcome !== 'unchecked') continue;
+      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr));
+      if (mine.length === 0) continue;
+      for (const c of mine) checks.push({ issuer: c.primary, sig: tp.entry.sig!, target: { kind: 'user', primary: tp.cert.primary, user: tp.user.packet } });
+      work.push({ ev, tp, state, index, policy: pending.policy });
+    }
+  }
+  await runChecks(verifier, checks, outcomes, issuerOf);
+  for (const w of work) w.state.certifications[w.index] = certificationOf(w.tp, outcomes, issuerOf, w.ev.now, w.policy, true);
+}
+
+/**
+ * The digest an attestation (0x16) lists for a certification (draft-dkg-openpgp-1pa3pc):
+ * 0x88, a four-octet length, then the signature body with an empty unhashed area.
+ */
+export function attestationDigest(certification: Signature, hashAlgorithm: number): Buffer {
+  const body = certification.packet.body;
+  const hashedEnd = certification.hashedPart.length;
+  const lenSize = certification.version === 6 ? 4 : 2;
+  const unhashedLen = certification.version === 6 ? body.readUInt32BE(hashedEnd) : body.readUInt16BE(hashedEnd);
+  const rest = body.subarray(hashedEnd + lenSize + unhashedLen);
+  const stripped = Buffer.concat([body.subarray(0, hashedEnd), Buffer.alloc(lenSize), rest]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(stripped.length);
+  return createHash(HASH_NAMES[hashAlgorithm] ?? 'sha256').update(Buffer.from([0x88])).update(len).update(stripped).digest();
+}
