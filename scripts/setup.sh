@@ -47,9 +47,12 @@ install_apt_packages() {
   fi
   ((EUID == 0)) || die "missing debian packages: ${missing[*]} (run this script as root)"
   export DEBIAN_FRONTEND=noninteractive
-  say "debian packages: installing ${missing[*]}"
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  local log=${TMPDIR:-/tmp}/monkeysphere-setup-apt.log
+  say "debian packages: installing ${missing[*]} (log: $log)"
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "apt-get failed; see $log"
+  fi
 }
 
 # --- 2. npm dependencies -----------------------------------------------------------
@@ -91,9 +94,15 @@ install_npm_packages() {
   use_local_node_headers
   # .npmrc sets build-from-source=true: better-sqlite3 is compiled (about 70 s), with
   # no attempt to download a prebuilt binary.
-  if [[ -f package-lock.json ]]; then
+  if [[ -f package-lock.json ]] && npm ci --dry-run --ignore-scripts --no-audit --no-fund >/dev/null 2>&1; then
     say "npm packages: npm ci (compiles better-sqlite3, about a minute)"
     npm ci --no-audit --no-fund >&2
+  elif [[ -f package-lock.json ]]; then
+    # npm ci refuses a lock file that lacks optional platform packages the registry
+    # does not carry (e.g. @biomejs/cli-darwin-arm64@2.6.8 on our mirror). npm install
+    # installs the same locked versions; --no-save keeps the lock file untouched.
+    say "npm packages: npm ci does not accept package-lock.json here; npm install --no-save (compiles better-sqlite3, about a minute)"
+    npm install --no-save --no-audit --no-fund >&2
   else
     say "npm packages: npm install (no package-lock.json)"
     npm install --no-audit --no-fund >&2
