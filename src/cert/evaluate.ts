@@ -37,8 +37,26 @@ export function issuedBy(sig: Signature, key: KeyPacket): boolean {
   return sig.issuerKeyIds.includes(key.keyId);
 }
 
-/** Verification outcomes by signature, filled in batches. */
-type Outcomes = Map<Signature, boolean>;
+/**
+ * Verification outcomes by signature and by what it was checked over (the primary key,
+ * user ID packet or subkey), so one signature object seen in two places is judged twice.
+ */
+class Outcomes {
+  private readonly bySig = new Map<Signature, Map<object, boolean>>();
+  get(sig: Signature, over: object): boolean | undefined {
+    return this.bySig.get(sig)?.get(over);
+  }
+  set(sig: Signature, over: object, ok: boolean): void {
+    let m = this.bySig.get(sig);
+    if (!m) this.bySig.set(sig, (m = new Map()));
+    if (ok || !m.has(over)) m.set(over, ok);
+  }
+}
+
+/** The object a check is made over: the discriminator of Outcomes. */
+function overOf(target: SigTarget): object {
+  return target.kind === 'user' ? target.user : target.kind === 'subkey' ? target.subkey : target.primary;
+}
 
 function collectSelfChecks(cert: Cert, keyring: Keyring, checks: SigCheck[]): void {
   const primary = cert.primary;
@@ -113,15 +131,13 @@ async function runChecks(verifier: Verifier, checks: SigCheck[], outcomes: Outco
   if (checks.length === 0) return;
   const results = await verifier.verify(checks);
   checks.forEach((c, i) => {
-    if (results[i]) {
-      outcomes.set(c.sig, true);
-      issuerOf?.set(c.sig, c.issuer);
-    } else if (!outcomes.has(c.sig)) outcomes.set(c.sig, false);
+    outcomes.set(c.sig, overOf(c.target), results[i]);
+    if (results[i]) issuerOf?.set(c.sig, c.issuer);
   });
 }
 
-function good(outcomes: Outcomes, sig: Signature | undefined, now: number, policy: Policy, signerCreated: number): boolean {
-  if (!sig || outcomes.get(sig) !== true) return false;
+function good(outcomes: Outcomes, sig: Signature | undefined, over: object, now: number, policy: Policy, signerCreated: number): boolean {
+  if (!sig || outcomes.get(sig, over) !== true) return false;
   if (selfSignatureRejection(sig, policy)) return false;
   return !timeConflict(sig, signerCreated, now, policy);
 }
@@ -139,13 +155,13 @@ function newest(sigs: Signature[]): Signature | undefined {
 
 function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy): EvaluatedCert {
   const primary = cert.primary;
-  const isGood = (sig: Signature | undefined, signer = primary.created) => good(outcomes, sig, now, policy, signer);
+  const isGood = (sig: Signature | undefined, over: object, signer = primary.created) => good(outcomes, sig, over, now, policy, signer);
   const notExpired = (sig: Signature) => signatureExpiry(sig) > now;
 
   // Pass 1: direct-key signatures, self revocations, designated revokers.
   let revocation: Revocation | undefined;
   const revokers: RevocationKey[] = [];
-  const directSelf = cert.directSigs.map((e) => e.sig).filter((s): s is Signature => !!s && issuedBy(s, primary) && isGood(s));
+  const directSelf = cert.directSigs.map((e) => e.sig).filter((s): s is Signature => !!s && issuedBy(s, primary) && isGood(s, primary));
   for (const s of directSelf) {
     if (s.type === SigType.KeyRevocation && !revocation) revocation = revocationOf(s, primary.fpr);
     if (s.type === SigType.DirectKey) {
@@ -162,7 +178,7 @@ function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, rev
       const s = e.sig;
       if (!s || s.type !== SigType.KeyRevocation || issuedBy(s, primary)) continue;
       const by = revokerOf.get(s);
-      if (by && revokers.some((r) => r.fingerprint === by.fpr) && isGood(s, by.created)) {
+      if (by && revokers.some((r) => r.fingerprint === by.fpr) && isGood(s, primary, by.created)) {
         revocation = revocationOf(s, by.fpr);
         break;
       }
@@ -176,7 +192,7 @@ function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, rev
   for (const user of cert.users) {
     const selfSigs = user.signatures
       .map((e) => e.sig)
-      .filter((s): s is Signature => !!s && issuedBy(s, primary) && (isCertificationType(s.type) || s.type === SigType.CertRevocation) && isGood(s));
+      .filter((s): s is Signature => !!s && issuedBy(s, primary) && (isCertificationType(s.type) || s.type === SigType.CertRevocation) && isGood(s, user.packet));
     const chosen = newest(selfSigs);
     let status: Status = 'invalid';
     let uidRevocation: Revocation | undefined;
@@ -204,7 +220,7 @@ function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, rev
       }
     }
     const attestation = newest(
-      user.signatures.map((e) => e.sig).filter((s): s is Signature => !!s && s.type === SigType.Attestation && issuedBy(s, primary) && isGood(s) && notExpired(s)),
+      user.signatures.map((e) => e.sig).filter((s): s is Signature => !!s && s.type === SigType.Attestation && issuedBy(s, primary) && isGood(s, user.packet) && notExpired(s)),
     );
     userIds.push({
       component: user,
@@ -240,7 +256,7 @@ function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, rev
     const bindings: Signature[] = [];
     for (const e of component.signatures) {
       const s = e.sig;
-      if (!s || !issuedBy(s, primary) || !isGood(s)) continue;
+      if (!s || !issuedBy(s, primary) || !isGood(s, sub)) continue;
       if (s.type === SigType.SubkeyRevocation && !subRevocation) subRevocation = revocationOf(s, primary.fpr);
       if (s.type === SigType.SubkeyBinding && notExpired(s)) bindings.push(s);
     }
@@ -252,7 +268,7 @@ function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, rev
     let backsig: boolean | undefined;
     if (binding && subFlags & 0x02) {
       const back = newest(embeddedBacksigs(binding));
-      backsig = back !== undefined && good(outcomes, back, now, policy, sub.created);
+      backsig = back !== undefined && good(outcomes, back, sub, now, policy, sub.created);
       if (!backsig) subProblems.push('signing subkey without a valid back-signature');
     }
     let subStatus: Status = !binding ? 'invalid' : subRevocation ? 'revoked' : subExpires !== undefined && subExpires < now ? 'expired' : 'valid';
@@ -298,7 +314,7 @@ function certificationOf(tp: ThirdParty, outcomes: Outcomes, issuerOf: Map<Signa
   };
   if (tp.issuers.length === 0) return { ...base, outcome: 'no-key' };
   if (!checked) return base;
-  if (!outcomes.get(sig)) {
+  if (!outcomes.get(sig, tp.user.packet)) {
     const unsupported = tp.issuers.every((c) => c.primary.algorithm !== sig.pubAlgorithm) || !HASH_NAMES[sig.hashAlgorithm];
     return { ...base, outcome: unsupported ? 'unsupported' : 'bad', policyReason: unsupported ? 'unsupported algorithm' : 'bad signature' };
   }
@@ -318,7 +334,7 @@ const pendingThirdParty = new WeakMap<EvaluatedCert, { items: ThirdParty[]; poli
  */
 export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: EvaluateOptions): Promise<EvaluatedCert[]> {
   const policy = opts.policy ?? DEFAULT_POLICY;
-  const outcomes: Outcomes = new Map();
+  const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
   const selfChecks: SigCheck[] = [];
   for (const cert of certs) collectSelfChecks(cert, keyring, selfChecks);
@@ -359,7 +375,7 @@ export async function evaluateKeyring(keyring: Keyring, opts: EvaluateOptions): 
  * them in place; lets a trust computation verify only what it reaches.
  */
 export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: Verifier): Promise<void> {
-  const outcomes: Outcomes = new Map();
+  const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
   const work: Array<{ ev: EvaluatedCert; tp: ThirdParty; state: UserIdState; index: number; policy: Policy }> = [];
   const checks: SigCheck[] = [];

@@ -42,10 +42,14 @@ export function certificationRejection(sig: Signature, policy: Policy): string |
   return undefined;
 }
 
-/** GnuPG's time-conflict rule: a signature from the future, or older than the key that made it. */
+/**
+ * GnuPG's time-conflict rule (sig-check.c): a signature older than the key that made it,
+ * or made by a key created in the future. Like gpg, a signature dated after `now` is not
+ * a conflict: a future-dated revocation must still revoke.
+ */
 export function timeConflict(sig: Signature, issuerCreated: number, now: number, policy: Policy): string | undefined {
   if (policy.ignoreTimeConflict) return undefined;
-  if (sig.created > now) return 'signature created in the future';
   if (issuerCreated > sig.created) return 'signature older than the key that made it';
+  if (issuerCreated > now) return 'signing key created in the future';
   return undefined;
 }
