@@ -48,7 +48,10 @@ class Outcomes {
   }
   set(sig: Signature, over: object, ok: boolean): void {
     let m = this.bySig.get(sig);
-    if (!m) this.bySig.set(sig, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.bySig.set(sig, m);
+    }
     if (ok || !m.has(over)) m.set(over, ok);
   }
 }
@@ -153,7 +156,7 @@ function newest(sigs: Signature[]): Signature | undefined {
   return best;
 }
 
-function evaluateStructure(cert: Cert, keyring: Keyring, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy): EvaluatedCert {
+function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy): EvaluatedCert {
   const primary = cert.primary;
   const isGood = (sig: Signature | undefined, over: object, signer = primary.created) => good(outcomes, sig, over, now, policy, signer);
   const notExpired = (sig: Signature) => signatureExpiry(sig) > now;
@@ -351,7 +354,7 @@ export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: Evalu
   }
   await runChecks(opts.verifier, [...selfChecks, ...tpChecks], outcomes, issuerOf);
   return certs.map((cert, i) => {
-    const ev = evaluateStructure(cert, keyring, outcomes, issuerOf, opts.now, policy);
+    const ev = evaluateStructure(cert, outcomes, issuerOf, opts.now, policy);
     const items = thirdParty[i];
     for (const tp of items) {
       const checked = tp.issuers.some(wanted);
