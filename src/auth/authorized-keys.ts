@@ -1,0 +1,16 @@
+/**
+ * authorized_keys lines as Monkeysphere writes them:
+ * `[<options> ]<type> <base64> MonkeySphere<YYYY-MM-DDTHH:MM:SS> <user ID>`.
+ */
+
+/** The marker Monkeysphere appends, fixed once per run (`date -u +%FT%T`). */
+export function monkeysphereMarker(now: Date): string {
+  return `MonkeySphere${now.toISOString().slice(0, 19)}`;
+}
+
+/** Matches lines a previous Monkeysphere run wrote (the original's sed expression). */
+export const MARKER_PATTERN = / MonkeySphere\d{4}(-\d\d){2}T\d\d(:\d\d){2} /;
+
+export function authorizedKeysLine(sshKey: string, marker: string, userId: string, options: string): string {
+  return `${options ? `${options} ` : ''}${sshKey} ${marker} ${userId}`;
+}
