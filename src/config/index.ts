@@ -1,0 +1,3 @@
+/** Configuration files and the standard directories. */
+export * from './config.js';
+export * from './shell.js';
