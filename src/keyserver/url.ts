@@ -26,7 +26,7 @@ export interface KeyserverUrl {
   port: number;
   /** Whether requests use TLS (hkps and https). */
   tls: boolean;
-  /** The HTTP origin requests go to, e.g. `http://127.0.0.1:11371`. */
+  /** The HTTP origin requests go to, e.g. `http://127.0.0.1:11371` or `https://keyserver.ubuntu.com`. */
   origin: string;
   /** Canonical text for messages, e.g. `hkp://127.0.0.1:11371`. */
   text: string;
@@ -71,7 +71,7 @@ export function parseKeyserverUrl(input: string): KeyserverUrl {
     host,
     port,
     tls,
-    origin: `${tls ? 'https' : 'http'}://${hostPart}:${port}`,
+    origin: `${tls ? 'https' : 'http'}://${hostPart}${port === (tls ? 443 : 80) ? '' : `:${port}`}`,
     text: `${s}://${hostPart}${port === DEFAULT_PORTS[s] ? '' : `:${port}`}`,
   };
 }

@@ -61,8 +61,9 @@ export class SksServer {
     const until = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
+        const log = server.log();
         server.removeDir();
-        throw new Error(`sks db exited (${child.exitCode ?? child.signalCode}): ${stderr}`);
+        throw new Error(`sks db exited (${child.exitCode ?? child.signalCode}): ${stderr}\n${log.slice(-2000)}`);
       }
       try {
         const res = await fetch(`http://127.0.0.1:${port}/pks/lookup?op=index&options=mr&search=ready`, { signal: AbortSignal.timeout(2000) });
@@ -72,17 +73,18 @@ export class SksServer {
         // Not listening yet.
       }
       if (Date.now() > until) {
+        const log = server.log();
         await server.stop();
-        throw new Error(`sks db did not answer on port ${port} within 30 s: ${stderr}`);
+        throw new Error(`sks db did not answer on port ${port} within 30 s: ${stderr}\n${log.slice(-2000)}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  /** The server's log (db.log), for failure messages. */
+  /** The server's log (var/log/sks/db.log), for failure messages. */
   log(): string {
     try {
-      return readFileSync(join(this.dir, 'db.log'), 'utf8');
+      return readFileSync(join(this.dir, 'var/log/sks/db.log'), 'utf8');
     } catch {
       return '';
     }

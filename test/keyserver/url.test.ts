@@ -9,16 +9,18 @@ test('hkp defaults to port 11371 over plain HTTP', () => {
 });
 
 test('hkps is HTTPS on 443; http and https use 80 and 443', () => {
-  assert.equal(parseKeyserverUrl('hkps://keyserver.ubuntu.com').origin, 'https://keyserver.ubuntu.com:443');
+  assert.equal(parseKeyserverUrl('hkps://keyserver.ubuntu.com').origin, 'https://keyserver.ubuntu.com');
   assert.equal(parseKeyserverUrl('hkps://keyserver.ubuntu.com').tls, true);
-  assert.equal(parseKeyserverUrl('http://ks.example.org').origin, 'http://ks.example.org:80');
-  assert.equal(parseKeyserverUrl('https://ks.example.org/').origin, 'https://ks.example.org:443');
+  assert.equal(parseKeyserverUrl('hkps://keyserver.ubuntu.com').port, 443);
+  assert.equal(parseKeyserverUrl('http://ks.example.org').port, 80);
+  assert.equal(parseKeyserverUrl('http://ks.example.org').origin, 'http://ks.example.org');
+  assert.equal(parseKeyserverUrl('https://ks.example.org/').origin, 'https://ks.example.org');
 });
 
 test('explicit ports, upper-case schemes and hosts, IPv6 literals', () => {
   assert.equal(parseKeyserverUrl('hkp://127.0.0.1:12345').origin, 'http://127.0.0.1:12345');
   assert.equal(parseKeyserverUrl('HKPS://Keys.Example.ORG:8443').origin, 'https://keys.example.org:8443');
-  assert.equal(parseKeyserverUrl('http://ks.example.org:80').text, 'http://ks.example.org');
+  assert.equal(parseKeyserverUrl('http://ks.example.org').text, 'http://ks.example.org');
   const v6 = parseKeyserverUrl('hkp://[::1]:11372');
   assert.equal(v6.host, '::1');
   assert.equal(v6.origin, 'http://[::1]:11372');
@@ -34,7 +36,7 @@ test('a bare host (with or without port) means hkp', () => {
 
 test('the default keyserver is hkps://keyserver.ubuntu.com', () => {
   assert.equal(DEFAULT_KEYSERVER, 'hkps://keyserver.ubuntu.com');
-  assert.equal(parseKeyserverUrl(DEFAULT_KEYSERVER).origin, 'https://keyserver.ubuntu.com:443');
+  assert.equal(parseKeyserverUrl(DEFAULT_KEYSERVER).origin, 'https://keyserver.ubuntu.com');
 });
 
 test('other schemes and malformed addresses are usage errors naming the address', () => {
