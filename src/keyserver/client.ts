@@ -124,6 +124,18 @@ function exportablePackets(cert: Cert): { bytes: Buffer; withheld: number } {
   return { bytes: Buffer.concat(keep.map((p) => p.raw)), withheld: local.size };
 }
 
+/**
+ * A client for an ordered list of HKP keyservers.
+ *
+ * Failover errors: when no server answered, an operation throws the deadline's
+ * TemporaryError (MS_KEYSERVER_DEADLINE) or MS_KEYSERVER_ABORTED for the caller's
+ * signal; with a single server, that server's error (TemporaryError MS_KEYSERVER_
+ * UNREACHABLE, _TIMEOUT, _SERVER_ERROR; InputError MS_KEYSERVER_TOO_LARGE,
+ * _HTML_INDEX, _BAD_RESPONSE, _REJECTED, _REDIRECT; UnsupportedError
+ * MS_KEYSERVER_UNSUPPORTED); with several, TemporaryError MS_KEYSERVER_UNAVAILABLE when
+ * every failure was temporary, else the first failure that was not. `data.failures`
+ * lists each server's error.
+ */
 export class KeyserverClient {
   readonly servers: readonly KeyserverUrl[];
   private readonly timeoutMs: number;
@@ -150,8 +162,8 @@ export class KeyserverClient {
    * fingerprint finds its primary). Certificates the server sent that match neither
    * the primary nor a subkey are dropped and reported in `problems`.
    * @throws InputError (MS_KEYSERVER_BAD_ID) for a malformed fingerprint; NotFoundError
-   *   (MS_KEYSERVER_NOT_FOUND) when the answering server has no such key; the errors
-   *   of a failed operation (see failed()).
+   *   (MS_KEYSERVER_NOT_FOUND) when the answering server has no such key; the failover
+   *   errors described on KeyserverClient.
    */
   async getByFingerprint(fingerprint: string, opts: CallOptions = {}): Promise<FetchResult> {
     const fpr = normaliseHex(fingerprint);
@@ -182,7 +194,7 @@ export class KeyserverClient {
    * ID byte-for-byte equal to `userId`, and fetches each from the server that answered
    * (falling back to the others). Fetched certificates without that exact user ID are
    * dropped and reported. No match is an empty result, not an error.
-   * @throws the errors of a failed operation when no server answered the index.
+   * @throws the failover errors described on KeyserverClient when no server answered the index.
    */
   async searchExact(userId: string, opts: CallOptions = {}): Promise<SearchResult> {
     const wanted = Buffer.from(userId, 'utf8');
@@ -192,7 +204,7 @@ export class KeyserverClient {
         this.onEvent({ type: 'answer', server: s.text, op: ctx.op, found: answer.kind === 'found', bytes: answer.response.body.length });
         return answer.kind === 'found' ? parseMrIndex(answer.response.body) : undefined;
       });
-      const problems: MsError[] = [...(index?.problems ?? [])];
+      const problems: MsError[] = (index?.problems ?? []).map((p) => this.problem(server, ctx.op, p));
       const matches = (index?.keys ?? []).filter((k) => k.userIds.some((u) => u.bytes.equals(wanted)));
       const unfetched: SearchResult['unfetched'] = [];
       const ring = new Keyring();
@@ -225,7 +237,7 @@ export class KeyserverClient {
    * `problems` and not sent. Trust packets and non-exportable signatures are never sent.
    * @throws InputError (MS_KEYSERVER_SECRET_KEY) when given secret keys;
    *   InputError (MS_KEYSERVER_NOTHING_TO_SEND) when no certificate is left to send;
-   *   the errors of a failed operation when every server refused.
+   *   the failover errors described on KeyserverClient when every server refused.
    */
   async send(input: Cert[] | Uint8Array, opts: CallOptions = {}): Promise<SendResult> {
     const problems: MsError[] = [];
@@ -329,8 +341,11 @@ export class KeyserverClient {
       if (!(err instanceof MsError)) throw err;
       problems.push(this.problem(s.text, ctx.op, err));
     }
+    // endsWith: an index may name a v3-era key by its short (8-digit) key ID.
     const matching = (c: Cert) =>
-      kind === 'fingerprint' ? c.primary.fpr === id || c.subkeys.some((k) => k.key.fpr === id) : c.primary.keyId === id || c.subkeys.some((k) => k.key.keyId === id);
+      kind === 'fingerprint'
+        ? c.primary.fpr === id || c.subkeys.some((k) => k.key.fpr === id)
+        : c.primary.keyId.endsWith(id) || c.subkeys.some((k) => k.key.keyId.endsWith(id));
     const ring = new Keyring();
     for (const c of certs) {
       if (matching(c)) ring.add(c);

@@ -237,6 +237,19 @@ describe('failover and limits', () => {
     assert.deepEqual(r.problems.map((p) => p.code), ['MS_KEYSERVER_UID_MISSING']);
   });
 
+  test('an index naming keys by long or short key ID: each is fetched by that ID', async () => {
+    for (const id of [alice.primary.keyId, alice.primary.keyId.slice(8)]) {
+      fault.reset((req, res) => {
+        if (req.url?.includes('op=index')) res.writeHead(200).end(`pub:${id}:22:256:0::\nuid:Alice <alice@example.org>:0::\n`);
+        else res.writeHead(200).end(armor('PUBLIC KEY BLOCK', writeCerts([mallory.cert, alice.cert])));
+      });
+      const r = await client([fault.url]).searchExact('Alice <alice@example.org>');
+      assert.deepEqual(r.certs.map((c) => c.primary.fpr), [alice.primary.fpr]);
+      assert.deepEqual(fault.requests[1], `GET /pks/lookup?op=get&options=mr&search=0x${id}`);
+      assert.deepEqual(r.problems.map((p) => p.code), ['MS_KEYSERVER_UNREQUESTED']);
+    }
+  });
+
   test('every server failing: one temporary error listing each', async () => {
     fault.reset((_req, res) => res.writeHead(502).end());
     const err = await client([closed(), fault.url]).getByFingerprint(alice.primary.fpr).then(
