@@ -1,0 +1,20 @@
+/**
+ * The web-of-trust engine: GnuPG's classic "pgp" model on summaries, stricter where
+ * GnuPG is unsafe, with explanations. See docs/design/wot.md. Re-exports only.
+ */
+export { type BuildOptions, computeKeyringTrust, EvaluatedWeb } from './from-cert.js';
+export { explanationJson, formatDate, formatExplanation, formatPath, ownertrustWord, reasonText, validityWord, verdictText } from './format.js';
+export {
+  type Binding,
+  type CertificationReport,
+  type CertVerdict,
+  type Explanation,
+  isFullyValid,
+  type Path,
+  type PathEdge,
+  type PathNode,
+  type Reason,
+  TrustNetwork,
+} from './network.js';
+export { compileRegex, regexMatches, sanitizeRegex, scopeDomain } from './regex.js';
+export * from './types.js';

@@ -1,0 +1,105 @@
+/**
+ * What the web-of-trust engine reads and answers: summaries of keys, user IDs and
+ * certifications (no packets), trust options, and per-binding results. Built from
+ * evaluated certificates by from-cert.ts, or by hand in tests.
+ */
+
+/** State of a key or user ID at the reference time. */
+export type ComponentStatus = 'valid' | 'expired' | 'revoked' | 'invalid';
+
+/** How a certification's signature fared; see src/cert/types.ts SigOutcome. */
+export type CertOutcome = 'good' | 'bad' | 'no-key' | 'unsupported' | 'rejected' | 'unchecked';
+
+export interface WotCertification {
+  /** Fingerprint of the issuing primary key, when it is in the keyring. */
+  issuer?: string;
+  /** The issuer's key ID as the signature names it (16 hex digits). */
+  issuerKeyId: string;
+  /** 0x10–0x13 certification, 0x30 certification revocation. */
+  type: number;
+  /** Unix seconds. */
+  created: number;
+  /** Unix seconds; undefined when the certification never expires. */
+  expires?: number;
+  /** Trust signature: level (depth) and amount. */
+  trust?: { level: number; amount: number };
+  /** Regular-expression subpackets (hashed), without their trailing NUL. */
+  regexes: string[];
+  exportable: boolean;
+  revocable: boolean;
+  hashAlgorithm: number;
+  /** Verification outcome; `unchecked` ones are verified on demand, by issuer. */
+  outcome: CertOutcome;
+  /** Why the certification is rejected, bad or unsupported, when it is. */
+  policyReason?: string;
+}
+
+export interface WotUserId {
+  text: string;
+  /** A user attribute (photo ID): it takes part in the computation but is not a binding. */
+  attribute?: boolean;
+  status: ComponentStatus;
+  /** Unix seconds. */
+  expires?: number;
+  revokedAt?: number;
+  /** Third-party certifications and certification revocations, in packet order. */
+  certifications: WotCertification[];
+}
+
+export interface WotKey {
+  /** Uppercase hex fingerprint of the primary key. */
+  fpr: string;
+  keyId: string;
+  /** Unix seconds. */
+  created: number;
+  status: ComponentStatus;
+  expires?: number;
+  revocation?: { time: number; reason?: string };
+  userIds: WotUserId[];
+}
+
+/** GnuPG's trust values (trustdb.h); the same codes serve as ownertrust and validity. */
+export const Trust = {
+  Unknown: 0,
+  Expired: 1,
+  Undefined: 2,
+  Never: 3,
+  Marginal: 4,
+  Full: 5,
+  Ultimate: 6,
+} as const;
+export type TrustValue = (typeof Trust)[keyof typeof Trust];
+
+/** GnuPG's validity letters, as in field 2 of `--with-colons`. */
+export type ValidityLetter = 'u' | 'f' | 'm' | 'q' | 'n' | '-' | 'e' | 'r' | 'i';
+
+export const TRUST_LETTERS: Readonly<Record<number, ValidityLetter>> = { 0: '-', 1: 'e', 2: 'q', 3: 'n', 4: 'm', 5: 'f', 6: 'u' };
+
+export interface TrustOptions {
+  /** Ultimately trusted keys (fingerprints). */
+  roots: string[];
+  /** Ownertrust by fingerprint (Trust values; 6 makes a root too). */
+  ownertrust?: ReadonlyMap<string, number>;
+  /** Reference time, Unix seconds. */
+  now: number;
+  /** Default 3. */
+  marginalsNeeded?: number;
+  /** Default 1. */
+  completesNeeded?: number;
+  /** Default 5. */
+  maxCertDepth?: number;
+  /** Certifications of class 0x11–0x13 whose level (class − 0x10) is below this are ignored; default 2. */
+  minCertLevel?: number;
+  /**
+   * `strict` (default): GnuPG's model, but a binding is valid only if it is valid
+   * both under GnuPG 2.2's exact rules and under our stricter scoping (docs/design/wot.md).
+   * `gnupg`: GnuPG 2.2's rules alone, for comparison.
+   */
+  model?: 'strict' | 'gnupg';
+}
+
+/**
+ * Verifies the `unchecked` certifications made by these issuers, updating each
+ * certification's `outcome` in place. Called once per level with the new introducers.
+ */
+export type VerifyIssuers = (issuers: string[]) => Promise<void>;
