@@ -1,0 +1,278 @@
+/**
+ * The SQLite store: the conformance suite, then what only a file database has: reopening, pragmas and
+ * schema versions, two connections and two processes at once, a writer killed mid-transaction, and the
+ * verification cache table.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { EnvironmentError, TemporaryError } from '../../src/errors.js';
+import { writeCerts } from '../../src/openpgp/cert.js';
+import { SCHEMA_VERSION, SqliteCertStore, SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite.js';
+import { certStoreSuite, fixture, fixtureRing, INDEX, NOW, publicBytes, syntheticCerts } from './cert-store.suite.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ms-store-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = () => join(root, `db-${++counter}.sqlite`);
+
+certStoreSuite('sqlite', async () => {
+  const db = SqliteDatabase.open(freshPath());
+  const certs = new SqliteCertStore(db);
+  const store = Object.assign(certs, {
+    getMeta: (k: string) => db.getMeta(k),
+    setMeta: (k: string, v: string) => db.setMeta(k, v),
+    deleteMeta: (k: string) => db.deleteMeta(k),
+  });
+  return { store, close: async () => db.close() };
+});
+
+const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;
+
+function runChild(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (onLine) for (const line of d.toString().split('\n')) if (line) onLine(line, () => child.kill('SIGKILL'));
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, out, err }));
+  });
+}
+
+describe('SqliteDatabase', () => {
+  test('sets WAL, synchronous=NORMAL, a busy timeout and the schema version', () => {
+    const db = SqliteDatabase.open(freshPath(), { busyTimeoutMs: 1234 });
+    try {
+      assert.equal(db.db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(db.db.pragma('busy_timeout', { simple: true }), 1234);
+      assert.equal(db.db.pragma('foreign_keys', { simple: true }), 1);
+      assert.equal(db.schemaVersion, SCHEMA_VERSION);
+      assert.deepEqual(db.integrityCheck(), ['ok']);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('reopening after close keeps certificates, meta and cached outcomes', async () => {
+    const path = freshPath();
+    const key = randomBytes(32);
+    {
+      const db = SqliteDatabase.open(path);
+      await new SqliteCertStore(db).putMany(fixtureRing(), NOW);
+      await db.setMeta('k', 'v');
+      await new SqliteVerificationCache(db).record([[key, true]]);
+      db.close();
+    }
+    const db = SqliteDatabase.open(path);
+    try {
+      const store = new SqliteCertStore(db);
+      assert.equal(await store.count(), fixtureRing().length);
+      assert.deepEqual((await store.get(INDEX.carol.fpr))?.bytes, publicBytes(fixture('carol.pgp')));
+      assert.equal(await db.getMeta('k'), 'v');
+      assert.deepEqual(await new SqliteVerificationCache(db).lookup([key]), new Map([[key.toString('hex'), true]]));
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a database from a newer schema is refused', () => {
+    const path = freshPath();
+    SqliteDatabase.open(path).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    assert.throws(
+      () => SqliteDatabase.open(path),
+      (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_SCHEMA',
+    );
+  });
+
+  test('an old schema is upgraded in place; read-only opening refuses to', () => {
+    const path = freshPath();
+    new Database(path).close();
+    assert.throws(
+      () => SqliteDatabase.open(path, { readonly: true }),
+      (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_SCHEMA',
+    );
+    const db = SqliteDatabase.open(path);
+    assert.equal(db.schemaVersion, SCHEMA_VERSION);
+    db.close();
+    const ro = SqliteDatabase.open(path, { readonly: true });
+    assert.equal(ro.schemaVersion, SCHEMA_VERSION);
+    ro.close();
+  });
+
+  test('file problems are environment errors', () => {
+    assert.throws(
+      () => SqliteDatabase.open(join(root, 'missing', 'x.sqlite')),
+      (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_IO',
+    );
+    assert.throws(
+      () => SqliteDatabase.open(join(root, 'absent.sqlite'), { readonly: true }),
+      (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_IO',
+    );
+    const junk = join(root, 'junk.sqlite');
+    writeFileSync(junk, Buffer.alloc(8192, 0x41));
+    assert.throws(
+      () => SqliteDatabase.open(junk),
+      (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_CORRUPT',
+    );
+  });
+
+  test('two connections to one file see each other’s writes', async () => {
+    const path = freshPath();
+    const a = SqliteDatabase.open(path);
+    const b = SqliteDatabase.open(path);
+    try {
+      const sa = new SqliteCertStore(a);
+      const sb = new SqliteCertStore(b);
+      await sa.put(fixture('alice.pgp'), NOW);
+      assert.ok(await sb.get(INDEX.alice.fpr));
+      await sb.put(fixture('merge/dave-b.pgp'), NOW);
+      await sa.put(fixture('dave.pgp'), NOW);
+      const merged = await sb.get(INDEX.dave.fpr);
+      assert.equal(merged?.cert.users.length, 2);
+      // A reader in the middle of a read transaction keeps its snapshot while the other connection writes (WAL).
+      b.db.exec('BEGIN');
+      assert.equal(await sb.count(), 2);
+      await sa.put(fixture('bob.pgp'), NOW);
+      assert.equal(await sb.count(), 2);
+      b.db.exec('COMMIT');
+      assert.equal(await sb.count(), 3);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test('a writer that cannot get the lock fails with a temporary error', async () => {
+    const path = freshPath();
+    const a = SqliteDatabase.open(path);
+    const b = SqliteDatabase.open(path, { busyTimeoutMs: 20 });
+    try {
+      a.db.exec('BEGIN IMMEDIATE');
+      await assert.rejects(
+        new SqliteCertStore(b).put(fixture('alice.pgp'), NOW),
+        (err: unknown) => err instanceof TemporaryError && err.code === 'MS_STORE_BUSY',
+      );
+      a.db.exec('ROLLBACK');
+      assert.equal((await new SqliteCertStore(b).put(fixture('alice.pgp'), NOW)).status, 'inserted');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test('two processes creating and filling one new file at once', async () => {
+    const path = freshPath();
+    const ring = fixtureRing();
+    const extra = syntheticCerts(200);
+    const fileA = join(root, 'half-a.pgp');
+    const fileB = join(root, 'half-b.pgp');
+    // Both halves hold dave, in its two versions, so both processes merge into the same row.
+    writeFileSync(fileA, Buffer.concat([writeCerts([...ring.slice(0, 10), ...extra.slice(0, 100)]), publicBytes(fixture('merge/dave-b.pgp'))]));
+    writeFileSync(fileB, writeCerts([...ring.slice(10), ...extra.slice(100)]));
+    const [ra, rb] = await Promise.all([runChild(['put', path, fileA]), runChild(['put', path, fileB])]);
+    assert.equal(ra.code, 0, ra.err);
+    assert.equal(rb.code, 0, rb.err);
+    const db = SqliteDatabase.open(path);
+    try {
+      assert.deepEqual(db.integrityCheck(), ['ok']);
+      const store = new SqliteCertStore(db);
+      assert.equal(await store.count(), ring.length + extra.length);
+      assert.equal((await store.get(INDEX.dave.fpr))?.cert.users.length, 2);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a writer killed in the middle of a big transaction leaves the old data intact', async () => {
+    const path = freshPath();
+    const before = fixtureRing();
+    {
+      const db = SqliteDatabase.open(path);
+      await new SqliteCertStore(db).putMany(before, NOW);
+      db.db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    }
+    const big = join(root, 'big.pgp');
+    // dave-b first: the killed transaction also merges into an existing row.
+    writeFileSync(big, Buffer.concat([publicBytes(fixture('merge/dave-b.pgp')), writeCerts(syntheticCerts(3000))]));
+    let walDuringTx = 0;
+    const r = await runChild(['crash', path, big, '2500'], (line, kill) => {
+      if (line === 'mid') {
+        walDuringTx = statSync(`${path}-wal`).size;
+        kill();
+      }
+    });
+    assert.equal(r.signal, 'SIGKILL', r.err);
+    assert.doesNotMatch(r.out, /finished/);
+    // The transaction had spilled uncommitted pages into the WAL before it died.
+    assert.ok(walDuringTx > 64 * 1024, `WAL size ${walDuringTx}`);
+
+    const db = SqliteDatabase.open(path);
+    try {
+      assert.deepEqual(db.integrityCheck(), ['ok']);
+      const store = new SqliteCertStore(db);
+      assert.equal(await store.count(), before.length);
+      for (const c of before) assert.deepEqual((await store.get(c.primary.fpr))?.bytes, publicBytes(c));
+      assert.equal((await store.get(INDEX.dave.fpr))?.cert.users.length, 1);
+      assert.deepEqual(await store.byExactUserId('Dave <dave@work.example>'), []);
+      // And it still takes writes.
+      assert.equal((await store.put(fixture('merge/dave-b.pgp'), NOW)).status, 'updated');
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('SqliteVerificationCache', () => {
+  test('records and looks up outcomes in batches of any size', async () => {
+    const db = SqliteDatabase.open(freshPath());
+    try {
+      const cache = new SqliteVerificationCache(db);
+      for (const n of [0, 1, 2, 499, 500, 501, 1234]) {
+        await cache.clear();
+        const keys = Array.from({ length: n }, () => randomBytes(32));
+        const absent = Array.from({ length: 7 }, () => randomBytes(32));
+        await cache.record(keys.map((k, i) => [k, i % 3 !== 0]));
+        assert.equal(await cache.size(), n);
+        const found = await cache.lookup([...absent, ...keys, ...keys.slice(0, 3)]);
+        assert.equal(found.size, n);
+        keys.forEach((k, i) => {
+          assert.equal(found.get(k.toString('hex')), i % 3 !== 0);
+        });
+        for (const k of absent) assert.equal(found.has(k.toString('hex')), false);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a later outcome replaces an earlier one', async () => {
+    const db = SqliteDatabase.open(freshPath());
+    try {
+      const cache = new SqliteVerificationCache(db);
+      const k = randomBytes(32);
+      await cache.record([[k, false]]);
+      await cache.record([[k, true]]);
+      assert.equal((await cache.lookup([k])).get(k.toString('hex')), true);
+      assert.equal(await cache.size(), 1);
+    } finally {
+      db.close();
+    }
+  });
+});
