@@ -224,6 +224,9 @@ export function parseSignature(packet: Packet): Signature {
     sig.left16 = body.subarray(pos, pos + 2);
     pos += 2;
     if (version === 6) {
+      // Without this check a v6 signature cut right after the digest prefix read an
+      // undefined salt length, and parsed (NaN positions) into an empty salt and value.
+      if (pos >= body.length) throw new MalformedPacketError('truncated signature salt', offset, tag);
       const saltLen = body[pos];
       if (pos + 1 + saltLen > body.length) throw new MalformedPacketError('truncated signature salt', offset, tag);
       sig.salt = body.subarray(pos + 1, pos + 1 + saltLen);
