@@ -36,6 +36,17 @@ export function signedChunks(sig: Signature, target: SigTarget): Buffer[] {
   return chunks;
 }
 
+/**
+ * The key and component part of what `sig` hashes over `target` (signedChunks without the v6 salt,
+ * the hashed part and the trailer), shared by every signature of one version on that target.
+ */
+export function targetChunks(target: SigTarget, sigVersion: number): Buffer[] {
+  const chunks = keyChunks(target.primary);
+  if (target.kind === 'user') chunks.push(...userChunks(target.user, sigVersion));
+  if (target.kind === 'subkey') chunks.push(...keyChunks(target.subkey));
+  return chunks;
+}
+
 export function hashName(sig: Signature): string {
   const name = HASH_NAMES[sig.hashAlgorithm];
   if (!name) throw new UnsupportedError('MS_PGP_HASH', `unsupported hash algorithm ${sig.hashAlgorithm}`);

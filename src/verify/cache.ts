@@ -4,7 +4,7 @@
  * signature packet. Keying on the signed digest (not only the signature) means a
  * valid signature copied onto another user ID or key never hits the cache.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface VerificationCache {
   /** Outcomes already known, by hex key. */
@@ -12,8 +12,9 @@ export interface VerificationCache {
   record(entries: Array<[Buffer, boolean]>): Promise<void>;
 }
 
+/** sha256(issuer fingerprint ‖ signed digest ‖ signature packet body). */
 export function cacheKey(issuerFingerprint: Buffer, digest: Buffer, sigBody: Buffer): Buffer {
-  return createHash('sha256').update(issuerFingerprint).update(digest).update(sigBody).digest();
+  return hash('sha256', Buffer.concat([issuerFingerprint, digest, sigBody]), 'buffer');
 }
 
 export class MemoryVerificationCache implements VerificationCache {

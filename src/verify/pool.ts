@@ -1,95 +1,191 @@
 /**
- * A small pool of worker threads that verify prepared signatures in parallel.
- * Started lazily, only for batches big enough to pay for the threads' start-up.
+ * A small pool of worker threads that verify prepared signatures in parallel, for machines with
+ * more cores than libuv's thread pool (which the Verifier uses by default). Each batch travels as
+ * one transferred ArrayBuffer plus an offsets table, and each worker receives an issuer's key once.
+ * The worker body is plain JavaScript needing only node:crypto, so it starts fast with or without
+ * a TypeScript loader.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { MsError } from '../errors.js';
 import type { VerifyMode } from '../openpgp/verify.js';
 
 export interface WorkerJob {
+  /** Issuer fingerprint (uppercase hex). */
   issuer: string;
   mode: VerifyMode;
   hash: string;
+  /** The signed data (mode 'data'). */
   data: Uint8Array;
+  /** The signed digest (mode 'digest'). */
   digest: Uint8Array;
   value: Uint8Array;
 }
 
+/** One message to a worker. `meta` holds, per job: issuer index, hash index (-1: verify the digest itself), input offset and length, value offset and length, all into `arena`. */
 export interface WorkerBatch {
   id: number;
-  /** SPKI DER of every issuer the batch needs, keyed by fingerprint. */
+  /** SPKI DER of the issuers this worker has not seen yet. */
   keys: Array<[string, Uint8Array]>;
-  jobs: WorkerJob[];
+  issuers: string[];
+  hashes: string[];
+  meta: Int32Array;
+  arena: ArrayBuffer;
 }
 
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+const META = 6;
 
-/** Under tsx (tests, benchmarks from source) the worker must load through the TypeScript loader, which Node 20 applies only to dynamic imports after start-up. */
-function spawnWorker(): Worker {
-  if (!fromSource) return new Worker(workerUrl);
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(workerUrl.href)}, ${JSON.stringify(import.meta.url)}));`;
-  return new Worker(code, { eval: true });
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createPublicKey, verify } = require('node:crypto');
+const keys = new Map();
+parentPort.on('message', (b) => {
+  for (const [fpr, der] of b.keys) {
+    if (!keys.has(fpr)) keys.set(fpr, createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'spki' }));
+  }
+  const m = b.meta;
+  const arena = Buffer.from(b.arena);
+  const n = m.length / ${META};
+  const results = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * ${META};
+    const key = keys.get(b.issuers[m[o]]);
+    if (key === undefined) continue;
+    const input = arena.subarray(m[o + 2], m[o + 2] + m[o + 3]);
+    const value = arena.subarray(m[o + 4], m[o + 4] + m[o + 5]);
+    try {
+      results[i] = verify(m[o + 1] < 0 ? null : b.hashes[m[o + 1]], input, key, value) ? 1 : 0;
+    } catch {
+      results[i] = 0;
+    }
+  }
+  parentPort.postMessage({ id: b.id, results }, [results.buffer]);
+});
+`;
+
+interface Slot {
+  worker: Worker;
+  /** Issuers whose key this worker already holds. */
+  sent: Set<string>;
+  /** Jobs sent and not answered. */
+  load: number;
+  pending: Map<number, { resolve: (r: Uint8Array) => void; reject: (e: Error) => void }>;
 }
 
 export class VerifyPool {
-  private readonly workers: Worker[] = [];
+  private readonly slots: Slot[] = [];
   private nextId = 0;
-  private readonly pending = new Map<number, (r: Uint8Array) => void>();
 
   constructor(readonly size: number = Math.max(1, availableParallelism())) {}
 
   private start(): void {
-    if (this.workers.length > 0) return;
+    if (this.slots.length > 0) return;
     for (let i = 0; i < this.size; i++) {
-      const w = spawnWorker();
-      w.on('message', (msg: { id: number; results: Uint8Array }) => {
-        const resolve = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
+      const slot: Slot = { worker: new Worker(WORKER_SOURCE, { eval: true }), sent: new Set(), load: 0, pending: new Map() };
+      slot.worker.on('message', (msg: { id: number; results: Uint8Array }) => {
+        const p = slot.pending.get(msg.id);
+        slot.pending.delete(msg.id);
         // Idle workers must not keep the process alive.
-        if (this.pending.size === 0) for (const x of this.workers) x.unref();
-        resolve?.(msg.results);
+        if (slot.pending.size === 0) slot.worker.unref();
+        p?.resolve(msg.results);
       });
-      w.on('error', (err) => {
-        for (const [id, resolve] of this.pending) {
-          this.pending.delete(id);
-          resolve(new Uint8Array(0));
-        }
-        throw err;
-      });
-      w.unref();
-      this.workers.push(w);
+      const fail = (err: Error) => {
+        // A dead worker takes no more batches; the pool starts afresh once none is left.
+        const at = this.slots.indexOf(slot);
+        if (at >= 0) this.slots.splice(at, 1);
+        for (const p of slot.pending.values()) p.reject(new MsError('MS_VERIFY_WORKER', `verification worker failed: ${err.message}`, { cause: err }));
+        slot.pending.clear();
+      };
+      slot.worker.on('error', fail);
+      slot.worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+      slot.worker.unref();
+      this.slots.push(slot);
     }
   }
 
-  /** Verifies jobs spread over the workers; results in job order (1 good, 0 bad). */
+  /**
+   * Verifies jobs spread over the workers, `batchSize` jobs per message to the least loaded one;
+   * results in job order (1 good, 0 bad).
+   * @throws MsError (MS_VERIFY_WORKER) when a worker dies.
+   */
   async run(jobs: WorkerJob[], keyDer: (fpr: string) => Uint8Array, batchSize = 1024): Promise<Uint8Array> {
     this.start();
-    for (const w of this.workers) w.ref();
     const out = new Uint8Array(jobs.length);
     const promises: Promise<void>[] = [];
-    for (let start = 0, n = 0; start < jobs.length; start += batchSize, n++) {
-      const slice = jobs.slice(start, start + batchSize);
-      const issuers = [...new Set(slice.map((j) => j.issuer))];
-      const batch: WorkerBatch = { id: this.nextId++, keys: issuers.map((f) => [f, keyDer(f)]), jobs: slice };
-      const worker = this.workers[n % this.workers.length];
+    const step = Math.max(1, batchSize);
+    for (let start = 0; start < jobs.length; start += step) {
+      const slice = jobs.slice(start, start + step);
+      let slot = this.slots[0];
+      for (const s of this.slots) if (s.load < slot.load) slot = s;
+      const batch = this.pack(slice, slot, keyDer);
+      slot.load += slice.length;
+      slot.worker.ref();
       promises.push(
-        new Promise<Uint8Array>((resolve) => {
-          this.pending.set(batch.id, resolve);
-          worker.postMessage(batch);
-        }).then((r) => {
-          if (r.length !== slice.length) throw new Error('verification worker failed');
-          out.set(r, start);
-        }),
+        new Promise<Uint8Array>((resolve, reject) => {
+          slot.pending.set(batch.id, { resolve, reject });
+          slot.worker.postMessage(batch, [batch.meta.buffer as ArrayBuffer, batch.arena]);
+        }).then(
+          (r) => {
+            slot.load -= slice.length;
+            out.set(r, start);
+          },
+          (err) => {
+            slot.load -= slice.length;
+            throw err;
+          },
+        ),
       );
     }
     await Promise.all(promises);
     return out;
   }
 
+  private pack(slice: WorkerJob[], slot: Slot, keyDer: (fpr: string) => Uint8Array): WorkerBatch {
+    const issuers: string[] = [];
+    const issuerIndex = new Map<string, number>();
+    const hashes: string[] = [];
+    const keys: Array<[string, Uint8Array]> = [];
+    let size = 0;
+    for (const j of slice) size += (j.mode === 'digest' ? j.digest : j.data).length + j.value.length;
+    const arena = new ArrayBuffer(size);
+    const bytes = new Uint8Array(arena);
+    const meta = new Int32Array(slice.length * META);
+    let pos = 0;
+    slice.forEach((j, i) => {
+      let x = issuerIndex.get(j.issuer);
+      if (x === undefined) {
+        x = issuers.length;
+        issuerIndex.set(j.issuer, x);
+        issuers.push(j.issuer);
+        if (!slot.sent.has(j.issuer)) {
+          slot.sent.add(j.issuer);
+          keys.push([j.issuer, keyDer(j.issuer)]);
+        }
+      }
+      let h = -1;
+      if (j.mode === 'data') {
+        h = hashes.indexOf(j.hash);
+        if (h < 0) h = hashes.push(j.hash) - 1;
+      }
+      const input = j.mode === 'digest' ? j.digest : j.data;
+      const o = i * META;
+      meta[o] = x;
+      meta[o + 1] = h;
+      meta[o + 2] = pos;
+      meta[o + 3] = input.length;
+      bytes.set(input, pos);
+      pos += input.length;
+      meta[o + 4] = pos;
+      meta[o + 5] = j.value.length;
+      bytes.set(j.value, pos);
+      pos += j.value.length;
+    });
+    return { id: this.nextId++, keys, issuers, hashes, meta, arena };
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.worker.removeAllListeners('exit');
+    await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }

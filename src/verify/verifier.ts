@@ -1,12 +1,15 @@
 /**
- * Batch signature verification: prepares each check (signed data, digest, node
- * signature form), answers what the cache knows, verifies the rest inline or on the
- * worker pool, and records the outcomes. One KeyObject per issuer.
+ * Batch signature verification. Checks are handled in chunks, pipelined: each chunk is prepared
+ * (signed data, digest, left-16 check, cache key), looked up in the cache, and its misses are sent
+ * off to verify (on libuv's thread pool through async node:crypto, or on a worker pool) while the
+ * next chunk is prepared. Outcomes are recorded in the cache at the end, in one write.
+ * Pure cryptography: whether a signature counts (time, policy) is decided in src/cert/.
  */
-import type { KeyObject } from 'node:crypto';
+import { hash as oneShotHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 import type { KeyPacket } from '../openpgp/key-packet.js';
-import { hashName, type SigTarget, signedChunks, signedDigest } from '../openpgp/signed-data.js';
+import type { Packet } from '../openpgp/packets.js';
+import { hashName, type SigTarget, targetChunks } from '../openpgp/signed-data.js';
 import type { Signature } from '../openpgp/signature.js';
 import { keySpki, nodeSignature, type VerifyMode, verifyPrepared } from '../openpgp/verify.js';
 import { cacheKey, type VerificationCache } from './cache.js';
@@ -29,26 +32,43 @@ export interface VerifierStats {
 
 interface Prepared {
   index: number;
-  issuer: KeyPacket;
+  fpr: string;
   mode: VerifyMode;
   hash: string;
+  /** Exactly what the signature hashes (RFC 9580 §5.2.4). */
   data: Buffer;
   digest: Buffer;
   value: Buffer;
+  /** The cache key: sha256(issuer fingerprint ‖ digest ‖ signature packet body), see cache.ts. */
   key: Buffer;
 }
 
 export interface VerifierOptions {
   cache?: VerificationCache;
+  /** Verify on these worker threads instead of libuv's thread pool (for machines with more cores than UV_THREADPOOL_SIZE). */
   pool?: VerifyPool;
-  /** Below this many uncached checks, verify on the main thread (default 512). */
+  /** Chunks with fewer uncached checks than this are verified on the main thread, without hand-off costs (default 64). */
   inlineThreshold?: number;
+  /** Checks prepared, looked up and sent off together (default 1024). */
+  chunkSize?: number;
+  /** Most verifications handed off and not yet answered; preparation waits above it (default 8192). */
+  maxInFlight?: number;
+}
+
+/** What the component part of the signed data was built for, so it is built once per target. */
+interface PrefixEntry {
+  primary: KeyPacket;
+  /** By signature version class: [v3, v4 and later]. */
+  bytes: [Buffer | undefined, Buffer | undefined];
 }
 
 export class Verifier {
   readonly stats: VerifierStats = { verified: 0, cached: 0, rejectedEarly: 0 };
   private readonly keyObjects = new Map<string, KeyObject | null>();
-  private readonly spkis = new Map<string, Buffer>();
+  private readonly spkis = new Map<string, Buffer | null>();
+  private readonly prefixes = new WeakMap<Packet | KeyPacket, PrefixEntry>();
+  private inFlight = 0;
+  private readonly waiters: Array<() => void> = [];
 
   constructor(private readonly opts: VerifierOptions = {}) {}
 
@@ -58,20 +78,20 @@ export class Verifier {
       try {
         der = keySpki(key);
       } catch {
-        this.keyObjects.set(key.fpr, null);
-        return null;
+        // Not a signing algorithm we can hand to OpenSSL: every check by this key fails early.
+        der = null;
       }
       this.spkis.set(key.fpr, der);
     }
     return der;
   }
 
-  private keyObject(key: KeyPacket): KeyObject | null {
-    let ko = this.keyObjects.get(key.fpr);
+  private keyObject(fpr: string): KeyObject | null {
+    let ko = this.keyObjects.get(fpr);
     if (ko === undefined) {
-      const der = this.spki(key);
+      const der = this.spkis.get(fpr);
       ko = der ? createPublicKey({ key: der, format: 'der', type: 'spki' }) : null;
-      this.keyObjects.set(key.fpr, ko);
+      this.keyObjects.set(fpr, ko);
     }
     return ko;
   }
@@ -79,29 +99,150 @@ export class Verifier {
   /** Verifies every check; results in input order. */
   async verify(checks: SigCheck[]): Promise<boolean[]> {
     const results: boolean[] = new Array(checks.length).fill(false);
-    const prepared: Prepared[] = [];
-    checks.forEach((check, index) => {
-      const p = this.prepare(check, index);
-      if (p) prepared.push(p);
-      else this.stats.rejectedEarly++;
-    });
-    const known = this.opts.cache ? await this.opts.cache.lookup(prepared.map((p) => p.key)) : new Map<string, boolean>();
-    const todo: Prepared[] = [];
-    for (const p of prepared) {
-      const v = known.get(p.key.toString('hex'));
-      if (v === undefined) todo.push(p);
-      else {
-        results[p.index] = v;
-        this.stats.cached++;
+    const chunkSize = Math.max(1, this.opts.chunkSize ?? 1024);
+    const inlineThreshold = this.opts.inlineThreshold ?? 64;
+    const maxInFlight = Math.max(chunkSize, this.opts.maxInFlight ?? 8192);
+    const cache = this.opts.cache;
+    const outcomes: Array<[Buffer, boolean]> = [];
+    const running: Array<Promise<void>> = [];
+
+    for (let start = 0; start < checks.length; start += chunkSize) {
+      const end = Math.min(checks.length, start + chunkSize);
+      const prepared: Prepared[] = [];
+      for (let i = start; i < end; i++) {
+        const p = this.prepare(checks[i], i);
+        if (p) prepared.push(p);
+        else this.stats.rejectedEarly++;
       }
+      let todo = prepared;
+      if (cache && prepared.length > 0) {
+        const known = await cache.lookup(prepared.map((p) => p.key));
+        if (known.size > 0) {
+          todo = [];
+          for (const p of prepared) {
+            const v = known.get(p.key.toString('hex'));
+            if (v === undefined) todo.push(p);
+            else {
+              results[p.index] = v;
+              this.stats.cached++;
+            }
+          }
+        }
+      }
+      if (todo.length === 0) continue;
+      this.stats.verified += todo.length;
+      const settle = (p: Prepared, ok: boolean) => {
+        results[p.index] = ok;
+        outcomes.push([p.key, ok]);
+      };
+      if (todo.length < inlineThreshold) {
+        for (const p of todo) {
+          const ko = this.keyObject(p.fpr);
+          settle(p, ko !== null && verifyPrepared(ko, p.mode, p.hash, p.data, p.digest, p.value));
+        }
+        continue;
+      }
+      running.push(this.opts.pool ? this.runOnPool(this.opts.pool, todo, settle) : this.runOnThreadPool(todo, settle));
+      if (this.inFlight > maxInFlight) await this.belowInFlight(maxInFlight - chunkSize);
     }
-    const outcomes = await this.run(todo);
-    todo.forEach((p, i) => {
-      results[p.index] = outcomes[i];
-    });
-    this.stats.verified += todo.length;
-    if (this.opts.cache && todo.length > 0) await this.opts.cache.record(todo.map((p, i) => [p.key, outcomes[i]]));
+    await Promise.all(running);
+    if (cache && outcomes.length > 0) await cache.record(outcomes);
     return results;
+  }
+
+  private belowInFlight(limit: number): Promise<void> {
+    if (this.inFlight <= limit) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.inFlight <= limit) resolve();
+        else this.waiters.push(check);
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  private done(n: number): void {
+    this.inFlight -= n;
+    const waiting = this.waiters.splice(0);
+    for (const w of waiting) w();
+  }
+
+  /** Async node:crypto: each verification runs on libuv's thread pool, none on this thread. */
+  private runOnThreadPool(todo: Prepared[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
+    this.inFlight += todo.length;
+    return new Promise((resolve) => {
+      let left = todo.length;
+      const finish = (p: Prepared, ok: boolean) => {
+        settle(p, ok);
+        this.done(1);
+        if (--left === 0) resolve();
+      };
+      for (const p of todo) {
+        const ko = this.keyObject(p.fpr);
+        if (ko === null) {
+          finish(p, false);
+          continue;
+        }
+        const callback = (err: Error | null, ok: boolean) => finish(p, err === null && ok);
+        try {
+          if (p.mode === 'digest') cryptoVerify(null, p.digest, ko, p.value, callback);
+          else cryptoVerify(p.hash, p.data, ko, p.value, callback);
+        } catch {
+          // Rejected before the job started (a malformed value): a bad signature, as verifyPrepared says.
+          finish(p, false);
+        }
+      }
+    });
+  }
+
+  private async runOnPool(pool: VerifyPool, todo: Prepared[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
+    this.inFlight += todo.length;
+    try {
+      const jobs: WorkerJob[] = todo.map((p) => ({
+        issuer: p.fpr,
+        mode: p.mode,
+        hash: p.hash,
+        data: p.mode === 'digest' ? p.digest : p.data,
+        digest: p.digest,
+        value: p.value,
+      }));
+      const out = await pool.run(jobs, (fpr) => this.spkis.get(fpr)!, todo.length);
+      todo.forEach((p, i) => {
+        settle(p, out[i] === 1);
+      });
+    } finally {
+      this.done(todo.length);
+    }
+  }
+
+  /** The bytes a signature hashes, built from a per-target prefix so key and user ID are copied, not re-assembled. */
+  private signedData(sig: Signature, target: SigTarget): Buffer {
+    const component: Packet | KeyPacket = target.kind === 'user' ? target.user : target.kind === 'subkey' ? target.subkey : target.primary;
+    let entry = this.prefixes.get(component);
+    if (entry === undefined || entry.primary !== target.primary) {
+      entry = { primary: target.primary, bytes: [undefined, undefined] };
+      this.prefixes.set(component, entry);
+    }
+    const slot = sig.version < 4 ? 0 : 1;
+    let prefix = entry.bytes[slot];
+    if (prefix === undefined) {
+      prefix = Buffer.concat(targetChunks(target, sig.version));
+      entry.bytes[slot] = prefix;
+    }
+    const salt = sig.version === 6 && sig.salt ? sig.salt : undefined;
+    const hp = sig.hashedPart;
+    const trailer = sig.version >= 4 ? 6 : 0;
+    const data = Buffer.allocUnsafe((salt?.length ?? 0) + prefix.length + hp.length + trailer);
+    let o = 0;
+    if (salt) o += salt.copy(data, o);
+    o += prefix.copy(data, o);
+    o += hp.copy(data, o);
+    if (trailer) {
+      data[o++] = sig.version;
+      data[o++] = 0xff;
+      data.writeUInt32BE(hp.length, o);
+    }
+    return data;
   }
 
   private prepare(check: SigCheck, index: number): Prepared | null {
@@ -109,31 +250,17 @@ export class Verifier {
     if (sig.pubAlgorithm !== issuer.algorithm && !(issuer.algorithm === 1 && sig.pubAlgorithm === 3)) return null;
     let hash: string;
     let node: { value: Buffer; mode: VerifyMode };
+    let digest: Buffer;
+    const data = this.signedData(sig, target);
     try {
       hash = hashName(sig);
       node = nodeSignature(issuer, sig);
+      digest = oneShotHash(hash, data, 'buffer');
     } catch {
       return null;
     }
     if (!this.spki(issuer)) return null;
-    const data = Buffer.concat(signedChunks(sig, target));
-    const digest = signedDigest(sig, [data]);
     if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) return null;
-    return { index, issuer, hash, data, digest, mode: node.mode, value: node.value, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
-  }
-
-  private async run(todo: Prepared[]): Promise<boolean[]> {
-    const pool = this.opts.pool;
-    if (!pool || todo.length < (this.opts.inlineThreshold ?? 512)) {
-      return todo.map((p) => {
-        const ko = this.keyObject(p.issuer);
-        return ko !== null && verifyPrepared(ko, p.mode, p.hash, p.data, p.digest, p.value);
-      });
-    }
-    // Copy into exact-size buffers: a view into a large keyring would make postMessage clone the whole keyring.
-    const own = (b: Buffer) => new Uint8Array(b);
-    const jobs: WorkerJob[] = todo.map((p) => ({ issuer: p.issuer.fpr, mode: p.mode, hash: p.hash, data: own(p.data), digest: own(p.digest), value: own(p.value) }));
-    const out = await pool.run(jobs, (fpr) => this.spkis.get(fpr)!);
-    return Array.from(out, (v) => v === 1);
+    return { index, fpr: issuer.fpr, hash, data, digest, mode: node.mode, value: node.value, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
   }
 }
