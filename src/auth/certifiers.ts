@@ -1,0 +1,166 @@
+/**
+ * Identity certifiers: keys whose certifications of users count on this server because
+ * the trust core made local trust signatures on their user IDs (add-id-certifier),
+ * removed by local certification revocations (remove-id-certifier), and listed in the
+ * original's format (list-id-certifiers).
+ * Not here: fetching the certifier's key (the CLI does) or how trust flows (wot/).
+ */
+import { evaluateCerts } from '../cert/evaluate.js';
+import type { Certification, EvaluatedCert } from '../cert/types.js';
+import { InputError, NotFoundError, UsageError } from '../errors.js';
+import { Keyring } from '../keyring/keyring.js';
+import type { Cert } from '../openpgp/cert.js';
+import { Verifier } from '../verify/verifier.js';
+import { selectCertification } from '../wot/engine.js';
+import type { WotCertification } from '../wot/types.js';
+import { type CoreKey, domainRegex, revokeCertifications, TRUST_AMOUNT, trustSign } from './core.js';
+import { type AuthStore, keyIdOf } from './store.js';
+
+export interface CertifierOptions {
+  trust: 'marginal' | 'full';
+  depth: number;
+  domain?: string;
+  /** Unix seconds. */
+  now: number;
+}
+
+/** Checks `-t`, `-d` and `-n` as gpg's tsign prompts would. @throws UsageError (MS_AUTH_CERTIFIER_OPTION) */
+export function parseCertifierOptions(raw: { trust?: string; depth?: string; domain?: string }, now: number): CertifierOptions {
+  const trust = (raw.trust ?? 'full').toLowerCase();
+  if (trust !== 'marginal' && trust !== 'full') {
+    throw new UsageError('MS_AUTH_CERTIFIER_OPTION', `trust value requested (${JSON.stringify(raw.trust)}) was unclear`, { hints: ["only 'marginal' or 'full' are supported"] });
+  }
+  const depthText = raw.depth ?? '1';
+  if (!/^\d+$/.test(depthText) || Number(depthText) < 1 || Number(depthText) > 255) {
+    throw new UsageError('MS_AUTH_CERTIFIER_OPTION', `depth must be a whole number from 1 to 255, not ${JSON.stringify(depthText)}`);
+  }
+  const domain = raw.domain === '' ? undefined : raw.domain;
+  if (domain !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(domain)) {
+    throw new UsageError('MS_AUTH_CERTIFIER_OPTION', `not a domain: ${JSON.stringify(domain)}`, { hints: ['give a DNS domain such as example.org'] });
+  }
+  return { trust, depth: Number(depthText), domain, now };
+}
+
+async function evaluateWithCore(store: AuthStore, core: CoreKey, certs: Cert[], now: number): Promise<EvaluatedCert[]> {
+  const keyring = new Keyring([core.cert, ...certs]);
+  return evaluateCerts(certs, keyring, { now, verifier: new Verifier({ cache: store.cache }), certifications: (issuer) => issuer === core.primary.fpr });
+}
+
+/** The core's effective signature on a user ID: the one GnuPG's selection keeps among the core's good signatures. */
+function coreSignature(certs: Certification[], coreFpr: string, now: number): Certification | undefined {
+  const mine = certs.filter((c) => c.issuer === coreFpr);
+  const sel = selectCertification(mine as WotCertification[], { now, marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5, minCertLevel: 2 });
+  return sel.usable ? (sel.chosen as Certification | undefined) : undefined;
+}
+
+export interface AddedCertifier {
+  fpr: string;
+  userIds: string[];
+}
+
+/**
+ * Makes `cert`'s key an identity certifier: stores it, then the core's local trust
+ * signatures on each of its valid user IDs (replacing any earlier ones by being newer).
+ * @throws InputError (MS_AUTH_CERTIFIER_UNUSABLE) when the key is not valid or has no valid user ID.
+ */
+export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, opts: CertifierOptions): Promise<AddedCertifier> {
+  if (cert.secret) throw new InputError('MS_AUTH_CERTIFIER_SECRET', 'refusing a secret key as a certifier', { hints: ['give the public key (gpg --export)'] });
+  if (cert.primary.fpr === core.primary.fpr) throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', 'the trust core cannot certify itself');
+  const stored = (await store.certs.put(cert, new Date(opts.now * 1000))).cert;
+  const [ev] = await evaluateWithCore(store, core, [stored], opts.now);
+  if (ev.primary.status !== 'valid') {
+    throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', `key ${ev.fpr} is ${ev.primary.status}; it cannot be made a certifier`);
+  }
+  const userIds = [...new Set(ev.userIds.filter((u) => u.component.kind === 'userid' && u.status === 'valid').map((u) => u.text))];
+  if (userIds.length === 0) throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', `key ${ev.fpr} has no valid user ID to sign`);
+  const fragment = trustSign(core, stored, userIds, {
+    now: opts.now,
+    depth: opts.depth,
+    amount: TRUST_AMOUNT[opts.trust],
+    regex: opts.domain === undefined ? undefined : domainRegex(opts.domain),
+  });
+  await store.certs.put(fragment, new Date(opts.now * 1000));
+  return { fpr: ev.fpr, userIds };
+}
+
+/**
+ * The one stored certificate a key ID, fingerprint or fingerprint suffix names.
+ * @throws NotFoundError (MS_AUTH_NO_KEY), InputError (MS_AUTH_AMBIGUOUS_KEY)
+ */
+export async function findOne(store: AuthStore, id: string): Promise<Cert> {
+  const found = await store.certs.byKeyId(id.replace(/\s+/g, '').replace(/!$/, ''));
+  if (found.length === 0) throw new NotFoundError('MS_AUTH_NO_KEY', `no key ${JSON.stringify(id)} in the store`);
+  if (found.length > 1) {
+    throw new InputError('MS_AUTH_AMBIGUOUS_KEY', `${JSON.stringify(id)} matches ${found.length} keys`, { hints: ['give the full fingerprint'], data: { matches: found.map((f) => f.fpr) } });
+  }
+  return found[0].cert;
+}
+
+export interface CertifierEntry {
+  fpr: string;
+  userId: string;
+  depth: number;
+  amount: number;
+  regex: string;
+}
+
+/** Every user ID the core currently trust-signs, with the signature's depth, amount and regex, by certificate in store order. */
+export async function listCertifiers(store: AuthStore, core: CoreKey, now: number, validity: (fpr: string, uid: string) => string): Promise<CertifierEntry[]> {
+  store.syncIssuerIndex();
+  const rows = store.certifiedBy([keyIdOf(core.primary.fpr)]).sort((a, b) => a.id - b.id);
+  const certs: Cert[] = [];
+  for (const r of rows) {
+    const s = await store.certs.get(r.fpr);
+    if (s && s.fpr !== core.primary.fpr) certs.push(s.cert);
+  }
+  const out: CertifierEntry[] = [];
+  for (const ev of await evaluateWithCore(store, core, certs, now)) {
+    for (const u of ev.userIds) {
+      if (u.component.kind !== 'userid') continue;
+      const sig = coreSignature(u.certifications, core.primary.fpr, now);
+      if (!sig?.trust || sig.trust.level === 0) continue;
+      const v = validity(ev.fpr, u.text);
+      if (v !== 'f' && v !== 'u') continue;
+      out.push({ fpr: ev.fpr, userId: u.text, depth: sig.trust.level, amount: sig.trust.amount, regex: sig.regexes[0] ?? '' });
+    }
+  }
+  return out;
+}
+
+/** GnuPG's escaping of a colon-listing field (es_write_sanitized with ":" as delimiter). */
+export function colonEscape(text: string): string {
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) {
+    if (b < 0x20 || b === 0x7f || b === 0x3a || b === 0x5c) {
+      const named: Record<number, string> = { 10: 'n', 13: 'r', 12: 'f', 11: 'v', 8: 'b', 0: '0' };
+      out += `\\${named[b] ?? `x${b.toString(16).padStart(2, '0')}`}`;
+    } else out += String.fromCharCode(b);
+  }
+  // Re-decode multi-byte UTF-8 sequences that were copied byte by byte.
+  return Buffer.from(out, 'latin1').toString('utf8');
+}
+
+/** The original's list-id-certifiers output: `FPR:` then ` :<uid>:<depth>:<amount>:<regex>` per signed user ID. */
+export function formatCertifiers(entries: CertifierEntry[]): string {
+  let out = '';
+  let last: string | undefined;
+  for (const e of entries) {
+    if (e.fpr !== last) out += `${e.fpr}:\n`;
+    last = e.fpr;
+    out += ` :${colonEscape(e.userId)}:${e.depth}:${e.amount}:${colonEscape(e.regex)}\n`;
+  }
+  return out;
+}
+
+/**
+ * Removes a certifier: the core revokes each of its current trust signatures.
+ * @throws NotFoundError (MS_AUTH_NOT_CERTIFIER) when the key is not a certifier.
+ */
+export async function removeCertifier(store: AuthStore, core: CoreKey, cert: Cert, now: number): Promise<string[]> {
+  const [ev] = await evaluateWithCore(store, core, [cert], now);
+  const signed = ev.userIds.filter((u) => u.component.kind === 'userid' && coreSignature(u.certifications, core.primary.fpr, now) !== undefined).map((u) => u.text);
+  const unique = [...new Set(signed)];
+  if (unique.length === 0) throw new NotFoundError('MS_AUTH_NOT_CERTIFIER', `key ${cert.primary.fpr} is not an identity certifier`);
+  await store.certs.put(revokeCertifications(core, cert, unique, now), new Date(now * 1000));
+  return unique;
+}

@@ -1,0 +1,200 @@
+/**
+ * Precomputing what sshd may be told: from the trust core, the certificates its web of
+ * trust can reach (the core's certifiers, what they certified, and on through trust
+ * signatures, at most max-cert-depth levels), evaluated at a reference time, with every
+ * binding's validity from the trust engine and the SSH keys it grants (behaviour §2):
+ * only when the user ID is fully valid (`u`/`f`), the primary key valid, and then the
+ * primary (if it is authentication-capable) and every valid authentication subkey.
+ * The result holds until the next time anything in it expires or starts being valid.
+ * Not here: reading users' files (user-keys.ts).
+ */
+import { evaluateKeyring } from '../cert/evaluate.js';
+import type { EvaluatedCert } from '../cert/types.js';
+import { Keyring } from '../keyring/keyring.js';
+import type { Cert } from '../openpgp/cert.js';
+import { KeyFlag, SigType, signatureExpiry } from '../openpgp/signature.js';
+import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
+import { VerifyPool } from '../verify/pool.js';
+import { Verifier } from '../verify/verifier.js';
+import { EvaluatedWeb } from '../wot/from-cert.js';
+import { isFullyValid, TrustNetwork } from '../wot/network.js';
+import type { ValidityLetter } from '../wot/types.js';
+import { type AuthStore, type BindingRow, issuerIdsOf, keyIdOf } from './store.js';
+
+/** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
+const MAX_DEPTH = 5;
+
+/** How valid a binding is, as gpg's validity letter. Swappable for tests of the plumbing. */
+export type BindingValidity = (fpr: string, userId: string) => ValidityLetter;
+
+export interface ComputeStats {
+  /** Certificates reachable from the core and evaluated. */
+  certs: number;
+  bindings: number;
+  /** Signature checks answered by the cache, and verified now. */
+  cached: number;
+  verified: number;
+}
+
+export interface Computed {
+  rows: BindingRow[];
+  /** Unix seconds; null when nothing in the computation ever changes with time. */
+  validUntil: number | null;
+  stats: ComputeStats;
+}
+
+/** The SSH keys a valid certificate grants (`type base64`), primary first; none when the primary is not valid. */
+export function grantedKeys(ev: EvaluatedCert): string[] {
+  if (ev.primary.status !== 'valid') return [];
+  const out: string[] = [];
+  if (ev.primary.flags & KeyFlag.Authenticate && hasSshForm(ev.primary.key)) out.push(sshLineFromKeyPacket(ev.primary.key));
+  for (const s of ev.subkeys) {
+    if (s.status === 'valid' && s.flags & KeyFlag.Authenticate && hasSshForm(s.key)) out.push(sshLineFromKeyPacket(s.key));
+  }
+  return out;
+}
+
+/** The earliest time after `now` at which any key, signature or user ID in `certs` starts or stops being valid. */
+export function nextChange(certs: Iterable<Cert>, evaluated: Iterable<EvaluatedCert>, now: number): number | null {
+  let next = Number.POSITIVE_INFINITY;
+  const see = (t: number | undefined) => {
+    if (t !== undefined && Number.isFinite(t) && t > now && t < next) next = t;
+  };
+  for (const c of certs) {
+    see(c.primary.created);
+    const sigLists = [c.directSigs, ...c.users.map((u) => u.signatures), ...c.subkeys.map((s) => s.signatures)];
+    for (const s of c.subkeys) see(s.key.created);
+    for (const list of sigLists) {
+      for (const e of list) {
+        if (!e.sig) continue;
+        see(e.sig.created);
+        see(signatureExpiry(e.sig));
+      }
+    }
+  }
+  for (const ev of evaluated) {
+    see(ev.primary.expires);
+    for (const u of ev.userIds) see(u.expires);
+    for (const s of ev.subkeys) see(s.expires);
+  }
+  return Number.isFinite(next) ? next : null;
+}
+
+/**
+ * The certificates the core's web of trust can reach: certified by the core, or by a key
+ * that received a trust signature from one already reached (only such keys can become
+ * introducers, since the core is the only key with ownertrust), up to MAX_DEPTH levels.
+ */
+export function reachableFrom(store: AuthStore, coreFpr: string): string[] {
+  const reached = new Map<string, number>();
+  const core = store.certId(coreFpr);
+  if (core === undefined) return [];
+  reached.set(coreFpr, core);
+  let introducers = [coreFpr];
+  const expanded = new Set<string>(introducers);
+  for (let level = 0; level < MAX_DEPTH && introducers.length > 0; level++) {
+    const next: string[] = [];
+    for (const row of store.certifiedBy(introducers.map(keyIdOf))) {
+      if (!reached.has(row.fpr)) reached.set(row.fpr, row.id);
+      if (row.tsig && !expanded.has(row.fpr)) {
+        expanded.add(row.fpr);
+        next.push(row.fpr);
+      }
+    }
+    introducers = next;
+  }
+  return [...reached.entries()].sort((a, b) => a[1] - b[1]).map(([fpr]) => fpr);
+}
+
+async function allFingerprints(store: AuthStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const s of store.certs.all()) out.push(s.fpr);
+  return out;
+}
+
+export interface ComputeOptions {
+  /** Reference time, Unix seconds. */
+  now: number;
+}
+
+/**
+ * Computes every binding reachable from the core at `opts.now`. Without a core (setup
+ * not run), nothing is valid.
+ */
+export async function computeBindings(store: AuthStore, opts: ComputeOptions): Promise<Computed> {
+  const stats: ComputeStats = { certs: 0, bindings: 0, cached: 0, verified: 0 };
+  const state = store.state();
+  if (!state.coreFpr) return { rows: [], validUntil: null, stats };
+  store.syncIssuerIndex();
+  // A read-only store cannot index changes; then every certificate is a candidate.
+  const fprs = store.readonly && store.dirtyCount() > 0 ? await allFingerprints(store) : reachableFrom(store, state.coreFpr);
+  const certs: Cert[] = [];
+  for (const fpr of fprs) {
+    const s = await store.certs.get(fpr);
+    if (s) certs.push(s.cert);
+  }
+  const keyring = new Keyring(certs);
+  // Designated revokers must be at hand for their revocations to count.
+  for (const c of certs) {
+    for (const e of c.directSigs) {
+      if (e.sig?.type !== SigType.KeyRevocation) continue;
+      for (const id of issuerIdsOf(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
+        if (id === c.primary.keyId) continue;
+        for (const r of await store.certs.byKeyId(id)) if (!keyring.get(r.fpr)) keyring.add(r.cert);
+      }
+    }
+  }
+  stats.certs = certs.length;
+
+  const pool = new VerifyPool();
+  try {
+    const verifier = new Verifier({ cache: store.cache, pool });
+    const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
+    const web = new EvaluatedWeb(evaluated);
+    const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now }, web.verifyHook(verifier));
+    stats.cached = verifier.stats.cached;
+    stats.verified = verifier.stats.verified;
+    const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';
+    const rows = bindingRows(certs, evaluated, validity);
+    stats.bindings = rows.length;
+    return { rows, validUntil: nextChange(keyring, evaluated.values(), opts.now), stats };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** One row per user ID of each certificate (in store order), with the keys it grants when fully valid. */
+export function bindingRows(certs: Cert[], evaluated: Map<string, EvaluatedCert>, validity: BindingValidity): BindingRow[] {
+  const rows: BindingRow[] = [];
+  for (const c of certs) {
+    const ev = evaluated.get(c.primary.fpr);
+    if (!ev) continue;
+    const keys = grantedKeys(ev);
+    const seen = new Set<string>();
+    for (const u of ev.userIds) {
+      if (u.component.kind !== 'userid' || seen.has(u.text)) continue;
+      seen.add(u.text);
+      const letter = validity(ev.fpr, u.text);
+      rows.push({ uid: u.text, fpr: ev.fpr, validity: letter, keys: isFullyValid(letter) ? keys : [] });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Makes sure the store's precomputed bindings answer for `now`: recomputes and saves them
+ * when the certificates changed or time moved past their validity. Read-only stores get
+ * the rows in memory. Returns the rows when it computed them, undefined when the stored
+ * ones are fresh.
+ */
+export async function refreshBindings(store: AuthStore, now: number): Promise<Computed | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const state = store.state();
+    if (store.isFresh(now, state) && store.dirtyCount() === 0) return undefined;
+    const computed = await computeBindings(store, { now });
+    if (store.readonly) return computed;
+    // Saved only if nothing changed meanwhile; otherwise compute again.
+    if (store.saveBindings(computed.rows, state.generation, now, computed.validUntil)) return computed;
+  }
+  return computeBindings(store, { now });
+}

@@ -1,0 +1,90 @@
+/**
+ * `diagnostics`: the original's checks, on our layout: the data directories, one valid
+ * trust core that does not expire soon, at least one identity certifier, and an sshd
+ * configuration (`sshd -T`) that consults Monkeysphere through AuthorizedKeysFile
+ * $SYSDATADIR/authorized_keys/%u or the AuthorizedKeysCommand. Returns the report lines
+ * (`! problem` followed by ` - Recommendation: …`) and the number of problems.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import type { AuthPaths } from './config.js';
+
+export interface DiagnosticsInput {
+  paths: AuthPaths;
+  /** Unix seconds. */
+  now: number;
+  core?: { fpr: string; created: number; expires?: number; status: string };
+  certifiers: number;
+  /** `sshd -T` output; undefined when sshd could not be asked. */
+  sshdConfig?: string;
+}
+
+const WARN_WINDOW = 60 * 86400;
+
+/** Runs `sshd -T` (as the original read sshd_config); undefined when that fails. */
+export function sshdEffectiveConfig(sshd = '/usr/sbin/sshd'): string | undefined {
+  const r = spawnSync(sshd, ['-T'], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: number } {
+  const lines: string[] = [];
+  let problems = 0;
+  const problem = (what: string, recommendation?: string) => {
+    lines.push(`! ${what}`);
+    if (recommendation) lines.push(` - Recommendation: ${recommendation}`);
+    problems++;
+  };
+  const { paths } = input;
+  if (!existsSync(paths.sysDataDir)) problem(`no ${paths.sysDataDir} directory found.`, "run 'monkeysphere-authentication setup'");
+  lines.push('Checking for authentication directory...');
+  if (!existsSync(paths.dataDir)) {
+    problem('No authentication data directory found.', "run 'monkeysphere-authentication setup'");
+    return { lines, problems };
+  }
+  if (existsSync(paths.coreKey) && (statSync(paths.coreKey).mode & 0o077) !== 0) {
+    problem(`the core secret key ${paths.coreKey} is readable by others.`, `chmod 600 '${paths.coreKey}'`);
+  }
+  lines.push('Checking core key...');
+  const core = input.core;
+  if (!core) problem('No core key found.', "run 'monkeysphere-authentication setup'");
+  else {
+    if (core.status === 'expired' || (core.expires !== undefined && core.expires <= input.now)) problem('Core key is expired.', "remove the core key and run 'monkeysphere-authentication setup', then add the certifiers again");
+    else if (core.status === 'revoked') problem('Core key is revoked.', "remove the core key and run 'monkeysphere-authentication setup', then add the certifiers again");
+    else if (core.expires !== undefined && core.expires < input.now + WARN_WINDOW) {
+      problem(`Core key expires in less than 2 months: ${new Date(core.expires * 1000).toISOString().slice(0, 10)}`);
+    }
+    if (core.created > input.now) problem('Core key was created in the future(?!). Is your clock correct?', 'check the clock; use NTP?');
+  }
+  lines.push('', 'Checking for Identity Certifiers...');
+  if (input.certifiers === 0) {
+    problem(
+      'No Identity Certifiers found!',
+      'once you know who should be able to certify the identities of connecting users, add their key with: monkeysphere-authentication add-identity-certifier',
+    );
+  }
+  lines.push('', 'Checking for Monkeysphere-enabled public-key authentication for users ...');
+  const file = `${paths.authorizedKeysDir}/%u`;
+  if (input.sshdConfig === undefined) {
+    problem('could not read the sshd configuration (sshd -T failed).', 'run diagnostics as root on the server');
+  } else {
+    const settings = input.sshdConfig.split('\n').map((l) => l.trim());
+    const files = settings.filter((l) => l.toLowerCase().startsWith('authorizedkeysfile ')).flatMap((l) => l.split(/\s+/).slice(1));
+    const command = settings.find((l) => l.toLowerCase().startsWith('authorizedkeyscommand '))?.split(/\s+/).slice(1).join(' ') ?? 'none';
+    const viaCommand = command.includes('monkeysphere-authentication-keys-for-user');
+    if (!files.includes(file) && !viaCommand) {
+      problem(
+        'sshd does not consult monkeysphere authorized keys.',
+        `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand /usr/bin/monkeysphere-authentication-keys-for-user %u' (with AuthorizedKeysCommandUser root) to sshd_config`,
+      );
+    }
+    const others = files.filter((f) => f !== file && f !== 'none');
+    if (others.length > 0 && files.includes(file)) {
+      problem(`sshd also reads non-monkeysphere authorized_keys files: ${others.join(' ')}`, 'remove them from AuthorizedKeysFile');
+    }
+  }
+  if (problems > 0) {
+    lines.push(`When the above ${problems} issue${problems === 1 ? ' is' : 's are'} resolved, please re-run:`, '  monkeysphere-authentication diagnostics');
+  } else lines.push('Everything seems to be in order!');
+  return { lines, problems };
+}

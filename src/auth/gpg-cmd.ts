@@ -1,0 +1,242 @@
+/**
+ * `gpg-cmd`: the part of gpg's command line that administrators and the original's
+ * tests used on the server's keyring, run against our store instead: `--import`,
+ * `--export`, `--list-keys`, `--recv-keys`, `--refresh-keys`, with the harmless options
+ * around them. Anything else is refused with a clear "not supported" error.
+ * Not here: printing (the CLI prints what these return) or fetching (a CertFetcher is passed in).
+ */
+import { evaluateCerts } from '../cert/evaluate.js';
+import type { EvaluatedCert } from '../cert/types.js';
+import { InputError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
+import { Keyring } from '../keyring/keyring.js';
+import { armor, dearmor, isBinary } from '../openpgp/armor.js';
+import { type Cert, readCerts } from '../openpgp/cert.js';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import { Tag } from '../openpgp/packets.js';
+import { KeyFlag } from '../openpgp/signature.js';
+import { Verifier } from '../verify/verifier.js';
+import { colonEscape } from './certifiers.js';
+import type { AuthStore } from './store.js';
+
+export type GpgCommand = 'import' | 'export' | 'list-keys' | 'recv-keys' | 'refresh-keys';
+
+export interface GpgInvocation {
+  command: GpgCommand;
+  args: string[];
+  armor: boolean;
+  colons: boolean;
+  keyserver?: string;
+}
+
+const COMMANDS: Record<string, GpgCommand> = {
+  '--import': 'import',
+  '--export': 'export',
+  '--list-keys': 'list-keys',
+  '--list-key': 'list-keys',
+  '-k': 'list-keys',
+  '--list-public-keys': 'list-keys',
+  '--fingerprint': 'list-keys',
+  '--recv-keys': 'recv-keys',
+  '--recv-key': 'recv-keys',
+  '--recv': 'recv-keys',
+  '--refresh-keys': 'refresh-keys',
+};
+
+/** Options that change nothing here (gpg's chatter and listing-mode switches). */
+const IGNORED = new Set(['--batch', '--quiet', '-q', '--no-tty', '--yes', '--no-greeting', '--fixed-list-mode', '--with-fingerprint', '--no-auto-check-trustdb', '--verbose', '-v']);
+
+/**
+ * Parses a gpg command line.
+ * @throws UnsupportedError (MS_AUTH_GPG_UNSUPPORTED) for any other option; UsageError (MS_AUTH_GPG_USAGE) for no or two commands.
+ */
+export function parseGpgArgs(argv: string[]): GpgInvocation {
+  let command: GpgCommand | undefined;
+  const args: string[] = [];
+  let armorOut = false;
+  let colons = false;
+  let keyserver: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a in COMMANDS) {
+      if (command && command !== COMMANDS[a]) throw new UsageError('MS_AUTH_GPG_USAGE', `conflicting commands ${JSON.stringify(a)} and --${command}`);
+      command = COMMANDS[a];
+    } else if (a === '--armor' || a === '-a') armorOut = true;
+    else if (a === '--with-colons') colons = true;
+    else if (a === '--keyserver') {
+      keyserver = argv[++i];
+      if (keyserver === undefined) throw new UsageError('MS_AUTH_GPG_USAGE', '--keyserver needs an argument');
+    } else if (a.startsWith('--keyserver=')) keyserver = a.slice('--keyserver='.length);
+    else if (IGNORED.has(a)) continue;
+    else if (a.startsWith('-') && a !== '-') {
+      throw new UnsupportedError('MS_AUTH_GPG_UNSUPPORTED', `gpg option ${JSON.stringify(a)} is not supported`, {
+        hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys and --refresh-keys'],
+      });
+    } else args.push(a);
+  }
+  if (!command) {
+    throw new UsageError('MS_AUTH_GPG_USAGE', 'no gpg command given', {
+      hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys and --refresh-keys'],
+    });
+  }
+  return { command, args, armor: armorOut, colons, keyserver };
+}
+
+/** Reads certificates from armored or binary input. @throws InputError (MS_AUTH_GPG_INPUT) when nothing usable is in it. */
+export function readKeyData(bytes: Buffer, what: string): { certs: Cert[]; problems: string[] } {
+  let data: Buffer;
+  try {
+    data = isBinary(bytes) ? bytes : dearmor(bytes);
+  } catch (err) {
+    throw new InputError('MS_AUTH_GPG_INPUT', `${what}: not OpenPGP data: ${(err as Error).message}`, { cause: err });
+  }
+  const { certs, problems } = readCerts(data);
+  return { certs, problems: problems.map((p) => p.message) };
+}
+
+/** The certificate without its non-exportable (local) signatures, as gpg imports and exports by default. */
+export function withoutLocalSignatures(cert: Cert): Cert {
+  const local = new Set<Buffer>();
+  for (const list of [cert.directSigs, ...cert.users.map((u) => u.signatures), ...cert.subkeys.map((s) => s.signatures)]) {
+    for (const s of list) if (s.sig && !s.sig.exportable) local.add(s.packet.raw);
+  }
+  if (local.size === 0) return cert;
+  const keep = cert.packets.filter((p) => !local.has(p.raw) && p.tag !== Tag.Trust);
+  return readCerts(Buffer.concat(keep.map((p) => p.raw))).certs[0];
+}
+
+export interface ImportReport {
+  fpr: string;
+  keyId: string;
+  userId: string;
+  status: 'inserted' | 'updated' | 'unchanged';
+}
+
+/** Imports public certificates into the store (local signatures dropped, secret keys refused). */
+export async function importCerts(store: AuthStore, certs: Cert[], now: Date): Promise<ImportReport[]> {
+  const out: ImportReport[] = [];
+  for (const c of certs) {
+    if (c.secret) throw new InputError('MS_AUTH_GPG_SECRET', `refusing to import secret key ${c.primary.fpr}`, { hints: ['import the public key (gpg --export)'] });
+  }
+  const results = await store.certs.putMany(certs.map(withoutLocalSignatures), now);
+  results.forEach((r) => {
+    out.push({ fpr: r.fpr, keyId: r.cert.primary.keyId, userId: r.cert.users.find((u) => u.kind === 'userid')?.text ?? '', status: r.status });
+  });
+  return out;
+}
+
+/** gpg's import report lines. */
+export function formatImport(reports: ImportReport[]): string {
+  let out = '';
+  for (const r of reports) {
+    const what = r.status === 'inserted' ? 'public key imported' : r.status === 'updated' ? 'updated' : 'not changed';
+    out += `gpg: key ${r.keyId}: ${JSON.stringify(r.userId)} ${what}\n`;
+  }
+  out += `gpg: Total number processed: ${reports.length}\n`;
+  const n = (s: ImportReport['status']) => reports.filter((r) => r.status === s).length;
+  if (n('inserted')) out += `gpg:               imported: ${n('inserted')}\n`;
+  if (n('unchanged')) out += `gpg:              unchanged: ${n('unchanged')}\n`;
+  if (n('updated')) out += `gpg:                updated: ${n('updated')}\n`;
+  return out;
+}
+
+/** The stored certificates the arguments name (all when none); unknown names are an error. */
+export async function selectCerts(store: AuthStore, ids: string[]): Promise<Cert[]> {
+  if (ids.length === 0) {
+    const all: Cert[] = [];
+    for await (const s of store.certs.all()) all.push(s.cert);
+    return all;
+  }
+  const out = new Map<string, Cert>();
+  for (const raw of ids) {
+    const id = raw.replace(/!$/, '');
+    let found: Cert[];
+    if (/^(0x)?[0-9A-Fa-f]{8,64}$/.test(id)) found = (await store.certs.byKeyId(id)).map((s) => s.cert);
+    else {
+      const text = id.startsWith('=') ? id.slice(1) : id;
+      found = id.startsWith('=') ? (await store.certs.byExactUserId(text)).map((s) => s.cert) : await substringSearch(store, text);
+    }
+    if (found.length === 0) throw new NotFoundError('MS_AUTH_GPG_NO_KEY', `key ${JSON.stringify(raw)} not found in the store`);
+    for (const c of found) out.set(c.primary.fpr, c);
+  }
+  return [...out.values()];
+}
+
+async function substringSearch(store: AuthStore, text: string): Promise<Cert[]> {
+  const needle = text.toLowerCase();
+  const out: Cert[] = [];
+  for await (const s of store.certs.all()) if (s.cert.users.some((u) => u.kind === 'userid' && u.text.toLowerCase().includes(needle))) out.push(s.cert);
+  return out;
+}
+
+/** What `--export` writes: the certificates without local signatures, binary or armored. */
+export function exportCerts(certs: Cert[], armored: boolean): Buffer | string {
+  const bytes = Buffer.concat(certs.map((c) => Buffer.concat(withoutLocalSignatures(c).packets.filter((p) => p.tag !== Tag.Trust).map((p) => p.raw))));
+  return armored ? armor('PUBLIC KEY BLOCK', bytes) : bytes;
+}
+
+function algoName(k: KeyPacket): string {
+  const m = k.material;
+  if (m.kind === 'rsa') return `rsa${k.bits}`;
+  if (m.kind === 'dsa') return `dsa${k.bits}`;
+  if (m.kind === 'elgamal') return `elg${k.bits}`;
+  if (m.kind === 'ecc') return m.curve?.name ?? 'ecc';
+  if (m.kind === 'native') return k.algorithm === 27 ? 'ed25519' : k.algorithm === 25 ? 'cv25519' : `alg${k.algorithm}`;
+  return `alg${k.algorithm}`;
+}
+
+function caps(flags: number): string {
+  return `${flags & KeyFlag.Sign ? 'S' : ''}${flags & KeyFlag.Certify ? 'C' : ''}${flags & (KeyFlag.EncryptCommunications | KeyFlag.EncryptStorage) ? 'E' : ''}${flags & KeyFlag.Authenticate ? 'A' : ''}`;
+}
+
+const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+
+const WORDS: Record<string, string> = { u: 'ultimate', f: '  full  ', m: 'marginal', n: ' never  ', q: ' undef  ', '-': ' unknown', e: ' expired', r: ' revoked', i: ' invalid' };
+
+function statusLetter(status: string): string | undefined {
+  return status === 'revoked' ? 'r' : status === 'expired' ? 'e' : status === 'invalid' ? 'i' : undefined;
+}
+
+/**
+ * A gpg-style listing of `certs` at `now`; user ID validity comes from `validity` (the
+ * precomputed bindings), overridden by revocation and expiry.
+ */
+export async function listKeys(store: AuthStore, certs: Cert[], now: number, colons: boolean, validity: (fpr: string, uid: string) => string): Promise<string> {
+  const ring = new Keyring(certs);
+  const evaluated: EvaluatedCert[] = await evaluateCerts([...ring], ring, { now, verifier: new Verifier({ cache: store.cache }), certifications: false });
+  let out = '';
+  for (const ev of evaluated) {
+    const uidLetters = ev.userIds.filter((u) => u.component.kind === 'userid').map((u) => statusLetter(u.status) ?? validity(ev.fpr, u.text));
+    const rank = 'ufmqn-'.split('');
+    const keyLetter = statusLetter(ev.primary.status) ?? uidLetters.sort((a, b) => rank.indexOf(a) - rank.indexOf(b))[0] ?? '-';
+    const p = ev.primary;
+    if (colons) {
+      out += `pub:${keyLetter}:${p.key.bits}:${p.key.algorithm}:${p.key.keyId}:${p.key.created}:${p.expires ?? ''}::-:::${caps(p.flags)}:\n`;
+      out += `fpr:::::::::${ev.fpr}:\n`;
+    } else {
+      const exp = p.expires ? ` [${p.status === 'expired' ? 'expired' : 'expires'}: ${day(p.expires)}]` : '';
+      out += `pub   ${algoName(p.key)} ${day(p.key.created)} [${caps(p.flags)}]${p.status === 'revoked' ? ' [revoked]' : ''}${exp}\n      ${ev.fpr}\n`;
+    }
+    for (const u of ev.userIds) {
+      if (u.component.kind !== 'userid') continue;
+      const letter = statusLetter(u.status) ?? validity(ev.fpr, u.text);
+      if (colons) out += `uid:${letter}::::${u.selfSig?.created ?? ''}::::${colonEscape(u.text)}::::::::::0:\n`;
+      else out += `uid           [${WORDS[letter] ?? ' unknown'}] ${u.text}\n`;
+    }
+    for (const s of ev.subkeys) {
+      const letter = statusLetter(s.status) ?? keyLetter;
+      if (colons) {
+        out += `sub:${letter}:${s.key.bits}:${s.key.algorithm}:${s.key.keyId}:${s.key.created}:${s.expires ?? ''}:::::${caps(s.flags).toLowerCase()}:\n`;
+        out += `fpr:::::::::${s.key.fpr}:\n`;
+      } else {
+        const exp = s.expires ? ` [${s.status === 'expired' ? 'expired' : 'expires'}: ${day(s.expires)}]` : '';
+        out += `sub   ${algoName(s.key)} ${day(s.key.created)} [${caps(s.flags)}]${s.status === 'revoked' ? ' [revoked]' : ''}${exp}\n`;
+      }
+    }
+    if (!colons) out += '\n';
+  }
+  return out;
+}

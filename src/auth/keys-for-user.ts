@@ -1,0 +1,69 @@
+/**
+ * The login path: one account's authorized_keys from the store, for sshd's
+ * AuthorizedKeysCommand. Never touches the network; a lookup in the precomputed bindings,
+ * recomputed (and saved, when the store is writable) only when the certificates changed
+ * or a validity period ran out. Imports are kept lean: the certificate and trust code is
+ * loaded only when a recomputation is needed.
+ */
+import { existsSync } from 'node:fs';
+import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
+import { lookupAccounts } from './accounts.js';
+import { monkeysphereMarker } from './authorized-keys.js';
+import type { AuthConfig, AuthPaths } from './config.js';
+import { AuthStore } from './store.js';
+import { type UserKeys, userAuthorizedKeys } from './user-keys.js';
+
+/** Opens the store for reading answers: writable when we may write it (to save a recomputation), else read-only. */
+export function openForLookup(path: string): AuthStore {
+  if (!existsSync(path)) {
+    throw new EnvironmentError('MS_AUTH_STORE_UNINITIALIZED', `the store ${JSON.stringify(path)} does not exist`, { hints: ['run: monkeysphere-authentication setup'] });
+  }
+  try {
+    return AuthStore.open(path);
+  } catch (err) {
+    if (err instanceof MsError && err.code === 'MS_STORE_IO') return AuthStore.open(path, { readonly: true });
+    throw err;
+  }
+}
+
+/** Brings the bindings up to date for `now` (Unix seconds); loads the computation code only when needed. */
+export async function ensureFresh(store: AuthStore, now: number): Promise<((uid: string) => ReturnType<AuthStore['bindingsFor']>) | undefined> {
+  if (store.isFresh(now) && (store.readonly || store.dirtyCount() === 0)) return undefined;
+  const { refreshBindings } = await import('./compute.js');
+  const computed = await refreshBindings(store, now);
+  if (computed && store.readonly) {
+    const byUid = new Map<string, ReturnType<AuthStore['bindingsFor']>>();
+    for (const r of computed.rows) {
+      const list = byUid.get(r.uid);
+      if (list) list.push(r);
+      else byUid.set(r.uid, [r]);
+    }
+    return (uid) => byUid.get(uid) ?? [];
+  }
+  return undefined;
+}
+
+/**
+ * The authorized_keys text for account `name` at `now`.
+ * @throws NotFoundError (MS_AUTH_UNKNOWN_USER) when there is no such account;
+ *         EnvironmentError when the store is missing or unreadable.
+ */
+export async function keysForUser(name: string, config: AuthConfig['values'], paths: AuthPaths, now: Date): Promise<UserKeys> {
+  const accounts = await lookupAccounts([name]);
+  const account = accounts.get(name);
+  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
+  const store = openForLookup(paths.store);
+  try {
+    const seconds = Math.floor(now.getTime() / 1000);
+    const memory = await ensureFresh(store, seconds);
+    const lookup = memory ?? ((uid: string) => store.bindingsFor(uid));
+    return userAuthorizedKeys(
+      account,
+      { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES },
+      lookup,
+      monkeysphereMarker(now),
+    );
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * `update-users`: writes $SYSDATADIR/authorized_keys/USER for each account, safely:
+ * each file is replaced atomically (readers see the old or the new file, never a
+ * partial one), owned by the invoking user with the account's group able to read it;
+ * an empty answer removes the file, but an incomplete one (an unreadable input) leaves
+ * the old file in place, so a failure never locks anyone out and never grants more.
+ * Keyserver lookups (CHECK_KEYSERVER) come first, bounded, and their failure only means
+ * the store's certificates are used as they are.
+ * Not here: validity (compute.ts), the content of one account's file (user-keys.ts).
+ */
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, MsError } from '../errors.js';
+import { writeFileAtomic } from '../files/atomic.js';
+import type { Cert } from '../openpgp/cert.js';
+import type { Account } from './accounts.js';
+import { monkeysphereMarker } from './authorized-keys.js';
+import { refreshBindings } from './compute.js';
+import type { AuthStore } from './store.js';
+import { type UserKeys, type UserKeysSettings, userAuthorizedKeys } from './user-keys.js';
+
+/** Where certificates for a user ID come from (a keyserver); searched by exact user ID. */
+export interface CertSource {
+  searchExact(userId: string, opts?: { signal?: AbortSignal }): Promise<{ certs: Cert[] }>;
+}
+
+export type UpdateEvent =
+  | { type: 'user'; name: string; outcome: UserOutcome }
+  | { type: 'keyserver-error'; userId: string; error: MsError }
+  | { type: 'keyserver-skipped'; remaining: number; reason: string }
+  | { type: 'keyserver-fetched'; userId: string; certs: number };
+
+export interface UserOutcome {
+  name: string;
+  /** written: new content installed; unchanged: same as before; removed: the file was deleted; absent: nothing to write, no file; kept: the old file stays (incomplete input or a failed write). */
+  action: 'written' | 'unchanged' | 'removed' | 'absent' | 'kept';
+  keys?: UserKeys;
+  error?: string;
+}
+
+export interface UpdateUsersOptions {
+  store: AuthStore;
+  accounts: Account[];
+  settings: UserKeysSettings;
+  /** $SYSDATADIR/authorized_keys. */
+  outputDir: string;
+  now: Date;
+  /** When given (CHECK_KEYSERVER=true), user IDs are looked up there first. */
+  keyserver?: CertSource;
+  /** Total time for all keyserver lookups of the run (default 60 s). */
+  keyserverBudgetMs?: number;
+  onEvent?: (e: UpdateEvent) => void;
+}
+
+export interface UpdateUsersResult {
+  users: UserOutcome[];
+  /** True when any account had a problem or could not be written. */
+  problems: boolean;
+}
+
+/** The user IDs an account lists (for keyserver lookups); none when the file is unusable. */
+export function listedUserIds(account: Account, settings: UserKeysSettings): string[] {
+  const out: string[] = [];
+  userAuthorizedKeys(account, { ...settings, rawAuthorizedKeys: 'none' }, (uid) => {
+    out.push(uid);
+    return [];
+  }, '');
+  return out;
+}
+
+/**
+ * Fetches certificates for these user IDs into the store, a few at a time, within a
+ * total budget; after the first temporary failure (every server down or slow) the rest
+ * are skipped, so a dead keyserver costs one timeout, not one per user ID.
+ */
+export async function fetchUserIds(store: AuthStore, source: CertSource, userIds: string[], now: Date, budgetMs: number, onEvent?: (e: UpdateEvent) => void): Promise<void> {
+  const queue = [...new Set(userIds)];
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`keyserver lookups took longer than ${budgetMs} ms`)), budgetMs);
+  let stopped: string | undefined;
+  const worker = async () => {
+    for (;;) {
+      const uid = queue.shift();
+      if (uid === undefined || stopped) return;
+      try {
+        const r = await source.searchExact(uid, { signal: controller.signal });
+        // Only certificates that carry the exact user ID are of any use here.
+        const useful = r.certs.filter((c) => c.users.some((u) => u.kind === 'userid' && u.text === uid) && !c.secret);
+        if (useful.length > 0) await store.certs.putMany(useful, now);
+        onEvent?.({ type: 'keyserver-fetched', userId: uid, certs: useful.length });
+      } catch (err) {
+        const error = err instanceof MsError ? err : new MsError('MS_AUTH_KEYSERVER', errorMessage(err), { cause: err });
+        onEvent?.({ type: 'keyserver-error', userId: uid, error });
+        if (error.exitCode === 5 || controller.signal.aborted) stopped ??= error.message;
+      }
+    }
+  };
+  try {
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (stopped && queue.length > 0) onEvent?.({ type: 'keyserver-skipped', remaining: queue.length, reason: stopped });
+}
+
+/** Installs one account's file; returns what was done. */
+function install(outputDir: string, account: Account, keys: UserKeys): UserOutcome {
+  const target = join(outputDir, account.name);
+  if (keys.incomplete) return { name: account.name, action: 'kept', keys };
+  try {
+    if (keys.content.length === 0) {
+      let existed = true;
+      try {
+        rmSync(target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        existed = false;
+      }
+      return { name: account.name, action: existed ? 'removed' : 'absent', keys };
+    }
+    // Owned by us (root, like sshd), readable by the account's group: sshd reads it as the user.
+    const changed = writeFileAtomic(target, keys.content, { mode: 0o640, uid: process.getuid?.() ?? -1, gid: account.gid });
+    return { name: account.name, action: changed ? 'written' : 'unchanged', keys };
+  } catch (err) {
+    return { name: account.name, action: 'kept', keys, error: errorMessage(err) };
+  }
+}
+
+/**
+ * Runs update-users for the given accounts. The caller holds the lock. Bindings are
+ * brought up to date first (after any keyserver lookups), then each account is handled
+ * on its own: one account's failure does not stop the others.
+ */
+export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsersResult> {
+  const { store, settings, now } = opts;
+  if (opts.keyserver) {
+    const uids: string[] = [];
+    for (const a of opts.accounts) uids.push(...listedUserIds(a, settings));
+    if (uids.length > 0) await fetchUserIds(store, opts.keyserver, uids, now, opts.keyserverBudgetMs ?? 60_000, opts.onEvent);
+  }
+  const seconds = Math.floor(now.getTime() / 1000);
+  await refreshBindings(store, seconds);
+  mkdirSync(opts.outputDir, { recursive: true, mode: 0o755 });
+  chmodSync(opts.outputDir, 0o755);
+  const marker = monkeysphereMarker(now);
+  const cache = new Map<string, ReturnType<AuthStore['bindingsFor']>>();
+  const lookup = (uid: string) => {
+    let rows = cache.get(uid);
+    if (!rows) {
+      rows = store.bindingsFor(uid);
+      cache.set(uid, rows);
+    }
+    return rows;
+  };
+  const users: UserOutcome[] = [];
+  let problems = false;
+  for (const account of opts.accounts) {
+    const keys = userAuthorizedKeys(account, settings, lookup, marker);
+    const outcome = install(opts.outputDir, account, keys);
+    if (outcome.action === 'kept' || keys.problems.length > 0) problems = true;
+    users.push(outcome);
+    opts.onEvent?.({ type: 'user', name: account.name, outcome });
+  }
+  return { users, problems };
+}

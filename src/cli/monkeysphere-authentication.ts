@@ -1,0 +1,509 @@
+/**
+ * monkeysphere-authentication: the administrator's tool for sshd user authentication
+ * through the OpenPGP web of trust (monkeysphere-authentication(8)). Every subcommand and
+ * alias of the original; its trust lives in our own store under $SYSDATADIR (no GnuPG
+ * home). Exit codes: 0 ok; 1 done, but some account or check needs attention; 2 usage;
+ * 3 bad input or unknown key; 4 environment (permissions, setup); 5 temporary (keyserver,
+ * lock held); 70 bug.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { type Account, listAccounts, lookupAccounts } from '../auth/accounts.js';
+import type { CertifierOptions } from '../auth/certifiers.js';
+import { type AuthConfig, type AuthPaths, authPaths, keyserverTimeoutMs, loadAuthConfig, referenceTime } from '../auth/config.js';
+import type { CoreKey } from '../auth/core.js';
+import { keysForUser } from '../auth/keys-for-user.js';
+import type { AuthStore } from '../auth/store.js';
+import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
+import { acquireLock } from '../files/lock.js';
+import type { Cert } from '../openpgp/cert.js';
+import { type Io, processIo, readAll } from './io.js';
+import { type Logger, loggerFor } from './log.js';
+import { EXIT, runCommand } from './run.js';
+
+const TOOL = 'monkeysphere-authentication';
+
+const USAGE = `usage: ${TOOL} <subcommand> [options] [args]
+Monkeysphere authentication admin tool.
+
+subcommands:
+ update-users (u) [USER]...          update user authorized_keys files
+ keys-for-user (k) USER              output user authorized_keys lines to stdout
+ refresh-keys (r)                    refresh keys in keyring
+
+ add-id-certifier (c+) KEYID|FILE|-  import and tsign a certification key
+   [--domain (-n) DOMAIN]              limit ID certifications to DOMAIN
+   [--trust (-t) TRUST]                trust level of certifier (default: full)
+   [--depth (-d) DEPTH]                trust depth for certifier (default: 1)
+ remove-id-certifier (c-) KEYID      remove a certification key
+ list-id-certifiers (c)              list certification keys
+
+ setup (s)                           set up the trust core and directories
+ diagnostics (d)                     monkeysphere authentication status
+
+ gpg-cmd ARGS...                     a gpg command on the store (--import, --export,
+                                     --list-keys, --recv-keys, --refresh-keys)
+
+ version (v)                         show version number
+ help (h,?)                          this help
+
+See ${TOOL}(8) for more info.
+`;
+
+interface Ctx {
+  io: Io;
+  config: AuthConfig['values'];
+  log: Logger;
+  paths: AuthPaths;
+  now: Date;
+  seconds: number;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function monkeysphereAccount(ctx: Ctx): Promise<Account | undefined> {
+  const user = ctx.config.MONKEYSPHERE_USER;
+  const a = (await lookupAccounts([user])).get(user);
+  if (!a) ctx.log.debug(`monkeysphere user ${JSON.stringify(user)} not found; the store stays readable by root only`);
+  return a;
+}
+
+/** The implicit setup every subcommand but version, help and keys-for-user starts with. */
+async function withSetup<T>(ctx: Ctx, body: (store: AuthStore, core: CoreKey) => Promise<T>): Promise<T> {
+  const { setup } = await import('../auth/setup.js');
+  const { store, core, created } = await setup(ctx.paths, ctx.seconds, await monkeysphereAccount(ctx));
+  if (created) ctx.log.info(`created the trust core ${core.primary.fpr}`);
+  try {
+    return await body(store, core);
+  } finally {
+    store.close();
+  }
+}
+
+async function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(ctx.paths.lock);
+  try {
+    return await body();
+  } finally {
+    lock.release();
+  }
+}
+
+async function refresh(ctx: Ctx, store: AuthStore): Promise<void> {
+  const { refreshBindings } = await import('../auth/compute.js');
+  const computed = await refreshBindings(store, ctx.seconds);
+  if (computed) ctx.log.debug(`recomputed ${computed.stats.bindings} bindings over ${computed.stats.certs} certificates (${computed.stats.verified} signatures verified, ${computed.stats.cached} cached)`);
+}
+
+async function keyserverClient(ctx: Ctx, server?: string) {
+  const { KeyserverClient } = await import('../keyserver/client.js');
+  const timeoutMs = keyserverTimeoutMs(ctx.io.env);
+  const servers = (server ?? ctx.config.KEYSERVER).split(/[\s,]+/).filter((s) => s !== '');
+  return new KeyserverClient({
+    servers,
+    timeoutMs,
+    deadlineMs: Math.max(timeoutMs * 3, 30_000),
+    onEvent: (e) => {
+      if (e.type === 'failover') ctx.log.verbose(`keyserver ${e.server}: ${e.error.message}`);
+    },
+  });
+}
+
+async function confirm(ctx: Ctx, question: string, defaultYes: boolean): Promise<boolean> {
+  if (!ctx.config.PROMPT) return true;
+  ctx.io.stderr.write(`${question} (${defaultYes ? 'Y/n' : 'y/N'}) `);
+  const answer = await readLine(ctx.io);
+  const a = answer.trim().toLowerCase();
+  return a === '' ? defaultYes : a.startsWith('y');
+}
+
+async function readLine(io: Io): Promise<string> {
+  let text = '';
+  for await (const chunk of io.stdin) {
+    text += Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk);
+    const nl = text.indexOf('\n');
+    if (nl >= 0) return text.slice(0, nl);
+  }
+  return text;
+}
+
+function describeCert(cert: Cert): string {
+  const uids = cert.users.filter((u) => u.kind === 'userid').map((u) => `uid  ${u.text}`);
+  return [`pub  ${cert.primary.fpr}`, ...uids].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Subcommands
+
+async function cmdSetup(ctx: Ctx): Promise<number> {
+  return withSetup(ctx, async (store, core) => {
+    await refresh(ctx, store);
+    ctx.log.verbose(`trust core: ${core.primary.fpr}`);
+    return EXIT.ok;
+  });
+}
+
+async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
+  return withSetup(ctx, (store) =>
+    locked(ctx, async () => {
+      const { updateUsers } = await import('../auth/update-users.js');
+      let accounts: Account[];
+      let unknown = false;
+      if (names.length > 0) {
+        const found = await lookupAccounts(names);
+        accounts = [];
+        for (const n of names) {
+          const a = found.get(n);
+          if (a) accounts.push(a);
+          else {
+            ctx.log.error(`----- unknown user '${n}' -----`);
+            unknown = true;
+          }
+        }
+      } else accounts = await listAccounts();
+      const result = await updateUsers({
+        store,
+        accounts,
+        settings: { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: ctx.config.RAW_AUTHORIZED_KEYS, strictModes: ctx.config.STRICT_MODES },
+        outputDir: ctx.paths.authorizedKeysDir,
+        now: ctx.now,
+        keyserver: ctx.config.CHECK_KEYSERVER ? await keyserverClient(ctx) : undefined,
+        onEvent: (e) => {
+          switch (e.type) {
+            case 'keyserver-error':
+              ctx.log.error(`could not search the keyserver for ${JSON.stringify(e.userId)}: ${e.error.message}`);
+              break;
+            case 'keyserver-skipped':
+              ctx.log.error(`skipped the keyserver for ${e.remaining} more user ID(s); using the stored certificates`);
+              break;
+            case 'keyserver-fetched':
+              ctx.log.debug(`keyserver: ${e.certs} certificate(s) for ${JSON.stringify(e.userId)}`);
+              break;
+            case 'user': {
+              const o = e.outcome;
+              ctx.log.verbose(`----- user: ${o.name} -----`);
+              for (const p of o.keys?.problems ?? []) ctx.log.error(`${o.name}: ${p.message}`);
+              if (o.action === 'kept') ctx.log.error(`Failed to install authorized_keys for '${o.name}'; the previous file is kept${o.error ? `: ${o.error}` : ''}`);
+              else ctx.log.debug(`${o.name}: ${o.action} (${o.keys?.keyLines ?? 0} key line(s))`);
+              break;
+            }
+          }
+        },
+      });
+      return result.problems || unknown ? EXIT.no : EXIT.ok;
+    }),
+  );
+}
+
+async function cmdKeysForUser(ctx: Ctx, name: string): Promise<number> {
+  const keys = await keysForUser(name, ctx.config, ctx.paths, ctx.now);
+  for (const p of keys.problems) ctx.log.error(p.message);
+  ctx.io.stdout.write(keys.content);
+  return EXIT.ok;
+}
+
+async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
+  return withSetup(ctx, (store) =>
+    locked(ctx, async () => {
+      const certs: Cert[] = [];
+      const coreFpr = store.state().coreFpr;
+      for await (const s of store.certs.all()) if (s.fpr !== coreFpr) certs.push(s.cert);
+      let status: number = EXIT.ok;
+      if (certs.length > 0) {
+        const client = await keyserverClient(ctx);
+        const r = await client.refresh(certs);
+        const updated = r.certs.filter((c) => r.updated.includes(c.primary.fpr));
+        if (updated.length > 0) await store.certs.putMany(updated, ctx.now);
+        ctx.log.info(`refreshed ${certs.length} key(s): ${r.updated.length} updated, ${r.notFound.length} not on the keyserver, ${r.failed.length} failed`);
+        for (const f of r.failed) ctx.log.error(`could not refresh ${f.fpr}: ${f.error.message}`);
+        if (r.failed.length > 0) status = EXIT.temporary;
+      }
+      await refresh(ctx, store);
+      return status;
+    }),
+  );
+}
+
+async function readCertifierKey(ctx: Ctx, store: AuthStore, arg: string): Promise<{ cert: Cert; fromKeyserver: boolean }> {
+  const { readKeyData } = await import('../auth/gpg-cmd.js');
+  let bytes: Buffer | undefined;
+  let what = arg;
+  if (arg === '-') {
+    bytes = await readAll(ctx.io.stdin);
+    what = 'standard input';
+  } else {
+    try {
+      bytes = readFileSync(arg);
+      ctx.log.info(`Reading key from file '${arg}':`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new InputError('MS_AUTH_CERTIFIER_FILE', `cannot read ${JSON.stringify(arg)}: ${(err as Error).message}`);
+    }
+  }
+  if (bytes !== undefined) {
+    const { certs } = readKeyData(bytes, what);
+    if (certs.length !== 1) throw new InputError('MS_AUTH_CERTIFIER_FILE', `there was not exactly one key in ${what === arg ? JSON.stringify(arg) : what} (found ${certs.length})`);
+    return { cert: certs[0], fromKeyserver: false };
+  }
+  const id = arg.replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
+  if (!/^[0-9A-F]{16}$|^[0-9A-F]{40}$|^[0-9A-F]{64}$/.test(id)) {
+    throw new UsageError('MS_AUTH_CERTIFIER_ID', `${JSON.stringify(arg)} is neither a file nor a key ID`, { hints: ['give a 16-digit key ID, a fingerprint, a file, or - for standard input'] });
+  }
+  const client = await keyserverClient(ctx);
+  ctx.log.debug('retrieving key from keyserver...');
+  let certs: Cert[];
+  try {
+    certs = (id.length === 16 ? await client.getByKeyId(id) : await client.getByFingerprint(id)).certs;
+  } catch (err) {
+    if (err instanceof MsError) {
+      err.hints.push(`could not receive a key with this ID from the keyserver ${JSON.stringify(ctx.config.KEYSERVER)}`);
+      // A stored copy is still good enough to certify.
+      const stored = await store.certs.byKeyId(id).catch(() => []);
+      if (stored.length === 1 && err instanceof NotFoundError) return { cert: stored[0].cert, fromKeyserver: true };
+    }
+    throw err;
+  }
+  const matching = certs.filter((c) => c.primary.fpr.endsWith(id) || (id.length === 64 && c.primary.fpr === id));
+  if (matching.length !== 1) throw new InputError('MS_AUTH_CERTIFIER_ID', `key ${JSON.stringify(arg)} not found (or not unique) on the keyserver`);
+  return { cert: matching[0], fromKeyserver: true };
+}
+
+async function cmdAddCertifier(ctx: Ctx, arg: string, raw: { domain?: string; trust?: string; depth?: string }): Promise<number> {
+  const { parseCertifierOptions, addCertifier } = await import('../auth/certifiers.js');
+  const opts: CertifierOptions = parseCertifierOptions(raw, ctx.seconds);
+  return withSetup(ctx, (store, core) =>
+    locked(ctx, async () => {
+      const { cert, fromKeyserver } = await readCertifierKey(ctx, store, arg);
+      ctx.log.info(`key found:\n${describeCert(cert)}`);
+      if (fromKeyserver && !(await confirm(ctx, 'Are you sure you want to add the above key as a\ncertifier of users on this system?', true))) {
+        throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'identity certifier not added');
+      }
+      const added = await addCertifier(store, core, cert, opts);
+      await refresh(ctx, store);
+      ctx.log.info(`Identity certifier added: ${added.fpr} (${added.userIds.length} user ID(s), ${opts.trust}, depth ${opts.depth}${opts.domain ? `, domain ${opts.domain}` : ''}).`);
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function cmdRemoveCertifier(ctx: Ctx, arg: string): Promise<number> {
+  const { findOne, removeCertifier } = await import('../auth/certifiers.js');
+  return withSetup(ctx, (store, core) =>
+    locked(ctx, async () => {
+      const cert = await findOne(store, arg.replace(/^0x/i, ''));
+      ctx.log.info(describeCert(cert));
+      if (!(await confirm(ctx, 'Really remove the above listed identity certifier?', true))) {
+        throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'identity certifier not removed');
+      }
+      await removeCertifier(store, core, cert, ctx.seconds);
+      await refresh(ctx, store);
+      ctx.log.info('Identity certifier removed.');
+      return EXIT.ok;
+    }),
+  );
+}
+
+async function certifierEntries(ctx: Ctx, store: AuthStore, core: CoreKey) {
+  const { listCertifiers } = await import('../auth/certifiers.js');
+  await refresh(ctx, store);
+  const validity = (fpr: string, uid: string) => store.bindingsFor(uid).find((r) => r.fpr === fpr)?.validity ?? '-';
+  return listCertifiers(store, core, ctx.seconds, validity);
+}
+
+async function cmdListCertifiers(ctx: Ctx): Promise<number> {
+  const { formatCertifiers } = await import('../auth/certifiers.js');
+  return withSetup(ctx, async (store, core) => {
+    ctx.io.stdout.write(formatCertifiers(await certifierEntries(ctx, store, core)));
+    return EXIT.ok;
+  });
+}
+
+async function cmdDiagnostics(ctx: Ctx): Promise<number> {
+  const { diagnose, sshdEffectiveConfig } = await import('../auth/diagnostics.js');
+  const { evaluateCerts } = await import('../cert/evaluate.js');
+  const { Keyring } = await import('../keyring/keyring.js');
+  const { Verifier } = await import('../verify/verifier.js');
+  return withSetup(ctx, async (store, core) => {
+    const [ev] = await evaluateCerts([core.cert], new Keyring([core.cert]), { now: ctx.seconds, verifier: new Verifier() });
+    const certifiers = new Set((await certifierEntries(ctx, store, core)).map((e) => e.fpr)).size;
+    const { lines, problems } = diagnose({
+      paths: ctx.paths,
+      now: ctx.seconds,
+      core: { fpr: ev.fpr, created: ev.primary.key.created, expires: ev.primary.expires, status: ev.primary.status },
+      certifiers,
+      sshdConfig: sshdEffectiveConfig(ctx.io.env.MONKEYSPHERE_SSHD ?? '/usr/sbin/sshd'),
+    });
+    ctx.io.stdout.write(`${lines.join('\n')}\n`);
+    return problems > 0 ? EXIT.no : EXIT.ok;
+  });
+}
+
+async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
+  const g = await import('../auth/gpg-cmd.js');
+  const inv = g.parseGpgArgs(argv);
+  return withSetup(ctx, async (store) => {
+    switch (inv.command) {
+      case 'import':
+        return locked(ctx, async () => {
+          const sources = inv.args.length === 0 ? ['-'] : inv.args;
+          const certs: Cert[] = [];
+          for (const s of sources) {
+            const bytes = s === '-' ? await readAll(ctx.io.stdin) : readFileSync(s);
+            const r = g.readKeyData(bytes, s === '-' ? 'standard input' : s);
+            for (const p of r.problems) ctx.log.error(`${s}: ${p}`);
+            certs.push(...r.certs);
+          }
+          if (certs.length === 0) throw new InputError('MS_AUTH_GPG_INPUT', 'no valid OpenPGP data found');
+          const reports = await g.importCerts(store, certs, ctx.now);
+          ctx.io.stderr.write(g.formatImport(reports));
+          await refresh(ctx, store);
+          return EXIT.ok;
+        });
+      case 'export': {
+        const out = g.exportCerts(await g.selectCerts(store, inv.args), inv.armor);
+        ctx.io.stdout.write(out);
+        return EXIT.ok;
+      }
+      case 'list-keys': {
+        await refresh(ctx, store);
+        const certs = await g.selectCerts(store, inv.args);
+        const validity = (fpr: string, uid: string) => store.bindingsFor(uid).find((r) => r.fpr === fpr)?.validity ?? '-';
+        ctx.io.stdout.write(await g.listKeys(store, certs, ctx.seconds, inv.colons, validity));
+        return EXIT.ok;
+      }
+      case 'recv-keys':
+        return locked(ctx, async () => {
+          if (inv.args.length === 0) throw new UsageError('MS_AUTH_GPG_USAGE', '--recv-keys needs key IDs');
+          const client = await keyserverClient(ctx, inv.keyserver);
+          let status: number = EXIT.ok;
+          for (const raw of inv.args) {
+            const id = raw.replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
+            try {
+              const r = id.length === 16 ? await client.getByKeyId(id) : await client.getByFingerprint(id);
+              ctx.io.stderr.write(g.formatImport(await g.importCerts(store, r.certs, ctx.now)));
+            } catch (err) {
+              if (!(err instanceof MsError)) throw err;
+              ctx.log.error(`keyserver receive failed for ${raw}: ${err.message}`);
+              status = err.exitCode;
+            }
+          }
+          await refresh(ctx, store);
+          return status;
+        });
+      case 'refresh-keys':
+        return cmdRefreshKeys(ctx);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+const HELP = new Set(['help', '--help', '-h', 'h', '?']);
+const VERSION = new Set(['version', '--version', 'v']);
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  return runCommand(TOOL, io, async () => {
+    if (argv.length === 0) {
+      io.stderr.write(USAGE);
+      throw new UsageError('MS_AUTH_NO_SUBCOMMAND', 'please supply a subcommand');
+    }
+    if (HELP.has(argv[0])) {
+      io.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    if (VERSION.has(argv[0])) {
+      io.stdout.write(`Monkeysphere ${version()}\n`);
+      return EXIT.ok;
+    }
+    const config = loadAuthConfig(io.env);
+    const log = loggerFor(io, config.values.LOG_LEVEL);
+    for (const p of config.problems) log.error(`${p.where}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    const now = referenceTime(io.env);
+    const ctx: Ctx = { io, config: config.values, log, paths: authPaths(io.env), now, seconds: Math.floor(now.getTime() / 1000) };
+
+    let status: number = EXIT.ok;
+    const program = new Command(TOOL)
+      .exitOverride()
+      .helpCommand(false)
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+      .showHelpAfterError(`(run '${TOOL} help' for usage)`);
+    program.command('setup').alias('s').description('set up the trust core and directories').action(async () => {
+      status = await cmdSetup(ctx);
+    });
+    program
+      .command('update-users')
+      .aliases(['u', 'update', 'update-user'])
+      .argument('[users...]')
+      .action(async (users: string[]) => {
+        status = await cmdUpdateUsers(ctx, users);
+      });
+    program
+      .command('keys-for-user')
+      .alias('k')
+      .argument('<user>')
+      .action(async (user: string) => {
+        status = await cmdKeysForUser(ctx, user);
+      });
+    program
+      .command('refresh-keys')
+      .aliases(['r', 'refresh'])
+      .action(async () => {
+        status = await cmdRefreshKeys(ctx);
+      });
+    program
+      .command('add-id-certifier')
+      .aliases(['c+', 'add-certifier', 'add-identity-certifier'])
+      .option('-n, --domain <domain>', 'limit ID certifications to DOMAIN')
+      .option('-t, --trust <trust>', 'trust level of certifier: marginal or full', 'full')
+      .option('-d, --depth <depth>', 'trust depth for certifier', '1')
+      .argument('<key>', 'KEYID, FILE or - for standard input')
+      .action(async (key: string, opts: { domain?: string; trust?: string; depth?: string }) => {
+        status = await cmdAddCertifier(ctx, key, opts);
+      });
+    program
+      .command('remove-id-certifier')
+      .aliases(['c-', 'remove-certifier', 'remove-identity-certifier'])
+      .argument('<keyid>')
+      .action(async (key: string) => {
+        status = await cmdRemoveCertifier(ctx, key);
+      });
+    program
+      .command('list-id-certifiers')
+      .aliases(['c', 'list-certifiers', 'list-identity-certifiers', 'list-certifier'])
+      .action(async () => {
+        status = await cmdListCertifiers(ctx);
+      });
+    program
+      .command('diagnostics')
+      .alias('d')
+      .action(async () => {
+        status = await cmdDiagnostics(ctx);
+      });
+    program
+      .command('gpg-cmd')
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .argument('[args...]')
+      .action(async (args: string[]) => {
+        status = await cmdGpg(ctx, args);
+      });
+    try {
+      await program.parseAsync(argv, { from: 'user' });
+    } catch (err) {
+      if (err instanceof CommanderError && err.code === 'commander.unknownCommand') {
+        throw new UsageError('MS_AUTH_UNKNOWN_SUBCOMMAND', `unknown command: ${JSON.stringify(argv[0])}`, { hints: [`try '${TOOL} help' for usage`] });
+      }
+      throw err;
+    }
+    return status;
+  });
+}
+
