@@ -232,12 +232,12 @@ export class TrustNetwork {
     return this.uidLetter(this.deciding(node, index), node, index);
   }
 
-  /** The key's letter: r/e/i, else the best of its user IDs. */
-  keyValidity(fpr: string): ValidityLetter | undefined {
+  /** The key's letter: r/e/i, else the best of its user IDs (ours, or GnuPG's rules alone). */
+  keyValidity(fpr: string, which: 'final' | 'gnupg' = 'final'): ValidityLetter | undefined {
     const node = this.graph.byFpr.get(fpr.toUpperCase());
     if (!node) return undefined;
     const base = this.keyLetterIn(this.gnupg, node);
-    if (base === 'r' || base === 'e' || base === 'i') return base;
+    if (which === 'gnupg' || base === 'r' || base === 'e' || base === 'i') return base;
     // Best over the final user-ID letters, computed like gpg's record maximum.
     let best: ValidityLetter = '-';
     node.uids.forEach((u, i) => {
