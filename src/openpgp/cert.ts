@@ -78,7 +78,12 @@ export function readCerts(bytes: Buffer, opts: ReadOptions = {}): ReadResult {
     } catch (err) {
       problems.push(err as MsError);
       // The certificate being built may be missing its tail; drop it rather than trust half of it.
-      current = undefined;
+      // But when the packet that cannot be framed starts the next certificate, the one being
+      // built is complete: without this, a keyring cut one byte into a primary-key packet
+      // lost the whole certificate before it too.
+      const failedTag = err instanceof MalformedPacketError ? err.tag : undefined;
+      const startsNext = failedTag === Tag.PublicKey || (failedTag === Tag.SecretKey && opts.allowSecret !== false);
+      if (!startsNext) current = undefined;
       break;
     }
     if (next.done) break;

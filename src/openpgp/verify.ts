@@ -4,7 +4,7 @@
  * Pure cryptography: whether a signature *counts* is decided by src/cert/ policy.
  */
 import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
-import { UnsupportedError } from '../errors.js';
+import { errorMessage, MalformedPacketError, UnsupportedError } from '../errors.js';
 import { derBitString, derNull, derOid, derSeq, derUint } from '../util/der.js';
 import { PubKeyAlg } from './algorithms.js';
 import type { KeyPacket } from './key-packet.js';
@@ -16,8 +16,25 @@ const OID_EC = Buffer.from('2a8648ce3d0201', 'hex');
 const OID_ED25519 = Buffer.from('2b6570', 'hex');
 const OID_ED448 = Buffer.from('2b6571', 'hex');
 
-/** SubjectPublicKeyInfo DER for a signing-capable OpenPGP key. @throws UnsupportedError */
+/**
+ * SubjectPublicKeyInfo DER for a signing-capable OpenPGP key.
+ * @throws UnsupportedError for algorithms we cannot verify with;
+ *         MalformedPacketError when OpenSSL rejects the key material.
+ */
 export function keySpki(key: KeyPacket): Buffer {
+  const der = buildSpki(key);
+  // OpenSSL rejects material that only looks right, e.g. an EC point off its curve. Found
+  // out later, createPublicKey threw inside Verifier.verify() and failed the whole batch
+  // (the digest prefix that would stop it is public, so anyone can craft such a key).
+  try {
+    createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch (err) {
+    throw new MalformedPacketError(`public key material rejected by OpenSSL: ${errorMessage(err)}`, key.packet.offset, key.packet.tag, { cause: err });
+  }
+  return der;
+}
+
+function buildSpki(key: KeyPacket): Buffer {
   const m = key.material;
   switch (m.kind) {
     case 'rsa':
