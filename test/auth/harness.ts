@@ -1,0 +1,190 @@
+/**
+ * A Monkeysphere-authenticated server for tests: its own $SYSCONFIGDIR/$SYSDATADIR and a
+ * temp "home" holding authorized_user_ids, all in a directory sshd's StrictModes accepts;
+ * monkeysphere-authentication run in-process; and logins through a real sshd that reads
+ * either the generated authorized_keys file or asks the compiled
+ * monkeysphere-authentication-keys-for-user (through a root-owned wrapper script).
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { main } from '../../src/cli/monkeysphere-authentication.js';
+import type { Io } from '../../src/cli/io.js';
+import { Sshd, secureTmpDir } from '../helpers/sshd.js';
+import { NOW, type Person } from './pki.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const DIST_KFU = join(ROOT, 'dist/cli/monkeysphere-authentication-keys-for-user.js');
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Compiles src/ into dist/ when the keys-for-user command is missing or older than the sources it runs. */
+export function ensureBuilt(): void {
+  const stale = !existsSync(DIST_KFU) || statSync(DIST_KFU).mtimeMs < Math.max(newestMtime(join(ROOT, 'src/auth')), newestMtime(join(ROOT, 'src/cli')));
+  if (!stale) return;
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (!existsSync(DIST_KFU)) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
+}
+
+export type Mode = 'file' | 'command';
+export const MODES: Mode[] = ['file', 'command'];
+
+export class AuthServer {
+  readonly root = secureTmpDir('ma-');
+  readonly home = join(this.root, 'home');
+  readonly env: Record<string, string>;
+  readonly dataDir = join(this.root, 'var');
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    mkdirSync(join(this.home, '.monkeysphere'), { recursive: true, mode: 0o755 });
+    mkdirSync(join(this.root, 'etc'), { mode: 0o755 });
+    const base: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MONKEYSPHERE_') && v !== undefined) base[k] = v;
+    this.env = {
+      ...base,
+      MONKEYSPHERE_SYSCONFIGDIR: join(this.root, 'etc'),
+      MONKEYSPHERE_SYSDATADIR: this.dataDir,
+      MONKEYSPHERE_AUTHORIZED_USER_IDS: join(this.home, '.monkeysphere', 'authorized_user_ids'),
+      MONKEYSPHERE_RAW_AUTHORIZED_KEYS: 'none',
+      MONKEYSPHERE_CHECK_KEYSERVER: 'false',
+      MONKEYSPHERE_PROMPT: 'false',
+      MONKEYSPHERE_MONKEYSPHERE_USER: 'root',
+      MONKEYSPHERE_TEST_NOW: String(NOW),
+      ...extraEnv,
+    };
+  }
+
+  get uidsFile(): string {
+    return this.env.MONKEYSPHERE_AUTHORIZED_USER_IDS;
+  }
+
+  get authorizedKeysFile(): string {
+    return join(this.dataDir, 'authorized_keys', 'root');
+  }
+
+  setNow(t: number): void {
+    this.env.MONKEYSPHERE_TEST_NOW = String(t);
+  }
+
+  writeUserIds(text: string, mode = 0o644): void {
+    writeFileSync(this.uidsFile, text);
+    chmodSync(this.uidsFile, mode);
+  }
+
+  /** Runs monkeysphere-authentication in-process. */
+  async run(argv: string[], stdin: string | Buffer = ''): Promise<RunResult> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const io: Io = {
+      stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c)) },
+      stderr: { write: (c: string | Uint8Array) => err.push(Buffer.from(c)) },
+      stdin: Readable.from([Buffer.from(stdin)]),
+      env: { ...this.env },
+      cwd: this.root,
+    };
+    const status = await main(argv, io);
+    const stdoutBytes = Buffer.concat(out);
+    return { status, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes };
+  }
+
+  /** Like run(), but fails the test on a non-zero exit. */
+  async ok(argv: string[], stdin: string | Buffer = ''): Promise<RunResult> {
+    const r = await this.run(argv, stdin);
+    if (r.status !== 0) throw new Error(`monkeysphere-authentication ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r;
+  }
+
+  async importCert(p: Person | Buffer): Promise<void> {
+    await this.ok(['gpg-cmd', '--import'], Buffer.isBuffer(p) ? p : p.bytes);
+  }
+
+  async addCertifier(p: Person, opts: string[] = []): Promise<RunResult> {
+    return this.ok(['add-id-certifier', ...opts, '-'], p.bytes);
+  }
+
+  /** A root-owned wrapper that runs the compiled keys-for-user with this server's environment (sshd passes none). */
+  wrapper(): string {
+    const dir = join(this.root, 'bin');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const path = join(dir, 'keys-for-user');
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const vars = Object.entries(this.env)
+      .filter(([k]) => k.startsWith('MONKEYSPHERE_'))
+      .map(([k, v]) => `${k}=${q(v)}`);
+    writeFileSync(path, `#!/bin/sh\nexec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${vars.join(' ')} ${q(process.execPath)} ${q(join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js'))} "$@"\n`);
+    chmodSync(path, 0o755);
+    return path;
+  }
+
+  sshdConfig(mode: Mode): string[] {
+    if (mode === 'file') return [`AuthorizedKeysFile ${join(this.dataDir, 'authorized_keys')}/%u`];
+    return ['AuthorizedKeysFile none', `AuthorizedKeysCommand ${this.wrapper()} %u`, 'AuthorizedKeysCommandUser root'];
+  }
+
+  /**
+   * Logs in as the current user with `person`'s authentication key through a fresh sshd
+   * in `mode` (running update-users first in file mode), and runs `command`.
+   */
+  async login(mode: Mode, person: Person, command = 'true', opts: { sshArgs?: string[]; agentSocket?: string } = {}): Promise<{ status: number; stdout: string; stderr: string; sshdLog: string }> {
+    if (mode === 'file') await this.run(['update-users', 'root']);
+    const sshd = new Sshd({ config: this.sshdConfig(mode) });
+    try {
+      await sshd.start();
+      const r = opts.sshArgs || opts.agentSocket ? sshWith(sshd, opts.agentSocket ? undefined : person.identityFile(), command, opts.sshArgs ?? [], opts.agentSocket) : sshd.ssh(person.identityFile(), command);
+      return { ...r, sshdLog: sshd.log };
+    } finally {
+      await sshd.stop();
+    }
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** ssh as Sshd.ssh runs it, with extra client arguments (e.g. port forwarding). */
+function sshWith(sshd: Sshd, identity: string | undefined, command: string, extra: string[], agentSocket?: string): { status: number; stdout: string; stderr: string } {
+  const knownHosts = join(sshd.dir, 'known_hosts');
+  const key = spawnSync('cat', [sshd.hostKeyPub]).stdout.toString().trim();
+  writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${key}\n`);
+  const args = [
+    '-F',
+    '/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'ConnectTimeout=10',
+    '-p',
+    String(sshd.port),
+    ...(identity ? ['-o', 'IdentitiesOnly=yes', '-i', identity] : []),
+    ...extra,
+    `${sshd.user}@127.0.0.1`,
+    command,
+  ];
+  const env = { ...process.env };
+  if (agentSocket) env.SSH_AUTH_SOCK = agentSocket;
+  else delete env.SSH_AUTH_SOCK;
+  const r = spawnSync('ssh', args, { env, timeout: 30_000 });
+  return { status: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
