@@ -56,6 +56,27 @@ function readChecked(bytes: Buffer, label = ''): ReadResult {
   return r;
 }
 
+/** Primary fingerprints gpg lists for a keyring (`--show-keys`: no import). */
+function gpgShowKeys(bytes: Buffer): string[] {
+  const gpg = new GpgHome();
+  try {
+    const file = join(gpg.dir, 'keyring.pgp');
+    writeFileSync(file, bytes);
+    const out: string[] = [];
+    let want = false;
+    for (const rec of gpg.run(['--with-colons', '--show-keys', file]).stdout.split('\n').map((l) => l.split(':'))) {
+      if (rec[0] === 'pub') want = true;
+      else if (rec[0] === 'fpr' && want) {
+        out.push(rec[9]);
+        want = false;
+      } else if (rec[0] === 'sub') want = false;
+    }
+    return out;
+  } finally {
+    gpg.cleanup();
+  }
+}
+
 /** Three small certificates of three algorithms (EdDSA with ECDH, RSA, ECDSA with a back-signature). */
 const THREE = ['alice', 'bob', 'carol'] as const;
 const threeBytes = () => Buffer.concat(THREE.map(fixtureBytes));
@@ -187,7 +208,23 @@ describe('length headers', () => {
       // A framing error ends reading: what follows cannot be framed with confidence.
       assert.equal(r.certs.length, 1, label);
       assert.ok(writeCert(r.certs[0]).equals(writeCert(first)), label);
+      // gpg 2.2.40 does the same ("read_block: read error: Invalid packet"): only the first is listed.
+      assert.deepEqual(gpgShowKeys(bytes), [first.primary.fpr], label);
     }
+  });
+
+  test('a byte that is no packet header stops reading where gpg stops too', () => {
+    const frank = fixtureCert('frank');
+    const middle = Buffer.concat([frank.primary.packet.raw, Buffer.from('AB'), ...frank.packets.slice(1).map((p) => p.raw)]);
+    const { bytes, first, middleOffset } = sandwich(middle);
+    const r = readChecked(bytes);
+    assert.equal(r.problems.length, 1);
+    assert.equal(r.problems[0].message, `invalid packet header byte 0x41 (packet at offset ${middleOffset + frank.primary.packet.raw.length})`);
+    assert.deepEqual(
+      r.certs.map((c) => c.primary.fpr),
+      [first.primary.fpr],
+    );
+    assert.deepEqual(gpgShowKeys(bytes), [first.primary.fpr]);
   });
 });
 
@@ -261,15 +298,7 @@ describe('unknown versions and algorithms', () => {
     assert.equal(odd.primary.material.kind, 'unknown');
     assert.equal(odd.primary.bits, 0);
     assert.ok(writeCert(odd).equals(middle));
-    const gpg = new GpgHome();
-    try {
-      const file = join(gpg.dir, 'odd.pgp');
-      writeFileSync(file, middle);
-      const fpr = gpg.colons(['--show-keys', file]).find((rec) => rec[0] === 'fpr');
-      assert.equal(odd.primary.fpr, fpr?.[9]);
-    } finally {
-      gpg.cleanup();
-    }
+    assert.deepEqual(gpgShowKeys(middle), [odd.primary.fpr]);
   });
 
   test('algorithm 99 in a subkey and in a signature: loaded, never verified, never thrown', async () => {
@@ -348,6 +377,11 @@ describe('oversized packets', () => {
     assert.equal(r.problems.length, 1);
     const at = middleOffset + frank.primary.packet.raw.length;
     assert.equal(r.problems[0].message, `packet of ${big.length} bytes exceeds the size limit; component dropped (packet tag 13 at offset ${at})`);
+    // gpg 2.2.40 also skips it ("packet(13) too large") and lists all three.
+    assert.deepEqual(
+      gpgShowKeys(bytes),
+      r.certs.map((c) => c.primary.fpr),
+    );
   });
 
   test('an oversized primary key skips its certificate; an oversized signature only itself', () => {
