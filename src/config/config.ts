@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { DEFAULT_KEYSERVER } from '../keyserver/url.js';
 import { type ConfigLineProblem, parseShellConfig } from './shell.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -196,10 +197,14 @@ export function configFiles(tool: Tool, env: Env, home: string = env.HOME || hom
   }
 }
 
-/** The variables and defaults every tool shares (behaviour inventory §1, "Defaults"). */
+/**
+ * The variables and defaults every tool shares (behaviour inventory §1, "Defaults"),
+ * except KEYSERVER: the original's pool.sks-keyservers.net has not existed since 2021,
+ * so the default is the project's (src/keyserver/url.ts, DEFAULT_KEYSERVER).
+ */
 export const COMMON_VARS = {
   LOG_LEVEL: { kind: 'level', default: 'INFO' },
-  KEYSERVER: { kind: 'string', default: 'pool.sks-keyservers.net' },
+  KEYSERVER: { kind: 'string', default: DEFAULT_KEYSERVER },
   CHECK_KEYSERVER: { kind: 'boolean', default: true },
   STRICT_MODES: { kind: 'boolean', default: true },
   MONKEYSPHERE_USER: { kind: 'string', default: 'monkeysphere' },

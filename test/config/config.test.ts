@@ -79,7 +79,7 @@ describe('loadConfig', () => {
     const c = loadConfig(SCHEMA, { env: {}, files: [join(dir, 'missing.conf')] });
     assert.deepEqual(c.values, {
       LOG_LEVEL: 'INFO',
-      KEYSERVER: 'pool.sks-keyservers.net',
+      KEYSERVER: 'hkps://keyserver.ubuntu.com',
       CHECK_KEYSERVER: true,
       STRICT_MODES: true,
       MONKEYSPHERE_USER: 'monkeysphere',

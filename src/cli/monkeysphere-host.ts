@@ -1,0 +1,606 @@
+/**
+ * monkeysphere-host: the host administrator's tool. Every subcommand and alias of the
+ * original (import-key, show-keys, set-expire, add-servicename, revoke-servicename,
+ * add-revoker, revoke-key, publish-keys, diagnostics, version, help), the same config
+ * file and variables, and `$SYSDATADIR/host_keys.pub.pgp` rewritten on every change.
+ * Host secret keys live in our own store (src/host/store.ts), not in a GnuPG home.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { Command } from 'commander';
+import { lookupAccounts } from '../auth/accounts.js';
+import { COMMON_VARS, configFiles, type Env, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
+import { EnvironmentError, InputError, MsError, NotFoundError, UsageError } from '../errors.js';
+import { diagnose, parseSshdHostKeys } from '../host/diagnostics.js';
+import {
+  addRevoker,
+  addServiceName,
+  evaluateHostCert,
+  hostCertFromOpenPgp,
+  MENU_REASONS,
+  newHostCert,
+  revocationSignature,
+  revokeServiceName,
+  setExpiry,
+  withRevocation,
+} from '../host/operations.js';
+import { type Asker, confirm, stdinAsker } from '../host/prompt.js';
+import { parseServiceName, readServices } from '../host/service-name.js';
+import { showKeyLines } from '../host/show.js';
+import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert, publicCert } from '../host/store.js';
+import { oldFormat } from '../keytrans/index.js';
+import { KeyserverClient } from '../keyserver/client.js';
+import { armor, dearmor, isBinary } from '../openpgp/armor.js';
+import { type Cert, readCerts } from '../openpgp/cert.js';
+import { sshBlobFromKeyObject, sshBlobFromKeyPacket } from '../ssh/index.js';
+import { type Io, processIo, readAll } from './io.js';
+import { loadPrivateKeyWithPassphrase } from './keytrans.js';
+import { type Logger, loggerFor } from './log.js';
+import { runCommand } from './run.js';
+
+const TOOL = 'monkeysphere-host';
+
+/** The variables of monkeysphere-host.conf (env MONKEYSPHERE_<VAR> overrides each). */
+export const HOST_VARS = {
+  LOG_LEVEL: COMMON_VARS.LOG_LEVEL,
+  KEYSERVER: COMMON_VARS.KEYSERVER,
+  CHECK_KEYSERVER: COMMON_VARS.CHECK_KEYSERVER,
+  MONKEYSPHERE_USER: COMMON_VARS.MONKEYSPHERE_USER,
+  PROMPT: COMMON_VARS.PROMPT,
+} as const satisfies Schema;
+
+export type HostConfig = LoadedConfig<typeof HOST_VARS>;
+
+/** The keyserver operations monkeysphere-host uses (a KeyserverClient, or a test double). */
+export type HostKeyserver = Pick<KeyserverClient, 'send' | 'getByFingerprint' | 'getByKeyId'>;
+
+/** What the outside world is, injectable for tests. */
+export interface HostDeps {
+  /** The reference time, Unix seconds (default: MONKEYSPHERE_TEST_NOW, else the clock). */
+  now?: () => number;
+  /** This host's fully qualified name (default: `hostname -f`). */
+  hostname?: () => string;
+  /** The command printing sshd's effective configuration (default: sshd -T). */
+  sshdCommand?: string[];
+  /** services(5) database for default ports (default /etc/services). */
+  servicesFile?: string;
+  keyserver?: (servers: string[]) => HostKeyserver;
+  userExists?: (name: string) => Promise<boolean>;
+}
+
+interface Ctx {
+  io: Io;
+  config: HostConfig['values'];
+  log: Logger;
+  store: HostKeyStore;
+  now: () => number;
+  asker: Asker;
+  deps: HostDeps;
+}
+
+const USAGE = `usage: monkeysphere-host <subcommand> [options] [args]
+Monkeysphere host admin tool.
+
+subcommands:
+ import-key (i) FILE SERVICENAME       import PEM-encoded key from file
+ show-keys (s) [KEYID ...]             output host key information
+ publish-keys (p) [KEYID ...]          publish key(s) to keyserver
+ set-expire (e) EXPIRE [KEYID]         set key expiration
+ add-servicename (n+) SERVICENAME [KEYID]
+                                       add a service name (user ID) to key
+ revoke-servicename (n-) SERVICENAME [KEYID]
+                                       revoke a service name (user ID) from key
+ add-revoker (r+) REVOKER_KEYID|FILE [KEYID]
+                                       add a revoker to key
+ revoke-key [KEYID]                    generate and/or publish revocation
+                                       certificate for key
+
+ version (v)                           show version number
+ help (h,?)                            this help
+
+See monkeysphere-host(8) for more info.
+`;
+
+/** Unix seconds from MONKEYSPHERE_TEST_NOW (ISO 8601 or seconds; tests only), else the clock. */
+export function hostNow(env: Env): () => number {
+  const raw = env.MONKEYSPHERE_TEST_NOW;
+  if (raw === undefined || raw === '') return () => Math.floor(Date.now() / 1000);
+  const ms = /^\d+$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw);
+  if (Number.isNaN(ms)) throw new UsageError('MS_HOST_TEST_NOW', `MONKEYSPHERE_TEST_NOW is not a time: ${JSON.stringify(raw)}`);
+  return () => Math.floor(ms / 1000);
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    // Installed without package.json next to dist: say so rather than fail.
+    return 'unknown';
+  }
+}
+
+function sub(name: string, io: Io): Command {
+  return new Command(`${TOOL} ${name}`)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .allowExcessArguments(false);
+}
+
+function print(io: Io, lines: string[]): void {
+  for (const l of lines) io.stdout.write(`${l}\n`);
+}
+
+async function show(ctx: Ctx, key: HostKey): Promise<void> {
+  print(ctx.io, showKeyLines(await evaluateHostCert(key.cert, ctx.now())));
+}
+
+function keyserverFor(ctx: Ctx): HostKeyserver {
+  const servers = [ctx.config.KEYSERVER];
+  return ctx.deps.keyserver ? ctx.deps.keyserver(servers) : new KeyserverClient({ servers });
+}
+
+/** Reads FILE, or stdin for `-`; relative paths are from the command's working directory. */
+async function readInput(ctx: Ctx, file: string): Promise<Buffer> {
+  if (file === '-') return readAll(ctx.io.stdin);
+  const path = isAbsolute(file) ? file : join(ctx.io.cwd, file);
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new NotFoundError('MS_HOST_FILE', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function looksLikeOpenPgp(data: Buffer): boolean {
+  return isBinary(data) || data.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----');
+}
+
+function validityNames(cert: Cert): string[] {
+  return cert.users.map((u) => u.text);
+}
+
+// ---- subcommands ---------------------------------------------------------------
+
+async function importKey(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('import-key', ctx.io)
+    .description('Import a host key (PEM, PKCS#8, SEC1 or OpenSSH private key, or an OpenPGP secret key) with a service name.')
+    .argument('<file>', "the key file, or '-' for stdin")
+    .argument('<servicename>', 'e.g. ssh://host.example.org')
+    .option('--passphrase-file <file>', 'first line of FILE is the key passphrase (also: MONKEYSPHERE_PASSPHRASE_FILE)');
+  cmd.parse(args, { from: 'user' });
+  const [file, name] = cmd.args;
+  const opts = cmd.opts<{ passphraseFile?: string }>();
+  parseServiceName(name, readServices(ctx.deps.servicesFile));
+  const data = await readInput(ctx, file);
+  const source = file === '-' ? 'standard input' : file;
+  const lock = await ctx.store.lock();
+  try {
+    const now = ctx.now();
+    let cert: Cert;
+    if (looksLikeOpenPgp(data)) {
+      cert = hostCertFromOpenPgp(dearmor(data));
+      if (!validityNames(cert).includes(name)) cert = await addServiceName(cert, name, now);
+    } else {
+      const loaded = await loadPrivateKeyWithPassphrase(data, source, {
+        file: opts.passphraseFile,
+        envFile: ctx.io.env.MONKEYSPHERE_PASSPHRASE_FILE || undefined,
+        interactive: ctx.config.PROMPT && Boolean(ctx.io.stderr.isTTY),
+      });
+      const blob = sshBlobFromKeyObject(loaded.publicKey);
+      const same = ctx.store.list().find((k) => {
+        try {
+          return sshBlobFromKeyPacket(k.cert.primary).equals(blob);
+        } catch {
+          return false;
+        }
+      });
+      if (same) {
+        throw new UsageError('MS_HOST_KEY_EXISTS', `this key is already host key ${same.fpr}`, {
+          hints: [`to give it another service name: monkeysphere-host add-servicename ${name} ${same.fpr}`],
+        });
+      }
+      cert = newHostCert(loaded.privateKey, name, now);
+    }
+    if (ctx.store.list().some((k) => k.fpr === cert.primary.fpr)) throw new UsageError('MS_HOST_KEY_EXISTS', `host key ${cert.primary.fpr} is already imported`);
+    const inUse = [];
+    for (const k of ctx.store.list()) {
+      const ev = await evaluateHostCert(k.cert, now);
+      if (ev.userIds.some((u) => u.text === name && u.status === 'valid')) inUse.push(k.fpr);
+    }
+    if (inUse.length > 0) {
+      if (ctx.config.PROMPT) {
+        const ok = await confirm(ctx.asker, `A host key already exists with the service name '${name}' (${inUse.join(', ')}).\nAre you sure you want to import another key with this name?`, false);
+        if (!ok) {
+          ctx.log.error('Host key not imported.');
+          return 1;
+        }
+      } else ctx.log.info(`another host key (${inUse.join(', ')}) already has the service name '${name}'; importing anyway`);
+    }
+    const saved = ctx.store.save(cert);
+    ctx.log.info('Host key imported:');
+    await show(ctx, saved);
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+async function showKeys(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('show-keys', ctx.io).argument('[keyid...]', 'key IDs (fingerprint suffixes); default all').option('--all', 'every host key');
+  cmd.parse(args, { from: 'user' });
+  const keys = ctx.store.selectMany(cmd.args, cmd.opts<{ all?: boolean }>().all);
+  for (const [i, k] of keys.entries()) {
+    if (i > 0) ctx.io.stdout.write('\n');
+    await show(ctx, k);
+  }
+  return 0;
+}
+
+const EXPIRE_HELP = `Must specify expiration.  The possibilities are:
+      0 = key does not expire
+   <n>  = key expires in n days
+   <n>w = key expires in n weeks
+   <n>m = key expires in n months
+   <n>y = key expires in n years`;
+
+/** gpg's expiry arithmetic: n days, weeks (7), months (30) or years (365) from now; 0 never. */
+export function parseExpire(spec: string, now: number): number | undefined {
+  const m = /^([0-9]+)([wmy]?)$/.exec(spec);
+  if (!m) throw new UsageError('MS_HOST_EXPIRE', `Invalid expiration ${JSON.stringify(spec)}`, { hints: EXPIRE_HELP.split('\n').slice(1).map((l) => l.trim()) });
+  const n = Number(m[1]);
+  if (n === 0) return undefined;
+  const days = n * ({ '': 1, w: 7, m: 30, y: 365 } as Record<string, number>)[m[2]];
+  return now + days * 86400;
+}
+
+async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('set-expire', ctx.io).argument('[expire]', '0, <n>, <n>w, <n>m or <n>y').argument('[keyid]', 'which host key');
+  cmd.parse(args, { from: 'user' });
+  const [spec, keyId] = cmd.args;
+  if (spec === undefined) throw new UsageError('MS_HOST_EXPIRE', EXPIRE_HELP);
+  const lock = await ctx.store.lock();
+  try {
+    const key = ctx.store.select(keyId);
+    const now = ctx.now();
+    const expiresAt = parseExpire(spec, now);
+    if (ctx.config.PROMPT && !(await confirm(ctx.asker, `Are you sure you want to change the expiration on key '${key.fpr}' to '${spec}'?`, true))) {
+      ctx.log.error('expiration change canceled!');
+      return 1;
+    }
+    const saved = ctx.store.save(await setExpiry(key.cert, expiresAt, now));
+    await show(ctx, saved);
+    ctx.io.stdout.write('\nNOTE: Key expiration date adjusted, but key must be re-published to public keyserver.\n');
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+async function addName(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('add-servicename', ctx.io).argument('<servicename>', 'e.g. ssh://host.example.org').argument('[keyid]', 'which host key');
+  cmd.parse(args, { from: 'user' });
+  const [name, keyId] = cmd.args;
+  const lock = await ctx.store.lock();
+  try {
+    const key = ctx.store.select(keyId);
+    const now = ctx.now();
+    const ev = await evaluateHostCert(key.cert, now);
+    if (ev.userIds.some((u) => u.text === name && u.status === 'valid')) {
+      throw new UsageError('MS_HOST_NAME_EXISTS', `Service name '${name}' already exists on key '${key.fpr}'.`);
+    }
+    parseServiceName(name, readServices(ctx.deps.servicesFile));
+    if (
+      ctx.config.PROMPT &&
+      !(await confirm(ctx.asker, `The following service name will be added to key '${key.fpr}':\n  ${name}\nAre you sure you would like to add this service name?`, true))
+    ) {
+      ctx.log.error('Service name not added.');
+      return 1;
+    }
+    const saved = ctx.store.save(await addServiceName(key.cert, name, now));
+    await show(ctx, saved);
+    ctx.io.stdout.write('\nNOTE: Service name added to key, but key must be re-published to public keyserver.\n');
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+async function revokeName(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('revoke-servicename', ctx.io).argument('<servicename>', 'the service name to revoke').argument('[keyid]', 'which host key');
+  cmd.parse(args, { from: 'user' });
+  const [name, keyId] = cmd.args;
+  const lock = await ctx.store.lock();
+  try {
+    const key = ctx.store.select(keyId);
+    const now = ctx.now();
+    const ev = await evaluateHostCert(key.cert, now);
+    if (!ev.userIds.some((u) => u.text === name && u.status !== 'revoked')) {
+      throw new NotFoundError('MS_HOST_NAME_NOT_FOUND', `No non-revoked service name found matching '${name}'.`);
+    }
+    if (
+      ctx.config.PROMPT &&
+      !(await confirm(ctx.asker, `The following service name on key '${key.fpr}' will be revoked:\n  ${name}\nAre you sure you would like to revoke this service name?`, true))
+    ) {
+      ctx.log.error('Service name not revoked.');
+      return 1;
+    }
+    const saved = ctx.store.save(await revokeServiceName(key.cert, name, now));
+    await show(ctx, saved);
+    ctx.io.stdout.write('\nNOTE: Service name revoked, but revocation must be re-published to public keyserver.\n');
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+/** The revoker's certificate: from a file or stdin (exactly one key), or fetched from the keyserver by key ID. */
+async function loadRevoker(ctx: Ctx, spec: string): Promise<{ cert: Cert; fromKeyserver: boolean }> {
+  const path = spec === '-' || isAbsolute(spec) ? spec : join(ctx.io.cwd, spec);
+  if (spec === '-' || existsSync(path)) {
+    ctx.log.verbose(spec === '-' ? 'reading key from stdin...' : `reading key from file '${spec}'...`);
+    const { certs } = readCerts(dearmor(await readInput(ctx, spec)));
+    if (certs.length !== 1) {
+      throw new InputError('MS_HOST_REVOKER_FILE', `${spec === '-' ? 'standard input' : `file '${spec}'`} must contain exactly one key (found ${certs.length})`);
+    }
+    return { cert: certs[0], fromKeyserver: false };
+  }
+  const m = /^(?:0x)?([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$/.exec(spec);
+  if (!m) {
+    throw new UsageError('MS_HOST_REVOKER', `${JSON.stringify(spec)} is neither a file nor a key ID`, {
+      hints: ['give the revoker as a 16-digit key ID or a 40-digit fingerprint, a file, or - for stdin'],
+    });
+  }
+  const id = m[1].toUpperCase();
+  ctx.log.verbose(`searching keyserver ${ctx.config.KEYSERVER} for revoker keyID ${id}...`);
+  const ks = keyserverFor(ctx);
+  const result = id.length === 40 ? await ks.getByFingerprint(id) : await ks.getByKeyId(id);
+  // A keyserver is not an authority: keep only the certificate whose primary key is the one asked for.
+  const matching = result.certs.filter((c) => c.primary.fpr.endsWith(id));
+  if (matching.length !== 1) {
+    throw new NotFoundError('MS_HOST_REVOKER_NOT_FOUND', `Could not find key '${id}' on keyserver ${ctx.config.KEYSERVER} (${matching.length} matching keys).`);
+  }
+  return { cert: matching[0], fromKeyserver: true };
+}
+
+async function addRevokerCmd(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('add-revoker', ctx.io).argument('<revoker>', "revoker key ID, or a file holding its key, or '-' for stdin").argument('[keyid]', 'which host key');
+  cmd.parse(args, { from: 'user' });
+  const [spec, keyId] = cmd.args;
+  const key = ctx.store.select(keyId);
+  const { cert: revoker, fromKeyserver } = await loadRevoker(ctx, spec);
+  if (fromKeyserver) {
+    print(ctx.io, [`pub   ${revoker.primary.fpr}`, ...revoker.users.filter((u) => u.kind === 'userid').map((u) => `uid   ${u.text}`)]);
+    if (ctx.config.PROMPT && !(await confirm(ctx.asker, `Are you sure you want to add the above key as a revoker\nof the key '${key.fpr}'?`, true))) {
+      ctx.log.error('revoker not added.');
+      return 1;
+    }
+  }
+  const lock = await ctx.store.lock();
+  try {
+    const current = ctx.store.select(key.fpr);
+    const saved = ctx.store.save(await addRevoker(current.cert, revoker.primary, ctx.now()));
+    await show(ctx, saved);
+    ctx.io.stdout.write('\nNOTE: Revoker added, but key must be re-published to public keyserver.\n');
+    return 0;
+  } finally {
+    lock.release();
+  }
+}
+
+function revocationText(now: number): string {
+  // The original's `date '+%F_%T%z'`, in UTC.
+  const iso = new Date(now * 1000).toISOString();
+  return `Monkeysphere host key revocation (automated) ${iso.slice(0, 10)}_${iso.slice(11, 19)}+0000`;
+}
+
+async function revokeKey(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('revoke-key', ctx.io).argument('[keyid]', 'which host key');
+  cmd.parse(args, { from: 'user' });
+  const key = ctx.store.select(cmd.args[0]);
+  const now = ctx.now();
+  let publish = false;
+  let reason = MENU_REASONS[1];
+  let text = revocationText(now);
+  if (ctx.config.PROMPT) {
+    ctx.io.stderr.write(`This will generate a revocation certificate for key ${key.fpr}
+and dump the certificate to standard output.
+
+It can also directly publish the new revocation certificate
+to the public keyservers via ${ctx.config.KEYSERVER} if you want it to.
+
+Publishing this certificate will IMMEDIATELY and PERMANENTLY revoke
+your host key!
+
+`);
+    const answer = (await ctx.asker.ask('Publish the certificate after generation? (y/n/Q) ')).trim().toLowerCase();
+    if (answer !== 'y' && answer !== 'n') {
+      ctx.log.error('aborting at user request');
+      return 1;
+    }
+    publish = answer === 'y';
+    const r = (
+      await ctx.asker.ask(`Please select the reason for the revocation:
+  0 = No reason specified
+  1 = Key has been compromised
+  2 = Key is superseded
+  3 = Key is no longer used
+  Q = Cancel
+Your decision? [1] `)
+    )
+      .trim()
+      .toLowerCase();
+    if (r === 'q') {
+      ctx.log.error('Revocation canceled.');
+      return 1;
+    }
+    if (r !== '' && !/^[0-3]$/.test(r)) throw new UsageError('MS_HOST_REASON', `invalid revocation reason ${JSON.stringify(r)}`);
+    reason = MENU_REASONS[r === '' ? 1 : Number(r)];
+    const lines: string[] = [];
+    ctx.io.stderr.write('Enter an optional description; end it with an empty line:\n');
+    for (;;) {
+      const l = await ctx.asker.ask('> ');
+      if (l.trim() === '') break;
+      lines.push(l);
+    }
+    if (lines.length > 0) text = lines.join('\n');
+  }
+  const revocation = revocationSignature(key.cert, reason, text, now);
+  ctx.io.stdout.write(armor('PUBLIC KEY BLOCK', oldFormat(revocation.packet), { Comment: 'This is a revocation certificate' }));
+  if (publish) {
+    ctx.io.stderr.write('\n');
+    if (!(await confirm(ctx.asker, `Really publish this cert to ${ctx.config.KEYSERVER} ?`, true))) {
+      ctx.io.stderr.write('Not publishing.\n');
+      return 0;
+    }
+    const result = await keyserverFor(ctx).send([withRevocation(minimalPublicCert(key.cert), revocation)]);
+    ctx.log.info(`revocation of ${key.fpr} published to ${result.server}`);
+  }
+  return 0;
+}
+
+async function publishKeys(ctx: Ctx, args: string[]): Promise<number> {
+  const cmd = sub('publish-keys', ctx.io).argument('[keyid...]', 'key IDs; default all').option('--all', 'every host key');
+  cmd.parse(args, { from: 'user' });
+  const keys = ctx.store.selectMany(cmd.args, cmd.opts<{ all?: boolean }>().all);
+  let failed = 0;
+  for (const k of keys) {
+    if (ctx.config.PROMPT && !(await confirm(ctx.asker, `Really publish key '${k.fpr}' to ${ctx.config.KEYSERVER}?`, true))) {
+      ctx.log.error('key not published.');
+      continue;
+    }
+    try {
+      const result = await keyserverFor(ctx).send([minimalPublicCert(k.cert)]);
+      ctx.log.info(`key ${k.fpr} published to ${result.server}`);
+    } catch (err) {
+      if (!(err instanceof MsError)) throw err;
+      failed++;
+      ctx.log.error(`key ${k.fpr} not published: ${err.message}`);
+      if (keys.length === 1) throw err;
+    }
+  }
+  if (failed > 0) throw new EnvironmentError('MS_HOST_PUBLISH', `${failed} of ${keys.length} keys were not published`);
+  return 0;
+}
+
+function defaultHostname(): string {
+  const r = spawnSync('hostname', ['-f'], { encoding: 'utf8' });
+  const name = r.status === 0 ? r.stdout.trim() : '';
+  return name || osHostname();
+}
+
+function sshdHostKeys(command: string[]): { files: string[] } | { error: string } {
+  const r = spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout: 30_000 });
+  if (r.error) return { error: r.error.message };
+  if (r.status !== 0) return { error: `${command.join(' ')} exited with status ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}` };
+  return { files: parseSshdHostKeys(r.stdout) };
+}
+
+async function diagnostics(ctx: Ctx, args: string[]): Promise<number> {
+  sub('diagnostics', ctx.io).parse(args, { from: 'user' });
+  const ks = ctx.config.CHECK_KEYSERVER ? keyserverFor(ctx) : undefined;
+  const findings = await diagnose(ctx.store, {
+    now: ctx.now(),
+    hostname: ctx.deps.hostname ?? defaultHostname,
+    sshdHostKeys: () => sshdHostKeys(ctx.deps.sshdCommand ?? ['sshd', '-T']),
+    fetchPublished: ks
+      ? async (fpr) => {
+          const r = await ks.getByFingerprint(fpr);
+          const c = r.certs.find((x) => x.primary.fpr === fpr);
+          if (!c) throw new NotFoundError('MS_KEYSERVER_NOT_FOUND', `${fpr} not found`);
+          return c;
+        }
+      : undefined,
+    keyserver: ctx.config.KEYSERVER,
+    monkeysphereUser: ctx.config.MONKEYSPHERE_USER,
+    userExists: ctx.deps.userExists ?? (async (name) => (await lookupAccounts([name])).has(name)),
+  });
+  const out = ctx.io.stdout;
+  out.write('Checking host keys...\n');
+  let lastKey: string | undefined;
+  let problems = 0;
+  for (const f of findings) {
+    if (f.fpr && f.fpr !== lastKey) {
+      out.write(`Checking host key ${f.fpr}...\n`);
+      lastKey = f.fpr;
+    }
+    if (f.level === 'note') {
+      out.write(`Note: ${f.message}\n`);
+      continue;
+    }
+    problems++;
+    out.write(`! ${f.message}\n`);
+    if (f.recommendation) out.write(` - Recommendation: ${f.recommendation}\n`);
+  }
+  if (problems === 0) {
+    out.write('Everything seems to be in order!\n');
+    return 0;
+  }
+  out.write(`When the above ${problems} issue${problems === 1 ? ' is' : 's are'} resolved, please re-run:\n  monkeysphere-host diagnostics\n`);
+  return 1;
+}
+
+async function updatePubFile(ctx: Ctx, args: string[]): Promise<number> {
+  sub('update-pgp-pub-file', ctx.io).parse(args, { from: 'user' });
+  const lock = await ctx.store.lock();
+  try {
+    ctx.store.writePublicFile();
+  } finally {
+    lock.release();
+  }
+  return 0;
+}
+
+type Handler = (ctx: Ctx, args: string[]) => Promise<number>;
+
+const COMMANDS: Array<{ names: string[]; run: Handler }> = [
+  { names: ['import-key', 'import', 'i'], run: importKey },
+  { names: ['show-keys', 'show-key', 'show', 's'], run: showKeys },
+  { names: ['set-expire', 'extend-key', 'extend', 'e'], run: setExpire },
+  { names: ['add-servicename', 'add-hostname', 'add-name', 'n+'], run: addName },
+  { names: ['revoke-servicename', 'revoke-hostname', 'revoke-name', 'n-'], run: revokeName },
+  { names: ['add-revoker', 'r+'], run: addRevokerCmd },
+  { names: ['revoke-key'], run: revokeKey },
+  { names: ['publish-keys', 'publish-key', 'publish', 'p'], run: publishKeys },
+  { names: ['diagnostics', 'd'], run: diagnostics },
+  { names: ['update-pgp-pub-file'], run: updatePubFile },
+];
+
+/** The public certificates of every host key, as host_keys.pub.pgp holds them (for tests and other tools). */
+export function hostPublicCerts(env: Env): Cert[] {
+  return new HostKeyStore(hostPaths(env)).list().map((k) => publicCert(k.cert));
+}
+
+export async function main(argv: string[], io: Io = processIo(), deps: HostDeps = {}): Promise<number> {
+  return runCommand(TOOL, io, async () => {
+    const [command, ...args] = argv;
+    if (command === undefined) {
+      io.stderr.write(`Type '${TOOL} help' for usage.\n`);
+      return 2;
+    }
+    if (['help', '--help', '-h', 'h', '?'].includes(command)) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    if (command === 'version' || command === 'v' || command === '--version') {
+      io.stdout.write(`Monkeysphere ${version()}\n`);
+      return 0;
+    }
+    const entry = COMMANDS.find((c) => c.names.includes(command));
+    if (!entry) throw new UsageError('MS_HOST_COMMAND', `Unknown command: '${command}'`, { hints: [`Type '${TOOL} help' for usage.`] });
+    const loaded = loadConfig(HOST_VARS, { env: io.env, files: configFiles('monkeysphere-host', io.env) });
+    const log = loggerFor(io, loaded.values.LOG_LEVEL);
+    for (const p of loaded.problems) log.error(`${p.where}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    const ctx: Ctx = {
+      io,
+      config: loaded.values,
+      log,
+      store: new HostKeyStore(hostPaths(io.env)),
+      now: deps.now ?? hostNow(io.env),
+      asker: stdinAsker(io.stdin, io.stderr),
+      deps,
+    };
+    return entry.run(ctx, args);
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The show-keys listing of a host key: what `gpg --list-keys` shows for it (algorithm,
+ * creation, usage, expiry, fingerprint, service names and their state), its designated
+ * revokers, and the OpenPGP and SSH fingerprints, as the original printed them.
+ */
+import type { EvaluatedCert } from '../cert/types.js';
+import { PubKeyAlg } from '../openpgp/algorithms.js';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import { KeyFlag } from '../openpgp/signature.js';
+import { sshBlobFromKeyPacket, sshKeyDescription, sshFingerprint } from '../ssh/index.js';
+
+const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+
+/** gpg's algorithm label: rsa3072, ed25519, nistp256, dsa2048… */
+export function algorithmLabel(key: KeyPacket): string {
+  const m = key.material;
+  switch (key.algorithm) {
+    case PubKeyAlg.RSA:
+    case PubKeyAlg.RSASign:
+    case PubKeyAlg.RSAEncrypt:
+      return `rsa${key.bits}`;
+    case PubKeyAlg.DSA:
+      return `dsa${key.bits}`;
+    case PubKeyAlg.ElGamal:
+      return `elg${key.bits}`;
+    case PubKeyAlg.Ed25519:
+      return 'ed25519';
+    case PubKeyAlg.Ed448:
+      return 'ed448';
+    default:
+      return m.kind === 'ecc' && m.curve ? m.curve.name : `algo${key.algorithm}`;
+  }
+}
+
+/** gpg's usage letters in its order: S C E A. */
+export function usageLetters(flags: number): string {
+  let s = '';
+  if (flags & KeyFlag.Sign) s += 'S';
+  if (flags & KeyFlag.Certify) s += 'C';
+  if (flags & (KeyFlag.EncryptCommunications | KeyFlag.EncryptStorage)) s += 'E';
+  if (flags & KeyFlag.Authenticate) s += 'A';
+  return s;
+}
+
+/** `BITS SHA256:… (LABEL)`, the original's "ssh fingerprint" (ssh-keygen -l without the comment). */
+export function sshFingerprintLine(key: KeyPacket): string {
+  const blob = sshBlobFromKeyPacket(key);
+  const { bits, label } = sshKeyDescription(blob);
+  return `${bits} ${sshFingerprint(blob)} (${label})`;
+}
+
+/** The lines show-keys prints for one evaluated host certificate. */
+export function showKeyLines(ev: EvaluatedCert): string[] {
+  const p = ev.primary;
+  const key = p.key;
+  const selfFlags = ev.userIds.filter((u) => u.status === 'valid' && u.selfSig?.keyFlags !== undefined).sort((a, b) => b.selfSig!.created - a.selfSig!.created)[0]
+    ?.selfSig?.keyFlags;
+  let head = `pub   ${algorithmLabel(key)} ${day(key.created)} [${usageLetters(selfFlags ?? p.flags)}]`;
+  if (p.status === 'revoked' && p.revocation) head += ` [revoked: ${day(p.revocation.time)}]`;
+  else if (p.expires !== undefined) head += ` [${p.expires <= ev.now ? 'expired' : 'expires'}: ${day(p.expires)}]`;
+  const lines = [head, `      ${key.fpr}`];
+  for (const u of ev.userIds) {
+    if (u.component.kind !== 'userid') continue;
+    const state = u.status === 'valid' ? (p.status === 'valid' ? '  valid ' : p.status === 'expired' ? ' expired' : ' revoked') : u.status === 'revoked' ? ' revoked' : u.status === 'expired' ? ' expired' : ' invalid';
+    lines.push(`uid           [${state}] ${u.text}`);
+  }
+  if (p.revokers.length > 0) {
+    lines.push('The following keys are allowed to revoke this host key:');
+    for (const r of p.revokers) lines.push(`revoker: ${r.fingerprint}`);
+  }
+  lines.push(`OpenPGP fingerprint: ${key.fpr}`);
+  let ssh: string;
+  try {
+    ssh = sshFingerprintLine(key);
+  } catch {
+    // A key with no SSH form (only possible for imported OpenPGP keys) has no SSH fingerprint.
+    ssh = '(none: this key has no SSH form)';
+  }
+  lines.push(`ssh fingerprint: ${ssh}`);
+  return lines;
+}
