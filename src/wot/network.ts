@@ -128,6 +128,28 @@ export interface Explanation {
   certifications: CertificationReport[];
 }
 
+/** One hop of a user-supplied path: the issuer's certification on the next key. */
+export interface PathHop {
+  issuer: string;
+  target: string;
+  /** The certified user ID that was examined (for the last hop: the one asked about). */
+  userId?: string;
+  /** What became of the certification; `no-certification` when there is none. */
+  verdict: CertVerdict | { code: 'no-certification' };
+  /** Whether the target, when an intermediate key, is itself an introducer. */
+  targetIsIntroducer?: boolean;
+}
+
+export interface PathCheck {
+  fingerprints: string[];
+  userId: string;
+  /** Every hop counted and the first key is a root. */
+  pathHolds: boolean;
+  firstIsRoot: boolean;
+  hops: PathHop[];
+  binding: Explanation;
+}
+
 export interface Binding {
   fingerprint: string;
   userId: string;
@@ -360,6 +382,39 @@ export class TrustNetwork {
       morePaths,
       certifications,
     };
+  }
+
+  /**
+   * Checks a path given as fingerprints (root first, target last) for `userId` on the
+   * target: whether the first key is a root and each certification along it counted.
+   */
+  checkPath(fingerprints: string[], userId: string): PathCheck {
+    const fprs = fingerprints.map((f) => f.toUpperCase());
+    const target = fprs[fprs.length - 1];
+    const binding = this.explain(target, userId);
+    const run = this.strict ?? this.gnupg;
+    const firstIsRoot = this.roots.includes(fprs[0]);
+    const hops: PathHop[] = [];
+    for (let i = 1; i < fprs.length; i++) {
+      const issuer = fprs[i - 1];
+      const to = fprs[i];
+      const last = i === fprs.length - 1;
+      const node = this.graph.byFpr.get(to);
+      const candidates = last ? [userId] : (node?.uids.filter((u) => !u.uid.attribute).map((u) => u.uid.text) ?? []);
+      let best: PathHop | undefined;
+      for (const text of candidates) {
+        const e = last ? binding : this.explain(to, text);
+        const report = e.certifications.find((c) => c.issuer === issuer);
+        if (!report) continue;
+        const hop: PathHop = { issuer, target: to, userId: text, verdict: report.verdict };
+        if (!best || (report.verdict.code === 'counted' && best.verdict.code !== 'counted')) best = hop;
+      }
+      const hop = best ?? { issuer, target: to, userId: last ? userId : undefined, verdict: { code: 'no-certification' as const } };
+      if (!last) hop.targetIsIntroducer = run.keys.get(to)?.introducer !== undefined && run.keys.get(to)!.introducer!.level < this.options.maxCertDepth;
+      hops.push(hop);
+    }
+    const pathHolds = firstIsRoot && fprs.length >= 2 && hops.every((h) => h.verdict.code === 'counted' && h.targetIsIntroducer !== false);
+    return { fingerprints: fprs, userId, pathHolds, firstIsRoot, hops, binding };
   }
 
   private introducerNode(run: RunResult, fpr: string): PathNode {

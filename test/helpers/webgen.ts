@@ -6,7 +6,7 @@
  * before and after GnuPG's cut-off), revoked and expired keys and user IDs, and random
  * ownertrust. Output: the keyring bytes gpg imports, the ownertrust, and a description.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { keyPacketFor, signV4, sp, userIdPacket } from '../../src/openpgp/build.js';
 import type { KeyPacket } from '../../src/openpgp/key-packet.js';
 
@@ -83,7 +83,8 @@ export interface GenKey {
   fpr: string;
   created: number;
   rsa: boolean;
-  uids: Array<{ text: string; revoked: boolean; expired: boolean }>;
+  /** `expiresAfter`: seconds after its self-signature at which the user ID expires. */
+  uids: Array<{ text: string; revoked: boolean; expiresAfter?: number }>;
   revoked: boolean;
   expires?: number;
   ownertrust: number;
@@ -146,7 +147,8 @@ export function generateWeb(seed: number, opts: WebOptions = {}): GeneratedWeb {
       if (chance(0.1)) domain = domain.toUpperCase();
       const local = `${first.split(' ')[0].toLowerCase()}${i}u${u}`;
       const text = chance(0.05) ? `${local}@${domain}` : `${first} <${local}@${domain}>`;
-      uids.push({ text, revoked: u > 0 && chance(0.1), expired: chance(0.05) });
+      const selfTime = created + u * 60;
+      uids.push({ text, revoked: u > 0 && chance(0.1), expiresAfter: chance(0.05) ? WEB_NOW - selfTime - int(1, 100) * DAY : undefined });
     }
     const r = rnd();
     keys.push({
@@ -252,11 +254,23 @@ export function generateWeb(seed: number, opts: WebOptions = {}): GeneratedWeb {
     return cert;
   }
 
-  // Serialize: primary, key revocation, then per user ID its self-signature, its revocation, third-party signatures.
+  const bytes = serializeWeb(keys, mats, certs);
+
+  const ownertrust = new Map<string, number>();
+  for (const k of keys) if (k.ownertrust > 0) ownertrust.set(k.fpr, k.ownertrust);
+  const ownertrustText = [...ownertrust].map(([f, v]) => `${f}:${v}:\n`).join('');
+  // Most webs use gpg's defaults; some vary them.
+  const params = chance(0.7)
+    ? { marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5 }
+    : { marginalsNeeded: int(2, 4), completesNeeded: int(1, 3), maxCertDepth: int(1, 6) };
+  return { seed, now: WEB_NOW, bytes, keys, certs, roots: rootList.map((i) => keys[i].fpr), ownertrustText, ownertrust, params };
+}
+
+/** Primary, key revocation, then per user ID its self-signature, revocation and third-party signatures. */
+function serializeWeb(keys: GenKey[], mats: Material[], certs: GenCert[]): Buffer {
   const parts: Buffer[] = [];
   const index = new Map(keys.map((k, i) => [k.fpr, i]));
-  for (let i = 0; i < n; i++) {
-    const k = keys[i];
+  keys.forEach((k, i) => {
     const m = mats[i];
     parts.push(m.key.packet.raw);
     if (k.revoked) {
@@ -270,7 +284,7 @@ export function generateWeb(seed: number, opts: WebOptions = {}): GeneratedWeb {
       const selfTime = k.created + ui * 60;
       const hashed = [sp.created(selfTime), sp.keyFlags(0x03), sp.issuerFingerprint(m.key)];
       if (k.expires !== undefined) hashed.push(sp.keyExpiresAfter(k.expires - k.created));
-      if (u.expired) hashed.push(sp.expiresAfter(WEB_NOW - selfTime - int(1, 100) * DAY));
+      if (u.expiresAfter !== undefined) hashed.push(sp.expiresAfter(u.expiresAfter));
       parts.push(signV4(target, { type: 0x13, signer: m.key, privateKey: m.priv, hashed }).packet.raw);
       if (u.revoked) {
         parts.push(signV4(target, { type: 0x30, signer: m.key, privateKey: m.priv, hashed: [sp.created(selfTime + 200 * DAY), sp.reason(32, 'no longer used'), sp.issuerFingerprint(m.key)] }).packet.raw);
@@ -288,16 +302,53 @@ export function generateWeb(seed: number, opts: WebOptions = {}): GeneratedWeb {
         parts.push(signV4(target, { type: c.type, signer: issuer.key, privateKey: issuer.priv, hashed: h, hashAlgorithm: c.hash }).packet.raw);
       }
     });
-  }
+  });
+  return Buffer.concat(parts);
+}
 
+/** A web described by hand: named keys and certifications, as real packets. */
+export interface WebSpec {
+  keys: Array<{ name: string; uids: string[]; ownertrust?: number }>;
+  certs: Array<{ issuer: string; target: string; uid?: number; tsig?: [number, number]; regex?: string; created?: number; type?: number; exportable?: boolean }>;
+}
+
+/** Builds a hand-described web (deterministic keys from the names), certified in 2022. */
+export function buildWeb(spec: WebSpec): GeneratedWeb {
+  const created = 1640995200; // 2022-01-01
+  const keys: GenKey[] = [];
+  const mats: Material[] = [];
+  for (const k of spec.keys) {
+    const priv = ed25519From(createHash('sha256').update(`webgen:${k.name}`).digest());
+    const key = keyPacketFor(priv, created);
+    mats.push({ key, priv });
+    keys.push({ name: k.name, fpr: key.fpr, created, rsa: false, uids: k.uids.map((text) => ({ text, revoked: false })), revoked: false, ownertrust: k.ownertrust ?? 0 });
+  }
+  const fpr = (name: string) => keys.find((k) => k.name === name)?.fpr ?? '';
+  const certs: GenCert[] = spec.certs.map((c) => ({
+    issuer: fpr(c.issuer),
+    target: fpr(c.target),
+    uid: c.uid ?? 0,
+    type: c.type ?? 0x10,
+    created: c.created ?? created + 30 * DAY,
+    hash: 8,
+    tsig: c.tsig,
+    regex: c.regex,
+    revocable: true,
+    exportable: c.exportable ?? true,
+  }));
   const ownertrust = new Map<string, number>();
   for (const k of keys) if (k.ownertrust > 0) ownertrust.set(k.fpr, k.ownertrust);
-  const ownertrustText = [...ownertrust].map(([f, v]) => `${f}:${v}:\n`).join('');
-  // Most webs use gpg's defaults; some vary them.
-  const params = chance(0.7)
-    ? { marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5 }
-    : { marginalsNeeded: int(2, 4), completesNeeded: int(1, 3), maxCertDepth: int(1, 6) };
-  return { seed, now: WEB_NOW, bytes: Buffer.concat(parts), keys, certs, roots: rootList.map((i) => keys[i].fpr), ownertrustText, ownertrust, params };
+  return {
+    seed: 0,
+    now: WEB_NOW,
+    bytes: serializeWeb(keys, mats, certs),
+    keys,
+    certs,
+    roots: keys.filter((k) => k.ownertrust === 6).map((k) => k.fpr),
+    ownertrustText: [...ownertrust].map(([f, v]) => `${f}:${v}:\n`).join(''),
+    ownertrust,
+    params: { marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5 },
+  };
 }
 
 const OT = ['-', 'e', 'q', 'n', 'm', 'f', 'u'];
@@ -317,7 +368,7 @@ function certLine(web: GeneratedWeb, c: GenCert): string {
 
 function keyLine(k: GenKey): string {
   const flags = [k.revoked ? 'revoked' : '', k.expires !== undefined ? `expires ${date(k.expires)}` : '', k.rsa ? 'rsa' : ''].filter(Boolean);
-  const uids = k.uids.map((u, i) => `[${i}] ${JSON.stringify(u.text)}${u.revoked ? ' revoked' : ''}${u.expired ? ' expired' : ''}`).join(', ');
+  const uids = k.uids.map((u, i) => `[${i}] ${JSON.stringify(u.text)}${u.revoked ? ' revoked' : ''}${u.expiresAfter !== undefined ? ' expired' : ''}`).join(', ');
   return `${k.name} ${k.fpr} ownertrust ${OT[k.ownertrust]}${flags.length ? ` (${flags.join(', ')})` : ''}: ${uids}`;
 }
 

@@ -1,0 +1,384 @@
+/**
+ * monkeysphere-wot: asks the web of trust how valid a binding (key, user ID) is, with
+ * GnuPG's classic model (stricter where GnuPG is unsafe) and an explanation: the
+ * certification paths behind a verdict, or why there are none. Reads keyrings, or the
+ * user's GnuPG home through gpg's machine-readable exports. Only this file prints.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
+import { Keyring } from '../keyring/keyring.js';
+import { dearmor } from '../openpgp/armor.js';
+import { readCerts } from '../openpgp/cert.js';
+import { SqliteDatabase, SqliteVerificationCache } from '../store/sqlite.js';
+import type { VerificationCache } from '../verify/cache.js';
+import { VerifyPool } from '../verify/pool.js';
+import { Verifier } from '../verify/verifier.js';
+import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
+import { computeKeyringTrust } from '../wot/from-cert.js';
+import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../wot/gnupg.js';
+import type { PathCheck, TrustNetwork } from '../wot/network.js';
+import type { TrustOptions } from '../wot/types.js';
+import { type Io, processIo } from './io.js';
+import { type Logger, loggerFor } from './log.js';
+import { EXIT, runCommand } from './run.js';
+
+const TOOL = 'monkeysphere-wot';
+
+interface GlobalOptions {
+  keyring: string[];
+  gnupg?: string | true;
+  ownertrust?: string;
+  root: string[];
+  at?: string;
+  marginalsNeeded?: string;
+  completesNeeded?: string;
+  maxCertDepth?: string;
+  model: 'strict' | 'gnupg';
+  json?: boolean;
+  cache: string | false;
+}
+
+const DESCRIPTION = [
+  'How valid is a binding of a user ID to an OpenPGP key? monkeysphere-wot answers with GnuPG\'s classic "pgp" web-of-trust model: ultimately trusted roots; introducers with full or marginal ownertrust; trust signatures with depth, amount and domain scope; marginals-needed, completes-needed and max-cert-depth.',
+  "It is stricter than GnuPG where GnuPG is unsafe: a trust signature's scope binds every certification made further down its delegation chain (GnuPG forgets it one level down). It never accepts a binding that GnuPG 2.2 rejects.",
+  'Validity is reported as GnuPG\'s letters: u ultimate, f full, m marginal, q signed but nothing counted, - unknown, e expired, r revoked. Only u and f are valid, as in Monkeysphere. Every answer comes with an explanation: the certification paths from a root that justify it, or why it is not valid.',
+].join('\n\n');
+
+const AFTER = `
+Inputs:
+  Certificates come from --keyring files (armored or binary, repeatable) and/or
+  --gnupg, which runs "gpg --export --export-options export-local-sigs" and
+  "gpg --export-ownertrust" in GNUPGHOME (default $GNUPGHOME or ~/.gnupg) and reads
+  marginals-needed, completes-needed, max-cert-depth, min-cert-level, trust-model and
+  trusted-key from its gpg.conf. Roots are --root keys, ownertrust 6 entries and
+  trusted-key lines. Command-line options override gpg.conf.
+
+Exit status:
+  0  the binding asked about is fully valid (u or f); list always exits 0
+  1  it is not
+  2  usage error
+  3  bad input: unreadable keyring, malformed ownertrust file or gpg.conf
+  4  environment: gpg missing or failing
+
+Files:
+  $XDG_CACHE_HOME/monkeysphere/wot-verify.sqlite (or ~/.cache/...): verified
+  certifications, so a second run verifies nothing it has seen (--cache, --no-cache).
+
+Examples:
+  monkeysphere-wot --keyring ring.pgp --root 2D1C258A98AD42585E139485B3234FB7404B91C7 list
+  monkeysphere-wot --gnupg authenticate 'Dave <dave@example.org>' 7D17723472E24FE14E95D4F0A58E548AD0E911AC
+  monkeysphere-wot --gnupg --json lookup 'Dave <dave@example.org>'
+  monkeysphere-wot --keyring ring.pgp --ownertrust trust.txt --at 2023-01-15 identify 0xA58E548AD0E911AC
+
+See docs/design/wot.md for the model and every way it differs from GnuPG.
+`;
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/**
+ * Runs monkeysphere-wot with `argv` (without the program name).
+ * @returns the exit status: 0 valid, 1 not valid, 2 usage, 3 bad input, 4 environment.
+ */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  return runCommand(TOOL, io, async () => {
+    let status: number = EXIT.ok;
+    const program = new Command(TOOL)
+      .exitOverride()
+      .helpCommand(true)
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+      .showHelpAfterError(`(run '${TOOL} --help' for usage)`)
+      .description(DESCRIPTION)
+      .option('-k, --keyring <file>', 'read certificates from FILE, armored or binary (repeatable)', collect)
+      .option('--gnupg [gnupghome]', "read the user's GnuPG keyring, ownertrust and gpg.conf")
+      .option('--ownertrust <file>', 'ownertrust in the format of gpg --export-ownertrust (FPR:N: lines; 6 = root)')
+      .option('-r, --root <fingerprint>', 'an ultimately trusted key, by fingerprint or key ID (repeatable)', collect)
+      .option('--at <time>', 'reference time, ISO 8601 (default: now)')
+      .option('--marginals-needed <n>', 'marginal introducers that make a binding valid (default 3)')
+      .option('--completes-needed <n>', 'full introducers that make a binding valid (default 1)')
+      .option('--max-cert-depth <n>', 'longest chain of certifications from a root (default 5)')
+      .addOption(new Option('--model <model>', 'strict: never better than GnuPG and scopes bind whole chains; gnupg: GnuPG 2.2 exactly').choices(['strict', 'gnupg']).default('strict'))
+      .option('--json', 'print JSON for programs instead of text')
+      .option('--cache <file>', 'verification cache (default under $XDG_CACHE_HOME/monkeysphere)')
+      .option('--no-cache', 'do not read or write a verification cache')
+      .addHelpText('after', AFTER);
+
+    const run = async (body: (net: TrustNetwork, opts: GlobalOptions, log: Logger) => number | Promise<number>) => {
+      const raw = program.opts<GlobalOptions>();
+      const opts: GlobalOptions = { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
+      const log = loggerFor(io);
+      const { network, close } = await load(opts, io, log);
+      try {
+        status = await body(network, opts, log);
+      } finally {
+        await close();
+      }
+    };
+
+    program
+      .command('list')
+      .description('every binding with its validity; always exits 0')
+      .argument('[pattern]', 'only bindings whose user ID or fingerprint contains this (case-insensitive)')
+      .action((pattern: string | undefined) => run((net, opts) => cmdList(net, opts, io, pattern)));
+    program
+      .command('authenticate')
+      .description('is USERID on the key FINGERPRINT fully valid? explains why, or why not')
+      .argument('<userid>')
+      .argument('<fingerprint>')
+      .action((userId: string, fpr: string) => run((net, opts) => cmdExplain(net, opts, io, [[resolveKey(net, fpr, false), userId]])));
+    program
+      .command('lookup')
+      .description('the keys carrying exactly USERID, each binding explained')
+      .argument('<userid>')
+      .action((userId: string) =>
+        run((net, opts) => {
+          const keys = net.keysWithUserId(userId);
+          if (keys.length === 0 && !opts.json) {
+            io.stdout.write(`no key carries the user ID ${JSON.stringify(userId)}\n`);
+            return EXIT.no;
+          }
+          return cmdExplain(
+            net,
+            opts,
+            io,
+            keys.map((f) => [f, userId]),
+          );
+        }),
+      );
+    program
+      .command('identify')
+      .description('every user ID of the key FINGERPRINT, each explained')
+      .argument('<fingerprint>')
+      .action((fpr: string) =>
+        run((net, opts) => {
+          const f = resolveKey(net, fpr, false);
+          const key = net.key(f);
+          const pairs: Array<[string, string]> = key ? key.userIds.filter((u) => !u.attribute).map((u) => [f, u.text]) : [[f, '']];
+          return cmdExplain(net, opts, io, pairs);
+        }),
+      );
+    program
+      .command('path')
+      .description('check a path given as fingerprints, root first and target last, then the user ID: each certification along it, then the binding')
+      .argument('<keys...>', 'fingerprints, root first and target last, then USERID')
+      .action((args: string[]) =>
+        run((net, opts) => {
+          if (args.length < 3) throw new UsageError('MS_WOT_PATH', 'path needs at least two fingerprints and a user ID', { hints: [`${TOOL} path ROOT [INTRODUCER...] TARGET USERID`] });
+          const userId = args[args.length - 1];
+          const fprs = args.slice(0, -1).map((a) => resolveKey(net, a, true));
+          return cmdPath(net.checkPath(fprs, userId), opts, io);
+        }),
+      );
+
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  });
+}
+
+/** A fingerprint (or key ID found in the keyring) in canonical form. */
+function resolveKey(net: TrustNetwork, handle: string, mustExist: boolean): string {
+  const h = normalizeKeyHandle(handle);
+  if (!/^[0-9A-F]+$/.test(h) || !(h.length === 16 || h.length === 40 || h.length === 64)) {
+    throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(handle)}`, { hints: ['give 40 hex digits (v4), 64 (v6), or a 16-digit key ID'] });
+  }
+  if (h.length !== 16) {
+    if (mustExist && !net.key(h)) throw new InputError('MS_WOT_NO_KEY', `key ${h} is not in the keyring`);
+    return h;
+  }
+  const matches = net.graph.keys.filter((k) => k.key.keyId.toUpperCase() === h || k.key.fpr.toUpperCase().endsWith(h));
+  if (matches.length === 1) return matches[0].key.fpr.toUpperCase();
+  if (matches.length > 1) throw new UsageError('MS_WOT_AMBIGUOUS', `key ID ${h} names ${matches.length} keys`, { hints: ['give the full fingerprint'] });
+  if (mustExist) throw new InputError('MS_WOT_NO_KEY', `key ${h} is not in the keyring`);
+  return h;
+}
+
+function cmdList(net: TrustNetwork, opts: GlobalOptions, io: Io, pattern: string | undefined): number {
+  const needle = pattern?.toLowerCase();
+  const rows = net.bindings().filter((b) => !needle || b.userId.toLowerCase().includes(needle) || b.fingerprint.toLowerCase().includes(needle));
+  if (opts.json) {
+    io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  for (const b of rows) io.stdout.write(`${b.valid ? '[✓]' : '[ ]'} ${b.fingerprint} ${JSON.stringify(b.userId)}: ${validityWord(b.validity)} (${b.validity})\n`);
+  return EXIT.ok;
+}
+
+function cmdExplain(net: TrustNetwork, opts: GlobalOptions, io: Io, pairs: Array<[string, string]>): number {
+  const explanations = pairs.map(([f, u]) => net.explain(f, u));
+  if (opts.json) io.stdout.write(`${JSON.stringify(explanations.map(explanationJson), null, 2)}\n`);
+  else io.stdout.write(explanations.map((e) => `${formatExplanation(e)}\n`).join('\n'));
+  return explanations.some((e) => e.valid) ? EXIT.ok : EXIT.no;
+}
+
+function cmdPath(check: PathCheck, opts: GlobalOptions, io: Io): number {
+  const ok = check.pathHolds && check.binding.valid;
+  if (opts.json) {
+    const hops = check.hops.map((h) => ({
+      ...h,
+      verdict: { ...h.verdict, message: h.verdict.code === 'no-certification' ? 'no certification by the issuer on the target' : verdictText(h.verdict) },
+    }));
+    io.stdout.write(`${JSON.stringify({ ...check, hops, binding: explanationJson(check.binding) }, null, 2)}\n`);
+    return ok ? EXIT.ok : EXIT.no;
+  }
+  const lines = [`Path of ${check.fingerprints.length} keys to ${JSON.stringify(check.userId)}: ${check.pathHolds ? 'every certification counts' : 'broken'}`];
+  if (!check.firstIsRoot) lines.push(`  ✗ ${check.fingerprints[0]} is not an ultimately trusted root`);
+  for (const h of check.hops) {
+    const good = h.verdict.code === 'counted';
+    const why = h.verdict.code === 'no-certification' ? 'no certification by the issuer on the target' : verdictText(h.verdict);
+    lines.push(`  ${good ? '✓' : '✗'} ${h.issuer} → ${h.target}${h.userId !== undefined ? ` ${JSON.stringify(h.userId)}` : ''}: ${why}`);
+    if (h.targetIsIntroducer === false) lines.push(`    ✗ ${h.target} is not an introducer (not fully valid with ownertrust or a trust signature, or beyond max-cert-depth)`);
+  }
+  lines.push('', formatExplanation(check.binding));
+  io.stdout.write(`${lines.join('\n')}\n`);
+  return ok ? EXIT.ok : EXIT.no;
+}
+
+// ---- Loading the inputs ------------------------------------------------------------------
+
+function parseTime(value: string | undefined): number {
+  if (value === undefined) return Math.floor(Date.now() / 1000);
+  const t = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  if (Number.isNaN(t)) throw new UsageError('MS_WOT_TIME', `--at is not a time: ${JSON.stringify(value)}`, { hints: ['use ISO 8601, such as 2023-01-15 or 2023-01-15T00:00:00Z'] });
+  return Math.floor(t / 1000);
+}
+
+function parseCount(name: string, value: string | undefined, lo: number, hi: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < lo || Number(value) > hi) {
+    throw new UsageError('MS_WOT_OPTION', `--${name} needs a number from ${lo} to ${hi}, not ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function readInput(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new InputError('MS_WOT_READ', `cannot read ${what} ${JSON.stringify(path)}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function gpg(io: Io, home: string, args: string[]): Buffer {
+  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', ...args], { maxBuffer: 1024 * 1024 * 1024, env: { ...io.env, LC_ALL: 'C' } });
+  if (r.error) {
+    throw new EnvironmentError('MS_WOT_GPG', `cannot run gpg: ${r.error.message}`, { cause: r.error, hints: ['install GnuPG, or give --keyring and --ownertrust instead of --gnupg'] });
+  }
+  if (r.status !== 0) {
+    throw new EnvironmentError('MS_WOT_GPG', `gpg ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.toString('utf8').trim().split('\n').pop() ?? ''}`);
+  }
+  return r.stdout;
+}
+
+function defaultCachePath(io: Io): string | undefined {
+  const base = io.env.XDG_CACHE_HOME || (io.env.HOME ? join(io.env.HOME, '.cache') : undefined);
+  return base ? join(base, 'monkeysphere', 'wot-verify.sqlite') : undefined;
+}
+
+function openCache(opts: GlobalOptions, io: Io, log: Logger): { cache?: VerificationCache; close(): void } {
+  if (opts.cache === false) return { close() {} };
+  const path = typeof opts.cache === 'string' ? opts.cache : defaultCachePath(io);
+  if (!path) return { close() {} };
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const db = SqliteDatabase.open(path);
+    return { cache: new SqliteVerificationCache(db), close: () => db.close() };
+  } catch (err) {
+    log.info(`warning: verification cache ${JSON.stringify(path)} not used: ${errorMessage(err)}`);
+    return { close() {} };
+  }
+}
+
+async function load(opts: GlobalOptions, io: Io, log: Logger): Promise<{ network: TrustNetwork; close(): Promise<void> }> {
+  const keyring = new Keyring();
+  const addCerts = (bytes: Buffer, source: string) => {
+    const { certs, problems } = readCerts(dearmor(bytes));
+    for (const p of problems) log.verbose(`${source}: skipped: ${p.message}`);
+    if (certs.length === 0 && bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${source} holds no certificates`);
+    for (const c of certs) keyring.add(c);
+  };
+  for (const file of opts.keyring) addCerts(readInput(file, 'keyring'), file);
+
+  let ownertrust = new Map<string, number>();
+  const roots: string[] = opts.root.map(normalizeKeyHandle);
+  const trust: Partial<TrustOptions> = {};
+  if (opts.gnupg !== undefined) {
+    const home = typeof opts.gnupg === 'string' ? opts.gnupg : io.env.GNUPGHOME || join(io.env.HOME ?? homedir(), '.gnupg');
+    const confPath = join(home, 'gpg.conf');
+    if (existsSync(confPath)) {
+      const conf = parseGpgConf(readInput(confPath, 'gpg.conf').toString('utf8'), confPath);
+      const model = conf.trustModel;
+      if (model === 'tofu+pgp') log.info('warning: gpg.conf sets trust-model tofu+pgp; only the pgp part is computed (no TOFU)');
+      else if (model !== undefined && model !== 'pgp' && model !== 'auto') {
+        throw new UnsupportedError('MS_WOT_TRUST_MODEL', `gpg.conf sets trust-model ${model}; only the pgp model is supported`, { hints: ['give --keyring, --root and --ownertrust to compute the pgp model anyway'] });
+      }
+      trust.marginalsNeeded = conf.marginalsNeeded;
+      trust.completesNeeded = conf.completesNeeded;
+      trust.maxCertDepth = conf.maxCertDepth;
+      trust.minCertLevel = conf.minCertLevel;
+      roots.push(...conf.trustedKeys.map(normalizeKeyHandle));
+    }
+    addCerts(gpg(io, home, ['--export', '--export-options', 'export-local-sigs']), `gpg --export (${home})`);
+    if (existsSync(join(home, 'trustdb.gpg'))) ownertrust = parseOwnertrust(gpg(io, home, ['--export-ownertrust']).toString('utf8'), 'gpg --export-ownertrust');
+    else log.info(`warning: ${home} has no trustdb.gpg, so no ownertrust`);
+  }
+  if (opts.ownertrust !== undefined) {
+    for (const [f, v] of parseOwnertrust(readInput(opts.ownertrust, 'ownertrust file').toString('utf8'), opts.ownertrust)) ownertrust.set(f, v);
+  }
+  if (opts.keyring.length === 0 && opts.gnupg === undefined) {
+    throw new UsageError('MS_WOT_NO_INPUT', 'no certificates to read', { hints: ['give --keyring FILE (repeatable) or --gnupg'] });
+  }
+
+  // Key IDs (from --root or trusted-key) name the key in the keyring that has them.
+  const resolvedRoots: string[] = [];
+  for (const r of roots) {
+    if (!/^[0-9A-F]+$/.test(r)) throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(r)}`);
+    if (r.length === 16 || r.length === 8) {
+      const hits = [...keyring].filter((c) => c.primary.fpr.endsWith(r));
+      if (hits.length === 0) log.info(`warning: root ${r} is not in the keyring`);
+      for (const c of hits) resolvedRoots.push(c.primary.fpr);
+    } else {
+      if (!keyring.get(r)) log.info(`warning: root ${r} is not in the keyring`);
+      resolvedRoots.push(r);
+    }
+  }
+  const trustOptions: TrustOptions = {
+    roots: resolvedRoots,
+    ownertrust,
+    now: parseTime(opts.at),
+    marginalsNeeded: parseCount('marginals-needed', opts.marginalsNeeded, 2, 255) ?? trust.marginalsNeeded,
+    completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? trust.completesNeeded,
+    maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? trust.maxCertDepth,
+    minCertLevel: trust.minCertLevel,
+    model: opts.model,
+  };
+  if (resolvedRoots.length === 0 && ![...ownertrust.values()].some((v) => (v & 15) === 6)) {
+    log.info('warning: no ultimately trusted keys; nothing can be valid (give --root, --ownertrust or --gnupg)');
+  }
+
+  const { cache, close: closeCache } = openCache(opts, io, log);
+  const pool = new VerifyPool();
+  const verifier = new Verifier({ cache, pool });
+  const started = performance.now();
+  try {
+    const { network, web } = await computeKeyringTrust(keyring, trustOptions, { verifier });
+    const s = verifier.stats;
+    log.verbose(
+      `${keyring.size} certificates; ${s.verified} signatures verified, ${s.cached} from the cache, ${web.unchecked} certifications never needed checking; ${Math.round(performance.now() - started)} ms`,
+    );
+    for (const m of network.missingRoots) log.verbose(`root ${m} is not in the keyring`);
+    return {
+      network,
+      close: async () => {
+        await pool.close();
+        closeCache();
+      },
+    };
+  } catch (err) {
+    await pool.close();
+    closeCache();
+    throw err;
+  }
+}

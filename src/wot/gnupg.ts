@@ -1,0 +1,90 @@
+/**
+ * Reading GnuPG's trust settings from text: `gpg --export-ownertrust` output and the
+ * trust options of gpg.conf. Pure parsing; running gpg and reading files is the CLI's
+ * job. GnuPG's human-readable output is never parsed.
+ */
+import { InputError } from '../errors.js';
+
+/**
+ * Parses `gpg --export-ownertrust` (and `--import-ownertrust` input): `FPR:VALUE:` lines,
+ * `#` comments. VALUE keeps gpg's flags (128 disabled); `& 15` is the trust value.
+ * @throws InputError (MS_WOT_OWNERTRUST) on a malformed line, naming it.
+ */
+export function parseOwnertrust(text: string, source = 'ownertrust'): Map<string, number> {
+  const out = new Map<string, number>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^([0-9A-Fa-f]{32,64}):(\d{1,3}):?$/.exec(line);
+    if (!m || Number(m[2]) > 255) {
+      throw new InputError('MS_WOT_OWNERTRUST', `${source}:${i + 1}: not an ownertrust line: ${JSON.stringify(raw.slice(0, 80))}`, {
+        hints: ['lines look like FINGERPRINT:VALUE: as written by gpg --export-ownertrust (6 ultimate, 5 full, 4 marginal, 3 never)'],
+      });
+    }
+    out.set(m[1].toUpperCase(), Number(m[2]));
+  });
+  return out;
+}
+
+export interface GpgTrustConfig {
+  marginalsNeeded?: number;
+  completesNeeded?: number;
+  maxCertDepth?: number;
+  minCertLevel?: number;
+  trustModel?: string;
+  /** `trusted-key` values (key IDs or fingerprints), roots like ownertrust 6. */
+  trustedKeys: string[];
+}
+
+/**
+ * The trust options of a gpg.conf: marginals-needed, completes-needed, max-cert-depth,
+ * min-cert-level, trust-model and trusted-key. Other options are ignored; the last
+ * occurrence wins, as in gpg.
+ * @throws InputError (MS_WOT_GPGCONF) when one of these has an unusable value.
+ */
+export function parseGpgConf(text: string, source = 'gpg.conf'): GpgTrustConfig {
+  const out: GpgTrustConfig = { trustedKeys: [] };
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(?:--)?([A-Za-z0-9-]+)(?:[\s=]+(.*))?$/.exec(line);
+    if (!m) return;
+    const name = m[1].toLowerCase();
+    const value = (m[2] ?? '').trim().replace(/^"(.*)"$/, '$1');
+    const number = (lo: number, hi: number): number => {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < lo || n > hi) {
+        throw new InputError('MS_WOT_GPGCONF', `${source}:${i + 1}: ${name} needs a number from ${lo} to ${hi}, not ${JSON.stringify(value)}`);
+      }
+      return n;
+    };
+    switch (name) {
+      case 'marginals-needed':
+        out.marginalsNeeded = number(2, 255);
+        break;
+      case 'completes-needed':
+        out.completesNeeded = number(1, 255);
+        break;
+      case 'max-cert-depth':
+        out.maxCertDepth = number(1, 255);
+        break;
+      case 'min-cert-level':
+        out.minCertLevel = number(1, 3);
+        break;
+      case 'trust-model':
+        out.trustModel = value.toLowerCase();
+        break;
+      case 'trusted-key':
+        if (value) out.trustedKeys.push(value);
+        break;
+      default:
+        break;
+    }
+  });
+  return out;
+}
+
+/** Normalizes a fingerprint or key ID as users type them: `0x`, spaces and case. */
+export function normalizeKeyHandle(handle: string): string {
+  return handle.replace(/\s+/g, '').replace(/^0x/i, '').toUpperCase();
+}
