@@ -326,6 +326,11 @@ describe('Verifier agrees with gpg --check-sigs', () => {
     }
     assert.ok(seen((s) => !s.exportable), 'local certification');
     assert.ok(seen((s) => s.trust?.level === 1 && s.trust.amount === 120 && s.regexes.length === 1), 'trust signature');
+    assert.ok(seen((s) => !s.exportable && s.trust?.level === 2 && s.trust.amount === 60 && s.regexes.length === 0), 'local trust signature');
+    assert.ok(seen((s) => s.expiresAfter === 90 * 86400), 'certification with an expiry');
+    assert.ok(seen((s) => s.revocationKeys.length === 1), 'designated revoker');
+    assert.ok(seen((s) => s.type === 0x20 && s.revocationReason?.code === 1), 'soft key revocation');
+    assert.ok(seen((s) => s.type === 0x20 && s.revocationReason?.code === 2), 'hard key revocation');
   });
 
   for (const [name, mutation] of [
