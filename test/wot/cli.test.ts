@@ -24,8 +24,18 @@ async function run(argv: string[], env: Record<string, string> = {}): Promise<Ru
   let out = '';
   let err = '';
   const io = {
-    stdout: { write: (s: string | Uint8Array) => ((out += s.toString()), true) },
-    stderr: { write: (s: string | Uint8Array) => ((err += s.toString()), true) },
+    stdout: {
+      write: (s: string | Uint8Array) => {
+        out += s.toString();
+        return true;
+      },
+    },
+    stderr: {
+      write: (s: string | Uint8Array) => {
+        err += s.toString();
+        return true;
+      },
+    },
     stdin: Readable.from([]),
     env: { HOME: dir, ...env },
     cwd: dir,
