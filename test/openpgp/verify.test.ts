@@ -311,6 +311,21 @@ describe('Verifier agrees with gpg --check-sigs', () => {
     assert.ok(r.compared >= 50, `compared ${r.compared}`);
   });
 
+  test("why --allow-weak-key-signatures: by default gpg leaves bob's 2022 SHA-1 certification unchecked (`%`)", () => {
+    // gpg-check-sigs.txt is gpg's default listing at the reference time (see the fixture README).
+    const records = readFileSync(new URL('../fixtures/certs/gpg-check-sigs.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .filter((f) => f[0] === 'sig' || f[0] === 'rev');
+    const unchecked = records.filter((f) => f[1] !== '!');
+    assert.deepEqual(
+      unchecked.map((f) => [f[1], f[4], f[5], f[9], f[15]]),
+      [['%', INDEX.bob.fpr.slice(-16), '1643673600', '[Invalid digest algorithm] ', '2']],
+    );
+    // grace's SHA-1 certification of 2018 is before the 2019-01-19 cutoff and checked.
+    assert.ok(records.some((f) => f[1] === '!' && f[4] === INDEX.grace.fpr.slice(-16) && f[15] === '2'));
+  });
+
   test('the fixtures cover the algorithms and classes they claim to', () => {
     const sigs = all.flatMap(locatedSigs).map((s) => s.sig);
     const seen = (pred: (s: Signature) => boolean) => sigs.some(pred);
