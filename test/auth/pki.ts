@@ -148,7 +148,7 @@ export class Person {
       { kind: 'key', primary: this.primary },
       { type: SigType.KeyRevocation, signer: this.primary, privateKey: this.privateKey, hashed: [sp.created(at), sp.issuerFingerprint(this.primary), sp.reason(2, 'compromised')] },
     );
-    this.append(this.primary.packet.raw, sig.packet.raw);
+    this.append(this.cert.primary.packet.raw, sig.packet.raw);
     return this.cert;
   }
 
