@@ -386,12 +386,13 @@ export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, is
     const pending = pendingThirdParty.get(ev);
     if (!pending) continue;
     for (const tp of pending.items) {
+      // Issuer first: the searches below are linear, and most items are not asked for.
+      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr));
+      if (mine.length === 0) continue;
       const state = ev.userIds.find((u) => u.component === tp.user);
       if (!state) continue;
       const index = state.certifications.findIndex((c) => c.sig === tp.entry.sig);
       if (index < 0 || state.certifications[index].outcome !== 'unchecked') continue;
-      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr));
-      if (mine.length === 0) continue;
       for (const c of mine) checks.push({ issuer: c.primary, sig: tp.entry.sig!, target: { kind: 'user', primary: tp.cert.primary, user: tp.user.packet } });
       work.push({ ev, tp, state, index, policy: pending.policy });
     }
