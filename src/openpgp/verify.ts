@@ -34,6 +34,20 @@ export function keySpki(key: KeyPacket): Buffer {
   return der;
 }
 
+/**
+ * The SPKI DER of a signing-capable key and its KeyObject, with OpenSSL parsing the key once
+ * (keySpki followed by createPublicKey parses it twice).
+ * @throws as keySpki
+ */
+export function verificationKey(key: KeyPacket): { spki: Buffer; keyObject: KeyObject } {
+  const spki = buildSpki(key);
+  try {
+    return { spki, keyObject: createPublicKey({ key: spki, format: 'der', type: 'spki' }) };
+  } catch (err) {
+    throw new MalformedPacketError(`public key material rejected by OpenSSL: ${errorMessage(err)}`, key.packet.offset, key.packet.tag, { cause: err });
+  }
+}
+
 function buildSpki(key: KeyPacket): Buffer {
   const m = key.material;
   switch (m.kind) {

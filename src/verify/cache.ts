@@ -12,9 +12,17 @@ export interface VerificationCache {
   record(entries: Array<[Buffer, boolean]>): Promise<void>;
 }
 
+let scratch = Buffer.allocUnsafe(4096);
+
 /** sha256(issuer fingerprint ‖ signed digest ‖ signature packet body). */
 export function cacheKey(issuerFingerprint: Buffer, digest: Buffer, sigBody: Buffer): Buffer {
-  return hash('sha256', Buffer.concat([issuerFingerprint, digest, sigBody]), 'buffer');
+  const size = issuerFingerprint.length + digest.length + sigBody.length;
+  // One reused buffer instead of a concatenation per signature: this runs for every check.
+  if (size > scratch.length) scratch = Buffer.allocUnsafe(Math.max(size, scratch.length * 2));
+  let o = issuerFingerprint.copy(scratch, 0);
+  o += digest.copy(scratch, o);
+  o += sigBody.copy(scratch, o);
+  return hash('sha256', scratch.subarray(0, o), 'buffer');
 }
 
 export class MemoryVerificationCache implements VerificationCache {

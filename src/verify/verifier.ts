@@ -5,13 +5,12 @@
  * next chunk is prepared. Outcomes are recorded in the cache at the end, in one write.
  * Pure cryptography: whether a signature counts (time, policy) is decided in src/cert/.
  */
-import { hash as oneShotHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { createPublicKey } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject, hash as oneShotHash } from 'node:crypto';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import type { Packet } from '../openpgp/packets.js';
 import { hashName, type SigTarget, targetChunks } from '../openpgp/signed-data.js';
 import type { Signature } from '../openpgp/signature.js';
-import { keySpki, nodeSignature, type VerifyMode, verifyPrepared } from '../openpgp/verify.js';
+import { nodeSignature, type VerifyMode, verificationKey, verifyPrepared } from '../openpgp/verify.js';
 import { cacheKey, type VerificationCache } from './cache.js';
 import type { VerifyPool, WorkerJob } from './pool.js';
 
@@ -32,15 +31,31 @@ export interface VerifierStats {
 
 interface Prepared {
   index: number;
-  fpr: string;
+  check: SigCheck;
   mode: VerifyMode;
   hash: string;
-  /** Exactly what the signature hashes (RFC 9580 §5.2.4). */
+  /** Exactly what the signature hashes (RFC 9580 §5.2.4), a view into an arena block. */
   data: Buffer;
   digest: Buffer;
   value: Buffer;
   /** The cache key: sha256(issuer fingerprint ‖ digest ‖ signature packet body), see cache.ts. */
   key: Buffer;
+}
+
+/** Blocks the signed data of many checks is written into, instead of one allocation per check. */
+const ARENA_BLOCK = 1 << 20;
+
+/** A cache miss ready for OpenSSL. */
+interface Job {
+  p: Prepared;
+  keyObject: KeyObject;
+  /** What node:crypto verifies: the signed data, or the digest for EdDSA. */
+  input: Buffer;
+}
+
+interface IssuerKey {
+  spki: Buffer;
+  keyObject: KeyObject;
 }
 
 export interface VerifierOptions {
@@ -64,36 +79,28 @@ interface PrefixEntry {
 
 export class Verifier {
   readonly stats: VerifierStats = { verified: 0, cached: 0, rejectedEarly: 0 };
-  private readonly keyObjects = new Map<string, KeyObject | null>();
-  private readonly spkis = new Map<string, Buffer | null>();
+  /** Per issuer fingerprint; null when OpenSSL cannot verify with it. Built only for cache misses. */
+  private readonly issuerKeys = new Map<string, IssuerKey | null>();
   private readonly prefixes = new WeakMap<Packet | KeyPacket, PrefixEntry>();
+  private arena = Buffer.allocUnsafeSlow(0);
+  private arenaUsed = 0;
   private inFlight = 0;
   private readonly waiters: Array<() => void> = [];
 
   constructor(private readonly opts: VerifierOptions = {}) {}
 
-  private spki(key: KeyPacket): Buffer | null {
-    let der = this.spkis.get(key.fpr);
-    if (der === undefined) {
+  private issuerKey(key: KeyPacket): IssuerKey | null {
+    let k = this.issuerKeys.get(key.fpr);
+    if (k === undefined) {
       try {
-        der = keySpki(key);
+        k = verificationKey(key);
       } catch {
-        // Not a signing algorithm we can hand to OpenSSL: every check by this key fails early.
-        der = null;
+        // Not a signing algorithm OpenSSL has, or material it refuses: every check by this key fails early.
+        k = null;
       }
-      this.spkis.set(key.fpr, der);
+      this.issuerKeys.set(key.fpr, k);
     }
-    return der;
-  }
-
-  private keyObject(fpr: string): KeyObject | null {
-    let ko = this.keyObjects.get(fpr);
-    if (ko === undefined) {
-      const der = this.spkis.get(fpr);
-      ko = der ? createPublicKey({ key: der, format: 'der', type: 'spki' }) : null;
-      this.keyObjects.set(fpr, ko);
-    }
-    return ko;
+    return k;
   }
 
   /** Verifies every check; results in input order. */
@@ -105,45 +112,54 @@ export class Verifier {
     const cache = this.opts.cache;
     const outcomes: Array<[Buffer, boolean]> = [];
     const running: Array<Promise<void>> = [];
+    const settle = (p: Prepared, ok: boolean) => {
+      results[p.index] = ok;
+      outcomes.push([p.key, ok]);
+    };
 
-    for (let start = 0; start < checks.length; start += chunkSize) {
-      const end = Math.min(checks.length, start + chunkSize);
-      const prepared: Prepared[] = [];
-      for (let i = start; i < end; i++) {
-        const p = this.prepare(checks[i], i);
-        if (p) prepared.push(p);
-        else this.stats.rejectedEarly++;
-      }
-      let todo = prepared;
-      if (cache && prepared.length > 0) {
-        const known = await cache.lookup(prepared.map((p) => p.key));
-        if (known.size > 0) {
-          todo = [];
-          for (const p of prepared) {
-            const v = known.get(p.key.toString('hex'));
-            if (v === undefined) todo.push(p);
-            else {
-              results[p.index] = v;
-              this.stats.cached++;
+    try {
+      for (let start = 0; start < checks.length; start += chunkSize) {
+        const end = Math.min(checks.length, start + chunkSize);
+        const prepared: Prepared[] = [];
+        for (let i = start; i < end; i++) {
+          const p = this.prepare(checks[i], i);
+          if (p) prepared.push(p);
+          else this.stats.rejectedEarly++;
+        }
+        let misses = prepared;
+        if (cache && prepared.length > 0) {
+          const known = await cache.lookup(prepared.map((p) => p.key));
+          if (known.size > 0) {
+            misses = [];
+            for (const p of prepared) {
+              const v = known.get(p.key.toString('hex'));
+              if (v === undefined) misses.push(p);
+              else {
+                results[p.index] = v;
+                this.stats.cached++;
+              }
             }
           }
         }
-      }
-      if (todo.length === 0) continue;
-      this.stats.verified += todo.length;
-      const settle = (p: Prepared, ok: boolean) => {
-        results[p.index] = ok;
-        outcomes.push([p.key, ok]);
-      };
-      if (todo.length < inlineThreshold) {
-        for (const p of todo) {
-          const ko = this.keyObject(p.fpr);
-          settle(p, ko !== null && verifyPrepared(ko, p.mode, p.hash, p.data, p.digest, p.value));
+        const jobs: Job[] = [];
+        for (const p of misses) {
+          const job = this.job(p);
+          if (job) jobs.push(job);
+          else this.stats.rejectedEarly++;
         }
-        continue;
+        if (jobs.length === 0) continue;
+        this.stats.verified += jobs.length;
+        if (jobs.length < inlineThreshold) {
+          for (const j of jobs) settle(j.p, verifyPrepared(j.keyObject, j.p.mode, j.p.hash, j.input, j.input, j.p.value));
+          continue;
+        }
+        running.push(this.opts.pool ? this.runOnPool(this.opts.pool, jobs, settle) : this.runOnThreadPool(jobs, settle));
+        if (this.inFlight > maxInFlight) await this.belowInFlight(maxInFlight - chunkSize);
       }
-      running.push(this.opts.pool ? this.runOnPool(this.opts.pool, todo, settle) : this.runOnThreadPool(todo, settle));
-      if (this.inFlight > maxInFlight) await this.belowInFlight(maxInFlight - chunkSize);
+    } catch (err) {
+      // Let hand-offs already made finish before failing, so none settles into a finished call.
+      await Promise.allSettled(running);
+      throw err;
     }
     await Promise.all(running);
     if (cache && outcomes.length > 0) await cache.record(outcomes);
@@ -151,13 +167,12 @@ export class Verifier {
   }
 
   private belowInFlight(limit: number): Promise<void> {
-    if (this.inFlight <= limit) return Promise.resolve();
     return new Promise((resolve) => {
       const check = () => {
         if (this.inFlight <= limit) resolve();
         else this.waiters.push(check);
       };
-      this.waiters.push(check);
+      check();
     });
   }
 
@@ -168,55 +183,55 @@ export class Verifier {
   }
 
   /** Async node:crypto: each verification runs on libuv's thread pool, none on this thread. */
-  private runOnThreadPool(todo: Prepared[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
-    this.inFlight += todo.length;
+  private runOnThreadPool(jobs: Job[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
+    this.inFlight += jobs.length;
     return new Promise((resolve) => {
-      let left = todo.length;
+      let left = jobs.length;
       const finish = (p: Prepared, ok: boolean) => {
         settle(p, ok);
         this.done(1);
         if (--left === 0) resolve();
       };
-      for (const p of todo) {
-        const ko = this.keyObject(p.fpr);
-        if (ko === null) {
-          finish(p, false);
-          continue;
-        }
+      for (const { p, keyObject, input } of jobs) {
         const callback = (err: Error | null, ok: boolean) => finish(p, err === null && ok);
         try {
-          if (p.mode === 'digest') cryptoVerify(null, p.digest, ko, p.value, callback);
-          else cryptoVerify(p.hash, p.data, ko, p.value, callback);
+          cryptoVerify(p.mode === 'digest' ? null : p.hash, input, keyObject, p.value, callback);
         } catch {
-          // Rejected before the job started (a malformed value): a bad signature, as verifyPrepared says.
+          // Refused before the job started (a malformed value): a bad signature, as verifyPrepared says.
           finish(p, false);
         }
       }
     });
   }
 
-  private async runOnPool(pool: VerifyPool, todo: Prepared[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
-    this.inFlight += todo.length;
+  private async runOnPool(pool: VerifyPool, jobs: Job[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
+    this.inFlight += jobs.length;
     try {
-      const jobs: WorkerJob[] = todo.map((p) => ({
-        issuer: p.fpr,
+      const work: WorkerJob[] = jobs.map(({ p, input }) => ({
+        issuer: p.check.issuer.fpr,
         mode: p.mode,
         hash: p.hash,
-        data: p.mode === 'digest' ? p.digest : p.data,
+        data: input,
         digest: p.digest,
         value: p.value,
       }));
-      const out = await pool.run(jobs, (fpr) => this.spkis.get(fpr)!, todo.length);
-      todo.forEach((p, i) => {
-        settle(p, out[i] === 1);
+      const out = await pool.run(work, (fpr) => this.issuerKeys.get(fpr)!.spki, jobs.length);
+      jobs.forEach((j, i) => {
+        settle(j.p, out[i] === 1);
       });
     } finally {
-      this.done(todo.length);
+      this.done(jobs.length);
     }
   }
 
-  /** The bytes a signature hashes, built from a per-target prefix so key and user ID are copied, not re-assembled. */
-  private signedData(sig: Signature, target: SigTarget): Buffer {
+  /** A cache miss made ready for OpenSSL; null when the issuer's key is unusable. */
+  private job(p: Prepared): Job | null {
+    const key = this.issuerKey(p.check.issuer);
+    if (!key) return null;
+    return { p, keyObject: key.keyObject, input: p.mode === 'digest' ? p.digest : p.data };
+  }
+
+  private prefix(sig: Signature, target: SigTarget): Buffer {
     const component: Packet | KeyPacket = target.kind === 'user' ? target.user : target.kind === 'subkey' ? target.subkey : target.primary;
     let entry = this.prefixes.get(component);
     if (entry === undefined || entry.primary !== target.primary) {
@@ -229,10 +244,25 @@ export class Verifier {
       prefix = Buffer.concat(targetChunks(target, sig.version));
       entry.bytes[slot] = prefix;
     }
+    return prefix;
+  }
+
+  /**
+   * What the signature hashes (RFC 9580 §5.2.4: salt, key and component, hashed part, trailer),
+   * copied from a per-target prefix into the current arena block.
+   */
+  private signedData(sig: Signature, target: SigTarget): Buffer {
+    const prefix = this.prefix(sig, target);
     const salt = sig.version === 6 && sig.salt ? sig.salt : undefined;
     const hp = sig.hashedPart;
     const trailer = sig.version >= 4 ? 6 : 0;
-    const data = Buffer.allocUnsafe((salt?.length ?? 0) + prefix.length + hp.length + trailer);
+    const size = (salt?.length ?? 0) + prefix.length + hp.length + trailer;
+    if (this.arenaUsed + size > this.arena.length) {
+      this.arena = Buffer.allocUnsafeSlow(Math.max(size, ARENA_BLOCK));
+      this.arenaUsed = 0;
+    }
+    const data = this.arena.subarray(this.arenaUsed, this.arenaUsed + size);
+    this.arenaUsed += size;
     let o = 0;
     if (salt) o += salt.copy(data, o);
     o += prefix.copy(data, o);
@@ -251,16 +281,16 @@ export class Verifier {
     let hash: string;
     let node: { value: Buffer; mode: VerifyMode };
     let digest: Buffer;
-    const data = this.signedData(sig, target);
+    let data: Buffer;
     try {
       hash = hashName(sig);
       node = nodeSignature(issuer, sig);
+      data = this.signedData(sig, target);
       digest = oneShotHash(hash, data, 'buffer');
     } catch {
       return null;
     }
-    if (!this.spki(issuer)) return null;
     if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) return null;
-    return { index, fpr: issuer.fpr, hash, data, digest, mode: node.mode, value: node.value, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
+    return { index, check, hash, data, digest, mode: node.mode, value: node.value, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
   }
 }
