@@ -28,6 +28,7 @@ import {
 } from '../host/operations.js';
 import { type Asker, confirm, stdinAsker } from '../host/prompt.js';
 import { parseServiceName, readServices } from '../host/service-name.js';
+import { type Account, keyserverAsUser } from '../host/unprivileged.js';
 import { showKeyLines } from '../host/show.js';
 import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert, publicCert } from '../host/store.js';
 import { oldFormat } from '../keytrans/index.js';
@@ -68,6 +69,8 @@ export interface HostDeps {
   servicesFile?: string;
   keyserver?: (servers: string[]) => HostKeyserver;
   userExists?: (name: string) => Promise<boolean>;
+  /** Account lookup for MONKEYSPHERE_USER (default: getent passwd). */
+  lookupAccount?: (name: string) => Promise<Account | undefined>;
 }
 
 interface Ctx {
@@ -137,9 +140,29 @@ async function show(ctx: Ctx, key: HostKey): Promise<void> {
   print(ctx.io, showKeyLines(await evaluateHostCert(key.cert, ctx.now())));
 }
 
-function keyserverFor(ctx: Ctx): HostKeyserver {
+/**
+ * The keyserver client. Run as root, keyserver access happens as MONKEYSPHERE_USER in a
+ * child process (as the original's `su`), so root never parses network answers.
+ * @throws EnvironmentError (MS_HOST_NO_USER) when running as root and that account does not exist.
+ */
+async function keyserverFor(ctx: Ctx): Promise<HostKeyserver> {
   const servers = [ctx.config.KEYSERVER];
-  return ctx.deps.keyserver ? ctx.deps.keyserver(servers) : new KeyserverClient({ servers });
+  if (ctx.deps.keyserver) return ctx.deps.keyserver(servers);
+  if (process.getuid?.() === 0) {
+    const name = ctx.config.MONKEYSPHERE_USER;
+    const account = (await (ctx.deps.lookupAccount ?? lookupAccount)(name)) ?? undefined;
+    if (!account) {
+      throw new EnvironmentError('MS_HOST_NO_USER', `MONKEYSPHERE_USER ${JSON.stringify(name)} does not exist, so the keyserver cannot be used safely`, {
+        hints: [`create the account (adduser --system ${name}), or set MONKEYSPHERE_USER to an existing unprivileged user`],
+      });
+    }
+    if (account.uid !== 0) return keyserverAsUser(servers, account, (m) => ctx.log.debug(m));
+  }
+  return new KeyserverClient({ servers });
+}
+
+async function lookupAccount(name: string): Promise<Account | undefined> {
+  return (await lookupAccounts([name])).get(name);
 }
 
 /** Reads FILE, or stdin for `-`; relative paths are from the command's working directory. */
@@ -354,7 +377,7 @@ async function loadRevoker(ctx: Ctx, spec: string): Promise<{ cert: Cert; fromKe
   }
   const id = m[1].toUpperCase();
   ctx.log.verbose(`searching keyserver ${ctx.config.KEYSERVER} for revoker keyID ${id}...`);
-  const ks = keyserverFor(ctx);
+  const ks = await keyserverFor(ctx);
   const result = id.length === 40 ? await ks.getByFingerprint(id) : await ks.getByKeyId(id);
   // A keyserver is not an authority: keep only the certificate whose primary key is the one asked for.
   const matching = result.certs.filter((c) => c.primary.fpr.endsWith(id));
@@ -454,7 +477,7 @@ Your decision? [1] `)
       ctx.io.stderr.write('Not publishing.\n');
       return 0;
     }
-    const result = await keyserverFor(ctx).send([withRevocation(minimalPublicCert(key.cert), revocation)]);
+    const result = await (await keyserverFor(ctx)).send([withRevocation(minimalPublicCert(key.cert), revocation)]);
     ctx.log.info(`revocation of ${key.fpr} published to ${result.server}`);
   }
   return 0;
@@ -471,7 +494,7 @@ async function publishKeys(ctx: Ctx, args: string[]): Promise<number> {
       continue;
     }
     try {
-      const result = await keyserverFor(ctx).send([minimalPublicCert(k.cert)]);
+      const result = await (await keyserverFor(ctx)).send([minimalPublicCert(k.cert)]);
       ctx.log.info(`key ${k.fpr} published to ${result.server}`);
     } catch (err) {
       if (!(err instanceof MsError)) throw err;
@@ -499,7 +522,16 @@ function sshdHostKeys(command: string[]): { files: string[] } | { error: string 
 
 async function diagnostics(ctx: Ctx, args: string[]): Promise<number> {
   sub('diagnostics', ctx.io).parse(args, { from: 'user' });
-  const ks = ctx.config.CHECK_KEYSERVER ? keyserverFor(ctx) : undefined;
+  let ks: HostKeyserver | undefined;
+  let ksProblem: string | undefined;
+  if (ctx.config.CHECK_KEYSERVER) {
+    try {
+      ks = await keyserverFor(ctx);
+    } catch (err) {
+      if (!(err instanceof MsError)) throw err;
+      ksProblem = err.message;
+    }
+  }
   const findings = await diagnose(ctx.store, {
     now: ctx.now(),
     hostname: ctx.deps.hostname ?? defaultHostname,
@@ -516,6 +548,7 @@ async function diagnostics(ctx: Ctx, args: string[]): Promise<number> {
     monkeysphereUser: ctx.config.MONKEYSPHERE_USER,
     userExists: ctx.deps.userExists ?? (async (name) => (await lookupAccounts([name])).has(name)),
   });
+  if (ksProblem) findings.unshift({ level: 'note', message: `the keyserver was not checked: ${ksProblem}` });
   const out = ctx.io.stdout;
   out.write('Checking host keys...\n');
   let lastKey: string | undefined;

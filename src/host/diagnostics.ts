@@ -88,6 +88,8 @@ export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Prom
 
   if (!(await deps.userExists(deps.monkeysphereUser))) {
     problem(`No monkeysphere user found (MONKEYSPHERE_USER=${deps.monkeysphereUser}).`, `create it, e.g.: adduser --system ${deps.monkeysphereUser}`);
+  } else if (deps.monkeysphereUser === 'root') {
+    note('MONKEYSPHERE_USER is root: keyserver answers are handled with root privileges');
   }
   if (/pool\.sks-keyservers\.net/.test(deps.keyserver)) {
     problem(`KEYSERVER is ${deps.keyserver}, which no longer exists (shut down in 2021).`, 'set KEYSERVER in monkeysphere-host.conf, e.g. KEYSERVER=hkps://keyserver.ubuntu.com');

@@ -29,7 +29,6 @@ function diagEnv(hostKeys: string[], env: NodeJS.ProcessEnv = {}): HostEnv {
   h.deps = {
     hostname: () => 'host.example.org',
     sshdCommand: ['sshd', '-T', '-f', cfg],
-    userExists: async (name) => name === 'monkeysphere',
   };
   return h;
 }

@@ -4,7 +4,7 @@
  * and gpg (frozen clock) to look at what it wrote.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { type HostDeps, main } from '../../src/cli/monkeysphere-host.js';
 import { GpgHome, REFERENCE_TIME } from '../helpers/gpg.js';
@@ -29,6 +29,8 @@ export class HostEnv {
       MONKEYSPHERE_SYSDATADIR: this.dataDir,
       MONKEYSPHERE_PROMPT: 'false',
       MONKEYSPHERE_CHECK_KEYSERVER: 'false',
+      // Keyserver access as the invoking user, as the original's tests/basic does ($(whoami)).
+      MONKEYSPHERE_MONKEYSPHERE_USER: userInfo().username,
       ...env,
     };
   }

@@ -137,6 +137,24 @@ describe('with an HKP keyserver on loopback (SKS 1.1.6)', () => {
     }
   });
 
+  test('run as root, keyserver access happens as MONKEYSPHERE_USER (nobody), errors included', async (t) => {
+    const h5 = new HostEnv({ MONKEYSPHERE_KEYSERVER: sks.url, MONKEYSPHERE_MONKEYSPHERE_USER: 'nobody', MONKEYSPHERE_LOG_LEVEL: 'debug' });
+    t.after(() => h5.cleanup());
+    await h5.ok(['import-key', scratch.sshKeygen('ed25519'), 'ssh://unpriv.example.org']);
+    const [fpr] = h5.fingerprints();
+    const r = await h5.ok(['publish-keys']);
+    assert.match(r.stderr, /^ms: keyserver access as nobody \(uid 65534\)$/m);
+    assert.equal((await client().getByFingerprint(fpr)).certs[0].primary.fpr, fpr);
+    const d = await h5.run(['diagnostics'], { env: { MONKEYSPHERE_CHECK_KEYSERVER: 'true' } });
+    assert.doesNotMatch(d.text, /not published/);
+    const missing = await h5.run(['r+', 'DEADBEEFDEADBEEF']);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /has no key 0xDEADBEEFDEADBEEF/);
+    const noUser = await h5.run(['publish-keys'], { env: { MONKEYSPHERE_MONKEYSPHERE_USER: 'no-such-user-here' } });
+    assert.equal(noUser.code, 4);
+    assert.match(noUser.stderr, /MONKEYSPHERE_USER "no-such-user-here" does not exist/);
+  });
+
   test('an unreachable keyserver: a clear temporary error', async () => {
     const port = await freePort();
     const r = await h.run(['publish-keys', h.fingerprints()[0]], { env: { MONKEYSPHERE_KEYSERVER: `hkp://127.0.0.1:${port}` } });
