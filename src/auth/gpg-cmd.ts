@@ -214,7 +214,10 @@ export async function listKeys(store: AuthStore, certs: Cert[], now: number, col
     const keyLetter = statusLetter(ev.primary.status) ?? uidLetters.sort((a, b) => rank.indexOf(a) - rank.indexOf(b))[0] ?? '-';
     const p = ev.primary;
     if (colons) {
-      out += `pub:${keyLetter}:${p.key.bits}:${p.key.algorithm}:${p.key.keyId}:${p.key.created}:${p.expires ?? ''}::-:::${caps(p.flags)}:\n`;
+      // gpg: the key's own usage in lowercase, then what its usable keys can do together in uppercase.
+      let all = p.status === 'valid' ? p.flags : 0;
+      for (const s of ev.subkeys) if (s.status === 'valid') all |= s.flags;
+      out += `pub:${keyLetter}:${p.key.bits}:${p.key.algorithm}:${p.key.keyId}:${p.key.created}:${p.expires ?? ''}::-:::${caps(p.flags).toLowerCase()}${caps(all)}:\n`;
       out += `fpr:::::::::${ev.fpr}:\n`;
     } else {
       const exp = p.expires ? ` [${p.status === 'expired' ? 'expired' : 'expires'}: ${day(p.expires)}]` : '';

@@ -20,7 +20,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       io.stdout.write(`usage: ${TOOL} USER\nPrint USER's Monkeysphere authorized_keys (for sshd's AuthorizedKeysCommand).\n`);
       return 0;
     }
-    if (argv.length !== 1 || argv[0].startsWith('-')) {
+    if (argv.length !== 1 || argv[0] === '' || argv[0].startsWith('-')) {
       io.stderr.write(`${TOOL}: error: expected exactly one user name\n${TOOL}: hint: usage: ${TOOL} USER\n`);
       return 2;
     }
