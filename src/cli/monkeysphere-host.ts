@@ -30,7 +30,7 @@ import { type Asker, confirm, stdinAsker } from '../host/prompt.js';
 import { parseServiceName, readServices } from '../host/service-name.js';
 import { type Account, keyserverAsUser } from '../host/unprivileged.js';
 import { showKeyLines } from '../host/show.js';
-import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert, publicCert } from '../host/store.js';
+import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert } from '../host/store.js';
 import { oldFormat } from '../keytrans/index.js';
 import { KeyserverClient } from '../keyserver/client.js';
 import { armor, dearmor, isBinary } from '../openpgp/armor.js';
@@ -599,11 +599,6 @@ const COMMANDS: Array<{ names: string[]; run: Handler }> = [
   { names: ['diagnostics', 'd'], run: diagnostics },
   { names: ['update-pgp-pub-file'], run: updatePubFile },
 ];
-
-/** The public certificates of every host key, as host_keys.pub.pgp holds them (for tests and other tools). */
-export function hostPublicCerts(env: Env): Cert[] {
-  return new HostKeyStore(hostPaths(env)).list().map((k) => publicCert(k.cert));
-}
 
 export async function main(argv: string[], io: Io = processIo(), deps: HostDeps = {}): Promise<number> {
   return runCommand(TOOL, io, async () => {
