@@ -80,8 +80,9 @@ export async function fetchUserIds(store: AuthStore, source: CertSource, userIds
   let stopped: string | undefined;
   const worker = async () => {
     for (;;) {
+      if (stopped) return;
       const uid = queue.shift();
-      if (uid === undefined || stopped) return;
+      if (uid === undefined) return;
       try {
         const r = await source.searchExact(uid, { signal: controller.signal });
         // Only certificates that carry the exact user ID are of any use here.
