@@ -7,28 +7,8 @@ import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, sig
 import { InputError, UnsupportedError } from '../errors.js';
 import { PubKeyAlg } from '../openpgp/algorithms.js';
 import { type KeyPacket, readMpi } from '../openpgp/key-packet.js';
+import { bigintToBytes as unbig, bytesToBigint as big, modInverse } from '../util/bigint.js';
 import { keyObjectFromKeyPacket, SSH_CURVES, type SshCurve } from '../ssh/index.js';
-
-function big(b: Buffer): bigint {
-  return b.length === 0 ? 0n : BigInt(`0x${b.toString('hex')}`);
-}
-
-function unbig(n: bigint): Buffer {
-  let h = n.toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return Buffer.from(h, 'hex');
-}
-
-function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [a % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  return ((oldS % m) + m) % m;
-}
 
 const pad = (b: Buffer, size: number) => (b.length >= size ? b : Buffer.concat([Buffer.alloc(size - b.length), b]));
 

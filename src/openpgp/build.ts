@@ -5,6 +5,7 @@
  */
 import { createHash, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import { UnsupportedError } from '../errors.js';
+import { bigintToBytes, bytesToBigint, modInverse } from '../util/bigint.js';
 import { u32 } from '../util/bytes.js';
 import { curveByName, HASH_NAMES, PubKeyAlg } from './algorithms.js';
 import { type KeyPacket, parseKeyPacket } from './key-packet.js';
@@ -58,32 +59,13 @@ export function secretMaterial(key: KeyObject): Buffer {
     // OpenPGP stores u = p^-1 mod q with p < q; JWK's qi is q^-1 mod p, so swap when needed.
     let u = b64u(jwk.qi);
     if (Buffer.compare(p, q) < 0) {
-      const bp = BigInt(`0x${p.toString('hex')}`);
-      const bq = BigInt(`0x${q.toString('hex')}`);
-      u = bigToBuf(modInverse(bp, bq));
+      u = bigintToBytes(modInverse(bytesToBigint(p), bytesToBigint(q)));
     } else [p, q] = [q, p];
     return Buffer.concat([encodeMpi(b64u(jwk.d)), encodeMpi(p), encodeMpi(q), encodeMpi(u)]);
   }
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return encodeMpi(b64u(jwk.d));
   if (jwk.kty === 'EC') return encodeMpi(b64u(jwk.d));
   throw new UnsupportedError('MS_KEY_ALGORITHM', `unsupported key type ${jwk.kty}`);
-}
-
-function bigToBuf(n: bigint): Buffer {
-  let h = n.toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return Buffer.from(h, 'hex');
-}
-
-function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [a % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  return ((oldS % m) + m) % m;
 }
 
 /** A v4 public-key packet body. */

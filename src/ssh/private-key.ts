@@ -9,6 +9,7 @@ import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } fr
 import sshpk from 'sshpk';
 import { InputError, MsError, UnsupportedError } from '../errors.js';
 import { dsaNotSupported, ecPointToJwk, SSH_CURVES, type SshCurve, sshBlobFromKeyObject, sshCurveForJwk } from './public-key.js';
+import { bigintToBytes as unbig, bytesToBigint as big } from '../util/bigint.js';
 
 export type PrivateKeyFormat = 'openssh' | 'pkcs1' | 'pkcs8' | 'sec1' | 'der';
 
@@ -132,16 +133,6 @@ function mag(b: Buffer): Buffer {
   let i = 0;
   while (i < b.length - 1 && b[i] === 0) i++;
   return b.subarray(i);
-}
-
-function big(b: Buffer): bigint {
-  return b.length === 0 ? 0n : BigInt(`0x${b.toString('hex')}`);
-}
-
-function unbig(n: bigint): Buffer {
-  let h = n.toString(16);
-  if (h.length % 2) h = `0${h}`;
-  return Buffer.from(h, 'hex');
 }
 
 function readOpenSsh(text: string, passphrase: string | Buffer | undefined, source: string): Omit<LoadedPrivateKey, 'blob' | 'publicKey'> {
