@@ -22,11 +22,14 @@ export interface WorkerJob {
   value: Uint8Array;
 }
 
+/** An issuer key as DER: SPKI, or PKCS#1 RSAPublicKey (which OpenSSL loads much faster). */
+export type KeyDer = Uint8Array | { der: Uint8Array; type: 'spki' | 'pkcs1' };
+
 /** One message to a worker. `meta` holds, per job: issuer index, hash index (-1: verify the digest itself), input offset and length, value offset and length, all into `arena`. */
 export interface WorkerBatch {
   id: number;
-  /** SPKI DER of the issuers this worker has not seen yet. */
-  keys: Array<[string, Uint8Array]>;
+  /** Fingerprint, DER and DER type of the issuers this worker has not seen yet. */
+  keys: Array<[string, Uint8Array, 'spki' | 'pkcs1']>;
   issuers: string[];
   hashes: string[];
   meta: Int32Array;
@@ -40,8 +43,13 @@ const { parentPort } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
 const keys = new Map();
 parentPort.on('message', (b) => {
-  for (const [fpr, der] of b.keys) {
-    if (!keys.has(fpr)) keys.set(fpr, createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'spki' }));
+  for (const [fpr, der, type] of b.keys) {
+    if (keys.has(fpr)) continue;
+    try {
+      keys.set(fpr, createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type }));
+    } catch {
+      // A key OpenSSL refuses verifies nothing: its jobs stay 0.
+    }
   }
   const m = b.meta;
   const arena = Buffer.from(b.arena);
@@ -105,10 +113,10 @@ export class VerifyPool {
 
   /**
    * Verifies jobs spread over the workers, `batchSize` jobs per message to the least loaded one;
-   * results in job order (1 good, 0 bad).
+   * results in job order (1 good, 0 bad). `keyDer` gives an issuer's key the first time a worker needs it.
    * @throws MsError (MS_VERIFY_WORKER) when a worker dies.
    */
-  async run(jobs: WorkerJob[], keyDer: (fpr: string) => Uint8Array, batchSize = 1024): Promise<Uint8Array> {
+  async run(jobs: WorkerJob[], keyDer: (fpr: string) => KeyDer, batchSize = 1024): Promise<Uint8Array> {
     this.start();
     const out = new Uint8Array(jobs.length);
     const promises: Promise<void>[] = [];
@@ -140,11 +148,11 @@ export class VerifyPool {
     return out;
   }
 
-  private pack(slice: WorkerJob[], slot: Slot, keyDer: (fpr: string) => Uint8Array): WorkerBatch {
+  private pack(slice: WorkerJob[], slot: Slot, keyDer: (fpr: string) => KeyDer): WorkerBatch {
     const issuers: string[] = [];
     const issuerIndex = new Map<string, number>();
     const hashes: string[] = [];
-    const keys: Array<[string, Uint8Array]> = [];
+    const keys: Array<[string, Uint8Array, 'spki' | 'pkcs1']> = [];
     let size = 0;
     for (const j of slice) size += (j.mode === 'digest' ? j.digest : j.data).length + j.value.length;
     const arena = new ArrayBuffer(size);
@@ -159,7 +167,8 @@ export class VerifyPool {
         issuers.push(j.issuer);
         if (!slot.sent.has(j.issuer)) {
           slot.sent.add(j.issuer);
-          keys.push([j.issuer, keyDer(j.issuer)]);
+          const k = keyDer(j.issuer);
+          keys.push(k instanceof Uint8Array ? [j.issuer, k, 'spki'] : [j.issuer, k.der, k.type]);
         }
       }
       let h = -1;

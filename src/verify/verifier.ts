@@ -10,7 +10,7 @@ import type { KeyPacket } from '../openpgp/key-packet.js';
 import type { Packet } from '../openpgp/packets.js';
 import { hashName, type SigTarget, targetChunks } from '../openpgp/signed-data.js';
 import type { Signature } from '../openpgp/signature.js';
-import { nodeSignature, type VerifyMode, verificationKey, verifyPrepared } from '../openpgp/verify.js';
+import { nodeSignature, type VerificationKey, type VerifyMode, verificationKey, verifyPrepared } from '../openpgp/verify.js';
 import { cacheKey, type VerificationCache } from './cache.js';
 import type { VerifyPool, WorkerJob } from './pool.js';
 
@@ -32,30 +32,33 @@ export interface VerifierStats {
 interface Prepared {
   index: number;
   check: SigCheck;
-  mode: VerifyMode;
   hash: string;
-  /** Exactly what the signature hashes (RFC 9580 §5.2.4), a view into an arena block. */
+  /** Exactly what the signature hashes (RFC 9580 §5.2.4): a view into the call's arena, valid until its next chunk. */
   data: Buffer;
   digest: Buffer;
-  value: Buffer;
   /** The cache key: sha256(issuer fingerprint ‖ digest ‖ signature packet body), see cache.ts. */
   key: Buffer;
 }
 
-/** Blocks the signed data of many checks is written into, instead of one allocation per check. */
-const ARENA_BLOCK = 1 << 20;
+/**
+ * Where one verify() call writes the signed data of a chunk, instead of one allocation per check.
+ * Reused from chunk to chunk: by the time the next chunk is prepared, every hand-off of the previous
+ * one has copied what it needs (async node:crypto copies its inputs, the worker pool packs them into
+ * its own buffer, the main thread has verified).
+ */
+interface Arena {
+  buf: Buffer;
+  used: number;
+}
 
 /** A cache miss ready for OpenSSL. */
 interface Job {
   p: Prepared;
+  mode: VerifyMode;
   keyObject: KeyObject;
   /** What node:crypto verifies: the signed data, or the digest for EdDSA. */
   input: Buffer;
-}
-
-interface IssuerKey {
-  spki: Buffer;
-  keyObject: KeyObject;
+  value: Buffer;
 }
 
 export interface VerifierOptions {
@@ -80,16 +83,14 @@ interface PrefixEntry {
 export class Verifier {
   readonly stats: VerifierStats = { verified: 0, cached: 0, rejectedEarly: 0 };
   /** Per issuer fingerprint; null when OpenSSL cannot verify with it. Built only for cache misses. */
-  private readonly issuerKeys = new Map<string, IssuerKey | null>();
+  private readonly issuerKeys = new Map<string, VerificationKey | null>();
   private readonly prefixes = new WeakMap<Packet | KeyPacket, PrefixEntry>();
-  private arena = Buffer.allocUnsafeSlow(0);
-  private arenaUsed = 0;
   private inFlight = 0;
   private readonly waiters: Array<() => void> = [];
 
   constructor(private readonly opts: VerifierOptions = {}) {}
 
-  private issuerKey(key: KeyPacket): IssuerKey | null {
+  private issuerKey(key: KeyPacket): VerificationKey | null {
     let k = this.issuerKeys.get(key.fpr);
     if (k === undefined) {
       try {
@@ -116,13 +117,15 @@ export class Verifier {
       results[p.index] = ok;
       outcomes.push([p.key, ok]);
     };
+    const arena: Arena = { buf: Buffer.allocUnsafeSlow(0), used: 0 };
 
     try {
       for (let start = 0; start < checks.length; start += chunkSize) {
         const end = Math.min(checks.length, start + chunkSize);
         const prepared: Prepared[] = [];
+        arena.used = 0;
         for (let i = start; i < end; i++) {
-          const p = this.prepare(checks[i], i);
+          const p = this.prepare(checks[i], i, arena);
           if (p) prepared.push(p);
           else this.stats.rejectedEarly++;
         }
@@ -150,7 +153,7 @@ export class Verifier {
         if (jobs.length === 0) continue;
         this.stats.verified += jobs.length;
         if (jobs.length < inlineThreshold) {
-          for (const j of jobs) settle(j.p, verifyPrepared(j.keyObject, j.p.mode, j.p.hash, j.input, j.input, j.p.value));
+          for (const j of jobs) settle(j.p, verifyPrepared(j.keyObject, j.mode, j.p.hash, j.input, j.input, j.value));
           continue;
         }
         running.push(this.opts.pool ? this.runOnPool(this.opts.pool, jobs, settle) : this.runOnThreadPool(jobs, settle));
@@ -192,10 +195,11 @@ export class Verifier {
         this.done(1);
         if (--left === 0) resolve();
       };
-      for (const { p, keyObject, input } of jobs) {
+      for (const { p, mode, keyObject, input, value } of jobs) {
         const callback = (err: Error | null, ok: boolean) => finish(p, err === null && ok);
         try {
-          cryptoVerify(p.mode === 'digest' ? null : p.hash, input, keyObject, p.value, callback);
+          // Async crypto jobs copy their inputs at the call, so the arena can be reused at once.
+          cryptoVerify(mode === 'digest' ? null : p.hash, input, keyObject, value, callback);
         } catch {
           // Refused before the job started (a malformed value): a bad signature, as verifyPrepared says.
           finish(p, false);
@@ -207,15 +211,16 @@ export class Verifier {
   private async runOnPool(pool: VerifyPool, jobs: Job[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
     this.inFlight += jobs.length;
     try {
-      const work: WorkerJob[] = jobs.map(({ p, input }) => ({
+      const work: WorkerJob[] = jobs.map(({ p, mode, input, value }) => ({
         issuer: p.check.issuer.fpr,
-        mode: p.mode,
+        mode,
         hash: p.hash,
         data: input,
         digest: p.digest,
-        value: p.value,
+        value,
       }));
-      const out = await pool.run(work, (fpr) => this.issuerKeys.get(fpr)!.spki, jobs.length);
+      // run() packs every job into its own buffer before it first waits.
+      const out = await pool.run(work, (fpr) => this.issuerKeys.get(fpr)!, jobs.length);
       jobs.forEach((j, i) => {
         settle(j.p, out[i] === 1);
       });
@@ -224,11 +229,17 @@ export class Verifier {
     }
   }
 
-  /** A cache miss made ready for OpenSSL; null when the issuer's key is unusable. */
+  /** A cache miss made ready for OpenSSL; null when the signature's form or the issuer's key is unusable. */
   private job(p: Prepared): Job | null {
+    let node: { value: Buffer; mode: VerifyMode };
+    try {
+      node = nodeSignature(p.check.issuer, p.check.sig);
+    } catch {
+      return null;
+    }
     const key = this.issuerKey(p.check.issuer);
     if (!key) return null;
-    return { p, keyObject: key.keyObject, input: p.mode === 'digest' ? p.digest : p.data };
+    return { p, mode: node.mode, keyObject: key.keyObject, input: node.mode === 'digest' ? p.digest : p.data, value: node.value };
   }
 
   private prefix(sig: Signature, target: SigTarget): Buffer {
@@ -249,20 +260,21 @@ export class Verifier {
 
   /**
    * What the signature hashes (RFC 9580 §5.2.4: salt, key and component, hashed part, trailer),
-   * copied from a per-target prefix into the current arena block.
+   * copied from a per-target prefix into the arena.
    */
-  private signedData(sig: Signature, target: SigTarget): Buffer {
+  private signedData(sig: Signature, target: SigTarget, arena: Arena): Buffer {
     const prefix = this.prefix(sig, target);
     const salt = sig.version === 6 && sig.salt ? sig.salt : undefined;
     const hp = sig.hashedPart;
     const trailer = sig.version >= 4 ? 6 : 0;
     const size = (salt?.length ?? 0) + prefix.length + hp.length + trailer;
-    if (this.arenaUsed + size > this.arena.length) {
-      this.arena = Buffer.allocUnsafeSlow(Math.max(size, ARENA_BLOCK));
-      this.arenaUsed = 0;
+    if (arena.used + size > arena.buf.length) {
+      // Views already handed out keep the old buffer alive until the chunk is done.
+      arena.buf = Buffer.allocUnsafeSlow(Math.max(size, 2 * arena.buf.length, 64 * 1024));
+      arena.used = 0;
     }
-    const data = this.arena.subarray(this.arenaUsed, this.arenaUsed + size);
-    this.arenaUsed += size;
+    const data = arena.buf.subarray(arena.used, arena.used + size);
+    arena.used += size;
     let o = 0;
     if (salt) o += salt.copy(data, o);
     o += prefix.copy(data, o);
@@ -275,22 +287,21 @@ export class Verifier {
     return data;
   }
 
-  private prepare(check: SigCheck, index: number): Prepared | null {
+  /** Everything a cache lookup needs; the signature value and the issuer's key are left for misses. */
+  private prepare(check: SigCheck, index: number, arena: Arena): Prepared | null {
     const { issuer, sig, target } = check;
     if (sig.pubAlgorithm !== issuer.algorithm && !(issuer.algorithm === 1 && sig.pubAlgorithm === 3)) return null;
     let hash: string;
-    let node: { value: Buffer; mode: VerifyMode };
     let digest: Buffer;
     let data: Buffer;
     try {
       hash = hashName(sig);
-      node = nodeSignature(issuer, sig);
-      data = this.signedData(sig, target);
+      data = this.signedData(sig, target, arena);
       digest = oneShotHash(hash, data, 'buffer');
     } catch {
       return null;
     }
     if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) return null;
-    return { index, check, hash, data, digest, mode: node.mode, value: node.value, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
+    return { index, check, hash, data, digest, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
   }
 }

@@ -17,7 +17,7 @@ import { hashName, signedChunks, signedDigest } from '../../src/openpgp/signed-d
 import { parseSignature, type Signature } from '../../src/openpgp/signature.js';
 import { keySpki, nodeSignature, verifyPrepared } from '../../src/openpgp/verify.js';
 import { SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite.js';
-import { MemoryVerificationCache } from '../../src/verify/cache.js';
+import { MemoryVerificationCache, type VerificationCache } from '../../src/verify/cache.js';
 import { certificationChecks } from '../../src/verify/checks.js';
 import { VerifyPool } from '../../src/verify/pool.js';
 import { type SigCheck, Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
@@ -160,6 +160,28 @@ describe('Verifier', () => {
     assert.equal(warm.stats.cached, cold.stats.verified);
     assert.equal(warm.stats.rejectedEarly, cold.stats.rejectedEarly);
   });
+
+  for (const [mode, options] of Object.entries(MODES)) {
+    test(`${mode}: concurrent calls on one Verifier, interleaved by a slow cache, keep their own data`, async () => {
+      const memory = new MemoryVerificationCache();
+      const slow: VerificationCache = {
+        lookup: async (keys) => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return memory.lookup(keys);
+        },
+        record: (entries) => memory.record(entries),
+      };
+      const v = new Verifier({ ...options(), cache: slow, chunkSize: 4 });
+      const half = Math.floor(checks.length / 2);
+      const a = checks.slice(0, half);
+      const b = [...checks.slice(half)].reverse();
+      const broken = checks.slice(0, 10).map((c) => ({ ...c, sig: corrupt(c.sig, lastByte) }));
+      const [ra, rb, rc] = await Promise.all([v.verify(a), v.verify(b), v.verify(broken)]);
+      assert.deepEqual(ra, expected.slice(0, half));
+      assert.deepEqual(rb, [...expected.slice(half)].reverse());
+      assert.deepEqual(rc, broken.map(() => false));
+    });
+  }
 
   test('the SQLite cache answers after the database is closed and reopened', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ms-verify-'));
