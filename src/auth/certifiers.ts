@@ -66,7 +66,7 @@ export interface AddedCertifier {
 export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, opts: CertifierOptions): Promise<AddedCertifier> {
   if (cert.secret) throw new InputError('MS_AUTH_CERTIFIER_SECRET', 'refusing a secret key as a certifier', { hints: ['give the public key (gpg --export)'] });
   if (cert.primary.fpr === core.primary.fpr) throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', 'the trust core cannot certify itself');
-  const stored = (await store.certs.put(cert, new Date(opts.now * 1000))).cert;
+  const stored = (await store.putCerts([cert], new Date(opts.now * 1000)))[0].cert;
   const [ev] = await evaluateWithCore(store, core, [stored], opts.now);
   if (ev.primary.status !== 'valid') {
     throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', `key ${ev.fpr} is ${ev.primary.status}; it cannot be made a certifier`);
@@ -79,7 +79,7 @@ export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, 
     amount: TRUST_AMOUNT[opts.trust],
     regex: opts.domain === undefined ? undefined : domainRegex(opts.domain),
   });
-  await store.certs.put(fragment, new Date(opts.now * 1000));
+  await store.putCerts([fragment], new Date(opts.now * 1000));
   return { fpr: ev.fpr, userIds };
 }
 
@@ -161,6 +161,6 @@ export async function removeCertifier(store: AuthStore, core: CoreKey, cert: Cer
   const signed = ev.userIds.filter((u) => u.component.kind === 'userid' && coreSignature(u.certifications, core.primary.fpr, now) !== undefined).map((u) => u.text);
   const unique = [...new Set(signed)];
   if (unique.length === 0) throw new NotFoundError('MS_AUTH_NOT_CERTIFIER', `key ${cert.primary.fpr} is not an identity certifier`);
-  await store.certs.put(revokeCertifications(core, cert, unique, now), new Date(now * 1000));
+  await store.putCerts([revokeCertifications(core, cert, unique, now)], new Date(now * 1000));
   return unique;
 }

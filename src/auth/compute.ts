@@ -14,7 +14,6 @@ import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
 import { KeyFlag, SigType, signatureExpiry } from '../openpgp/signature.js';
 import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
-import { VerifyPool } from '../verify/pool.js';
 import { Verifier } from '../verify/verifier.js';
 import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
@@ -146,9 +145,8 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
   }
   stats.certs = certs.length;
 
-  const pool = new VerifyPool();
-  try {
-    const verifier = new Verifier({ cache: store.cache, pool });
+  {
+    const verifier = new Verifier({ cache: store.cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
     const web = new EvaluatedWeb(evaluated);
     const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now }, web.verifyHook(verifier));
@@ -158,8 +156,6 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     const rows = bindingRows(certs, evaluated, validity);
     stats.bindings = rows.length;
     return { rows, validUntil: nextChange(keyring, evaluated.values(), opts.now), stats };
-  } finally {
-    await pool.close();
   }
 }
 

@@ -121,7 +121,7 @@ export async function importCerts(store: AuthStore, certs: Cert[], now: Date): P
   for (const c of certs) {
     if (c.secret) throw new InputError('MS_AUTH_GPG_SECRET', `refusing to import secret key ${c.primary.fpr}`, { hints: ['import the public key (gpg --export)'] });
   }
-  const results = await store.certs.putMany(certs.map(withoutLocalSignatures), now);
+  const results = await store.putCerts(certs.map(withoutLocalSignatures), now);
   results.forEach((r) => {
     out.push({ fpr: r.fpr, keyId: r.cert.primary.keyId, userId: r.cert.users.find((u) => u.kind === 'userid')?.text ?? '', status: r.status });
   });

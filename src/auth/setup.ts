@@ -62,10 +62,10 @@ export async function setup(paths: AuthPaths, now: number, monkeysphereUser?: Ac
     }
     const state = store.state();
     if (state.coreFpr !== core.primary.fpr) {
-      await store.certs.put(core.cert, new Date(now * 1000));
+      await store.putCerts([core.cert], new Date(now * 1000));
       store.setCore(core.primary.fpr);
     } else if (!store.certId(core.primary.fpr)) {
-      await store.certs.put(core.cert, new Date(now * 1000));
+      await store.putCerts([core.cert], new Date(now * 1000));
     }
     return { core, created, store };
   } catch (err) {

@@ -14,9 +14,11 @@
  * Not here: how validity is computed (compute.ts), files outside the store.
  */
 import { EnvironmentError } from '../errors.js';
+import type Database from 'better-sqlite3';
 import { type Cert, readCerts } from '../openpgp/cert.js';
 import { SigType } from '../openpgp/signature.js';
 import { SqliteCertStore, SqliteDatabase, SqliteVerificationCache } from '../store/sqlite.js';
+import type { PutResult } from '../store/types.js';
 
 /** Bumped when the auth_* schema changes; kept in the store's meta table. */
 const AUTH_SCHEMA = '1';
@@ -101,6 +103,7 @@ export interface OpenOptions {
 export class AuthStore {
   readonly certs: SqliteCertStore;
   readonly cache: SqliteVerificationCache;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
     readonly database: SqliteDatabase,
@@ -142,16 +145,26 @@ export class AuthStore {
     this.database.close();
   }
 
+  /** A prepared statement, prepared once per connection. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.database.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   state(): AuthState {
     const r = this.database.read('cannot read the store state', () =>
-      this.database.db.prepare('SELECT generation, computed_generation, valid_from, valid_until, core_fpr FROM auth_state WHERE id = 1').get(),
+      this.stmt('SELECT generation, computed_generation, valid_from, valid_until, core_fpr FROM auth_state WHERE id = 1').get(),
     ) as { generation: number; computed_generation: number; valid_from: number; valid_until: number | null; core_fpr: string | null };
     return { generation: r.generation, computedGeneration: r.computed_generation, validFrom: r.valid_from, validUntil: r.valid_until, coreFpr: r.core_fpr };
   }
 
   setCore(fpr: string): void {
     this.database.write('cannot record the trust core', () => {
-      this.database.db.prepare('UPDATE auth_state SET core_fpr = ?, generation = generation + 1 WHERE id = 1').run(fpr);
+      this.stmt('UPDATE auth_state SET core_fpr = ?, generation = generation + 1 WHERE id = 1').run(fpr);
     });
   }
 
@@ -162,17 +175,17 @@ export class AuthStore {
 
   /** Certificates changed since they were last indexed. */
   dirtyCount(): number {
-    return this.database.read('cannot read the store', () => (this.database.db.prepare('SELECT count(*) AS n FROM auth_dirty').get() as { n: number }).n);
+    return this.database.read('cannot read the store', () => (this.stmt('SELECT count(*) AS n FROM auth_dirty').get() as { n: number }).n);
   }
 
   /** Re-indexes the certifications of every changed certificate (no-op when read-only). */
   syncIssuerIndex(): void {
     if (this.readonly) return;
     const db = this.database.db;
-    const dirty = db.prepare('SELECT d.cert_id AS id, c.fpr AS fpr FROM auth_dirty d JOIN certs c ON c.id = d.cert_id LIMIT 512');
-    const del = db.prepare('DELETE FROM auth_issuers WHERE cert_id = ?');
-    const ins = db.prepare('INSERT INTO auth_issuers (issuer, cert_id, tsig) VALUES (?, ?, ?) ON CONFLICT (issuer, cert_id) DO UPDATE SET tsig = max(tsig, excluded.tsig)');
-    const clean = db.prepare('DELETE FROM auth_dirty WHERE cert_id = ?');
+    const dirty = this.stmt('SELECT d.cert_id AS id, c.fpr AS fpr FROM auth_dirty d JOIN certs c ON c.id = d.cert_id LIMIT 512');
+    const del = this.stmt('DELETE FROM auth_issuers WHERE cert_id = ?');
+    const ins = this.stmt('INSERT INTO auth_issuers (issuer, cert_id, tsig) VALUES (?, ?, ?) ON CONFLICT (issuer, cert_id) DO UPDATE SET tsig = max(tsig, excluded.tsig)');
+    const clean = this.stmt('DELETE FROM auth_dirty WHERE cert_id = ?');
     for (;;) {
       const rows = this.database.read('cannot read the store', () => dirty.all()) as Array<{ id: number; fpr: string }>;
       if (rows.length === 0) {
@@ -193,34 +206,39 @@ export class AuthStore {
 
   /** Key IDs that certified user IDs of the stored certificate (or revoked it as designated revokers), with whether any was a trust signature. */
   private issuersOfStored(id: number): Map<string, boolean> {
-    const row = this.database.db.prepare('SELECT fpr FROM certs WHERE id = ?').get(id) as { fpr: string } | undefined;
-    const out = new Map<string, boolean>();
-    if (!row) return out;
-    const stored = this.getDirect(row.fpr);
-    if (!stored) return out;
-    const self = keyIdOf(stored.primary.fpr);
-    for (const u of stored.users) {
-      for (const s of u.signatures) {
-        if (!s.sig) continue;
-        const tsig = s.sig.type >= SigType.GenericCert && s.sig.type <= SigType.PositiveCert && (s.sig.trust?.level ?? 0) > 0;
-        for (const issuer of issuerIdsOf(s.sig.issuerFingerprints, s.sig.issuerKeyIds)) {
-          if (issuer === self) continue;
-          out.set(issuer, (out.get(issuer) ?? false) || tsig);
-        }
-      }
-    }
-    return out;
+    const row = this.stmt('SELECT data FROM certs WHERE id = ?').get(id) as { data: Buffer } | undefined;
+    const stored = row ? readCerts(row.data).certs[0] : undefined;
+    return stored ? issuersOf(stored) : new Map();
   }
 
-  private getDirect(fpr: string): Cert | undefined {
-    const row = this.database.db.prepare('SELECT data FROM certs WHERE fpr = ?').get(fpr) as { data: Buffer } | undefined;
-    return row ? readCerts(row.data).certs[0] : undefined;
+  /**
+   * Stores certificates (merged with what is stored) and indexes them at once from the
+   * merged result, so a later computation does not parse them again. A certificate
+   * changed by someone else in between stays marked for re-indexing.
+   */
+  async putCerts(certs: Cert[], now: Date): Promise<PutResult[]> {
+    const results = await this.certs.putMany(certs, now);
+    if (this.readonly || results.length === 0) return results;
+    const data = this.stmt('SELECT id, data FROM certs WHERE fpr = ?');
+    const del = this.stmt('DELETE FROM auth_issuers WHERE cert_id = ?');
+    const ins = this.stmt('INSERT INTO auth_issuers (issuer, cert_id, tsig) VALUES (?, ?, ?) ON CONFLICT (issuer, cert_id) DO UPDATE SET tsig = max(tsig, excluded.tsig)');
+    const clean = this.stmt('DELETE FROM auth_dirty WHERE cert_id = ?');
+    this.database.write('cannot index the store', () => {
+      for (const r of results) {
+        const row = data.get(r.fpr) as { id: number; data: Buffer } | undefined;
+        if (!row?.data.equals(Buffer.concat(r.cert.packets.map((p) => p.raw)))) continue;
+        del.run(row.id);
+        for (const [issuer, tsig] of issuersOf(r.cert)) ins.run(issuer, row.id, tsig ? 1 : 0);
+        clean.run(row.id);
+      }
+    });
+    return results;
   }
 
   /** Certificates certified by any of these key IDs (16 hex digits). */
   certifiedBy(keyIds: string[]): CertifiedRow[] {
     if (keyIds.length === 0) return [];
-    const stmt = this.database.db.prepare('SELECT c.id AS id, c.fpr AS fpr, max(i.tsig) AS tsig FROM auth_issuers i JOIN certs c ON c.id = i.cert_id WHERE i.issuer = ? GROUP BY c.id');
+    const stmt = this.stmt('SELECT c.id AS id, c.fpr AS fpr, max(i.tsig) AS tsig FROM auth_issuers i JOIN certs c ON c.id = i.cert_id WHERE i.issuer = ? GROUP BY c.id');
     const out = new Map<number, CertifiedRow>();
     this.database.read('cannot read the store', () => {
       for (const k of keyIds) {
@@ -235,14 +253,14 @@ export class AuthStore {
 
   /** Store row id of a certificate (its insertion order), or undefined. */
   certId(fpr: string): number | undefined {
-    const r = this.database.db.prepare('SELECT id FROM certs WHERE fpr = ?').get(fpr.toUpperCase()) as { id: number } | undefined;
+    const r = this.stmt('SELECT id FROM certs WHERE fpr = ?').get(fpr.toUpperCase()) as { id: number } | undefined;
     return r?.id;
   }
 
   /** Precomputed bindings of a user ID (exact, case-sensitive), in certificate order. */
   bindingsFor(uid: string): BindingRow[] {
     const rows = this.database.read('cannot read the precomputed bindings', () =>
-      this.database.db.prepare('SELECT fpr, validity, keys FROM auth_bindings WHERE uid = ? ORDER BY ord').all(Buffer.from(uid, 'utf8')),
+      this.stmt('SELECT fpr, validity, keys FROM auth_bindings WHERE uid = ? ORDER BY ord').all(Buffer.from(uid, 'utf8')),
     ) as Array<{ fpr: string; validity: string; keys: string }>;
     return rows.map((r) => ({ uid, fpr: r.fpr, validity: r.validity, keys: r.keys === '' ? [] : r.keys.split('\n') }));
   }
@@ -254,17 +272,34 @@ export class AuthStore {
   saveBindings(rows: BindingRow[], generation: number, validFrom: number, validUntil: number | null): boolean {
     const db = this.database.db;
     return this.database.write('cannot save the precomputed bindings', () => {
-      const g = (db.prepare('SELECT generation FROM auth_state WHERE id = 1').get() as { generation: number }).generation;
+      const g = (this.stmt('SELECT generation FROM auth_state WHERE id = 1').get() as { generation: number }).generation;
       if (g !== generation) return false;
       db.exec('DELETE FROM auth_bindings');
-      const ins = db.prepare('INSERT INTO auth_bindings (uid, fpr, validity, keys, ord) VALUES (?, ?, ?, ?, ?)');
+      const ins = this.stmt('INSERT INTO auth_bindings (uid, fpr, validity, keys, ord) VALUES (?, ?, ?, ?, ?)');
       rows.forEach((r, i) => {
         ins.run(Buffer.from(r.uid, 'utf8'), r.fpr, r.validity, r.keys.join('\n'), i);
       });
-      db.prepare('UPDATE auth_state SET computed_generation = ?, valid_from = ?, valid_until = ? WHERE id = 1').run(generation, validFrom, validUntil);
+      this.stmt('UPDATE auth_state SET computed_generation = ?, valid_from = ?, valid_until = ? WHERE id = 1').run(generation, validFrom, validUntil);
       return true;
     });
   }
+}
+
+/** Key IDs that certified (or revoked certifications of) the certificate's user IDs, each with whether any was a trust signature. */
+export function issuersOf(cert: Cert): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  const self = keyIdOf(cert.primary.fpr);
+  for (const u of cert.users) {
+    for (const s of u.signatures) {
+      if (!s.sig) continue;
+      const tsig = s.sig.type >= SigType.GenericCert && s.sig.type <= SigType.PositiveCert && (s.sig.trust?.level ?? 0) > 0;
+      for (const issuer of issuerIdsOf(s.sig.issuerFingerprints, s.sig.issuerKeyIds)) {
+        if (issuer === self) continue;
+        out.set(issuer, (out.get(issuer) ?? false) || tsig);
+      }
+    }
+  }
+  return out;
 }
 
 /** Issuer key IDs of a signature, from its fingerprints and key IDs. */

@@ -8,10 +8,11 @@
  * the store's certificates are used as they are.
  * Not here: validity (compute.ts), the content of one account's file (user-keys.ts).
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { chmod, chown, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { errorMessage, MsError } from '../errors.js';
-import { writeFileAtomic } from '../files/atomic.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Account } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
@@ -87,7 +88,7 @@ export async function fetchUserIds(store: AuthStore, source: CertSource, userIds
         const r = await source.searchExact(uid, { signal: controller.signal });
         // Only certificates that carry the exact user ID are of any use here.
         const useful = r.certs.filter((c) => c.users.some((u) => u.kind === 'userid' && u.text === uid) && !c.secret);
-        if (useful.length > 0) await store.certs.putMany(useful, now);
+        if (useful.length > 0) await store.putCerts(useful, now);
         onEvent?.({ type: 'keyserver-fetched', userId: uid, certs: useful.length });
       } catch (err) {
         const error = err instanceof MsError ? err : new MsError('MS_AUTH_KEYSERVER', errorMessage(err), { cause: err });
@@ -104,15 +105,47 @@ export async function fetchUserIds(store: AuthStore, source: CertSource, userIds
   if (stopped && queue.length > 0) onEvent?.({ type: 'keyserver-skipped', remaining: queue.length, reason: stopped });
 }
 
+/**
+ * Replaces `target` atomically, like writeFileAtomic (src/files/atomic.ts) but asynchronous,
+ * so the fsyncs of many accounts overlap: write a temporary file beside it, fsync, set
+ * owner and mode, rename. Returns false when the file already had this content.
+ */
+async function replaceFile(target: string, content: string, mode: number, uid: number, gid: number): Promise<boolean> {
+  const data = Buffer.from(content);
+  const old = await readFile(target).catch(() => undefined);
+  if (old?.equals(data)) {
+    await chmod(target, mode);
+    await chown(target, uid, gid);
+    return false;
+  }
+  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'wx', mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+      await fh.chmod(mode);
+      await fh.chown(uid, gid);
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+    return true;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Installs one account's file; returns what was done. */
-function install(outputDir: string, account: Account, keys: UserKeys): UserOutcome {
+async function install(outputDir: string, account: Account, keys: UserKeys): Promise<UserOutcome> {
   const target = join(outputDir, account.name);
   if (keys.incomplete) return { name: account.name, action: 'kept', keys };
   try {
     if (keys.content.length === 0) {
       let existed = true;
       try {
-        rmSync(target);
+        await unlink(target);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         existed = false;
@@ -120,12 +153,15 @@ function install(outputDir: string, account: Account, keys: UserKeys): UserOutco
       return { name: account.name, action: existed ? 'removed' : 'absent', keys };
     }
     // Owned by us (root, like sshd), readable by the account's group: sshd reads it as the user.
-    const changed = writeFileAtomic(target, keys.content, { mode: 0o640, uid: process.getuid?.() ?? -1, gid: account.gid });
+    const changed = await replaceFile(target, keys.content, 0o640, process.getuid?.() ?? 0, account.gid);
     return { name: account.name, action: changed ? 'written' : 'unchanged', keys };
   } catch (err) {
     return { name: account.name, action: 'kept', keys, error: errorMessage(err) };
   }
 }
+
+/** Files installed at once: enough for the fsyncs to overlap, few enough to stay well under the open-file limit. */
+const INSTALL_CONCURRENCY = 16;
 
 /**
  * Runs update-users for the given accounts. The caller holds the lock. Bindings are
@@ -153,14 +189,19 @@ export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsers
     }
     return rows;
   };
-  const users: UserOutcome[] = [];
+  const users: UserOutcome[] = new Array(opts.accounts.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < opts.accounts.length; i = next++) {
+      const account = opts.accounts[i];
+      users[i] = await install(opts.outputDir, account, userAuthorizedKeys(account, settings, lookup, marker));
+    }
+  };
+  await Promise.all(Array.from({ length: INSTALL_CONCURRENCY }, worker));
   let problems = false;
-  for (const account of opts.accounts) {
-    const keys = userAuthorizedKeys(account, settings, lookup, marker);
-    const outcome = install(opts.outputDir, account, keys);
-    if (outcome.action === 'kept' || keys.problems.length > 0) problems = true;
-    users.push(outcome);
-    opts.onEvent?.({ type: 'user', name: account.name, outcome });
+  for (const outcome of users) {
+    if (outcome.action === 'kept' || (outcome.keys?.problems.length ?? 0) > 0) problems = true;
+    opts.onEvent?.({ type: 'user', name: outcome.name, outcome });
   }
   return { users, problems };
 }

@@ -220,7 +220,7 @@ async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
         const client = await keyserverClient(ctx);
         const r = await client.refresh(certs);
         const updated = r.certs.filter((c) => r.updated.includes(c.primary.fpr));
-        if (updated.length > 0) await store.certs.putMany(updated, ctx.now);
+        if (updated.length > 0) await store.putCerts(updated, ctx.now);
         ctx.log.info(`refreshed ${certs.length} key(s): ${r.updated.length} updated, ${r.notFound.length} not on the keyserver, ${r.failed.length} failed`);
         for (const f of r.failed) ctx.log.error(`could not refresh ${f.fpr}: ${f.error.message}`);
         if (r.failed.length > 0) status = EXIT.temporary;

@@ -1,0 +1,193 @@
+/**
+ * monkeysphere-authentication at scale, as whole processes (the compiled commands):
+ * - `update-users` for 1,000 accounts listing 3 user IDs each, against a store of 10,000
+ *   Ed25519 certificates (3,000 of them certified by the one identity certifier), first
+ *   right after the store changed (the bindings are recomputed) and then again;
+ * - the AuthorizedKeysCommand, `monkeysphere-authentication-keys-for-user USER`, one
+ *   process per call as sshd runs it: p50 and p95.
+ * Accounts come from a stand-in `getent` on PATH (the real code path, 1,000 homes in a
+ * temp dir). Prints the original Monkeysphere 0.43's figures for comparison; the original
+ * is not installable here, so they are quoted, not measured.
+ *
+ * Usage: node --import tsx bench/auth-update-users.bench.ts [--accounts N] [--certs N] [--calls N]
+ * (BENCH_PROF=DIR writes a CPU profile of the first update-users run there.)
+ */
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthStore } from '../src/auth/store.js';
+import { keyPacketFor, signV4, sp, userIdPacket } from '../src/openpgp/build.js';
+import { type Cert, readCerts } from '../src/openpgp/cert.js';
+import type { KeyPacket } from '../src/openpgp/key-packet.js';
+import { KeyFlag, SigType } from '../src/openpgp/signature.js';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const ACCOUNTS = arg('accounts', 1000);
+const CERTS = arg('certs', 10_000);
+const CALLS = arg('calls', 100);
+const UIDS_PER_ACCOUNT = 3;
+const NOW = 1673740800;
+const CREATED = NOW - 365 * 86400;
+
+interface Made {
+  cert: Cert;
+  primary: KeyPacket;
+  privateKey: ReturnType<typeof generateKeyPairSync>['privateKey'];
+}
+
+function makeCert(uid: string, certifier?: Made): Made {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const primary = keyPacketFor(privateKey, CREATED);
+  const user = userIdPacket(uid);
+  const self = signV4(
+    { kind: 'user', primary, user },
+    { type: SigType.PositiveCert, signer: primary, privateKey, hashed: [sp.created(CREATED), sp.issuerFingerprint(primary), sp.keyFlags(KeyFlag.Certify | KeyFlag.Sign), sp.primaryUserId()] },
+  );
+  const raws = [primary.packet.raw, user.raw, self.packet.raw];
+  if (certifier) {
+    const c = signV4(
+      { kind: 'user', primary, user },
+      { type: SigType.GenericCert, signer: certifier.primary, privateKey: certifier.privateKey, hashed: [sp.created(CREATED + 86400), sp.issuerFingerprint(certifier.primary)] },
+    );
+    raws.push(c.packet.raw);
+  }
+  const sub = generateKeyPairSync('ed25519').privateKey;
+  const subPacket = keyPacketFor(sub, CREATED, { subkey: true });
+  const bind = signV4(
+    { kind: 'subkey', primary, subkey: subPacket },
+    { type: SigType.SubkeyBinding, signer: primary, privateKey, hashed: [sp.created(CREATED), sp.issuerFingerprint(primary), sp.keyFlags(KeyFlag.Authenticate)] },
+  );
+  raws.push(subPacket.packet.raw, bind.packet.raw);
+  const cert = readCerts(Buffer.concat(raws)).certs[0];
+  return { cert, primary: cert.primary, privateKey };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: Buffer): { ms: number; status: number; stdout: string; stderr: string } {
+  const t = performance.now();
+  const r = spawnSync(cmd, args, { env, input, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
+  return { ms: performance.now() - t, status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist/cli/monkeysphere-authentication.js'))) {
+    const b = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0 && !existsSync(join(ROOT, 'dist/cli/monkeysphere-authentication.js'))) throw new Error('build failed');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ms-bench-auth-'));
+  try {
+    // Accounts: a passwd file, a stand-in getent, and one home per account.
+    const homes = join(dir, 'home');
+    mkdirSync(homes, { mode: 0o755 });
+    const names = Array.from({ length: ACCOUNTS }, (_, i) => `msbench${String(i).padStart(5, '0')}`);
+    const passwd = join(dir, 'passwd');
+    writeFileSync(passwd, names.map((n) => `${n}:x:0:0:bench:${join(homes, n)}:/bin/sh\n`).join(''));
+    const binDir = join(dir, 'bin');
+    mkdirSync(binDir, { mode: 0o755 });
+    writeFileSync(
+      join(binDir, 'getent'),
+      `#!/bin/sh\n[ "$1" = passwd ] || exit 1\nshift\n[ "$1" = "--" ] && shift\nif [ $# -eq 0 ]; then cat '${passwd}'; exit 0; fi\nrc=0\nfor n in "$@"; do grep "^$n:" '${passwd}' || rc=2; done\nexit $rc\n`,
+    );
+    chmodSync(join(binDir, 'getent'), 0o755);
+
+    const env: NodeJS.ProcessEnv = {
+      PATH: `${binDir}:${process.env.PATH}`,
+      HOME: process.env.HOME,
+      MONKEYSPHERE_SYSCONFIGDIR: join(dir, 'etc'),
+      MONKEYSPHERE_SYSDATADIR: join(dir, 'var'),
+      MONKEYSPHERE_RAW_AUTHORIZED_KEYS: 'none',
+      MONKEYSPHERE_CHECK_KEYSERVER: 'false',
+      MONKEYSPHERE_PROMPT: 'false',
+      MONKEYSPHERE_MONKEYSPHERE_USER: 'root',
+      MONKEYSPHERE_TEST_NOW: String(NOW),
+    };
+    const ma = join(ROOT, 'bin/monkeysphere-authentication.js');
+    const kfu = join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js');
+
+    let t = performance.now();
+    const admin = makeCert('Admin <admin@example.net>');
+    const userCount = ACCOUNTS * UIDS_PER_ACCOUNT;
+    const certs: Cert[] = [];
+    const uids: string[] = [];
+    for (let i = 0; i < CERTS - 1; i++) {
+      const uid = `User ${i} <user${i}@example.net>`;
+      const certified = i < userCount;
+      certs.push(makeCert(uid, certified ? admin : undefined).cert);
+      if (certified) uids.push(uid);
+    }
+    const genMs = performance.now() - t;
+
+    const setup = run(process.execPath, [ma, 'setup'], env);
+    if (setup.status !== 0) throw new Error(`setup failed: ${setup.stderr}`);
+    const addCert = run(process.execPath, [ma, 'add-id-certifier', '-'], env, Buffer.concat(admin.cert.packets.map((p) => p.raw)));
+    if (addCert.status !== 0) throw new Error(`add-id-certifier failed: ${addCert.stderr}`);
+    t = performance.now();
+    const store = AuthStore.open(join(dir, 'var/authentication/store.sqlite'));
+    await store.putCerts(certs, new Date(NOW * 1000));
+    store.close();
+    const loadMs = performance.now() - t;
+
+    names.forEach((n, i) => {
+      const d = join(homes, n, '.monkeysphere');
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+      writeFileSync(join(d, 'authorized_user_ids'), `${uids.slice(i * UIDS_PER_ACCOUNT, (i + 1) * UIDS_PER_ACCOUNT).join('\n')}\n`, { mode: 0o644 });
+    });
+
+    const cold = run(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), ma, 'update-users'], env);
+    if (cold.status !== 0) throw new Error(`update-users failed (${cold.status}): ${cold.stderr.slice(0, 2000)}`);
+    const first = readFileSync(join(dir, 'var/authorized_keys', names[0]), 'utf8');
+    const lines = first.trim().split('\n').length;
+    if (lines !== UIDS_PER_ACCOUNT) throw new Error(`expected ${UIDS_PER_ACCOUNT} lines for ${names[0]}, got:\n${first}`);
+    const warm = run(process.execPath, [ma, 'update-users'], env);
+    if (warm.status !== 0) throw new Error(`update-users (again) failed: ${warm.stderr.slice(0, 2000)}`);
+    // One certificate changed since the last run, and nothing recomputed yet: update-users recomputes
+    // (with the verification cache warm), as after an expiry or a change made by another program.
+    const changed = AuthStore.open(join(dir, 'var/authentication/store.sqlite'));
+    await changed.putCerts([makeCert('Newcomer <newcomer@example.net>', admin).cert], new Date(NOW * 1000));
+    changed.close();
+    const one = run(process.execPath, [ma, 'update-users'], env);
+    if (one.status !== 0) throw new Error(`update-users (after one change) failed: ${one.stderr.slice(0, 2000)}`);
+    // An import through the tool recomputes right away, so the next update-users is a lookup.
+    const imp = run(process.execPath, [ma, 'gpg-cmd', '--import'], env, Buffer.concat(makeCert('Other <other@example.net>', admin).cert.packets.map((p) => p.raw)));
+    if (imp.status !== 0) throw new Error(`import failed: ${imp.stderr}`);
+
+    const times: number[] = [];
+    for (let i = 0; i < CALLS; i++) {
+      const name = names[(i * 7919) % names.length];
+      const r = run(process.execPath, [kfu, name], env);
+      if (r.status !== 0 || r.stdout.split('\n').length !== UIDS_PER_ACCOUNT + 1) throw new Error(`keys-for-user ${name} failed: ${r.status} ${r.stderr}`);
+      times.push(r.ms);
+    }
+    times.sort((a, b) => a - b);
+    const bare = run(process.execPath, ['-e', '0'], env);
+
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const m = (ms: number) => `${ms.toFixed(0)} ms`;
+    console.log(`monkeysphere-authentication: ${ACCOUNTS} accounts x ${UIDS_PER_ACCOUNT} user IDs, store of ${CERTS} Ed25519 certificates (${userCount} certified)`);
+    console.log(`  (generated in ${s(genMs)}, loaded into the store in ${s(loadMs)})`);
+    console.log('');
+    console.log('| measurement | this implementation | Monkeysphere 0.43 (quoted) | target |');
+    console.log('|---|---|---|---|');
+    console.log(`| update-users, all accounts, first run (bindings computed, verification cache cold) | ${s(cold.ms)} | 124 s | <= 2.5 s |`);
+    console.log(`| update-users, all accounts, nothing changed | ${s(warm.ms)} | 124 s | <= 2.5 s |`);
+    console.log(`| update-users, all accounts, one certificate changed (recomputed, cache warm) | ${s(one.ms)} | 124 s | <= 2.5 s |`);
+    console.log(`| gpg-cmd --import of one certificate (recomputes the bindings) | ${s(imp.ms)} | | |`);
+    console.log(`| keys-for-user (AuthorizedKeysCommand), whole process, p50 | ${m(percentile(times, 50))} | 700-800 ms | <= 150 ms |`);
+    console.log(`| keys-for-user (AuthorizedKeysCommand), whole process, p95 | ${m(percentile(times, 95))} | 700-800 ms | |`);
+    console.log(`| (node -e 0, for scale) | ${m(bare.ms)} | | |`);
+    console.log(`(${CALLS} keys-for-user calls; min ${m(times[0])}, max ${m(times[times.length - 1])})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
