@@ -61,6 +61,14 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Open without writing: no file creation, no migrations (the schema must be current). */
   readonly?: boolean;
+  /**
+   * Journal of a writable connection (default 'wal'). A WAL database can be opened read-only only by
+   * someone who can create its -wal and -shm files (write access to the directory) or while a writer
+   * keeps them open; a reader that cannot (sshd's AuthorizedKeysCommandUser reading a root-owned
+   * store) fails with MS_STORE_IO. Choose 'rollback' for such files: journal_mode=DELETE with
+   * synchronous=FULL, which read-only readers need nothing more for. The mode is stored in the file.
+   */
+  journal?: 'wal' | 'rollback';
 }
 
 /** Maps SQLite failures to our error classes: busy is temporary, disk and file trouble is environmental. */
@@ -126,10 +134,14 @@ export class SqliteDatabase implements MetaStore {
       const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
       try {
         db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-        if (!opts.readonly) {
+        if (!opts.readonly && (opts.journal ?? 'wal') === 'wal') {
           // WAL: readers never block the writer; NORMAL: a power cut may lose the last commits, never consistency.
           db.pragma('journal_mode = WAL');
           db.pragma('synchronous = NORMAL');
+        } else if (!opts.readonly) {
+          // A rollback journal needs FULL for the same guarantee.
+          db.pragma('journal_mode = DELETE');
+          db.pragma('synchronous = FULL');
         }
         db.pragma('foreign_keys = ON');
         migrate(db, path, opts.readonly ?? false);

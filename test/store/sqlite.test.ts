@@ -66,6 +66,29 @@ describe('SqliteDatabase', () => {
     }
   });
 
+  test('the rollback journal, for files read by users who cannot write their directory', async () => {
+    const path = freshPath();
+    const db = SqliteDatabase.open(path, { journal: 'rollback' });
+    try {
+      assert.equal(db.db.pragma('journal_mode', { simple: true }), 'delete');
+      assert.equal(db.db.pragma('synchronous', { simple: true }), 2);
+      await new SqliteCertStore(db).put(fixture('alice.pgp'), NOW);
+    } finally {
+      db.close();
+    }
+    const ro = SqliteDatabase.open(path, { readonly: true });
+    try {
+      assert.equal(ro.db.pragma('journal_mode', { simple: true }), 'delete');
+      assert.ok(await new SqliteCertStore(ro).get(INDEX.alice.fpr));
+    } finally {
+      ro.close();
+    }
+    // And back to WAL when opened for writing with the default.
+    const again = SqliteDatabase.open(path);
+    assert.equal(again.db.pragma('journal_mode', { simple: true }), 'wal');
+    again.close();
+  });
+
   test('reopening after close keeps certificates, meta and cached outcomes', async () => {
     const path = freshPath();
     const key = randomBytes(32);
