@@ -127,11 +127,7 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
   store.syncIssuerIndex();
   // A read-only store cannot index changes; then every certificate is a candidate.
   const fprs = store.readonly && store.dirtyCount() > 0 ? await allFingerprints(store) : reachableFrom(store, state.coreFpr);
-  const certs: Cert[] = [];
-  for (const fpr of fprs) {
-    const s = await store.certs.get(fpr);
-    if (s) certs.push(s.cert);
-  }
+  const certs = store.loadCerts(fprs);
   const keyring = new Keyring(certs);
   // Designated revokers must be at hand for their revocations to count.
   for (const c of certs) {

@@ -251,6 +251,23 @@ export class AuthStore {
     return [...out.values()];
   }
 
+  /** The stored certificates with these fingerprints (absent ones are left out), in the order given. */
+  loadCerts(fprs: string[]): Cert[] {
+    const byFpr = new Map<string, Cert>();
+    const CHUNK = 500;
+    this.database.read('cannot read certificates', () => {
+      for (let i = 0; i < fprs.length; i += CHUNK) {
+        const chunk = fprs.slice(i, i + CHUNK);
+        const rows = this.database.db.prepare(`SELECT fpr, data FROM certs WHERE fpr IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Array<{ fpr: string; data: Buffer }>;
+        for (const r of rows) {
+          const c = readCerts(r.data).certs[0];
+          if (c) byFpr.set(r.fpr, c);
+        }
+      }
+    });
+    return fprs.map((f) => byFpr.get(f)).filter((c): c is Cert => c !== undefined);
+  }
+
   /** Store row id of a certificate (its insertion order), or undefined. */
   certId(fpr: string): number | undefined {
     const r = this.stmt('SELECT id FROM certs WHERE fpr = ?').get(fpr.toUpperCase()) as { id: number } | undefined;
