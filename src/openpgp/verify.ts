@@ -51,6 +51,10 @@ export function verificationKey(key: KeyPacket): VerificationKey {
   const m = key.material;
   const [der, type]: [Buffer, 'pkcs1' | 'spki'] = m.kind === 'rsa' ? [derSeq(derUint(m.n), derUint(m.e)), 'pkcs1'] : [buildSpki(key), 'spki'];
   try {
+    // Ed25519 loads about ten times faster from JWK than through OpenSSL's SPKI decoder.
+    if (key.algorithm === PubKeyAlg.EdDSALegacy && m.kind === 'ecc' && m.curve?.name === 'ed25519' && m.point.length === 33 && m.point[0] === 0x40) {
+      return { der, type, keyObject: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: m.point.subarray(1).toString('base64url') }, format: 'jwk' }) };
+    }
     return { der, type, keyObject: createPublicKey({ key: der, format: 'der', type }) };
   } catch (err) {
     throw new MalformedPacketError(`public key material rejected by OpenSSL: ${errorMessage(err)}`, key.packet.offset, key.packet.tag, { cause: err });
