@@ -102,14 +102,15 @@ async function refresh(ctx: Ctx, store: AuthStore): Promise<void> {
   if (computed) ctx.log.debug(`recomputed ${computed.stats.bindings} bindings over ${computed.stats.certs} certificates (${computed.stats.verified} signatures verified, ${computed.stats.cached} cached)`);
 }
 
-async function keyserverClient(ctx: Ctx, server?: string) {
+/** A keyserver client; `deadlineMs` bounds one whole operation (default: three request timeouts, at least 30 s). */
+async function keyserverClient(ctx: Ctx, server?: string, deadlineMs?: number) {
   const { KeyserverClient } = await import('../keyserver/client.js');
   const timeoutMs = keyserverTimeoutMs(ctx.io.env);
   const servers = (server ?? ctx.config.KEYSERVER).split(/[\s,]+/).filter((s) => s !== '');
   return new KeyserverClient({
     servers,
     timeoutMs,
-    deadlineMs: Math.max(timeoutMs * 3, 30_000),
+    deadlineMs: deadlineMs ?? Math.max(timeoutMs * 3, 30_000),
     onEvent: (e) => {
       if (e.type === 'failover') ctx.log.verbose(`keyserver ${e.server}: ${e.error.message}`);
     },
@@ -217,7 +218,8 @@ async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
       for await (const s of store.certs.all()) if (s.fpr !== coreFpr) certs.push(s.cert);
       let status: number = EXIT.ok;
       if (certs.length > 0) {
-        const client = await keyserverClient(ctx);
+        // A refresh is one operation over every certificate: allow a second per certificate, at most an hour.
+        const client = await keyserverClient(ctx, undefined, Math.min(3_600_000, Math.max(60_000, certs.length * 1000)));
         const r = await client.refresh(certs);
         const updated = r.certs.filter((c) => r.updated.includes(c.primary.fpr));
         if (updated.length > 0) await store.putCerts(updated, ctx.now);
