@@ -14,6 +14,7 @@ import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
 import { KeyFlag, SigType, signatureExpiry } from '../openpgp/signature.js';
 import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
+import type { VerificationCache } from '../verify/cache.js';
 import { Verifier } from '../verify/verifier.js';
 import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
@@ -56,8 +57,12 @@ export function grantedKeys(ev: EvaluatedCert): string[] {
 /** The earliest time after `now` at which any key, signature or user ID in `certs` starts or stops being valid. */
 export function nextChange(certs: Iterable<Cert>, evaluated: Iterable<EvaluatedCert>, now: number): number | null {
   let next = Number.POSITIVE_INFINITY;
-  const see = (t: number | undefined) => {
-    if (t !== undefined && Number.isFinite(t) && t > now && t < next) next = t;
+  // Creation times and signature expiry switch at t (valid once created <= now, until expiry <= now);
+  // key and subkey expiry one second later (as gpg: valid while expiry >= now).
+  const see = (t: number | undefined, after = 0) => {
+    if (t === undefined || !Number.isFinite(t)) return;
+    const x = t + after;
+    if (x > now && x < next) next = x;
   };
   for (const c of certs) {
     see(c.primary.created);
@@ -72,9 +77,9 @@ export function nextChange(certs: Iterable<Cert>, evaluated: Iterable<EvaluatedC
     }
   }
   for (const ev of evaluated) {
-    see(ev.primary.expires);
+    see(ev.primary.expires, 1);
     for (const u of ev.userIds) see(u.expires);
-    for (const s of ev.subkeys) see(s.expires);
+    for (const s of ev.subkeys) see(s.expires, 1);
   }
   return Number.isFinite(next) ? next : null;
 }
@@ -142,7 +147,9 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
   stats.certs = certs.length;
 
   {
-    const verifier = new Verifier({ cache: store.cache });
+    // A read-only store still answers from its cache, but what is verified now stays in memory.
+    const cache: VerificationCache = store.readonly ? { lookup: (keys) => store.cache.lookup(keys), record: async () => undefined } : store.cache;
+    const verifier = new Verifier({ cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
     const web = new EvaluatedWeb(evaluated);
     const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now }, web.verifyHook(verifier));
