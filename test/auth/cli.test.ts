@@ -196,6 +196,26 @@ describe('bad input', () => {
     }
   });
 
+  test('a damaged store stops update-users before any file is touched (exit 4); keys-for-user fails cleanly', async () => {
+    const { server, bob, done } = await basic();
+    try {
+      server.writeUserIds(`${BOB}\n`);
+      await server.ok(['update-users', 'root']);
+      const store = join(server.dataDir, 'authentication', 'store.sqlite');
+      for (const f of [store, `${store}-wal`, `${store}-shm`]) rmSync(f, { force: true });
+      writeFileSync(store, Buffer.alloc(8192, 0x5a));
+      const r = await server.run(['update-users', 'root']);
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /^monkeysphere-authentication: error: .*database/m);
+      assert.equal(readFileSync(server.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
+      const k = spawnKeysForUser(server, 'root');
+      assert.equal(k.status, 4, k.stderr);
+      assert.equal(k.stdout, '');
+    } finally {
+      done();
+    }
+  });
+
   test('unknown subcommands, missing arguments and bad options are usage errors (exit 2)', async () => {
     const server = new AuthServer();
     try {

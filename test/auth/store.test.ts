@@ -6,7 +6,7 @@
  * clock, gpg's colon escaping).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -17,7 +17,6 @@ import { referenceTime, translateSshVariables } from '../../src/auth/config.js';
 import { domainRegex, generateCore, loadCore, trustSign } from '../../src/auth/core.js';
 import { AuthStore, keyIdOf } from '../../src/auth/store.js';
 import { UsageError } from '../../src/errors.js';
-import { writeFileSync } from 'node:fs';
 import { CREATED, NOW, Person } from './pki.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ms-auth-store-'));
