@@ -129,6 +129,27 @@ describe('update-users output', () => {
   });
 });
 
+test('the login path stays lean: no commander, keyserver client or trust code when the answer is precomputed', async () => {
+  const { server, done } = await basic();
+  try {
+    server.writeUserIds(`${BOB}\n`);
+    await server.ok(['update-users', 'root']);
+    const hooks = join(server.root, 'hooks.mjs');
+    writeFileSync(hooks, `export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('LOAD ' + r.url + '\\n'); return r; }\n`);
+    const reg = join(server.root, 'register.mjs');
+    writeFileSync(reg, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const r = spawnSync(process.execPath, ['--import', reg, join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js'), 'root'], { env: server.env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const loaded = r.stderr.split('\n').filter((l) => l.startsWith('LOAD ')).map((l) => l.slice(5));
+    assert.ok(loaded.some((u) => u.endsWith('/dist/auth/store.js')), 'the hook saw the modules');
+    for (const heavy of ['commander', '/keyserver/client.js', '/keyserver/hkp.js', '/wot/', '/cert/evaluate.js', '/verify/verifier.js', '/auth/compute.js']) {
+      assert.ok(!loaded.some((u) => u.includes(heavy)), `${heavy} loaded on the login path`);
+    }
+  } finally {
+    done();
+  }
+});
+
 describe('bad input', () => {
   test('a malformed authorized_user_ids line is reported with its line number and skipped; the other lines still count', async () => {
     const { server, bob, done } = await basic();
