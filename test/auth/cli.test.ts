@@ -330,6 +330,23 @@ describe('subcommands', () => {
     }
   });
 
+  test('with PROMPT=true, remove-id-certifier asks (Y/n) and does nothing on no', async () => {
+    const { server, admin, done } = await basic();
+    try {
+      server.env.MONKEYSPHERE_PROMPT = 'true';
+      const no = await server.run(['remove-id-certifier', admin.fpr], 'n\n');
+      assert.equal(no.status, 2);
+      assert.match(no.stderr, /Really remove the above listed identity certifier\? \(Y\/n\)/);
+      assert.match(no.stderr, /identity certifier not removed/);
+      assert.match((await server.ok(['list-id-certifiers'])).stdout, new RegExp(`^${admin.fpr}:`));
+      const yes = await server.run(['remove-id-certifier', admin.fpr], '\n');
+      assert.equal(yes.status, 0, yes.stderr);
+      assert.equal((await server.ok(['list-id-certifiers'])).stdout, '');
+    } finally {
+      done();
+    }
+  });
+
   test('gpg-cmd: --import, --export, --list-keys (with colons); anything else is not supported', async () => {
     const { server, bob, admin, done } = await basic();
     try {
