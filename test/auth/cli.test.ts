@@ -91,6 +91,32 @@ describe('update-users output', () => {
     }
   });
 
+  test('the config file (or MONKEYSPHERE_AUTHENTICATION_CONFIG) sets the paths, with %h and %u; the environment wins', async () => {
+    const { server, bob, done } = await basic();
+    try {
+      const env = server.env;
+      delete env.MONKEYSPHERE_AUTHORIZED_USER_IDS;
+      delete env.MONKEYSPHERE_RAW_AUTHORIZED_KEYS;
+      writeFileSync(join(server.home, 'ids-root'), `${BOB}\n`, { mode: 0o644 });
+      writeFileSync(join(server.home, 'raw-root'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl raw\n', { mode: 0o644 });
+      writeFileSync(
+        join(env.MONKEYSPHERE_SYSCONFIGDIR, 'monkeysphere-authentication.conf'),
+        `# test config\nAUTHORIZED_USER_IDS="${server.home}/ids-%u"\nRAW_AUTHORIZED_KEYS=${server.home}/raw-%u\nLOG_LEVEL=error\n`,
+      );
+      await server.ok(['update-users', 'root']);
+      const both = `${bob.sshKey} ${MARKER} ${BOB}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl raw\n`;
+      assert.equal(readFileSync(server.authorizedKeysFile, 'utf8'), both);
+      const other = join(server.root, 'other.conf');
+      writeFileSync(other, 'RAW_AUTHORIZED_KEYS=none\nAUTHORIZED_USER_IDS=%h/nothing-here\n');
+      env.MONKEYSPHERE_AUTHENTICATION_CONFIG = other;
+      env.MONKEYSPHERE_AUTHORIZED_USER_IDS = join(server.home, 'ids-%u');
+      await server.ok(['update-users', 'root']);
+      assert.equal(readFileSync(server.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
+    } finally {
+      done();
+    }
+  });
+
   test('an empty list removes the file; a list with nothing valid removes it too', async () => {
     const { server, done } = await basic();
     try {
