@@ -198,8 +198,7 @@ async function importKey(ctx: Ctx, args: string[]): Promise<number> {
   parseServiceName(name, readServices(ctx.deps.servicesFile));
   const data = await readInput(ctx, file);
   const source = file === '-' ? 'standard input' : file;
-  const lock = await ctx.store.lock();
-  try {
+  return locked(ctx, async () => {
     const now = ctx.now();
     let cert: Cert;
     if (looksLikeOpenPgp(data)) {
@@ -245,9 +244,7 @@ async function importKey(ctx: Ctx, args: string[]): Promise<number> {
     ctx.log.info('Host key imported:');
     await show(ctx, saved);
     return 0;
-  } finally {
-    lock.release();
-  }
+  });
 }
 
 async function showKeys(ctx: Ctx, args: string[]): Promise<number> {
@@ -283,8 +280,7 @@ async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
   cmd.parse(args, { from: 'user' });
   const [spec, keyId] = cmd.args;
   if (spec === undefined) throw new UsageError('MS_HOST_EXPIRE', EXPIRE_HELP);
-  const lock = await ctx.store.lock();
-  try {
+  return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
     const expiresAt = parseExpire(spec, now);
@@ -292,21 +288,32 @@ async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
       ctx.log.error('expiration change canceled!');
       return 1;
     }
-    const saved = ctx.store.save(await setExpiry(key.cert, expiresAt, now));
-    await show(ctx, saved);
-    ctx.io.stdout.write('\nNOTE: Key expiration date adjusted, but key must be re-published to public keyserver.\n');
-    return 0;
+    return saveEdited(ctx, await setExpiry(key.cert, expiresAt, now), 'Key expiration date adjusted, but key must be re-published');
+  });
+}
+
+/** Runs `body` holding the host key store's lock. */
+async function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
+  const lock = await ctx.store.lock();
+  try {
+    return await body();
   } finally {
     lock.release();
   }
+}
+
+/** Saves an edited certificate, shows it, and prints the original's reminder, e.g. "Revoker added, but key must be re-published". */
+async function saveEdited(ctx: Ctx, cert: Cert, note: string): Promise<number> {
+  await show(ctx, ctx.store.save(cert));
+  ctx.io.stdout.write(`\nNOTE: ${note} to public keyserver.\n`);
+  return 0;
 }
 
 async function addName(ctx: Ctx, args: string[]): Promise<number> {
   const cmd = sub('add-servicename', ctx.io).argument('<servicename>', 'e.g. ssh://host.example.org').argument('[keyid]', 'which host key');
   cmd.parse(args, { from: 'user' });
   const [name, keyId] = cmd.args;
-  const lock = await ctx.store.lock();
-  try {
+  return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
     const ev = await evaluateHostCert(key.cert, now);
@@ -321,21 +328,15 @@ async function addName(ctx: Ctx, args: string[]): Promise<number> {
       ctx.log.error('Service name not added.');
       return 1;
     }
-    const saved = ctx.store.save(await addServiceName(key.cert, name, now));
-    await show(ctx, saved);
-    ctx.io.stdout.write('\nNOTE: Service name added to key, but key must be re-published to public keyserver.\n');
-    return 0;
-  } finally {
-    lock.release();
-  }
+    return saveEdited(ctx, await addServiceName(key.cert, name, now), 'Service name added to key, but key must be re-published');
+  });
 }
 
 async function revokeName(ctx: Ctx, args: string[]): Promise<number> {
   const cmd = sub('revoke-servicename', ctx.io).argument('<servicename>', 'the service name to revoke').argument('[keyid]', 'which host key');
   cmd.parse(args, { from: 'user' });
   const [name, keyId] = cmd.args;
-  const lock = await ctx.store.lock();
-  try {
+  return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
     const ev = await evaluateHostCert(key.cert, now);
@@ -349,13 +350,8 @@ async function revokeName(ctx: Ctx, args: string[]): Promise<number> {
       ctx.log.error('Service name not revoked.');
       return 1;
     }
-    const saved = ctx.store.save(await revokeServiceName(key.cert, name, now));
-    await show(ctx, saved);
-    ctx.io.stdout.write('\nNOTE: Service name revoked, but revocation must be re-published to public keyserver.\n');
-    return 0;
-  } finally {
-    lock.release();
-  }
+    return saveEdited(ctx, await revokeServiceName(key.cert, name, now), 'Service name revoked, but revocation must be re-published');
+  });
 }
 
 /** The revoker's certificate: from a file or stdin (exactly one key), or fetched from the keyserver by key ID. */
@@ -400,16 +396,10 @@ async function addRevokerCmd(ctx: Ctx, args: string[]): Promise<number> {
       return 1;
     }
   }
-  const lock = await ctx.store.lock();
-  try {
+  return locked(ctx, async () => {
     const current = ctx.store.select(key.fpr);
-    const saved = ctx.store.save(await addRevoker(current.cert, revoker.primary, ctx.now()));
-    await show(ctx, saved);
-    ctx.io.stdout.write('\nNOTE: Revoker added, but key must be re-published to public keyserver.\n');
-    return 0;
-  } finally {
-    lock.release();
-  }
+    return saveEdited(ctx, await addRevoker(current.cert, revoker.primary, ctx.now()), 'Revoker added, but key must be re-published');
+  });
 }
 
 function revocationText(now: number): string {
@@ -576,12 +566,7 @@ async function diagnostics(ctx: Ctx, args: string[]): Promise<number> {
 
 async function updatePubFile(ctx: Ctx, args: string[]): Promise<number> {
   sub('update-pgp-pub-file', ctx.io).parse(args, { from: 'user' });
-  const lock = await ctx.store.lock();
-  try {
-    ctx.store.writePublicFile();
-  } finally {
-    lock.release();
-  }
+  await locked(ctx, async () => ctx.store.writePublicFile());
   return 0;
 }
 
