@@ -48,18 +48,21 @@ export type SigOutcome =
   /** Not checked yet: verification of third-party certifications can be deferred (see checkCertifications). */
   | 'unchecked';
 
-export interface Certification {
-  sig: Signature;
+/** A certification as the trust engine sees it: everything but the signature packet. */
+export interface CertificationSummary {
   /** Fingerprint of the issuing primary key, when found in the keyring. */
   issuer?: string;
-  /** Issuer key ID as the signature names it. */
+  /** Issuer key ID as the signature names it (16 hex digits). */
   issuerKeyId: string;
   /** Signature type: 0x10–0x13 certification, 0x30 certification revocation. */
   type: number;
+  /** Unix seconds. */
   created: number;
   /** Unix seconds; undefined when the certification never expires. */
   expires?: number;
+  /** Trust signature: level (depth) and amount. */
   trust?: { level: number; amount: number };
+  /** Regular-expression subpackets (hashed), without their trailing NUL. */
   regexes: string[];
   exportable: boolean;
   revocable: boolean;
@@ -67,6 +70,10 @@ export interface Certification {
   outcome: SigOutcome;
   /** Human reason for `rejected`, `bad` or `unsupported` (e.g. "SHA-1 certification made after 2019-01-19"). */
   policyReason?: string;
+}
+
+export interface Certification extends CertificationSummary {
+  sig: Signature;
 }
 
 export interface UserIdState {

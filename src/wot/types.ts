@@ -3,36 +3,16 @@
  * certifications (no packets), trust options, and per-binding results. Built from
  * evaluated certificates by from-cert.ts, or by hand in tests.
  */
+import type { CertificationSummary, SigOutcome, Status } from '../cert/types.js';
 
 /** State of a key or user ID at the reference time. */
-export type ComponentStatus = 'valid' | 'expired' | 'revoked' | 'invalid';
+export type ComponentStatus = Status;
 
-/** How a certification's signature fared; see src/cert/types.ts SigOutcome. */
-export type CertOutcome = 'good' | 'bad' | 'no-key' | 'unsupported' | 'rejected' | 'unchecked';
+/** How a certification's signature fared; `unchecked` ones are verified on demand, by issuer. */
+export type CertOutcome = SigOutcome;
 
-export interface WotCertification {
-  /** Fingerprint of the issuing primary key, when it is in the keyring. */
-  issuer?: string;
-  /** The issuer's key ID as the signature names it (16 hex digits). */
-  issuerKeyId: string;
-  /** 0x10–0x13 certification, 0x30 certification revocation. */
-  type: number;
-  /** Unix seconds. */
-  created: number;
-  /** Unix seconds; undefined when the certification never expires. */
-  expires?: number;
-  /** Trust signature: level (depth) and amount. */
-  trust?: { level: number; amount: number };
-  /** Regular-expression subpackets (hashed), without their trailing NUL. */
-  regexes: string[];
-  exportable: boolean;
-  revocable: boolean;
-  hashAlgorithm: number;
-  /** Verification outcome; `unchecked` ones are verified on demand, by issuer. */
-  outcome: CertOutcome;
-  /** Why the certification is rejected, bad or unsupported, when it is. */
-  policyReason?: string;
-}
+/** The engine's view of a certification: the cert layer's packet-free summary. */
+export type WotCertification = CertificationSummary;
 
 export interface WotUserId {
   text: string;
