@@ -4,7 +4,7 @@
  * with the real ssh client as the current user (root in CI).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +88,7 @@ export class Sshd {
    */
   ssh(identity: string | undefined, command: string, extra: { agentSocket?: string; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
     const knownHosts = join(this.dir, 'known_hosts');
-    const key = spawnSync('cat', [this.hostKeyPub]).stdout.toString().trim();
+    const key = readFileSync(this.hostKeyPub, 'utf8').trim();
     writeFileSync(knownHosts, `[127.0.0.1]:${this.port} ${key}\n`);
     const args = [
       '-F', '/dev/null',
