@@ -2,8 +2,9 @@
  * Evaluating certificates at a reference time, with GnuPG 2.2's rules (getkey.c
  * merge_selfsigs): which self-signatures bind user IDs and subkeys, key and subkey
  * expiry and revocation (including designated revokers), and the outcome of every
- * third-party certification. Signatures are verified in one batch through the Verifier
- * (and its cache); third-party certifications can be left for later, by issuer.
+ * third-party certification. Signatures are verified in batches through the Verifier
+ * (and its cache): of a component's binding candidates only the newest that verifies is
+ * needed, and third-party certifications can be left for later, by issuer.
  */
 import { createHash } from 'node:crypto';
 import type { Keyring } from '../keyring/keyring.js';
@@ -12,7 +13,7 @@ import type { Cert, SigEntry, UserComponent } from '../openpgp/cert.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { Tag } from '../openpgp/packets.js';
 import type { SigTarget } from '../openpgp/signed-data.js';
-import { isHardRevocation, parseSignature, type RevocationKey, type Signature, SigType, signatureExpiry } from '../openpgp/signature.js';
+import { isHardRevocation, KeyFlag, parseSignature, type RevocationKey, type Signature, SigType, signatureExpiry } from '../openpgp/signature.js';
 import type { SigCheck, Verifier } from '../verify/verifier.js';
 import { certificationRejection, DEFAULT_POLICY, type Policy, selfSignatureRejection, timeConflict } from './policy.js';
 import type { Certification, EvaluatedCert, PrimaryState, Revocation, Status, SubkeyState, UserIdState } from './types.js';
@@ -27,6 +28,8 @@ export interface EvaluateOptions {
    * The others stay `unchecked` until checkCertifications is called for their issuers.
    */
   certifications?: boolean | ((issuer: string) => boolean);
+  /** Evaluate subkeys (default true); the web of trust needs only the primary key and user IDs. */
+  subkeys?: boolean;
 }
 
 const isCertificationType = (t: number) => t >= SigType.GenericCert && t <= SigType.PositiveCert;
@@ -61,33 +64,104 @@ function overOf(target: SigTarget): object {
   return target.kind === 'user' ? target.user : target.kind === 'subkey' ? target.subkey : target.primary;
 }
 
-function collectSelfChecks(cert: Cert, keyring: Keyring, checks: SigCheck[]): void {
+/**
+ * What a certificate's self-signatures need verified. `always`: direct-key signatures,
+ * revocations (key, designated revoker, subkey) and attestations, all of which count
+ * when any one verifies. `newestFirst`: per user ID and per subkey, the candidates for
+ * its binding, newest first; only the first that verifies is chosen, so older ones are
+ * verified only when every newer one fails (gpg's choice, with far fewer checks).
+ */
+interface SelfChecks {
+  always: SigCheck[];
+  newestFirst: SigCheck[][];
+}
+
+/** Candidates newest first; on equal times the later packet first (gpg's `>=`). */
+function newestFirst(checks: SigCheck[]): SigCheck[] {
+  return checks
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => b.c.sig.created - a.c.sig.created || b.i - a.i)
+    .map((x) => x.c);
+}
+
+function collectSelfChecks(cert: Cert, keyring: Keyring, out: SelfChecks, withSubkeys: boolean, now: number, policy: Policy): void {
   const primary = cert.primary;
+  // Policy and time rules need no cryptography: a candidate they reject is never verified.
+  const acceptable = (sig: Signature, signerCreated = primary.created) => !selfSignatureRejection(sig, policy) && !timeConflict(sig, signerCreated, now, policy);
   for (const e of cert.directSigs) {
     if (!e.sig) continue;
-    if (issuedBy(e.sig, primary)) checks.push({ issuer: primary, sig: e.sig, target: { kind: 'key', primary } });
+    if (issuedBy(e.sig, primary)) out.always.push({ issuer: primary, sig: e.sig, target: { kind: 'key', primary } });
     else if (e.sig.type === SigType.KeyRevocation) {
       // Possibly from a designated revoker: verify against every candidate we hold.
       for (const c of keyring.issuerCandidates(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
-        checks.push({ issuer: c.primary, sig: e.sig, target: { kind: 'key', primary } });
+        out.always.push({ issuer: c.primary, sig: e.sig, target: { kind: 'key', primary } });
       }
     }
   }
   for (const u of cert.users) {
+    const target: SigTarget = { kind: 'user', primary, user: u.packet };
+    const bindings: SigCheck[] = [];
     for (const e of u.signatures) {
-      if (e.sig && issuedBy(e.sig, primary)) checks.push({ issuer: primary, sig: e.sig, target: { kind: 'user', primary, user: u.packet } });
+      const sig = e.sig;
+      if (!sig || !issuedBy(sig, primary)) continue;
+      if (sig.type === SigType.Attestation) out.always.push({ issuer: primary, sig, target });
+      else if ((isCertificationType(sig.type) || sig.type === SigType.CertRevocation) && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
     }
+    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings));
   }
+  if (!withSubkeys) return;
   for (const s of cert.subkeys) {
     const target: SigTarget = { kind: 'subkey', primary, subkey: s.key };
+    const bindings: SigCheck[] = [];
     for (const e of s.signatures) {
-      if (!e.sig || !issuedBy(e.sig, primary)) continue;
-      checks.push({ issuer: primary, sig: e.sig, target });
-      if (e.sig.type === SigType.SubkeyBinding) {
-        for (const back of embeddedBacksigs(e.sig)) checks.push({ issuer: s.key, sig: back, target });
-      }
+      const sig = e.sig;
+      if (!sig || !issuedBy(sig, primary)) continue;
+      if (sig.type === SigType.SubkeyBinding) {
+        if (signatureExpiry(sig) > now && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
+      } else out.always.push({ issuer: primary, sig, target });
     }
+    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings));
   }
+}
+
+/**
+ * Verifies the `always` checks and, for each candidate list, candidates in order until
+ * one verifies, in rounds so every round is one batch for the Verifier.
+ */
+async function verifyNewestFirst(verifier: Verifier, first: SigCheck[], lists: SigCheck[][], outcomes: Outcomes, issuerOf: Map<Signature, KeyPacket>): Promise<void> {
+  const next = new Array<number>(lists.length).fill(0);
+  let batch = first;
+  for (;;) {
+    lists.forEach((list, i) => {
+      while (next[i] < list.length) {
+        const c = list[next[i]];
+        const ok = outcomes.get(c.sig, overOf(c.target));
+        if (ok === undefined) {
+          batch.push(c);
+          return;
+        }
+        next[i] = ok ? list.length : next[i] + 1;
+      }
+    });
+    if (batch.length === 0) return;
+    await runChecks(verifier, batch, outcomes, issuerOf);
+    batch = [];
+  }
+}
+
+/** The back-signature checks of the chosen signing-capable subkey bindings (only the newest embedded one counts). */
+function backsigChecks(cert: Cert, outcomes: Outcomes, now: number, policy: Policy): SigCheck[] {
+  const out: SigCheck[] = [];
+  for (const s of cert.subkeys) {
+    const bindings = s.signatures
+      .map((e) => e.sig)
+      .filter((sig): sig is Signature => !!sig && sig.type === SigType.SubkeyBinding && issuedBy(sig, cert.primary) && signatureExpiry(sig) > now && good(outcomes, sig, s.key, now, policy, cert.primary.created));
+    const binding = newest(bindings);
+    if (!binding || !((binding.keyFlags ?? 0) & KeyFlag.Sign)) continue;
+    const back = newest(embeddedBacksigs(binding));
+    if (back) out.push({ issuer: s.key, sig: back, target: { kind: 'subkey', primary: cert.primary, subkey: s.key } });
+  }
+  return out;
 }
 
 const embeddedCache = new WeakMap<Signature, Signature[]>();
@@ -156,7 +230,7 @@ function newest(sigs: Signature[]): Signature | undefined {
   return best;
 }
 
-function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy): EvaluatedCert {
+function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy, withSubkeys: boolean): EvaluatedCert {
   const primary = cert.primary;
   const isGood = (sig: Signature | undefined, over: object, signer = primary.created) => good(outcomes, sig, over, now, policy, signer);
   const notExpired = (sig: Signature) => signatureExpiry(sig) > now;
@@ -253,7 +327,7 @@ function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signat
     problems,
   };
 
-  const subkeys = cert.subkeys.map((component): SubkeyState => {
+  const subkeys = (withSubkeys ? cert.subkeys : []).map((component): SubkeyState => {
     const sub = component.key;
     let subRevocation: Revocation | undefined;
     const bindings: Signature[] = [];
@@ -337,10 +411,11 @@ const pendingThirdParty = new WeakMap<EvaluatedCert, { items: ThirdParty[]; poli
  */
 export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: EvaluateOptions): Promise<EvaluatedCert[]> {
   const policy = opts.policy ?? DEFAULT_POLICY;
+  const withSubkeys = opts.subkeys ?? true;
   const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
-  const selfChecks: SigCheck[] = [];
-  for (const cert of certs) collectSelfChecks(cert, keyring, selfChecks);
+  const self: SelfChecks = { always: [], newestFirst: [] };
+  for (const cert of certs) collectSelfChecks(cert, keyring, self, withSubkeys, opts.now, policy);
   const thirdParty = certs.map((c) => collectThirdParty(c, keyring));
   const want = opts.certifications ?? true;
   const wanted = (issuer: Cert) => (typeof want === 'function' ? want(issuer.primary.fpr) : want);
@@ -352,9 +427,10 @@ export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: Evalu
       }
     }
   }
-  await runChecks(opts.verifier, [...selfChecks, ...tpChecks], outcomes, issuerOf);
+  await verifyNewestFirst(opts.verifier, [...self.always, ...tpChecks], self.newestFirst, outcomes, issuerOf);
+  if (withSubkeys) await runChecks(opts.verifier, certs.flatMap((c) => backsigChecks(c, outcomes, opts.now, policy)), outcomes);
   return certs.map((cert, i) => {
-    const ev = evaluateStructure(cert, outcomes, issuerOf, opts.now, policy);
+    const ev = evaluateStructure(cert, outcomes, issuerOf, opts.now, policy, withSubkeys);
     const items = thirdParty[i];
     for (const tp of items) {
       const checked = tp.issuers.some(wanted);

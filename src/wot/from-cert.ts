@@ -106,7 +106,7 @@ export interface BuildOptions {
  * certifications made by introducers.
  */
 export async function computeKeyringTrust(keyring: Keyring, trust: TrustOptions, opts: BuildOptions): Promise<{ network: TrustNetwork; web: EvaluatedWeb }> {
-  const evaluated = await evaluateKeyring(keyring, { now: trust.now, verifier: opts.verifier, policy: opts.policy, certifications: opts.eager ?? false });
+  const evaluated = await evaluateKeyring(keyring, { now: trust.now, verifier: opts.verifier, policy: opts.policy, certifications: opts.eager ?? false, subkeys: false });
   const web = new EvaluatedWeb(evaluated);
   const network = await TrustNetwork.compute(web.keys, trust, web.verifyHook(opts.verifier));
   return { network, web };
