@@ -152,7 +152,7 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     const verifier = new Verifier({ cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
     const web = new EvaluatedWeb(evaluated);
-    const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now }, web.verifyHook(verifier));
+    const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now, detail: 'validity' }, web.verifyHook(verifier));
     stats.cached = verifier.stats.cached;
     stats.verified = verifier.stats.verified;
     const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';

@@ -450,10 +450,11 @@ export async function evaluateKeyring(keyring: Keyring, opts: EvaluateOptions): 
 }
 
 /**
- * Verifies the still `unchecked` certifications made by the given issuers and updates
- * them in place; lets a trust computation verify only what it reaches.
+ * Verifies the still `unchecked` certifications made by the given issuers (all of an
+ * issuer's, or only some signatures: the predicate sees both) and updates them in
+ * place; lets a trust computation verify only what it reaches.
  */
-export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: Verifier): Promise<void> {
+export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string, sig: Signature) => boolean, verifier: Verifier): Promise<void> {
   const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
   const work: Array<{ ev: EvaluatedCert; tp: ThirdParty; state: UserIdState; index: number; policy: Policy }> = [];
@@ -463,7 +464,7 @@ export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, is
     if (!pending) continue;
     for (const tp of pending.items) {
       // Issuer first: the searches below are linear, and most items are not asked for.
-      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr));
+      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr, tp.entry.sig!));
       if (mine.length === 0) continue;
       const state = ev.userIds.find((u) => u.component === tp.user);
       if (!state) continue;

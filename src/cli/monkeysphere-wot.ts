@@ -10,17 +10,14 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
-import { Keyring } from '../keyring/keyring.js';
 import { dearmor } from '../openpgp/armor.js';
-import { readCerts } from '../openpgp/cert.js';
-import { SqliteDatabase, SqliteVerificationCache } from '../store/sqlite.js';
-import type { VerificationCache } from '../verify/cache.js';
+import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
 import { VerifyPool } from '../verify/pool.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
-import { computeKeyringTrust } from '../wot/from-cert.js';
+import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../wot/compute.js';
 import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../wot/gnupg.js';
-import type { PathCheck, TrustNetwork } from '../wot/network.js';
+import type { Binding, PathCheck, TrustNetwork } from '../wot/network.js';
 import type { TrustOptions } from '../wot/types.js';
 import { type Io, processIo } from './io.js';
 import { type Logger, loggerFor } from './log.js';
@@ -66,7 +63,10 @@ Exit status:
 
 Files:
   $XDG_CACHE_HOME/monkeysphere/wot-verify.sqlite (or ~/.cache/...): verified
-  certifications, so a second run verifies nothing it has seen (--cache, --no-cache).
+  certifications, so a second run verifies nothing it has seen, and snapshots of
+  evaluated keyrings: while the inputs are byte for byte the same and no key,
+  signature or expiry time lies between the snapshot's reference time and now, a
+  run reads the snapshot instead of parsing (--cache FILE, --no-cache).
 
 Examples:
   monkeysphere-wot --keyring ring.pgp --root 2D1C258A98AD42585E139485B3234FB7404B91C7 list
@@ -102,19 +102,29 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--max-cert-depth <n>', 'longest chain of certifications from a root (default 5)')
       .addOption(new Option('--model <model>', 'strict: never better than GnuPG and scopes bind whole chains; gnupg: GnuPG 2.2 exactly').choices(['strict', 'gnupg']).default('strict'))
       .option('--json', 'print JSON for programs instead of text')
-      .option('--cache <file>', 'verification cache (default under $XDG_CACHE_HOME/monkeysphere)')
-      .option('--no-cache', 'do not read or write a verification cache')
+      .option('--cache <file>', 'cache of verified signatures and evaluated keyrings (default under $XDG_CACHE_HOME/monkeysphere)')
+      .option('--no-cache', 'do not read or write the cache')
       .addHelpText('after', AFTER);
 
-    const run = async (body: (net: TrustNetwork, opts: GlobalOptions, log: Logger) => number | Promise<number>) => {
+    /** Loads the web and runs `body`; `detail` is what the subcommand shows: letters only, or explanations. */
+    const globals = (): GlobalOptions => {
       const raw = program.opts<GlobalOptions>();
-      const opts: GlobalOptions = { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
+      return { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
+    };
+    /** Computes the web (every certification of an introducer verified, so bindings can be explained) and runs `body`. */
+    const run = async (body: (net: TrustNetwork, opts: GlobalOptions, log: Logger) => number | Promise<number>) => {
+      const opts = globals();
       const log = loggerFor(io);
-      const { network, close } = await load(opts, io, log);
+      const inputs = readInputs(opts, io, log);
+      const cache = openCache(opts, io, log);
+      const computing = startComputing(cache, log);
       try {
-        status = await body(network, opts, log);
+        const computed = await computeWeb(inputs.sources, { ...inputs.trust, detail: 'explanations' }, computing.options);
+        computing.report(computed, computed.unknownRoots, computed.network.missingRoots);
+        status = await body(computed.network, opts, log);
       } finally {
-        await close();
+        await computing.close();
+        cache.close();
       }
     };
 
@@ -122,7 +132,21 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .command('list')
       .description('every binding with its validity; always exits 0')
       .argument('[pattern]', 'only bindings whose user ID or fingerprint contains this (case-insensitive)')
-      .action((pattern: string | undefined) => run((net, opts) => cmdList(net, opts, io, pattern)));
+      .action(async (pattern: string | undefined) => {
+        const opts = globals();
+        const log = loggerFor(io);
+        const inputs = readInputs(opts, io, log);
+        const cache = openCache(opts, io, log);
+        const computing = startComputing(cache, log);
+        try {
+          const listed = await listBindings(inputs.sources, inputs.trust, computing.options);
+          computing.report(listed.computed, listed.unknownRoots, listed.missingRoots);
+          status = cmdList(listed.bindings, opts, io, pattern);
+        } finally {
+          await computing.close();
+          cache.close();
+        }
+      });
     program
       .command('authenticate')
       .description('is USERID on the key FINGERPRINT fully valid? explains why, or why not')
@@ -195,9 +219,9 @@ function resolveKey(net: TrustNetwork, handle: string, mustExist: boolean): stri
   return h;
 }
 
-function cmdList(net: TrustNetwork, opts: GlobalOptions, io: Io, pattern: string | undefined): number {
+function cmdList(bindings: Binding[], opts: GlobalOptions, io: Io, pattern: string | undefined): number {
   const needle = pattern?.toLowerCase();
-  const rows = net.bindings().filter((b) => !needle || b.userId.toLowerCase().includes(needle) || b.fingerprint.toLowerCase().includes(needle));
+  const rows = bindings.filter((b) => !needle || b.userId.toLowerCase().includes(needle) || b.fingerprint.toLowerCase().includes(needle));
   if (opts.json) {
     io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return EXIT.ok;
@@ -277,29 +301,24 @@ function defaultCachePath(io: Io): string | undefined {
   return base ? join(base, 'monkeysphere', 'wot-verify.sqlite') : undefined;
 }
 
-function openCache(opts: GlobalOptions, io: Io, log: Logger): { cache?: VerificationCache; close(): void } {
+/** The cache database (verified signatures and snapshots of evaluated keyrings), unless --no-cache. */
+function openCache(opts: GlobalOptions, io: Io, log: Logger): { database?: SqliteDatabase; close(): void } {
   if (opts.cache === false) return { close() {} };
   const path = typeof opts.cache === 'string' ? opts.cache : defaultCachePath(io);
   if (!path) return { close() {} };
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const db = SqliteDatabase.open(path);
-    return { cache: new SqliteVerificationCache(db), close: () => db.close() };
+    return { database: db, close: () => db.close() };
   } catch (err) {
-    log.info(`warning: verification cache ${JSON.stringify(path)} not used: ${errorMessage(err)}`);
+    log.info(`warning: cache ${JSON.stringify(path)} not used: ${errorMessage(err)}`);
     return { close() {} };
   }
 }
 
-async function load(opts: GlobalOptions, io: Io, log: Logger): Promise<{ network: TrustNetwork; close(): Promise<void> }> {
-  const keyring = new Keyring();
-  const addCerts = (bytes: Buffer, source: string) => {
-    const { certs, problems } = readCerts(dearmor(bytes));
-    for (const p of problems) log.verbose(`${source}: skipped: ${p.message}`);
-    if (certs.length === 0 && bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${source} holds no certificates`);
-    for (const c of certs) keyring.add(c);
-  };
-  for (const file of opts.keyring) addCerts(readInput(file, 'keyring'), file);
+/** The certificate sources and trust options the global options name. */
+function readInputs(opts: GlobalOptions, io: Io, log: Logger): { sources: CertSource[]; trust: TrustOptions } {
+  const sources: CertSource[] = opts.keyring.map((file) => ({ name: file, bytes: dearmor(readInput(file, 'keyring')) }));
 
   let ownertrust = new Map<string, number>();
   const roots: string[] = opts.root.map(normalizeKeyHandle);
@@ -320,7 +339,7 @@ async function load(opts: GlobalOptions, io: Io, log: Logger): Promise<{ network
       trust.minCertLevel = conf.minCertLevel;
       roots.push(...conf.trustedKeys.map(normalizeKeyHandle));
     }
-    addCerts(gpg(io, home, ['--export', '--export-options', 'export-local-sigs']), `gpg --export (${home})`);
+    sources.push({ name: `gpg --export (${home})`, bytes: gpg(io, home, ['--export', '--export-options', 'export-local-sigs']) });
     if (existsSync(join(home, 'trustdb.gpg'))) ownertrust = parseOwnertrust(gpg(io, home, ['--export-ownertrust']).toString('utf8'), 'gpg --export-ownertrust');
     else log.info(`warning: ${home} has no trustdb.gpg, so no ownertrust`);
   }
@@ -330,55 +349,52 @@ async function load(opts: GlobalOptions, io: Io, log: Logger): Promise<{ network
   if (opts.keyring.length === 0 && opts.gnupg === undefined) {
     throw new UsageError('MS_WOT_NO_INPUT', 'no certificates to read', { hints: ['give --keyring FILE (repeatable) or --gnupg'] });
   }
-
-  // Key IDs (from --root or trusted-key) name the key in the keyring that has them.
-  const resolvedRoots: string[] = [];
-  for (const r of roots) {
-    if (!/^[0-9A-F]+$/.test(r)) throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(r)}`);
-    if (r.length === 16 || r.length === 8) {
-      const hits = [...keyring].filter((c) => c.primary.fpr.endsWith(r));
-      if (hits.length === 0) log.info(`warning: root ${r} is not in the keyring`);
-      for (const c of hits) resolvedRoots.push(c.primary.fpr);
-    } else {
-      if (!keyring.get(r)) log.info(`warning: root ${r} is not in the keyring`);
-      resolvedRoots.push(r);
-    }
-  }
-  const trustOptions: TrustOptions = {
-    roots: resolvedRoots,
-    ownertrust,
-    now: parseTime(opts.at),
-    marginalsNeeded: parseCount('marginals-needed', opts.marginalsNeeded, 2, 255) ?? trust.marginalsNeeded,
-    completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? trust.completesNeeded,
-    maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? trust.maxCertDepth,
-    minCertLevel: trust.minCertLevel,
-    model: opts.model,
-  };
-  if (resolvedRoots.length === 0 && ![...ownertrust.values()].some((v) => (v & 15) === 6)) {
+  for (const r of roots) if (!/^[0-9A-F]+$/.test(r)) throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(r)}`);
+  if (roots.length === 0 && ![...ownertrust.values()].some((v) => (v & 15) === 6)) {
     log.info('warning: no ultimately trusted keys; nothing can be valid (give --root, --ownertrust or --gnupg)');
   }
+  return {
+    sources,
+    trust: {
+      roots,
+      ownertrust,
+      now: parseTime(opts.at),
+      marginalsNeeded: parseCount('marginals-needed', opts.marginalsNeeded, 2, 255) ?? trust.marginalsNeeded,
+      completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? trust.completesNeeded,
+      maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? trust.maxCertDepth,
+      minCertLevel: trust.minCertLevel,
+      model: opts.model,
+    },
+  };
+}
 
-  const { cache, close: closeCache } = openCache(opts, io, log);
-  const pool = new VerifyPool();
-  const verifier = new Verifier({ cache, pool });
+/** What a computation uses (snapshots; a verifier made only if packets need verifying) and what it reports. */
+function startComputing(cache: { database?: SqliteDatabase }, log: Logger) {
+  const { database } = cache;
+  let pool: VerifyPool | undefined;
+  let verifier: Verifier | undefined;
   const started = performance.now();
-  try {
-    const { network, web } = await computeKeyringTrust(keyring, trustOptions, { verifier });
-    const s = verifier.stats;
-    log.verbose(
-      `${keyring.size} certificates; ${s.verified} signatures verified, ${s.cached} from the cache, ${web.unchecked} certifications never needed checking; ${Math.round(performance.now() - started)} ms`,
-    );
-    for (const m of network.missingRoots) log.verbose(`root ${m} is not in the keyring`);
-    return {
-      network,
-      close: async () => {
-        await pool.close();
-        closeCache();
-      },
-    };
-  } catch (err) {
-    await pool.close();
-    closeCache();
-    throw err;
-  }
+  const options: ComputeOptions = {
+    snapshots: database && new SqliteSnapshotStore(database),
+    verifier: () => {
+      pool = new VerifyPool();
+      verifier = new Verifier({ cache: database && new SqliteVerificationCache(database), pool });
+      return verifier;
+    },
+    onProblem: (source, p) => log.verbose(`${source}: skipped: ${p.message}`),
+  };
+  const report = (computed: ComputedWeb | undefined, unknownRoots: string[], missingRoots: string[]) => {
+    for (const r of unknownRoots) log.info(`warning: root ${r} is not in the keyring`);
+    for (const m of missingRoots) log.verbose(`root ${m} is not in the keyring`);
+    const ms = Math.round(performance.now() - started);
+    if (!computed) log.verbose(`inputs and trust options unchanged: the stored result holds; ${ms} ms`);
+    else if (computed.from === 'snapshot') log.verbose(`${computed.fingerprints.length} certificates, from a snapshot of their evaluation; nothing verified; ${ms} ms`);
+    else if (verifier) {
+      const s = verifier.stats;
+      log.verbose(
+        `${computed.fingerprints.length} certificates; ${s.verified} signatures verified, ${s.cached} from the cache, ${computed.unchecked} certifications never needed checking; ${ms} ms`,
+      );
+    }
+  };
+  return { options, report, close: async () => pool?.close() };
 }

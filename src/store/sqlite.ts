@@ -13,7 +13,8 @@ import { type Cert, publicPackets, readCerts } from '../openpgp/cert.js';
 import { mergeCerts } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
 import type { VerificationCache } from '../verify/cache.js';
-import type { CertStore, MetaStore, PutResult, StoredCert } from './types.js';
+import type { TimeWindow } from '../cert/time-window.js';
+import type { CertStore, MetaStore, PutResult, SnapshotStore, StoredCert } from './types.js';
 
 /** Each entry takes the schema from version i to i + 1; never edit a released one, append. */
 const MIGRATIONS: readonly string[] = [
@@ -49,6 +50,19 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE verification_cache (
     key BLOB PRIMARY KEY,
     good INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Results computed from inputs (key: a digest of the inputs and of what was computed), valid for
+  -- reference times strictly between valid_after and valid_before (-1 and 2^53 - 1: unbounded).
+  -- One key may have several windows.
+  CREATE TABLE snapshots (
+    key BLOB NOT NULL,
+    valid_after INTEGER NOT NULL,
+    valid_before INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (key, valid_after)
   ) WITHOUT ROWID;
   `,
 ];
@@ -451,5 +465,64 @@ export class SqliteVerificationCache implements VerificationCache {
   /** Forgets every cached outcome. */
   async clear(): Promise<void> {
     this.database.write('cannot clear the verification cache', () => this.database.db.exec('DELETE FROM verification_cache'));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+/** Snapshots kept per database; the least recently used go first. */
+const SNAPSHOTS_KEPT = 8;
+
+/** Unix times are never negative, nor beyond 2^53: the stored stand-ins for an unbounded window. */
+const NO_START = -1;
+const NO_END = Number.MAX_SAFE_INTEGER;
+const stored = (t: number) => (t === Number.NEGATIVE_INFINITY ? NO_START : t === Number.POSITIVE_INFINITY ? NO_END : t);
+const loaded = (t: number) => (t === NO_START ? Number.NEGATIVE_INFINITY : t === NO_END ? Number.POSITIVE_INFINITY : t);
+
+/**
+ * Computed results reused while their inputs are unchanged (`SnapshotStore`): each valid only for
+ * reference times inside its window, so a result that depends on expiry is never served stale.
+ */
+export class SqliteSnapshotStore implements SnapshotStore {
+  private readonly getStmt: Database.Statement<[Buffer, number, number], { data: Buffer; valid_after: number; valid_before: number }>;
+  private readonly touchStmt: Database.Statement<[number, Buffer, number]>;
+  private readonly putStmt: Database.Statement<[Buffer, number, number, Buffer, number]>;
+  private readonly pruneStmt: Database.Statement<[number]>;
+  private readonly maxUseStmt: Database.Statement<[], { m: number }>;
+  private uses = 0;
+
+  constructor(readonly database: SqliteDatabase) {
+    const db = database.db;
+    this.getStmt = db.prepare('SELECT data, valid_after, valid_before FROM snapshots WHERE key = ? AND valid_after < ? AND valid_before > ? LIMIT 1');
+    this.touchStmt = db.prepare('UPDATE snapshots SET used = ? WHERE key = ? AND valid_after = ?');
+    this.putStmt = db.prepare(
+      'INSERT INTO snapshots (key, valid_after, valid_before, data, used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, valid_after) DO UPDATE SET valid_before = excluded.valid_before, data = excluded.data, used = excluded.used',
+    );
+    this.pruneStmt = db.prepare('DELETE FROM snapshots WHERE (key, valid_after) NOT IN (SELECT key, valid_after FROM snapshots ORDER BY used DESC LIMIT ?)');
+    this.maxUseStmt = db.prepare('SELECT coalesce(max(used), 0) AS m FROM snapshots');
+  }
+
+  /** A monotonic use counter: wall-clock time would tie within a second and may go backwards. */
+  private nextUse(): number {
+    this.uses = Math.max(this.uses, this.maxUseStmt.get()!.m) + 1;
+    return this.uses;
+  }
+
+  async get(key: Buffer, at: number): Promise<{ data: Buffer; window: TimeWindow } | undefined> {
+    const row = this.database.read('cannot read a snapshot', () => this.getStmt.get(key, at, at));
+    if (!row) return undefined;
+    // Recording the use is best effort: a busy or read-only database still serves the snapshot.
+    try {
+      this.database.write('cannot record a snapshot use', () => this.touchStmt.run(this.nextUse(), key, row.valid_after));
+    } catch {}
+    return { data: row.data, window: { after: loaded(row.valid_after), before: loaded(row.valid_before) } };
+  }
+
+  async put(key: Buffer, window: TimeWindow, data: Buffer): Promise<void> {
+    this.database.write('cannot write a snapshot', () => {
+      this.putStmt.run(key, stored(window.after), stored(window.before), data, this.nextUse());
+      this.pruneStmt.run(SNAPSHOTS_KEPT);
+    });
   }
 }

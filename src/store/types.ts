@@ -5,6 +5,7 @@
  * does; every implementation runs the conformance suite in test/store/.
  * Not here: policy (what a certificate is worth) and parsing beyond src/openpgp.
  */
+import type { TimeWindow } from '../cert/time-window.js';
 import type { Cert } from '../openpgp/cert.js';
 
 /** What `put` did with a certificate. */
@@ -83,4 +84,16 @@ export interface MetaStore {
   setMeta(key: string, value: string): Promise<void>;
   /** True when the key was there. */
   deleteMeta(key: string): Promise<boolean>;
+}
+
+/**
+ * Results computed from inputs, reused while the inputs are unchanged: a computed web of trust,
+ * say. `key` names the inputs and the computation (a digest); each snapshot holds for the
+ * reference times strictly inside its window (see src/cert/time-window.ts).
+ */
+export interface SnapshotStore {
+  /** The snapshot under `key` if its window contains `at`; undefined otherwise. */
+  get(key: Buffer, at: number): Promise<{ data: Buffer; window: TimeWindow } | undefined>;
+  /** Stores (or replaces) a snapshot; the store MAY drop the least recently used ones. */
+  put(key: Buffer, window: TimeWindow, data: Buffer): Promise<void>;
 }

@@ -7,7 +7,7 @@
  * (scopes bind the whole delegation chain). No packets, no I/O.
  */
 import { type CompiledRegex, compileRegex, hasControlCharacters, regexMatches } from './regex.js';
-import { Trust, type VerifyIssuers, type WotCertification, type WotKey, type WotUserId } from './types.js';
+import { Trust, type VerifyCertifications, type WotCertification, type WotKey, type WotUserId } from './types.js';
 
 export const CERT_REVOCATION = 0x30;
 export const isCertificationClass = (t: number) => t >= 0x10 && t <= 0x13;
@@ -19,6 +19,7 @@ export interface ResolvedOptions {
   completesNeeded: number;
   maxCertDepth: number;
   minCertLevel: number;
+  detail: 'explanations' | 'validity';
 }
 
 export interface UidNode {
@@ -216,7 +217,7 @@ export async function runModel(
   ownertrust: ReadonlyMap<string, number>,
   opts: ResolvedOptions,
   model: Model,
-  verify?: VerifyIssuers,
+  verify?: VerifyCertifications,
 ): Promise<RunResult> {
   const results = new Map<string, KeyResult>();
   const resultFor = (node: KeyNode): KeyResult => {
@@ -255,15 +256,13 @@ export async function runModel(
     // A revoked or expired introducer's certifications never verify (observed in gpg 2.2.40).
     const active = new Map<string, Introducer>();
     for (const k of klist) if (graph.byFpr.get(k.fpr)?.key.status === 'valid') active.set(k.fpr, k);
-    const toVerify = [...active.keys()].filter((f) => !graph.verified.has(f));
-    if (toVerify.length > 0) {
-      if (verify) await verify(toVerify);
-      for (const f of toVerify) graph.verified.add(f);
-    }
-
     const affected = new Set<KeyNode>();
     for (const fpr of active.keys()) for (const node of graph.certifiedBy.get(fpr) ?? []) if (!done.has(node.key.fpr.toUpperCase())) affected.add(node);
     const scan = [...affected].sort((a, b) => a.index - b.index);
+    if (verify) {
+      if (opts.detail === 'validity') await verifyForValidity(graph, scan, active, resultFor, opts, model, verify);
+      else await verifyIntroducers(graph, active, verify);
+    }
 
     const next: Introducer[] = [];
     for (const node of scan) {
@@ -342,4 +341,130 @@ export async function runModel(
   }
   // Introducers found at the last level are listed but never scanned (max-cert-depth).
   return { model, keys: results, levels: depth };
+}
+
+// ---- What a level must verify ------------------------------------------------------------
+
+/** Every still unchecked certification made by these introducers, each issuer once per graph. */
+async function verifyIntroducers(graph: Graph, active: Map<string, Introducer>, verify: VerifyCertifications): Promise<void> {
+  const issuers = [...active.keys()].filter((f) => !graph.verified.has(f));
+  const wanted: WotCertification[] = [];
+  for (const issuer of issuers) {
+    for (const node of graph.certifiedBy.get(issuer) ?? []) {
+      for (const u of node.uids) for (const c of u.byIssuer.get(issuer) ?? []) if (c.outcome === 'unchecked') wanted.push(c);
+    }
+  }
+  if (wanted.length > 0) await verify(wanted);
+  for (const f of issuers) graph.verified.add(f);
+}
+
+/** An issuer's certifications on one user ID: verified together, since gpg chooses among them. */
+interface Group {
+  introducer: Introducer;
+  certs: WotCertification[];
+}
+
+const weightOf = (k: Introducer) => (k.ownertrust === Trust.Ultimate || k.ownertrust === Trust.Full || k.ownertrust === Trust.Marginal ? k.ownertrust : 0);
+const isUnchecked = (g: Group) => g.certs.some((c) => c.outcome === 'unchecked');
+
+/**
+ * Verifies, in rounds, only the certifications that decide this level's letters. A key
+ * on which some introducer's certification is a trust signature is verified in full
+ * (the last trust signature in packet order sets its delegation). On other keys each
+ * user ID takes its introducers' certifications most trusted first and stops once it is
+ * fully valid, or once it is signed and only introducers without ownertrust remain:
+ * nothing further can change its letter. The scan that follows sees the same counts
+ * wherever they matter.
+ */
+async function verifyForValidity(
+  graph: Graph,
+  scan: KeyNode[],
+  active: Map<string, Introducer>,
+  resultFor: (node: KeyNode) => KeyResult,
+  opts: ResolvedOptions,
+  model: Model,
+  verify: VerifyCertifications,
+): Promise<void> {
+  const always: WotCertification[] = [];
+  let pending: Array<{ node: KeyNode; uid: UidNode; groups: Group[] }> = [];
+  for (const node of scan) {
+    // Most keys of a level have nothing left to verify: find out before building anything.
+    let unchecked = false;
+    let delegates = false;
+    for (const u of node.uids) {
+      if (u.uid.status !== 'valid') continue;
+      for (const [issuer, certs] of u.byIssuer) {
+        if (!active.has(issuer)) continue;
+        for (const c of certs) {
+          if (c.outcome === 'unchecked') unchecked = true;
+          if (c.trust && c.trust.level > 0) delegates = true;
+        }
+      }
+    }
+    if (!unchecked) continue;
+    for (const u of node.uids) {
+      if (u.uid.status !== 'valid') continue;
+      const groups: Group[] = [];
+      for (const [issuer, certs] of u.byIssuer) {
+        const introducer = active.get(issuer);
+        if (!introducer) continue;
+        if (delegates) {
+          for (const c of certs) if (c.outcome === 'unchecked') always.push(c);
+        } else groups.push({ introducer, certs });
+      }
+      if (groups.length > 0) pending.push({ node, uid: u, groups: groups.sort((a, b) => weightOf(b.introducer) - weightOf(a.introducer)) });
+    }
+  }
+  let batch = always;
+  for (;;) {
+    const still: typeof pending = [];
+    for (const p of pending) {
+      const want = nextToVerify(graph, p.uid, p.groups, resultFor(p.node).uids[p.uid.index], opts, model);
+      if (want.length === 0) continue;
+      batch.push(...want);
+      still.push(p);
+    }
+    pending = still;
+    if (batch.length === 0) return;
+    await verify(batch);
+    batch = [];
+  }
+}
+
+/**
+ * What one user ID still needs verified: nothing when its letter is settled, else the
+ * unchecked groups, in order, that would settle it if they all verified.
+ */
+function nextToVerify(graph: Graph, u: UidNode, groups: Group[], state: UidResult, opts: ResolvedOptions, model: Model): WotCertification[] {
+  let full = state.full;
+  let marginal = state.marginal;
+  let signed = false;
+  const settled = () => full >= opts.completesNeeded || marginal >= opts.marginalsNeeded;
+  const count = (k: Introducer) => {
+    if (k.ownertrust === Trust.Ultimate) full = opts.completesNeeded;
+    else if (k.ownertrust === Trust.Full) full++;
+    else if (k.ownertrust === Trust.Marginal) marginal++;
+    signed = true;
+  };
+  const unchecked: Group[] = [];
+  for (const g of groups) {
+    // Outside the introducer's scope a certification never counts: no need to verify it.
+    if (!scopeAdmits(graph, g.introducer, u.uid.text, model)) continue;
+    if (isUnchecked(g)) {
+      unchecked.push(g);
+      continue;
+    }
+    const sel = selectCertification(g.certs, opts);
+    if (sel.usable && sel.chosen) count(g.introducer);
+  }
+  if (unchecked.length === 0 || settled()) return [];
+  if (signed && unchecked.every((g) => weightOf(g.introducer) === 0)) return [];
+  // Suppose each verifies and counts: take groups until that would settle the letter.
+  const want: WotCertification[] = [];
+  for (const g of unchecked) {
+    for (const c of g.certs) if (c.outcome === 'unchecked') want.push(c);
+    count(g.introducer);
+    if (settled() || weightOf(g.introducer) === 0) break;
+  }
+  return want;
 }

@@ -7,10 +7,11 @@
 import { checkCertifications, evaluateKeyring } from '../cert/evaluate.js';
 import type { Policy } from '../cert/policy.js';
 import type { Certification, EvaluatedCert, UserIdState } from '../cert/types.js';
+import type { Signature } from '../openpgp/signature.js';
 import type { Keyring } from '../keyring/keyring.js';
 import type { Verifier } from '../verify/verifier.js';
 import { TrustNetwork } from './network.js';
-import type { TrustOptions, VerifyIssuers, WotCertification, WotKey, WotUserId } from './types.js';
+import type { TrustOptions, VerifyCertifications, WotCertification, WotKey, WotUserId } from './types.js';
 
 function certSummary(c: Certification): WotCertification {
   return {
@@ -30,7 +31,7 @@ function certSummary(c: Certification): WotCertification {
 }
 
 interface Pending {
-  summary: WotCertification;
+  ev: EvaluatedCert;
   state: UserIdState;
   index: number;
 }
@@ -38,14 +39,14 @@ interface Pending {
 /** Summaries of evaluated certificates, kept in step with later verification. */
 export class EvaluatedWeb {
   readonly keys: WotKey[] = [];
-  private pending: Pending[] = [];
+  private readonly pending = new Map<WotCertification, Pending>();
 
   constructor(readonly evaluated: Map<string, EvaluatedCert>) {
     for (const ev of evaluated.values()) {
       const userIds: WotUserId[] = ev.userIds.map((u) => {
         const certifications = u.certifications.map((c, index) => {
           const summary = certSummary(c);
-          if (c.outcome === 'unchecked') this.pending.push({ summary, state: u, index });
+          if (c.outcome === 'unchecked') this.pending.set(summary, { ev, state: u, index });
           return summary;
         });
         return {
@@ -71,25 +72,31 @@ export class EvaluatedWeb {
 
   /** Certifications still unchecked. */
   get unchecked(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
-  /** The hook the engine calls per level: verifies these issuers' certifications. */
-  verifyHook(verifier: Verifier): VerifyIssuers {
-    return async (issuers) => {
-      const wanted = new Set(issuers);
-      if (!this.pending.some((p) => p.summary.issuer !== undefined && wanted.has(p.summary.issuer))) return;
-      await checkCertifications(this.evaluated.values(), (fpr) => wanted.has(fpr), verifier);
-      const still: Pending[] = [];
-      for (const p of this.pending) {
-        const now = p.state.certifications[p.index];
-        if (now.outcome === 'unchecked') {
-          still.push(p);
-          continue;
-        }
-        Object.assign(p.summary, certSummary(now));
+  /** The hook the engine calls before each level: verifies these certifications. */
+  verifyHook(verifier: Verifier): VerifyCertifications {
+    return async (summaries) => {
+      const wanted = new Map<Signature, string | undefined>();
+      const certs = new Set<EvaluatedCert>();
+      const asked: Array<[WotCertification, Pending]> = [];
+      for (const summary of summaries) {
+        const p = this.pending.get(summary);
+        if (!p) continue;
+        const sig = p.state.certifications[p.index].sig;
+        wanted.set(sig, summary.issuer);
+        certs.add(p.ev);
+        asked.push([summary, p]);
       }
-      this.pending = still;
+      if (asked.length === 0) return;
+      await checkCertifications(certs, (issuer, sig) => wanted.has(sig) && wanted.get(sig) === issuer, verifier);
+      for (const [summary, p] of asked) {
+        const now = p.state.certifications[p.index];
+        if (now.outcome === 'unchecked') continue;
+        Object.assign(summary, certSummary(now));
+        this.pending.delete(summary);
+      }
     };
   }
 }
@@ -101,13 +108,18 @@ export interface BuildOptions {
   eager?: boolean;
 }
 
+/** Evaluates a keyring at `now` for the web of trust: user IDs and certifications, no subkeys. */
+export async function evaluateWeb(keyring: Keyring, now: number, opts: BuildOptions): Promise<EvaluatedWeb> {
+  const evaluated = await evaluateKeyring(keyring, { now, verifier: opts.verifier, policy: opts.policy, certifications: opts.eager ?? false, subkeys: false });
+  return new EvaluatedWeb(evaluated);
+}
+
 /**
  * Evaluates a keyring at `trust.now` and computes its web of trust, verifying only the
  * certifications made by introducers.
  */
 export async function computeKeyringTrust(keyring: Keyring, trust: TrustOptions, opts: BuildOptions): Promise<{ network: TrustNetwork; web: EvaluatedWeb }> {
-  const evaluated = await evaluateKeyring(keyring, { now: trust.now, verifier: opts.verifier, policy: opts.policy, certifications: opts.eager ?? false, subkeys: false });
-  const web = new EvaluatedWeb(evaluated);
+  const web = await evaluateWeb(keyring, trust.now, opts);
   const network = await TrustNetwork.compute(web.keys, trust, web.verifyHook(opts.verifier));
   return { network, web };
 }

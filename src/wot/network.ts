@@ -19,7 +19,7 @@ import {
   selectCertification,
 } from './engine.js';
 import { scopeDomain } from './regex.js';
-import { TRUST_LETTERS, Trust, type TrustOptions, type ValidityLetter, type VerifyIssuers, type WotCertification, type WotKey } from './types.js';
+import { TRUST_LETTERS, Trust, type TrustOptions, type ValidityLetter, type VerifyCertifications, type WotCertification, type WotKey } from './types.js';
 
 /** Why a binding has (or lacks) its validity; the wording lives in format.ts. */
 export type Reason =
@@ -175,6 +175,7 @@ function resolve(opts: TrustOptions): ResolvedOptions {
     completesNeeded: int(opts.completesNeeded, 1, 1, 255),
     maxCertDepth: int(opts.maxCertDepth, 5, 0, 255),
     minCertLevel: int(opts.minCertLevel, 2, 0, 3),
+    detail: opts.detail ?? 'explanations',
   };
 }
 
@@ -199,7 +200,7 @@ export class TrustNetwork {
    * introducers whose `unchecked` certifications must be verified first; without it,
    * unchecked certifications never count.
    */
-  static async compute(keys: Iterable<WotKey>, opts: TrustOptions, verify?: VerifyIssuers): Promise<TrustNetwork> {
+  static async compute(keys: Iterable<WotKey>, opts: TrustOptions, verify?: VerifyCertifications): Promise<TrustNetwork> {
     const graph = new Graph(keys);
     const options = resolve(opts);
     const ownertrust = new Map<string, number>();

@@ -76,10 +76,17 @@ export interface TrustOptions {
    * `gnupg`: GnuPG 2.2's rules alone, for comparison.
    */
   model?: 'strict' | 'gnupg';
+  /**
+   * `explanations` (default): verify every certification made by an introducer, so each
+   * binding can be explained in full. `validity`: verify only what decides the letters
+   * (per user ID, the most trusted introducers first, until more cannot change the
+   * letter); the letters are the same, explanations are not available.
+   */
+  detail?: 'explanations' | 'validity';
 }
 
 /**
- * Verifies the `unchecked` certifications made by these issuers, updating each
- * certification's `outcome` in place. Called once per level with the new introducers.
+ * Verifies these `unchecked` certifications, updating each one's `outcome` in place.
+ * Called before each level's scan with what that scan needs.
  */
-export type VerifyIssuers = (issuers: string[]) => Promise<void>;
+export type VerifyCertifications = (certifications: WotCertification[]) => Promise<void>;

@@ -12,7 +12,7 @@ import type { KeyPacket } from '../../src/openpgp/key-packet.js';
 
 /** 2023-01-15T00:00:00Z. */
 export const WEB_NOW = 1673740800;
-const DAY = 86400;
+export const DAY = 86400;
 const KEY_EPOCH = 1483228800; // 2017-01-01
 const SHA1_CUTOFF = 1547856000; // 2019-01-19
 
@@ -309,7 +309,7 @@ function serializeWeb(keys: GenKey[], mats: Material[], certs: GenCert[]): Buffe
 /** A web described by hand: named keys and certifications, as real packets. */
 export interface WebSpec {
   keys: Array<{ name: string; uids: string[]; ownertrust?: number }>;
-  certs: Array<{ issuer: string; target: string; uid?: number; tsig?: [number, number]; regex?: string; created?: number; type?: number; exportable?: boolean }>;
+  certs: Array<{ issuer: string; target: string; uid?: number; tsig?: [number, number]; regex?: string; created?: number; type?: number; exportable?: boolean; expiresAfter?: number }>;
 }
 
 /** Builds a hand-described web (deterministic keys from the names), certified in 2022. */
@@ -333,6 +333,7 @@ export function buildWeb(spec: WebSpec): GeneratedWeb {
     hash: 8,
     tsig: c.tsig,
     regex: c.regex,
+    expiresAfter: c.expiresAfter,
     revocable: true,
     exportable: c.exportable ?? true,
   }));

@@ -222,12 +222,15 @@ describe('errors', () => {
 describe('verification cache', () => {
   it('a second run verifies nothing it has seen', async () => {
     const cache = join(dir, 'cache', 'wot.sqlite');
-    const args = ['--keyring', ring, '--ownertrust', trust, '--at', '2023-01-15', '--cache', cache, 'list'];
-    const first = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+    const args = (keyring: string) => ['--keyring', keyring, '--ownertrust', trust, '--at', '2023-01-15', '--cache', cache, 'list'];
+    const first = await run(args(ring), { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
     assert.equal(first.code, 0, first.err);
     const m1 = /(\d+) signatures verified, (\d+) from the cache/.exec(first.err);
     assert.ok(m1 && Number(m1[1]) > 0, first.err);
-    const second = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+    // The same certificates in other bytes (each twice) are parsed again: the cache answers.
+    const twice = join(dir, 'twice.pgp');
+    writeFileSync(twice, Buffer.concat([web.bytes, web.bytes]));
+    const second = await run(args(twice), { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
     const m2 = /(\d+) signatures verified, (\d+) from the cache/.exec(second.err);
     assert.ok(m2, second.err);
     assert.equal(Number(m2[1]), 0);

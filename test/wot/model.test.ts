@@ -476,6 +476,22 @@ describe('bad input is handled, never a crash or hang', () => {
 });
 
 describe('lazy verification', () => {
+  /** A hook that marks what it is asked for as good and records the issuers asked for, per call. */
+  function recordingHook(w: Web) {
+    const asked: string[][] = [];
+    const hook = async (certs: Array<{ issuer?: string; outcome: string }>) => {
+      asked.push([...new Set(certs.map((c) => c.issuer!))].map((f) => w.name(f)).sort());
+      for (const c of certs) c.outcome = 'good';
+    };
+    return { asked, hook };
+  }
+  const uncheckedIssuers = (w: Web, name: string) =>
+    w
+      .get(name)
+      .userIds[0].certifications.filter((c) => c.outcome === 'unchecked')
+      .map((c) => w.name(c.issuer!))
+      .sort();
+
   it('verifies only the certifications of introducers, level by level', async () => {
     const w = new Web();
     for (const n of ['root', 'bob', 'carol', 'mallory', 'x']) w.key(n);
@@ -483,16 +499,72 @@ describe('lazy verification', () => {
     w.certify('bob', 'carol', { outcome: 'unchecked' });
     w.certify('mallory', 'x', { outcome: 'unchecked' });
     w.certify('carol', 'x', { outcome: 'unchecked' });
-    const asked: string[][] = [];
-    const net = await TrustNetwork.compute(w.keys, { now: NOW, roots: [w.fpr('root')], ownertrust: Web.ownertrust(w, { bob: FULL }) }, async (issuers) => {
-      asked.push(issuers.slice());
-      for (const k of w.keys) for (const u of k.userIds) for (const c of u.certifications) if (c.issuer && issuers.includes(c.issuer) && c.outcome === 'unchecked') c.outcome = 'good';
-    });
-    assert.deepEqual(asked, [[w.fpr('root')], [w.fpr('bob')], [w.fpr('carol')]]);
+    const { asked, hook } = recordingHook(w);
+    const net = await TrustNetwork.compute(w.keys, { now: NOW, roots: [w.fpr('root')], ownertrust: Web.ownertrust(w, { bob: FULL }) }, hook);
+    assert.deepEqual(asked, [['root'], ['bob'], ['carol']]);
     assert.equal(net.validity(w.fpr('carol'), w.uid('carol')), 'f');
     assert.equal(net.validity(w.fpr('x'), w.uid('x')), 'q');
     assert.equal(w.get('x').userIds[0].certifications[0].outcome, 'unchecked', 'mallory is never verified');
     assert.match(text(net, w, 'x'), /issuer is not an introducer: its validity is - \(not valid\)/);
+  });
+
+  /** root certifies f1, f2 (full), m1..m3 (marginal), n1, n2 (no ownertrust); each target is certified by some of them. */
+  function ladder(): Web {
+    const w = new Web();
+    w.key('root');
+    for (const n of ['f1', 'f2', 'm1', 'm2', 'm3', 'n1', 'n2']) {
+      w.key(n);
+      w.certify('root', n);
+    }
+    for (const n of ['byfull', 'bymarginal', 'bynone']) w.key(n);
+    for (const n of ['n1', 'm1', 'f1', 'f2']) w.certify(n, 'byfull', { outcome: 'unchecked' });
+    for (const n of ['n1', 'm1', 'm2', 'm3']) w.certify(n, 'bymarginal', { outcome: 'unchecked' });
+    for (const n of ['n1', 'n2']) w.certify(n, 'bynone', { outcome: 'unchecked' });
+    return w;
+  }
+  const ladderTrust = { f1: FULL, f2: FULL, m1: MARGINAL, m2: MARGINAL, m3: MARGINAL };
+
+  it("detail 'validity' verifies the most trusted introducers first and stops once the letter is settled", async () => {
+    const lazy = ladder();
+    const { hook } = recordingHook(lazy);
+    const net = await TrustNetwork.compute(lazy.keys, { now: NOW, roots: [lazy.fpr('root')], ownertrust: Web.ownertrust(lazy, ladderTrust), detail: 'validity' }, hook);
+    // One full introducer settles byfull; three marginals bymarginal; one signature makes bynone q.
+    assert.deepEqual(uncheckedIssuers(lazy, 'byfull'), ['f2', 'm1', 'n1']);
+    assert.deepEqual(uncheckedIssuers(lazy, 'bymarginal'), ['n1']);
+    assert.equal(uncheckedIssuers(lazy, 'bynone').length, 1);
+    const full = ladder();
+    const all = await TrustNetwork.compute(full.keys, { now: NOW, roots: [full.fpr('root')], ownertrust: Web.ownertrust(full, ladderTrust) }, recordingHook(full).hook);
+    assert.deepEqual(
+      net.bindings().map((b) => b.validity),
+      all.bindings().map((b) => b.validity),
+    );
+    assert.deepEqual(letters(net, lazy, ['byfull', 'bymarginal', 'bynone']), { byfull: 'f', bymarginal: 'f', bynone: 'q' });
+  });
+
+  it("detail 'validity' goes on to the next introducer when a signature does not verify", async () => {
+    const w = ladder();
+    const asked: string[] = [];
+    const hook = async (certs: Array<{ issuer?: string; outcome: string }>) => {
+      for (const c of certs) {
+        asked.push(w.name(c.issuer!));
+        c.outcome = w.name(c.issuer!) === 'f1' ? 'bad' : 'good';
+      }
+    };
+    const net = await TrustNetwork.compute(w.keys, { now: NOW, roots: [w.fpr('root')], ownertrust: Web.ownertrust(w, ladderTrust), detail: 'validity' }, hook);
+    assert.equal(net.validity(w.fpr('byfull'), w.uid('byfull')), 'f', 'f2 makes it full after f1 fails');
+    assert.deepEqual(uncheckedIssuers(w, 'byfull'), ['m1', 'n1']);
+  });
+
+  it("detail 'validity' verifies every introducer's certification on a key that carries a trust signature", async () => {
+    const w = new Web();
+    for (const n of ['root', 'a', 'b', 't']) w.key(n);
+    w.certify('root', 'a');
+    w.certify('root', 'b');
+    w.certify('a', 't', { outcome: 'unchecked' });
+    w.certify('b', 't', { outcome: 'unchecked', tsig: [1, 120] });
+    const { hook } = recordingHook(w);
+    await TrustNetwork.compute(w.keys, { now: NOW, roots: [w.fpr('root')], ownertrust: Web.ownertrust(w, { a: FULL, b: FULL }), detail: 'validity' }, hook);
+    assert.deepEqual(uncheckedIssuers(w, 't'), []);
   });
 });
 

@@ -63,6 +63,12 @@ export class Web {
     return this.get(name).fpr;
   }
 
+  /** The name of the key with this fingerprint. */
+  name(fpr: string): string {
+    for (const [n, k] of this.byName) if (k.fpr === fpr) return n;
+    throw new Error(`no key ${fpr}`);
+  }
+
   uid(name: string, i = 0): string {
     return this.get(name).userIds[i].text;
   }

@@ -1,0 +1,185 @@
+/**
+ * A web of trust from certificate sources, reusing a stored snapshot of the evaluated
+ * summaries when the sources are byte for byte unchanged and the reference time lies in
+ * the snapshot's window (src/cert/time-window.ts). A snapshot missing a verification the
+ * computation needs (other roots or ownertrust reach other introducers) is not an error:
+ * the sources are parsed and evaluated again, and the snapshot replaced.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_POLICY, type Policy } from '../cert/policy.js';
+import { type TimeWindow, timeWindow } from '../cert/time-window.js';
+import { Keyring } from '../keyring/keyring.js';
+import { InputError, type MsError } from '../errors.js';
+import { readCerts } from '../openpgp/cert.js';
+import type { SnapshotStore } from '../store/types.js';
+import type { Verifier } from '../verify/verifier.js';
+import { evaluateWeb } from './from-cert.js';
+import { type Binding, TrustNetwork } from './network.js';
+import { decodeSummaries, encodeSummaries, SNAPSHOT_FORMAT } from './snapshot.js';
+import type { TrustOptions, WotKey } from './types.js';
+
+/** Certificates as read: binary packets (already dearmored), named for messages. */
+export interface CertSource {
+  name: string;
+  bytes: Buffer;
+}
+
+export interface ComputeOptions {
+  /** Made only when packets must be verified (a snapshot hit verifies nothing). */
+  verifier: () => Verifier;
+  snapshots?: SnapshotStore;
+  policy?: Policy;
+  /** Told about what was skipped while reading a source. */
+  onProblem?: (source: string, problem: MsError) => void;
+}
+
+export interface ComputedWeb {
+  network: TrustNetwork;
+  /** Fingerprints of every certificate, in keyring order. */
+  fingerprints: string[];
+  /** Roots that name no certificate present. */
+  unknownRoots: string[];
+  /** `snapshot`: nothing was parsed; `packets`: the sources were parsed and evaluated. */
+  from: 'snapshot' | 'packets';
+  /** Certifications never verified because nothing needed them (packets only). */
+  unchecked?: number;
+  /** Reference times that give the same result; undefined when the reference time is one of the certificates' own times. */
+  window?: TimeWindow;
+  /** The snapshot key of the inputs, when snapshots are in use. */
+  key?: Buffer;
+}
+
+/** Thrown by the snapshot's verification hook: the stored summaries do not suffice. */
+class NeedsPackets extends Error {}
+
+let packageVersion: string | undefined;
+
+/** The program's version: snapshots made by another version of the evaluation never match. */
+function programVersion(): string {
+  if (packageVersion === undefined) {
+    try {
+      packageVersion = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    } catch {
+      packageVersion = 'unknown';
+    }
+  }
+  return packageVersion;
+}
+
+/** Names the inputs and the evaluation rules: equal keys mean equal summaries at any time in the window. */
+export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buffer {
+  const h = createHash('sha256');
+  h.update(`${SNAPSHOT_FORMAT}\n${programVersion()}\n${JSON.stringify(policy)}\n`);
+  for (const s of sources) h.update(createHash('sha256').update(s.bytes).digest());
+  return h.digest();
+}
+
+/**
+ * Roots named by key ID (16 or 8 hex digits) or fingerprint, resolved against the
+ * certificates present: a key ID names every certificate whose fingerprint ends in it.
+ */
+export function resolveRoots(roots: readonly string[], fingerprints: readonly string[]): { resolved: string[]; unknown: string[] } {
+  const resolved: string[] = [];
+  const unknown: string[] = [];
+  const present = new Set(fingerprints);
+  for (const r of roots) {
+    const hits = r.length === 16 || r.length === 8 ? fingerprints.filter((f) => f.endsWith(r)) : present.has(r) ? [r] : [];
+    if (hits.length === 0) unknown.push(r);
+    // An absent fingerprint stays a root: the network reports it among its missing roots.
+    resolved.push(...(hits.length > 0 || r.length === 16 || r.length === 8 ? hits : [r]));
+  }
+  return { resolved, unknown };
+}
+
+/**
+ * Computes the web of trust of `sources` with `trust`, whose roots may be key IDs
+ * (uppercase hex; resolved against the certificates read).
+ */
+export async function computeWeb(sources: readonly CertSource[], trust: TrustOptions, opts: ComputeOptions): Promise<ComputedWeb> {
+  const policy = opts.policy ?? DEFAULT_POLICY;
+  const key = opts.snapshots ? snapshotKey(sources, policy) : undefined;
+  if (opts.snapshots && key) {
+    const stored = await readSnapshot(opts.snapshots, key, trust.now);
+    if (stored) {
+      const fingerprints = stored.keys.map((k) => k.fpr);
+      const { resolved, unknown } = resolveRoots(trust.roots, fingerprints);
+      try {
+        const network = await TrustNetwork.compute(stored.keys, { ...trust, roots: resolved }, async () => {
+          throw new NeedsPackets();
+        });
+        return { network, fingerprints, unknownRoots: unknown, from: 'snapshot', window: stored.window, key };
+      } catch (err) {
+        if (!(err instanceof NeedsPackets)) throw err;
+      }
+    }
+  }
+
+  const keyring = new Keyring();
+  for (const s of sources) {
+    const { certs, problems } = readCerts(s.bytes);
+    for (const p of problems) opts.onProblem?.(s.name, p);
+    if (certs.length === 0 && s.bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${s.name} holds no certificates`);
+    for (const c of certs) keyring.add(c);
+  }
+  const fingerprints = [...keyring].map((c) => c.primary.fpr);
+  const { resolved, unknown } = resolveRoots(trust.roots, fingerprints);
+  const verifier = opts.verifier();
+  const web = await evaluateWeb(keyring, trust.now, { verifier, policy });
+  const network = await TrustNetwork.compute(web.keys, { ...trust, roots: resolved }, web.verifyHook(verifier));
+  const window = timeWindow(keyring, trust.now);
+  if (opts.snapshots && key && window) await opts.snapshots.put(key, window, encodeSummaries(web.keys));
+  return { network, fingerprints, unknownRoots: unknown, from: 'packets', unchecked: web.unchecked, window, key };
+}
+
+/** Every binding's letters, and what the computation noticed: what a stored result holds. */
+export interface ListedBindings {
+  bindings: Binding[];
+  unknownRoots: string[];
+  missingRoots: string[];
+  /** `result`: a stored result for the same inputs and trust options; otherwise as in ComputedWeb. */
+  from: 'result' | ComputedWeb['from'];
+  /** Set when computed: the computation behind the list. */
+  computed?: ComputedWeb;
+}
+
+/**
+ * Every binding's letters. Validity is recomputed only when the inputs, the trust
+ * options or the reference time's window change: otherwise the stored result is read.
+ */
+export async function listBindings(sources: readonly CertSource[], trust: TrustOptions, opts: ComputeOptions): Promise<ListedBindings> {
+  const key = opts.snapshots ? resultKey(snapshotKey(sources, opts.policy ?? DEFAULT_POLICY), trust) : undefined;
+  if (opts.snapshots && key) {
+    const stored = await opts.snapshots.get(key, trust.now);
+    if (stored) {
+      try {
+        const result = JSON.parse(stored.data.toString('utf8')) as Omit<ListedBindings, 'from'>;
+        return { ...result, from: 'result' };
+      } catch {
+        // Unreadable: recompute and replace it.
+      }
+    }
+  }
+  const computed = await computeWeb(sources, { ...trust, detail: 'validity' }, opts);
+  const listed = { bindings: computed.network.bindings(), unknownRoots: computed.unknownRoots, missingRoots: computed.network.missingRoots };
+  if (opts.snapshots && key && computed.window) await opts.snapshots.put(key, computed.window, Buffer.from(JSON.stringify(listed)));
+  return { ...listed, from: computed.from, computed };
+}
+
+/** Names the inputs and every trust option that the letters depend on. */
+function resultKey(inputs: Buffer, trust: TrustOptions): Buffer {
+  const { roots, ownertrust, marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model } = trust;
+  const options = { roots, ownertrust: [...(ownertrust ?? [])].sort(), marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model: model ?? 'strict' };
+  return createHash('sha256').update('bindings\n').update(inputs).update(JSON.stringify(options)).digest();
+}
+
+/** A stored snapshot, or undefined when there is none or it cannot be read (then it is recomputed). */
+async function readSnapshot(store: SnapshotStore, key: Buffer, at: number): Promise<{ keys: WotKey[]; window: TimeWindow } | undefined> {
+  const stored = await store.get(key, at);
+  if (!stored) return undefined;
+  try {
+    return { keys: decodeSummaries(stored.data), window: stored.window };
+  } catch {
+    return undefined;
+  }
+}
