@@ -1,7 +1,8 @@
 /**
  * Web of trust on the Debian keyring (905 keys, 42 k certifications) at 2023-01-15, side
- * by side: monkeysphere-wot cold (empty verification cache) and warm (whole command, as a
- * process), gpg --check-trustdb in a prepared GnuPG home (import outside the timing),
+ * by side: monkeysphere-wot (the compiled command, as a process) cold (no cache), warm
+ * (the same command again), with other trust options (the evaluated snapshot read), and
+ * with only the verification cache (snapshots dropped); gpg --check-trustdb in a prepared GnuPG home (import outside the timing),
  * and sq-wot list (under faketime). Two cases, as in the anchors doc §3: a root R that
  * tsigns Steve McIntyre's key (CEBB5230…684E) at level 1, amount 120; and the same
  * with full ownertrust on every key. Prints medians, ratios, and whether our valid
@@ -11,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Keyring } from '../src/keyring/keyring.js';
 import { keyPacketFor, signV4, sp, userIdPacket } from '../src/openpgp/build.js';
 import { readCerts, writeCert } from '../src/openpgp/cert.js';
@@ -118,15 +120,22 @@ function gpgValid(): Set<string> {
 
 // ---- Our command, as a process --------------------------------------------------------------
 
-const runner = join(WORK, 'run-wot.mjs');
-writeFileSync(runner, `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/monkeysphere-wot.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+// The compiled command, as users run it (scripts/setup.sh builds dist/; run `npm run build` after editing src/).
+const command = join(ROOT, 'bin', 'monkeysphere-wot.js');
+if (!existsSync(join(ROOT, 'dist', 'cli', 'monkeysphere-wot.js'))) throw new Error('dist/ is not built: run npm run build (or scripts/setup.sh) first');
 const cacheFile = join(WORK, 'verify-cache.sqlite');
 const ours = (ownertrust: string, extra: string[] = []) =>
-  timed(process.execPath, ['--import', 'tsx', runner, '--keyring', files.debian, '--keyring', files.root, '--keyring', files.x, '--ownertrust', ownertrust, '--at', '2023-01-15', '--cache', cacheFile, '--json', ...extra, 'list'], {
+  timed(process.execPath, [command, '--keyring', files.debian, '--keyring', files.root, '--keyring', files.x, '--ownertrust', ownertrust, '--at', '2023-01-15', '--cache', cacheFile, '--json', ...extra, 'list'], {
     ...process.env,
     MONKEYSPHERE_LOG_LEVEL: 'VERBOSE',
   });
-const startup = timed(process.execPath, ['--import', 'tsx', '-e', '0']).ms;
+/** Forgets the stored results and snapshots, keeping the verified signatures. */
+function dropSnapshots(): void {
+  const db = new Database(cacheFile);
+  db.exec('DELETE FROM snapshots');
+  db.close();
+}
+const startup = timed(process.execPath, ['-e', '0']).ms;
 
 interface Row {
   what: string;
@@ -154,25 +163,45 @@ function runCase(label: string, ownertrust: string, sqArgs: string[], sqEnv: Nod
 
   const cold: number[] = [];
   const warm: number[] = [];
+  const snapshot: number[] = [];
+  const verifiedOnly: number[] = [];
   let out = '';
-  let stats = '';
+  const stats: string[] = [];
+  const note = (what: string, r: { stderr: string }) => stats.push(`${what}: ${/(\d+ certificates|inputs and trust options).*/.exec(r.stderr)?.[0] ?? '?'}`);
+  const check = <R extends { status: number; stderr: string }>(r: R): R => {
+    if (r.status !== 0) throw new Error(`monkeysphere-wot failed: ${r.stderr}`);
+    return r;
+  };
   for (let i = 0; i < RUNS; i++) {
     rmSync(cacheFile, { force: true });
-    const r = ours(ownertrust);
-    if (r.status !== 0) throw new Error(`monkeysphere-wot failed: ${r.stderr}`);
+    const r = check(ours(ownertrust));
     cold.push(r.ms);
-    if (i === 0) stats = /\d+ certificates;.*/.exec(r.stderr)?.[0] ?? '';
+    if (i === 0) note('cold', r);
   }
   for (let i = 0; i < RUNS; i++) {
-    const r = ours(ownertrust);
+    const r = check(ours(ownertrust));
     warm.push(r.ms);
     out = r.stdout;
-    if (i === 0) stats += `\n    warm: ${/\d+ certificates;.*/.exec(r.stderr)?.[0] ?? ''}`;
+    if (i === 0) note('warm', r);
+  }
+  for (let i = 0; i < RUNS; i++) {
+    // Other trust options (GnuPG's rules alone): the evaluated snapshot is read, the trust computed.
+    const r = check(ours(ownertrust, ['--model', 'gnupg', `--max-cert-depth=${5 + i}`]));
+    snapshot.push(r.ms);
+    if (i === 0) note('snapshot', r);
+  }
+  for (let i = 0; i < RUNS; i++) {
+    dropSnapshots();
+    const r = check(ours(ownertrust));
+    verifiedOnly.push(r.ms);
+    if (i === 0) note('verification cache only', r);
   }
   const mine = validOf(out, 'validity');
   const mineGnupg = validOf(out, 'gnupgValidity');
-  rows.push({ what: 'monkeysphere-wot list, cold cache', times: cold, result: `${keysOf(mine)} keys / ${mine.size} bindings` });
-  rows.push({ what: 'monkeysphere-wot list, warm cache', times: warm, result: 'same' });
+  rows.push({ what: 'monkeysphere-wot list, cold (no cache)', times: cold, result: `${keysOf(mine)} keys / ${mine.size} bindings` });
+  rows.push({ what: 'monkeysphere-wot list, warm (the same command again)', times: warm, result: 'same' });
+  rows.push({ what: 'monkeysphere-wot list, other trust options (evaluated snapshot read, trust computed)', times: snapshot, result: '' });
+  rows.push({ what: 'monkeysphere-wot list, verification cache only (parse and evaluate again)', times: verifiedOnly, result: 'same' });
 
   const sqTimes: number[] = [];
   let sqValid = 0;
@@ -190,8 +219,8 @@ function runCase(label: string, ownertrust: string, sqArgs: string[], sqEnv: Nod
     '',
     `- Ratios: gpg --check-trustdb / ours warm = **${(g / median(warm)).toFixed(1)}×**; gpg / ours cold = ${(g / median(cold)).toFixed(1)}×; sq-wot / ours warm = ${(median(sqTimes) / median(warm)).toFixed(1)}×.`,
     `- Our valid bindings ${sameSet(mine, theirs) ? '**equal** gpg\'s' : `differ from gpg's: ${diff(mine, theirs).length} only ours, ${diff(theirs, mine).length} only gpg's`}; under GnuPG's rules alone (--model gnupg letters) they ${sameSet(mineGnupg, theirs) ? '**equal** gpg\'s' : `differ: ${diff(mineGnupg, theirs).length} only ours, ${diff(theirs, mineGnupg).length} only gpg's`}.`,
-    `- Verification: ${stats.replace(/\n/g, ' ')}`,
-    `- Whole command as a process from source (node + tsx: ${fmt(startup)} of start-up included).`,
+    ...stats.map((line) => `- ${line}`),
+    `- Whole command as a process: the compiled bin/monkeysphere-wot.js (\`node -e 0\` takes ${fmt(startup)} here).`,
   );
   for (const b of diff(theirs, mine).slice(0, 5)) lines.push(`  - only gpg: ${b.replace('\t', ' ')}`);
   for (const b of diff(mine, theirs).slice(0, 5)) lines.push(`  - only ours: ${b.replace('\t', ' ')}`);

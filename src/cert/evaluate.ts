@@ -402,8 +402,15 @@ function certificationOf(tp: ThirdParty, outcomes: Outcomes, issuerOf: Map<Signa
   return rejection ? { ...base, outcome: 'rejected', policyReason: rejection } : { ...base, outcome: 'good' };
 }
 
-/** Keeps, per evaluated certificate, what is needed to check its certifications later. */
-const pendingThirdParty = new WeakMap<EvaluatedCert, { items: ThirdParty[]; policy: Policy }>();
+/** Where an unchecked certification sits, and what is needed to check it later. */
+interface Pending {
+  tp: ThirdParty;
+  ev: EvaluatedCert;
+  state: UserIdState;
+  index: number;
+  policy: Policy;
+}
+const pendingCertifications = new WeakMap<Certification, Pending>();
 
 /**
  * Evaluates certificates at `opts.now`. Issuers and designated revokers are looked up
@@ -431,13 +438,13 @@ export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: Evalu
   if (withSubkeys) await runChecks(opts.verifier, certs.flatMap((c) => backsigChecks(c, outcomes, opts.now, policy)), outcomes);
   return certs.map((cert, i) => {
     const ev = evaluateStructure(cert, outcomes, issuerOf, opts.now, policy, withSubkeys);
-    const items = thirdParty[i];
-    for (const tp of items) {
-      const checked = tp.issuers.some(wanted);
+    for (const tp of thirdParty[i]) {
       const state = ev.userIds.find((u) => u.component === tp.user);
-      state?.certifications.push(certificationOf(tp, outcomes, issuerOf, opts.now, policy, checked));
+      if (!state) continue;
+      const certification = certificationOf(tp, outcomes, issuerOf, opts.now, policy, tp.issuers.some(wanted));
+      if (certification.outcome === 'unchecked') pendingCertifications.set(certification, { tp, ev, state, index: state.certifications.length, policy });
+      state.certifications.push(certification);
     }
-    pendingThirdParty.set(ev, { items, policy });
     return ev;
   });
 }
@@ -450,32 +457,43 @@ export async function evaluateKeyring(keyring: Keyring, opts: EvaluateOptions): 
 }
 
 /**
- * Verifies the still `unchecked` certifications made by the given issuers (all of an
- * issuer's, or only some signatures: the predicate sees both) and updates them in
- * place; lets a trust computation verify only what it reaches.
+ * Verifies the still `unchecked` certifications made by the given issuers and updates
+ * them in place; lets a trust computation verify only what it reaches.
  */
-export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string, sig: Signature) => boolean, verifier: Verifier): Promise<void> {
+export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: Verifier): Promise<void> {
+  const wanted: Certification[] = [];
+  for (const ev of evaluated) {
+    for (const u of ev.userIds) for (const c of u.certifications) if (c.outcome === 'unchecked' && pendingCertifications.get(c)?.tp.issuers.some((i) => issuers(i.primary.fpr))) wanted.push(c);
+  }
+  await checkCertificationsOf(wanted, verifier);
+}
+
+/**
+ * Verifies these `unchecked` certifications (as evaluateCerts returned them), each
+ * against the issuer it names (or every candidate, for a key ID several keys share).
+ * Each is replaced in its user ID's list; returns the new ones in the same order
+ * (a certification that was not pending comes back unchanged).
+ */
+export async function checkCertificationsOf(certifications: readonly Certification[], verifier: Verifier): Promise<Certification[]> {
   const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
-  const work: Array<{ ev: EvaluatedCert; tp: ThirdParty; state: UserIdState; index: number; policy: Policy }> = [];
   const checks: SigCheck[] = [];
-  for (const ev of evaluated) {
-    const pending = pendingThirdParty.get(ev);
-    if (!pending) continue;
-    for (const tp of pending.items) {
-      // Issuer first: the searches below are linear, and most items are not asked for.
-      const mine = tp.issuers.filter((c) => issuers(c.primary.fpr, tp.entry.sig!));
-      if (mine.length === 0) continue;
-      const state = ev.userIds.find((u) => u.component === tp.user);
-      if (!state) continue;
-      const index = state.certifications.findIndex((c) => c.sig === tp.entry.sig);
-      if (index < 0 || state.certifications[index].outcome !== 'unchecked') continue;
-      for (const c of mine) checks.push({ issuer: c.primary, sig: tp.entry.sig!, target: { kind: 'user', primary: tp.cert.primary, user: tp.user.packet } });
-      work.push({ ev, tp, state, index, policy: pending.policy });
-    }
-  }
+  const work = certifications.map((c) => {
+    const p = c.outcome === 'unchecked' ? pendingCertifications.get(c) : undefined;
+    if (!p) return undefined;
+    const target: SigTarget = { kind: 'user', primary: p.tp.cert.primary, user: p.tp.user.packet };
+    for (const issuer of p.tp.issuers) if (c.issuer === undefined || issuer.primary.fpr === c.issuer) checks.push({ issuer: issuer.primary, sig: c.sig, target });
+    return p;
+  });
   await runChecks(verifier, checks, outcomes, issuerOf);
-  for (const w of work) w.state.certifications[w.index] = certificationOf(w.tp, outcomes, issuerOf, w.ev.now, w.policy, true);
+  return certifications.map((c, i) => {
+    const p = work[i];
+    if (!p) return c;
+    pendingCertifications.delete(c);
+    const now = certificationOf(p.tp, outcomes, issuerOf, p.ev.now, p.policy, true);
+    p.state.certifications[p.index] = now;
+    return now;
+  });
 }
 
 /**

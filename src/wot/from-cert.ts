@@ -4,10 +4,9 @@
  * those issued by each level's introducers are verified, through the Verifier (and
  * its cache). This module reads the cert model; the engine never does.
  */
-import { checkCertifications, evaluateKeyring } from '../cert/evaluate.js';
+import { checkCertificationsOf, evaluateKeyring } from '../cert/evaluate.js';
 import type { Policy } from '../cert/policy.js';
 import type { Certification, EvaluatedCert, UserIdState } from '../cert/types.js';
-import type { Signature } from '../openpgp/signature.js';
 import type { Keyring } from '../keyring/keyring.js';
 import type { Verifier } from '../verify/verifier.js';
 import { TrustNetwork } from './network.js';
@@ -31,7 +30,6 @@ function certSummary(c: Certification): WotCertification {
 }
 
 interface Pending {
-  ev: EvaluatedCert;
   state: UserIdState;
   index: number;
 }
@@ -46,7 +44,7 @@ export class EvaluatedWeb {
       const userIds: WotUserId[] = ev.userIds.map((u) => {
         const certifications = u.certifications.map((c, index) => {
           const summary = certSummary(c);
-          if (c.outcome === 'unchecked') this.pending.set(summary, { ev, state: u, index });
+          if (c.outcome === 'unchecked') this.pending.set(summary, { state: u, index });
           return summary;
         });
         return {
@@ -78,25 +76,21 @@ export class EvaluatedWeb {
   /** The hook the engine calls before each level: verifies these certifications. */
   verifyHook(verifier: Verifier): VerifyCertifications {
     return async (summaries) => {
-      const wanted = new Map<Signature, string | undefined>();
-      const certs = new Set<EvaluatedCert>();
       const asked: Array<[WotCertification, Pending]> = [];
       for (const summary of summaries) {
         const p = this.pending.get(summary);
-        if (!p) continue;
-        const sig = p.state.certifications[p.index].sig;
-        wanted.set(sig, summary.issuer);
-        certs.add(p.ev);
-        asked.push([summary, p]);
+        if (p) asked.push([summary, p]);
       }
       if (asked.length === 0) return;
-      await checkCertifications(certs, (issuer, sig) => wanted.has(sig) && wanted.get(sig) === issuer, verifier);
-      for (const [summary, p] of asked) {
-        const now = p.state.certifications[p.index];
-        if (now.outcome === 'unchecked') continue;
-        Object.assign(summary, certSummary(now));
+      const checked = await checkCertificationsOf(
+        asked.map(([, p]) => p.state.certifications[p.index]),
+        verifier,
+      );
+      asked.forEach(([summary], i) => {
+        if (checked[i].outcome === 'unchecked') return;
+        Object.assign(summary, certSummary(checked[i]));
         this.pending.delete(summary);
-      }
+      });
     };
   }
 }
