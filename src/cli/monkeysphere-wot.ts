@@ -106,47 +106,40 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--no-cache', 'do not read or write the cache')
       .addHelpText('after', AFTER);
 
-    /** Loads the web and runs `body`; `detail` is what the subcommand shows: letters only, or explanations. */
-    const globals = (): GlobalOptions => {
+    /** Reads the inputs, opens the cache, runs `body` with them, and closes what it opened. */
+    const withInputs = async (body: (inputs: Inputs, computing: Computing, opts: GlobalOptions) => Promise<number>) => {
       const raw = program.opts<GlobalOptions>();
-      return { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
-    };
-    /** Computes the web (every certification of an introducer verified, so bindings can be explained) and runs `body`. */
-    const run = async (body: (net: TrustNetwork, opts: GlobalOptions, log: Logger) => number | Promise<number>) => {
-      const opts = globals();
+      const opts: GlobalOptions = { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
       const log = loggerFor(io);
       const inputs = readInputs(opts, io, log);
       const cache = openCache(opts, io, log);
       const computing = startComputing(cache, log);
       try {
-        const computed = await computeWeb(inputs.sources, { ...inputs.trust, detail: 'explanations' }, computing.options);
-        computing.report(computed, computed.unknownRoots, computed.network.missingRoots);
-        status = await body(computed.network, opts, log);
+        status = await body(inputs, computing, opts);
       } finally {
         await computing.close();
         cache.close();
       }
     };
+    /** Computes the web (every certification of an introducer verified, so bindings can be explained) and runs `body`. */
+    const run = (body: (net: TrustNetwork, opts: GlobalOptions) => number) =>
+      withInputs(async (inputs, computing, opts) => {
+        const computed = await computeWeb(inputs.sources, { ...inputs.trust, detail: 'explanations' }, computing.options);
+        computing.report(computed, computed.unknownRoots, computed.network.missingRoots);
+        return body(computed.network, opts);
+      });
 
     program
       .command('list')
       .description('every binding with its validity; always exits 0')
       .argument('[pattern]', 'only bindings whose user ID or fingerprint contains this (case-insensitive)')
-      .action(async (pattern: string | undefined) => {
-        const opts = globals();
-        const log = loggerFor(io);
-        const inputs = readInputs(opts, io, log);
-        const cache = openCache(opts, io, log);
-        const computing = startComputing(cache, log);
-        try {
+      .action((pattern: string | undefined) =>
+        withInputs(async (inputs, computing, opts) => {
           const listed = await listBindings(inputs.sources, inputs.trust, computing.options);
           computing.report(listed.computed, listed.unknownRoots, listed.missingRoots);
-          status = cmdList(listed.bindings, opts, io, pattern);
-        } finally {
-          await computing.close();
-          cache.close();
-        }
-      });
+          return cmdList(listed.bindings, opts, io, pattern);
+        }),
+      );
     program
       .command('authenticate')
       .description('is USERID on the key FINGERPRINT fully valid? explains why, or why not')
@@ -316,8 +309,13 @@ function openCache(opts: GlobalOptions, io: Io, log: Logger): { database?: Sqlit
   }
 }
 
+interface Inputs {
+  sources: CertSource[];
+  trust: TrustOptions;
+}
+
 /** The certificate sources and trust options the global options name. */
-function readInputs(opts: GlobalOptions, io: Io, log: Logger): { sources: CertSource[]; trust: TrustOptions } {
+function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
   const sources: CertSource[] = opts.keyring.map((file) => ({ name: file, bytes: dearmor(readInput(file, 'keyring')) }));
 
   let ownertrust = new Map<string, number>();
@@ -368,8 +366,14 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): { sources: CertSo
   };
 }
 
+interface Computing {
+  options: ComputeOptions;
+  report(computed: ComputedWeb | undefined, unknownRoots: string[], missingRoots: string[]): void;
+  close(): Promise<void>;
+}
+
 /** What a computation uses (snapshots; a verifier made only if packets need verifying) and what it reports. */
-function startComputing(cache: { database?: SqliteDatabase }, log: Logger) {
+function startComputing(cache: { database?: SqliteDatabase }, log: Logger): Computing {
   const { database } = cache;
   let pool: VerifyPool | undefined;
   let verifier: Verifier | undefined;
@@ -396,5 +400,11 @@ function startComputing(cache: { database?: SqliteDatabase }, log: Logger) {
       );
     }
   };
-  return { options, report, close: async () => pool?.close() };
+  return {
+    options,
+    report,
+    close: async () => {
+      await pool?.close();
+    },
+  };
 }
