@@ -39,17 +39,26 @@ export interface KeyPacket {
   packet: Packet;
 }
 
-/** Reads a multiprecision integer (RFC 9580 §3.2); returns its bytes without leading zeros and the new position. */
+/** Checks that the multiprecision integer (RFC 9580 §3.2) at `pos` ends by `end`; returns where it ends. */
+export function mpiEnd(bytes: Buffer, pos: number, end: number, offset: number, tag: number): number {
+  if (pos + 2 > end) throw new MalformedPacketError('truncated MPI', offset, tag);
+  const bits = bytes.readUInt16BE(pos);
+  const next = pos + 2 + ((bits + 7) >> 3);
+  if (next > end) throw new MalformedPacketError(`MPI of ${bits} bits runs past the packet end`, offset, tag);
+  return next;
+}
+
+/** The bytes of the MPI from `pos` to `next` (as `mpiEnd` found them), without leading zeros. */
+export function mpiValue(bytes: Buffer, pos: number, next: number): Buffer {
+  let i = pos + 2;
+  while (i < next - 1 && bytes[i] === 0) i++;
+  return bytes.subarray(i, next);
+}
+
+/** Reads a multiprecision integer; returns its bytes without leading zeros and the new position. */
 export function readMpi(body: Buffer, pos: number, offset: number, tag: number): [Buffer, number] {
-  if (pos + 2 > body.length) throw new MalformedPacketError('truncated MPI', offset, tag);
-  const bits = body.readUInt16BE(pos);
-  const len = (bits + 7) >> 3;
-  if (pos + 2 + len > body.length) throw new MalformedPacketError(`MPI of ${bits} bits runs past the packet end`, offset, tag);
-  let value = body.subarray(pos + 2, pos + 2 + len);
-  let i = 0;
-  while (i < value.length - 1 && value[i] === 0) i++;
-  if (i > 0) value = value.subarray(i);
-  return [value, pos + 2 + len];
+  const next = mpiEnd(body, pos, body.length, offset, tag);
+  return [mpiValue(body, pos, next), next];
 }
 
 function bitLength(b: Buffer): number {
