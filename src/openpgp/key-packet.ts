@@ -3,7 +3,7 @@
  * algorithm in the RFC. Keys of unknown algorithms still get a fingerprint, so a
  * certificate made with one still loads; it just cannot verify signatures.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { MalformedPacketError, UnsupportedError } from '../errors.js';
 import { hex } from '../util/bytes.js';
 import { type Curve, curveByOid, PubKeyAlg } from './algorithms.js';
@@ -153,15 +153,38 @@ function keyBits(alg: number, m: KeyMaterial): number {
   }
 }
 
-/** The bytes a signature hashes for this key (RFC 9580 §5.2.4): 0x99/len16 for v4, 0x9B/len32 for v6. */
-export function keyHashPrefix(version: number, publicBody: Buffer): Buffer {
+/** Writes the prefix a signature hashes before a key (RFC 9580 §5.2.4): 0x99/len16 for v4, 0x9B/len32 for v6. */
+function writeKeyHashPrefix(version: number, bodyLength: number, out: Buffer): void {
   if (version === 6) {
-    const h = Buffer.alloc(5);
-    h[0] = 0x9b;
-    h.writeUInt32BE(publicBody.length, 1);
-    return h;
+    out[0] = 0x9b;
+    out.writeUInt32BE(bodyLength, 1);
+  } else {
+    out[0] = 0x99;
+    out[1] = (bodyLength >> 8) & 0xff;
+    out[2] = bodyLength & 0xff;
   }
-  return Buffer.from([0x99, (publicBody.length >> 8) & 0xff, publicBody.length & 0xff]);
+}
+
+const prefixSize = (version: number): number => (version === 6 ? 5 : 3);
+
+/** The bytes a signature hashes for this key before its body. */
+export function keyHashPrefix(version: number, publicBody: Buffer): Buffer {
+  const prefix = Buffer.alloc(prefixSize(version));
+  writeKeyHashPrefix(version, publicBody.length, prefix);
+  return prefix;
+}
+
+/** Room for the fingerprint input of all but huge keys, so one-shot hashing needs no new buffer. */
+const scratch = Buffer.allocUnsafeSlow(4096);
+
+/** The fingerprint (RFC 9580 §5.5.4): SHA-1 (v4) or SHA-256 (v6) over the hash prefix and the public body. */
+function fingerprintOf(version: number, publicBody: Buffer): Buffer {
+  const at = prefixSize(version);
+  const size = at + publicBody.length;
+  const input = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
+  writeKeyHashPrefix(version, publicBody.length, input);
+  publicBody.copy(input, at);
+  return hash(version === 6 ? 'sha256' : 'sha1', input.subarray(0, size), 'buffer');
 }
 
 /**
@@ -199,10 +222,7 @@ export function parseKeyPacket(packet: Packet): KeyPacket {
     throw new MalformedPacketError(`${body.length - publicEnd} unexpected bytes after the public key material`, offset, tag);
   }
   const publicBody = body.subarray(0, publicEnd);
-  const fingerprint =
-    version === 6
-      ? createHash('sha256').update(keyHashPrefix(6, publicBody)).update(publicBody).digest()
-      : createHash('sha1').update(keyHashPrefix(4, publicBody)).update(publicBody).digest();
+  const fingerprint = fingerprintOf(version, publicBody);
   const fpr = hex(fingerprint);
   return {
     version,
