@@ -5,6 +5,7 @@
  * kept for hashing and for writing back.
  */
 import { MalformedPacketError, UnsupportedError } from '../errors.js';
+import { hexRange } from '../util/bytes.js';
 import { mpiEnd, mpiValue } from './key-packet.js';
 import { type Packet, PacketView } from './packets.js';
 
@@ -143,8 +144,6 @@ function add<T>(list: T[], item: T): T[] {
 function lengthSize(first: number): number {
   return first < 192 ? 1 : first < 255 ? 2 : 5;
 }
-
-const hexAt = (bytes: Buffer, from: number, to: number): string => bytes.toString('hex', from, to).toUpperCase();
 
 /**
  * Parses a signature packet.
@@ -323,7 +322,7 @@ class ParsedSignature implements Signature {
     this.type = b[s + 2];
     this.created = b.readUInt32BE(s + 3);
     this.#hashedEnd = s + 7;
-    this.issuerKeyIds = [hexAt(b, s + 7, s + 15)];
+    this.issuerKeyIds = [hexRange(b, s + 7, s + 15)];
     this.pubAlgorithm = b[s + 15];
     this.hashAlgorithm = b[s + 16];
     this.#left16At = s + 17;
@@ -420,12 +419,12 @@ class ParsedSignature implements Signature {
     // Issuer identification is advisory and may sit in the unhashed area; everything else must be hashed.
     if (type === SubpacketType.Issuer) {
       this.#tooShort(type, len, 8);
-      this.issuerKeyIds = add(this.issuerKeyIds, hexAt(b, d, d + 8));
+      this.issuerKeyIds = add(this.issuerKeyIds, hexRange(b, d, d + 8));
       return;
     }
     if (type === SubpacketType.IssuerFingerprint) {
       this.#tooShort(type, len, 2);
-      const fpr = hexAt(b, d + 1, end);
+      const fpr = hexRange(b, d + 1, end);
       this.issuerFingerprints = add(this.issuerFingerprints, fpr);
       this.issuerKeyIds = add(this.issuerKeyIds, b[d] === 4 ? fpr.slice(-16) : fpr.slice(0, 16));
       return;
@@ -473,7 +472,7 @@ class ParsedSignature implements Signature {
         break;
       case SubpacketType.RevocationKey:
         this.#tooShort(type, len, 22);
-        this.revocationKeys = add(this.revocationKeys, { class: b[d], algorithm: b[d + 1], fingerprint: hexAt(b, d + 2, end) });
+        this.revocationKeys = add(this.revocationKeys, { class: b[d], algorithm: b[d + 1], fingerprint: hexRange(b, d + 2, end) });
         break;
       case SubpacketType.ReasonForRevocation:
         this.#tooShort(type, len, 1);
