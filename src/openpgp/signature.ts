@@ -131,13 +131,17 @@ export interface Signature {
 const SIG_VALUE_COUNT: Readonly<Record<number, number>> = { 1: 1, 3: 1, 17: 2, 19: 2, 20: 2, 22: 2 };
 const NATIVE_SIG_SIZE: Readonly<Record<number, number>> = { 27: 64, 28: 114 };
 
-/** The empty list every signature starts with, shared until `add` replaces it: most lists stay empty. */
+/** The empty list every signature starts with, shared: most lists stay empty. */
 const NONE = Object.freeze([]) as unknown as never[];
 
+/**
+ * `list` and `item` in a new array. Lists hold an item or two, made here by literals of exactly
+ * that size: push would reserve room for 17, and concat is several times slower.
+ */
 function add<T>(list: T[], item: T): T[] {
-  if (list === NONE) return [item];
-  list.push(item);
-  return list;
+  if (list.length === 0) return [item];
+  if (list.length === 1) return [list[0], item];
+  return [...list, item];
 }
 
 /** Size of a subpacket length header, from its first octet (RFC 9580 §5.2.3.1). */
