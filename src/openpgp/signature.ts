@@ -104,17 +104,17 @@ export interface Signature {
   // Decoded subpackets (hashed area unless noted).
   created: number;
   /** Signature validity period in seconds; 0 or absent means none. */
-  expiresAfter?: number;
-  keyExpiresAfter?: number;
-  exportable: boolean;
-  revocable: boolean;
-  trust?: { level: number; amount: number };
+  readonly expiresAfter?: number;
+  readonly keyExpiresAfter?: number;
+  readonly exportable: boolean;
+  readonly revocable: boolean;
+  readonly trust?: { level: number; amount: number };
   /** Every Regular Expression subpacket, without its trailing NUL. */
-  regexes: string[];
-  keyFlags?: number;
-  primaryUserId: boolean;
-  revocationKeys: RevocationKey[];
-  revocationReason?: { code: number; text: string };
+  readonly regexes: string[];
+  readonly keyFlags?: number;
+  readonly primaryUserId: boolean;
+  readonly revocationKeys: RevocationKey[];
+  readonly revocationReason?: { code: number; text: string };
   /** Issuer fingerprints (hex), hashed or unhashed. */
   issuerFingerprints: string[];
   /** Issuer key IDs (hex), hashed or unhashed, and those implied by issuer fingerprints. */
@@ -124,7 +124,7 @@ export interface Signature {
   readonly attested: Buffer[];
   readonly embedded: Buffer[];
   /** Names of problems that make the signature unusable regardless of cryptography. */
-  defects: string[];
+  readonly defects: string[];
   packet: Packet;
 }
 
@@ -158,6 +158,27 @@ export function parseSignature(packet: Packet): Signature {
   return new ParsedSignature(packet);
 }
 
+/**
+ * Decoded fields most signatures leave at their defaults (a plain certification has just a
+ * creation time and an issuer), kept apart so that such a signature stays small.
+ */
+class Uncommon {
+  expiresAfter: number | undefined = undefined;
+  keyExpiresAfter: number | undefined = undefined;
+  exportable = true;
+  revocable = true;
+  trust: { level: number; amount: number } | undefined = undefined;
+  regexes: string[] = NONE;
+  keyFlags: number | undefined = undefined;
+  primaryUserId = false;
+  revocationKeys: RevocationKey[] = NONE;
+  revocationReason: { code: number; text: string } | undefined = undefined;
+  defects: string[] = NONE;
+}
+
+/** What a signature with none of the uncommon fields reads. Never written: `#edit` swaps in a copy first. */
+const DEFAULTS = new Uncommon();
+
 /** The byte views of a signature, made on first use and kept so each read gives the same object. */
 class Views {
   left16: Buffer | undefined = undefined;
@@ -172,8 +193,9 @@ class Views {
 
 /**
  * A parsed signature. The fields trust decisions read are decoded at once, straight from the
- * subpacket areas; the byte views (values, hashed part, subpackets...) are made on first use,
- * since most signatures of a big keyring are never verified and every view is an allocation.
+ * subpacket areas (those usually at their defaults into a shared `Uncommon`, read through
+ * getters); the byte views (values, hashed part, subpackets...) are made on first use, since
+ * most signatures of a big keyring are never verified and every view is an allocation.
  * Everything that makes a packet malformed is still checked while parsing.
  */
 class ParsedSignature implements Signature {
@@ -182,19 +204,8 @@ class ParsedSignature implements Signature {
   pubAlgorithm = 0;
   hashAlgorithm = 0;
   created = 0;
-  expiresAfter: number | undefined = undefined;
-  keyExpiresAfter: number | undefined = undefined;
-  exportable = true;
-  revocable = true;
-  trust: { level: number; amount: number } | undefined = undefined;
-  regexes: string[] = NONE;
-  keyFlags: number | undefined = undefined;
-  primaryUserId = false;
-  revocationKeys: RevocationKey[] = NONE;
-  revocationReason: { code: number; text: string } | undefined = undefined;
   issuerFingerprints: string[] = NONE;
   issuerKeyIds: string[] = NONE;
-  defects: string[] = NONE;
   readonly packet: Packet;
 
   /** The buffer holding the body, and the body's bounds in it; the positions below are in it too. */
@@ -206,6 +217,7 @@ class ParsedSignature implements Signature {
   /** Where the digest prefix starts (v4/v6: after the unhashed area). */
   #left16At = 0;
   #views: Views | undefined = undefined;
+  #uncommon: Uncommon = DEFAULTS;
 
   constructor(packet: Packet) {
     this.packet = packet;
@@ -230,6 +242,50 @@ class ParsedSignature implements Signature {
       });
     }
     this.#readValues(undefined);
+  }
+
+  get expiresAfter(): number | undefined {
+    return this.#uncommon.expiresAfter;
+  }
+
+  get keyExpiresAfter(): number | undefined {
+    return this.#uncommon.keyExpiresAfter;
+  }
+
+  get exportable(): boolean {
+    return this.#uncommon.exportable;
+  }
+
+  get revocable(): boolean {
+    return this.#uncommon.revocable;
+  }
+
+  get trust(): { level: number; amount: number } | undefined {
+    return this.#uncommon.trust;
+  }
+
+  get regexes(): string[] {
+    return this.#uncommon.regexes;
+  }
+
+  get keyFlags(): number | undefined {
+    return this.#uncommon.keyFlags;
+  }
+
+  get primaryUserId(): boolean {
+    return this.#uncommon.primaryUserId;
+  }
+
+  get revocationKeys(): RevocationKey[] {
+    return this.#uncommon.revocationKeys;
+  }
+
+  get revocationReason(): { code: number; text: string } | undefined {
+    return this.#uncommon.revocationReason;
+  }
+
+  get defects(): string[] {
+    return this.#uncommon.defects;
   }
 
   get left16(): Buffer {
@@ -305,6 +361,17 @@ class ParsedSignature implements Signature {
     return v.attested;
   }
 
+  /** The uncommon fields, for writing: the shared defaults are replaced by this signature's own first. */
+  #edit(): Uncommon {
+    if (this.#uncommon === DEFAULTS) this.#uncommon = new Uncommon();
+    return this.#uncommon;
+  }
+
+  #addDefect(defect: string): void {
+    const more = this.#edit();
+    more.defects = add(more.defects, defect);
+  }
+
   #cache(): Views {
     this.#views ??= new Views();
     return this.#views;
@@ -363,7 +430,7 @@ class ParsedSignature implements Signature {
     const hashedCreation = this.#decodeArea(hashedArea, hashedEnd, true);
     this.#decodeArea(unhashedArea, unhashedEnd, false);
     // A v4 signature without a hashed creation time is invalid (RFC 9580 §5.2.3.11).
-    if (!hashedCreation) this.defects = add(this.defects, 'no hashed creation time');
+    if (!hashedCreation) this.#addDefect('no hashed creation time');
   }
 
   /** Where the subpacket whose length header is at `pos` ends; throws if it is empty or overruns its area. */
@@ -441,46 +508,49 @@ class ParsedSignature implements Signature {
         break;
       case SubpacketType.ExpirationTime:
         this.#tooShort(type, len, 4);
-        this.expiresAfter = b.readUInt32BE(d);
+        this.#edit().expiresAfter = b.readUInt32BE(d);
         break;
       case SubpacketType.KeyExpirationTime:
         this.#tooShort(type, len, 4);
-        this.keyExpiresAfter = b.readUInt32BE(d);
+        this.#edit().keyExpiresAfter = b.readUInt32BE(d);
         break;
       case SubpacketType.Exportable:
         this.#tooShort(type, len, 1);
-        this.exportable = b[d] !== 0;
+        this.#edit().exportable = b[d] !== 0;
         break;
       case SubpacketType.Revocable:
         this.#tooShort(type, len, 1);
-        this.revocable = b[d] !== 0;
+        this.#edit().revocable = b[d] !== 0;
         break;
       case SubpacketType.Trust:
         this.#tooShort(type, len, 2);
-        this.trust = { level: b[d], amount: b[d + 1] };
+        this.#edit().trust = { level: b[d], amount: b[d + 1] };
         break;
       case SubpacketType.RegularExpression: {
         let nul = d;
         while (nul < end && b[nul] !== 0) nul++;
-        this.regexes = add(this.regexes, b.toString('utf8', d, nul));
+        const more = this.#edit();
+        more.regexes = add(more.regexes, b.toString('utf8', d, nul));
         break;
       }
       case SubpacketType.KeyFlags: {
         let flags = 0;
         for (let i = 0; i < Math.min(len, 4); i++) flags |= b[d + i] << (8 * i);
-        this.keyFlags = flags;
+        this.#edit().keyFlags = flags;
         break;
       }
       case SubpacketType.PrimaryUserId:
-        this.primaryUserId = len > 0 && b[d] !== 0;
+        this.#edit().primaryUserId = len > 0 && b[d] !== 0;
         break;
-      case SubpacketType.RevocationKey:
+      case SubpacketType.RevocationKey: {
         this.#tooShort(type, len, 22);
-        this.revocationKeys = add(this.revocationKeys, { class: b[d], algorithm: b[d + 1], fingerprint: hexRange(b, d + 2, end) });
+        const more = this.#edit();
+        more.revocationKeys = add(more.revocationKeys, { class: b[d], algorithm: b[d + 1], fingerprint: hexRange(b, d + 2, end) });
         break;
+      }
       case SubpacketType.ReasonForRevocation:
         this.#tooShort(type, len, 1);
-        this.revocationReason = { code: b[d], text: b.toString('utf8', d + 1, end) };
+        this.#edit().revocationReason = { code: b[d], text: b.toString('utf8', d + 1, end) };
         break;
       case SubpacketType.Notation:
         // Decoded on demand (see `notations`); checked now so a bad one still fails the parse.
@@ -495,8 +565,8 @@ class ParsedSignature implements Signature {
       default:
         break;
     }
-    if (critical && !UNDERSTOOD.has(type)) this.defects = add(this.defects, `unknown critical subpacket ${type}`);
-    if (critical && type === SubpacketType.Notation) this.defects = add(this.defects, 'critical notation');
+    if (critical && !UNDERSTOOD.has(type)) this.#addDefect(`unknown critical subpacket ${type}`);
+    if (critical && type === SubpacketType.Notation) this.#addDefect('critical notation');
   }
 
   #tooShort(type: number, len: number, need: number): void {
