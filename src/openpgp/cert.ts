@@ -5,7 +5,7 @@
  */
 import { type MsError, MalformedPacketError } from '../errors.js';
 import { type KeyPacket, parseKeyPacket } from './key-packet.js';
-import { type FramedPacket, framePackets, type Packet, Tag } from './packets.js';
+import { type Packet, type PacketView, readPacket, Tag } from './packets.js';
 import { parseSignature, type Signature } from './signature.js';
 
 /** A signature packet as found; `sig` is absent when it could not be parsed (it is still written back). */
@@ -70,11 +70,10 @@ export function readCerts(bytes: Buffer, opts: ReadOptions = {}): ReadResult {
     sink = undefined;
   };
 
-  const iterator = framePackets(bytes);
-  for (;;) {
-    let next: IteratorResult<FramedPacket>;
+  for (let pos = 0; pos < bytes.length; ) {
+    let packet: PacketView;
     try {
-      next = iterator.next();
+      packet = readPacket(bytes, pos);
     } catch (err) {
       problems.push(err as MsError);
       // The certificate being built may be missing its tail; drop it rather than trust half of it.
@@ -86,9 +85,8 @@ export function readCerts(bytes: Buffer, opts: ReadOptions = {}): ReadResult {
       if (!startsNext) current = undefined;
       break;
     }
-    if (next.done) break;
-    const { packet, oversized } = next.value;
-    const { tag } = packet;
+    pos = packet.end;
+    const { tag, oversized } = packet;
     const isPrimary = tag === Tag.PublicKey || (tag === Tag.SecretKey && opts.allowSecret !== false);
 
     if (isPrimary) {

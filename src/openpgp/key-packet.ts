@@ -3,7 +3,7 @@
  * algorithm in the RFC. Keys of unknown algorithms still get a fingerprint, so a
  * certificate made with one still loads; it just cannot verify signatures.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { MalformedPacketError, UnsupportedError } from '../errors.js';
 import { hex } from '../util/bytes.js';
 import { type Curve, curveByOid, PubKeyAlg } from './algorithms.js';
@@ -39,17 +39,26 @@ export interface KeyPacket {
   packet: Packet;
 }
 
-/** Reads a multiprecision integer (RFC 9580 §3.2); returns its bytes without leading zeros and the new position. */
+/** Checks that the multiprecision integer (RFC 9580 §3.2) at `pos` ends by `end`; returns where it ends. */
+export function mpiEnd(bytes: Buffer, pos: number, end: number, offset: number, tag: number): number {
+  if (pos + 2 > end) throw new MalformedPacketError('truncated MPI', offset, tag);
+  const bits = bytes.readUInt16BE(pos);
+  const next = pos + 2 + ((bits + 7) >> 3);
+  if (next > end) throw new MalformedPacketError(`MPI of ${bits} bits runs past the packet end`, offset, tag);
+  return next;
+}
+
+/** The bytes of the MPI from `pos` to `next` (as `mpiEnd` found them), without leading zeros. */
+export function mpiValue(bytes: Buffer, pos: number, next: number): Buffer {
+  let i = pos + 2;
+  while (i < next - 1 && bytes[i] === 0) i++;
+  return bytes.subarray(i, next);
+}
+
+/** Reads a multiprecision integer; returns its bytes without leading zeros and the new position. */
 export function readMpi(body: Buffer, pos: number, offset: number, tag: number): [Buffer, number] {
-  if (pos + 2 > body.length) throw new MalformedPacketError('truncated MPI', offset, tag);
-  const bits = body.readUInt16BE(pos);
-  const len = (bits + 7) >> 3;
-  if (pos + 2 + len > body.length) throw new MalformedPacketError(`MPI of ${bits} bits runs past the packet end`, offset, tag);
-  let value = body.subarray(pos + 2, pos + 2 + len);
-  let i = 0;
-  while (i < value.length - 1 && value[i] === 0) i++;
-  if (i > 0) value = value.subarray(i);
-  return [value, pos + 2 + len];
+  const next = mpiEnd(body, pos, body.length, offset, tag);
+  return [mpiValue(body, pos, next), next];
 }
 
 function bitLength(b: Buffer): number {
@@ -144,15 +153,38 @@ function keyBits(alg: number, m: KeyMaterial): number {
   }
 }
 
-/** The bytes a signature hashes for this key (RFC 9580 §5.2.4): 0x99/len16 for v4, 0x9B/len32 for v6. */
-export function keyHashPrefix(version: number, publicBody: Buffer): Buffer {
+/** Writes the prefix a signature hashes before a key (RFC 9580 §5.2.4): 0x99/len16 for v4, 0x9B/len32 for v6. */
+function writeKeyHashPrefix(version: number, bodyLength: number, out: Buffer): void {
   if (version === 6) {
-    const h = Buffer.alloc(5);
-    h[0] = 0x9b;
-    h.writeUInt32BE(publicBody.length, 1);
-    return h;
+    out[0] = 0x9b;
+    out.writeUInt32BE(bodyLength, 1);
+  } else {
+    out[0] = 0x99;
+    out[1] = (bodyLength >> 8) & 0xff;
+    out[2] = bodyLength & 0xff;
   }
-  return Buffer.from([0x99, (publicBody.length >> 8) & 0xff, publicBody.length & 0xff]);
+}
+
+const prefixSize = (version: number): number => (version === 6 ? 5 : 3);
+
+/** The bytes a signature hashes for this key before its body. */
+export function keyHashPrefix(version: number, publicBody: Buffer): Buffer {
+  const prefix = Buffer.alloc(prefixSize(version));
+  writeKeyHashPrefix(version, publicBody.length, prefix);
+  return prefix;
+}
+
+/** Room for the fingerprint input of all but huge keys, so one-shot hashing needs no new buffer. */
+const scratch = Buffer.allocUnsafeSlow(4096);
+
+/** The fingerprint (RFC 9580 §5.5.4): SHA-1 (v4) or SHA-256 (v6) over the hash prefix and the public body. */
+function fingerprintOf(version: number, publicBody: Buffer): Buffer {
+  const at = prefixSize(version);
+  const size = at + publicBody.length;
+  const input = size <= scratch.length ? scratch : Buffer.allocUnsafe(size);
+  writeKeyHashPrefix(version, publicBody.length, input);
+  publicBody.copy(input, at);
+  return hash(version === 6 ? 'sha256' : 'sha1', input.subarray(0, size), 'buffer');
 }
 
 /**
@@ -190,10 +222,7 @@ export function parseKeyPacket(packet: Packet): KeyPacket {
     throw new MalformedPacketError(`${body.length - publicEnd} unexpected bytes after the public key material`, offset, tag);
   }
   const publicBody = body.subarray(0, publicEnd);
-  const fingerprint =
-    version === 6
-      ? createHash('sha256').update(keyHashPrefix(6, publicBody)).update(publicBody).digest()
-      : createHash('sha1').update(keyHashPrefix(4, publicBody)).update(publicBody).digest();
+  const fingerprint = fingerprintOf(version, publicBody);
   const fpr = hex(fingerprint);
   return {
     version,

@@ -19,13 +19,50 @@ export const Tag = {
 } as const;
 
 export interface Packet {
-  tag: number;
+  readonly tag: number;
   /** Offset of the packet header in the input. */
-  offset: number;
+  readonly offset: number;
   /** Header and body, exactly as read. */
-  raw: Buffer;
+  readonly raw: Buffer;
   /** The body alone (a view into raw). */
-  body: Buffer;
+  readonly body: Buffer;
+}
+
+/**
+ * A packet framed in a larger buffer. It keeps offsets, not views: a big keyring has tens of
+ * thousands of packets whose bytes are never looked at whole, and each Buffer view costs an
+ * allocation and garbage collection. `raw` and `body` are made on first use and kept, so
+ * repeated reads give the same Buffer.
+ */
+export class PacketView implements Packet {
+  #raw: Buffer | undefined = undefined;
+  #body: Buffer | undefined = undefined;
+
+  constructor(
+    /** The buffer the packet was framed in. */
+    readonly source: Buffer,
+    readonly tag: number,
+    readonly offset: number,
+    /** Where the body starts in `source`. */
+    readonly bodyStart: number,
+    /** Where the packet ends in `source`. */
+    readonly end: number,
+  ) {}
+
+  get raw(): Buffer {
+    this.#raw ??= this.source.subarray(this.offset, this.end);
+    return this.#raw;
+  }
+
+  get body(): Buffer {
+    this.#body ??= this.source.subarray(this.bodyStart, this.end);
+    return this.#body;
+  }
+
+  /** Over the size limit for its tag. */
+  get oversized(): boolean {
+    return this.end - this.bodyStart > packetLimit(this.tag);
+  }
 }
 
 /** Per-tag body limits. GnuPG's for user IDs and keys; generous elsewhere, but never unbounded. */
@@ -48,50 +85,53 @@ export function packetLimit(tag: number): number {
 export type FramedPacket = { packet: Packet; oversized?: false } | { packet: Packet; oversized: true };
 
 /**
- * Iterates over the packets of `bytes`. A packet over its size limit is yielded with
- * `oversized: true` so the caller can drop it and go on; a framing error (truncated
- * input, partial or indeterminate lengths) throws, since nothing after it can be trusted.
+ * Frames the packet whose header starts at `start`. Over-limit packets are returned too
+ * (see `oversized`) so the caller can drop one and go on; a framing error (truncated input,
+ * partial or indeterminate lengths) throws, since nothing after it can be trusted.
  */
-export function* framePackets(bytes: Buffer): Generator<FramedPacket> {
-  let pos = 0;
-  while (pos < bytes.length) {
-    const start = pos;
-    const ctb = bytes[pos++];
-    if ((ctb & 0x80) === 0) throw new MalformedPacketError(`invalid packet header byte 0x${ctb.toString(16).padStart(2, '0')}`, start);
-    let tag: number;
-    let length: number;
-    if (ctb & 0x40) {
-      tag = ctb & 0x3f;
+export function readPacket(bytes: Buffer, start: number): PacketView {
+  let pos = start;
+  const ctb = bytes[pos++];
+  if ((ctb & 0x80) === 0) throw new MalformedPacketError(`invalid packet header byte 0x${ctb.toString(16).padStart(2, '0')}`, start);
+  let tag: number;
+  let length: number;
+  if (ctb & 0x40) {
+    tag = ctb & 0x3f;
+    if (pos >= bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
+    const first = bytes[pos++];
+    if (first < 192) {
+      length = first;
+    } else if (first < 224) {
       if (pos >= bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
-      const first = bytes[pos++];
-      if (first < 192) {
-        length = first;
-      } else if (first < 224) {
-        if (pos >= bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
-        length = ((first - 192) << 8) + bytes[pos++] + 192;
-      } else if (first === 255) {
-        if (pos + 4 > bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
-        length = bytes.readUInt32BE(pos);
-        pos += 4;
-      } else {
-        throw new MalformedPacketError('partial body length is not allowed in certificates', start, tag);
-      }
+      length = ((first - 192) << 8) + bytes[pos++] + 192;
+    } else if (first === 255) {
+      if (pos + 4 > bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
+      length = bytes.readUInt32BE(pos);
+      pos += 4;
     } else {
-      tag = (ctb >> 2) & 0x0f;
-      const lengthType = ctb & 3;
-      if (lengthType === 3) throw new MalformedPacketError('indeterminate length is not allowed in certificates', start, tag);
-      const n = 1 << lengthType;
-      if (pos + n > bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
-      length = n === 1 ? bytes[pos] : n === 2 ? bytes.readUInt16BE(pos) : bytes.readUInt32BE(pos);
-      pos += n;
+      throw new MalformedPacketError('partial body length is not allowed in certificates', start, tag);
     }
-    if (pos + length > bytes.length) {
-      throw new MalformedPacketError(`truncated packet: header says ${length} bytes, ${bytes.length - pos} remain`, start, tag);
-    }
-    const raw = bytes.subarray(start, pos + length);
-    const packet: Packet = { tag, offset: start, raw, body: bytes.subarray(pos, pos + length) };
-    pos += length;
-    yield length > packetLimit(tag) ? { packet, oversized: true } : { packet };
+  } else {
+    tag = (ctb >> 2) & 0x0f;
+    const lengthType = ctb & 3;
+    if (lengthType === 3) throw new MalformedPacketError('indeterminate length is not allowed in certificates', start, tag);
+    const n = 1 << lengthType;
+    if (pos + n > bytes.length) throw new MalformedPacketError('truncated packet header', start, tag);
+    length = n === 1 ? bytes[pos] : n === 2 ? bytes.readUInt16BE(pos) : bytes.readUInt32BE(pos);
+    pos += n;
+  }
+  if (pos + length > bytes.length) {
+    throw new MalformedPacketError(`truncated packet: header says ${length} bytes, ${bytes.length - pos} remain`, start, tag);
+  }
+  return new PacketView(bytes, tag, start, pos, pos + length);
+}
+
+/** Iterates over the packets of `bytes`, as `readPacket` frames them. */
+export function* framePackets(bytes: Buffer): Generator<FramedPacket> {
+  for (let pos = 0; pos < bytes.length; ) {
+    const packet = readPacket(bytes, pos);
+    pos = packet.end;
+    yield packet.oversized ? { packet, oversized: true } : { packet };
   }
 }
 

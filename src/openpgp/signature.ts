@@ -5,9 +5,9 @@
  * kept for hashing and for writing back.
  */
 import { MalformedPacketError, UnsupportedError } from '../errors.js';
-import { hex } from '../util/bytes.js';
-import { readMpi } from './key-packet.js';
-import type { Packet } from './packets.js';
+import { hexRange } from '../util/bytes.js';
+import { mpiEnd, mpiValue } from './key-packet.js';
+import { type Packet, PacketView } from './packets.js';
 
 export const SigType = {
   Binary: 0x00,
@@ -82,81 +82,72 @@ export interface Notation {
   critical: boolean;
 }
 
+/**
+ * A signature as parsed. Its lists may be one shared, frozen empty array (most signatures
+ * have no regexes, revocation keys or defects): copy a list before changing it.
+ */
 export interface Signature {
   version: number;
   type: number;
   pubAlgorithm: number;
   hashAlgorithm: number;
   /** First two bytes of the signed digest. */
-  left16: Buffer;
+  readonly left16: Buffer;
   /** Salt of a v6 signature. */
-  salt?: Buffer;
+  readonly salt?: Buffer;
   /** Algorithm-specific signature fields (MPIs, or native bytes for Ed25519/Ed448). */
-  values: Buffer[];
-  subpackets: Subpacket[];
+  readonly values: Buffer[];
+  readonly subpackets: Subpacket[];
   /** The bytes hashed after the data: v3 type+time, v4/v6 the version through the hashed area. */
-  hashedPart: Buffer;
+  readonly hashedPart: Buffer;
 
   // Decoded subpackets (hashed area unless noted).
   created: number;
   /** Signature validity period in seconds; 0 or absent means none. */
-  expiresAfter?: number;
-  keyExpiresAfter?: number;
-  exportable: boolean;
-  revocable: boolean;
-  trust?: { level: number; amount: number };
+  readonly expiresAfter?: number;
+  readonly keyExpiresAfter?: number;
+  readonly exportable: boolean;
+  readonly revocable: boolean;
+  readonly trust?: { level: number; amount: number };
   /** Every Regular Expression subpacket, without its trailing NUL. */
-  regexes: string[];
-  keyFlags?: number;
-  primaryUserId: boolean;
-  revocationKeys: RevocationKey[];
-  revocationReason?: { code: number; text: string };
+  readonly regexes: string[];
+  readonly keyFlags?: number;
+  readonly primaryUserId: boolean;
+  readonly revocationKeys: RevocationKey[];
+  readonly revocationReason?: { code: number; text: string };
   /** Issuer fingerprints (hex), hashed or unhashed. */
   issuerFingerprints: string[];
   /** Issuer key IDs (hex), hashed or unhashed, and those implied by issuer fingerprints. */
   issuerKeyIds: string[];
-  notations: Notation[];
+  readonly notations: Notation[];
   /** Digests listed by an Attested Certifications subpacket. */
-  attested: Buffer[];
-  embedded: Buffer[];
+  readonly attested: Buffer[];
+  readonly embedded: Buffer[];
   /** Names of problems that make the signature unusable regardless of cryptography. */
-  defects: string[];
+  readonly defects: string[];
   packet: Packet;
-}
-
-function readSubpackets(area: Buffer, hashed: boolean, offset: number, tag: number): Subpacket[] {
-  const out: Subpacket[] = [];
-  let pos = 0;
-  while (pos < area.length) {
-    const first = area[pos];
-    let len: number;
-    if (first < 192) {
-      len = first;
-      pos += 1;
-    } else if (first < 255) {
-      if (pos + 2 > area.length) throw new MalformedPacketError('truncated subpacket length', offset, tag);
-      len = ((first - 192) << 8) + area[pos + 1] + 192;
-      pos += 2;
-    } else {
-      if (pos + 5 > area.length) throw new MalformedPacketError('truncated subpacket length', offset, tag);
-      len = area.readUInt32BE(pos + 1);
-      pos += 5;
-    }
-    if (len === 0) throw new MalformedPacketError('subpacket of length zero', offset, tag);
-    if (pos + len > area.length) throw new MalformedPacketError('subpacket runs past its area', offset, tag);
-    const typeByte = area[pos];
-    out.push({ type: typeByte & 0x7f, critical: (typeByte & 0x80) !== 0, hashed, data: area.subarray(pos + 1, pos + len) });
-    pos += len;
-  }
-  return out;
-}
-
-function need(sp: Subpacket, n: number, offset: number, tag: number): void {
-  if (sp.data.length < n) throw new MalformedPacketError(`subpacket type ${sp.type} too short`, offset, tag);
 }
 
 const SIG_VALUE_COUNT: Readonly<Record<number, number>> = { 1: 1, 3: 1, 17: 2, 19: 2, 20: 2, 22: 2 };
 const NATIVE_SIG_SIZE: Readonly<Record<number, number>> = { 27: 64, 28: 114 };
+
+/** The empty list every signature starts with, shared: most lists stay empty. */
+const NONE = Object.freeze([]) as unknown as never[];
+
+/**
+ * `list` and `item` in a new array. Lists hold an item or two, made here by literals of exactly
+ * that size: push would reserve room for 17, and concat is several times slower.
+ */
+function add<T>(list: T[], item: T): T[] {
+  if (list.length === 0) return [item];
+  if (list.length === 1) return [list[0], item];
+  return [...list, item];
+}
+
+/** Size of a subpacket length header, from its first octet (RFC 9580 §5.2.3.1). */
+function lengthSize(first: number): number {
+  return first < 192 ? 1 : first < 255 ? 2 : 5;
+}
 
 /**
  * Parses a signature packet.
@@ -164,192 +155,459 @@ const NATIVE_SIG_SIZE: Readonly<Record<number, number>> = { 27: 64, 28: 114 };
  *         UnsupportedError (MS_PGP_SIG_VERSION) for versions other than 3, 4 and 6.
  */
 export function parseSignature(packet: Packet): Signature {
-  const { body, offset, tag } = packet;
-  if (body.length < 1) throw new MalformedPacketError('empty signature packet', offset, tag);
-  const version = body[0];
-  const sig: Signature = {
-    version,
-    type: 0,
-    pubAlgorithm: 0,
-    hashAlgorithm: 0,
-    left16: Buffer.alloc(0),
-    values: [],
-    subpackets: [],
-    hashedPart: Buffer.alloc(0),
-    created: 0,
-    exportable: true,
-    revocable: true,
-    regexes: [],
-    primaryUserId: false,
-    revocationKeys: [],
-    issuerFingerprints: [],
-    issuerKeyIds: [],
-    notations: [],
-    attested: [],
-    embedded: [],
-    defects: [],
-    packet,
-  };
-  let pos: number;
-  if (version === 3 || version === 2) {
-    if (body.length < 19 || body[1] !== 5) throw new MalformedPacketError('malformed v3 signature header', offset, tag);
-    sig.type = body[2];
-    sig.created = body.readUInt32BE(3);
-    sig.hashedPart = body.subarray(2, 7);
-    sig.issuerKeyIds.push(hex(body.subarray(7, 15)));
-    sig.pubAlgorithm = body[15];
-    sig.hashAlgorithm = body[16];
-    sig.left16 = body.subarray(17, 19);
-    pos = 19;
-  } else if (version === 4 || version === 6) {
-    const lenSize = version === 6 ? 4 : 2;
-    if (body.length < 4 + lenSize) throw new MalformedPacketError('truncated signature header', offset, tag);
-    sig.type = body[1];
-    sig.pubAlgorithm = body[2];
-    sig.hashAlgorithm = body[3];
-    const hashedLen = version === 6 ? body.readUInt32BE(4) : body.readUInt16BE(4);
-    pos = 4 + lenSize;
-    if (pos + hashedLen > body.length) throw new MalformedPacketError('hashed subpacket area runs past the packet end', offset, tag);
-    const hashedArea = body.subarray(pos, pos + hashedLen);
-    sig.hashedPart = body.subarray(0, pos + hashedLen);
-    pos += hashedLen;
-    if (pos + lenSize > body.length) throw new MalformedPacketError('truncated unhashed subpacket length', offset, tag);
-    const unhashedLen = version === 6 ? body.readUInt32BE(pos) : body.readUInt16BE(pos);
-    pos += lenSize;
-    if (pos + unhashedLen > body.length) throw new MalformedPacketError('unhashed subpacket area runs past the packet end', offset, tag);
-    const unhashedArea = body.subarray(pos, pos + unhashedLen);
-    pos += unhashedLen;
-    sig.subpackets = [...readSubpackets(hashedArea, true, offset, tag), ...readSubpackets(unhashedArea, false, offset, tag)];
-    if (pos + 2 > body.length) throw new MalformedPacketError('truncated signature', offset, tag);
-    sig.left16 = body.subarray(pos, pos + 2);
-    pos += 2;
-    if (version === 6) {
-      // Without this check a v6 signature cut right after the digest prefix read an
-      // undefined salt length, and parsed (NaN positions) into an empty salt and value.
-      if (pos >= body.length) throw new MalformedPacketError('truncated signature salt', offset, tag);
-      const saltLen = body[pos];
-      if (pos + 1 + saltLen > body.length) throw new MalformedPacketError('truncated signature salt', offset, tag);
-      sig.salt = body.subarray(pos + 1, pos + 1 + saltLen);
-      pos += 1 + saltLen;
-    }
-    decodeSubpackets(sig, offset, tag);
-  } else {
-    throw new UnsupportedError('MS_PGP_SIG_VERSION', `unsupported signature version ${version} (packet tag ${tag} at offset ${offset})`, {
-      data: { offset, tag, version },
-    });
-  }
-  const count = SIG_VALUE_COUNT[sig.pubAlgorithm];
-  const nativeSize = NATIVE_SIG_SIZE[sig.pubAlgorithm];
-  if (count !== undefined) {
-    for (let i = 0; i < count; i++) {
-      const [v, next] = readMpi(body, pos, offset, tag);
-      sig.values.push(v);
-      pos = next;
-    }
-  } else if (nativeSize !== undefined) {
-    if (pos + nativeSize > body.length) throw new MalformedPacketError('truncated signature value', offset, tag);
-    sig.values.push(body.subarray(pos, pos + nativeSize));
-    pos += nativeSize;
-  } else {
-    sig.values.push(body.subarray(pos));
-    pos = body.length;
-  }
-  return sig;
+  return new ParsedSignature(packet);
 }
 
-function decodeSubpackets(sig: Signature, offset: number, tag: number): void {
-  for (const sp of sig.subpackets) {
-    const d = sp.data;
+/**
+ * Decoded fields most signatures leave at their defaults (a plain certification has just a
+ * creation time and an issuer), kept apart so that such a signature stays small.
+ */
+class Uncommon {
+  expiresAfter: number | undefined = undefined;
+  keyExpiresAfter: number | undefined = undefined;
+  exportable = true;
+  revocable = true;
+  trust: { level: number; amount: number } | undefined = undefined;
+  regexes: string[] = NONE;
+  keyFlags: number | undefined = undefined;
+  primaryUserId = false;
+  revocationKeys: RevocationKey[] = NONE;
+  revocationReason: { code: number; text: string } | undefined = undefined;
+  defects: string[] = NONE;
+}
+
+/** What a signature with none of the uncommon fields reads. Never written: `#edit` swaps in a copy first. */
+const DEFAULTS = new Uncommon();
+
+/** The byte views of a signature, made on first use and kept so each read gives the same object. */
+class Views {
+  left16: Buffer | undefined = undefined;
+  salt: Buffer | undefined = undefined;
+  hashedPart: Buffer | undefined = undefined;
+  values: Buffer[] | undefined = undefined;
+  subpackets: Subpacket[] | undefined = undefined;
+  embedded: Buffer[] | undefined = undefined;
+  notations: Notation[] | undefined = undefined;
+  attested: Buffer[] | undefined = undefined;
+}
+
+/**
+ * A parsed signature. The fields trust decisions read are decoded at once, straight from the
+ * subpacket areas (those usually at their defaults into a shared `Uncommon`, read through
+ * getters); the byte views (values, hashed part, subpackets...) are made on first use, since
+ * most signatures of a big keyring are never verified and every view is an allocation.
+ * Everything that makes a packet malformed is still checked while parsing.
+ */
+class ParsedSignature implements Signature {
+  version: number;
+  type = 0;
+  pubAlgorithm = 0;
+  hashAlgorithm = 0;
+  created = 0;
+  issuerFingerprints: string[] = NONE;
+  issuerKeyIds: string[] = NONE;
+  readonly packet: Packet;
+
+  /** The buffer holding the body, and the body's bounds in it; the positions below are in it too. */
+  readonly #bytes: Buffer;
+  readonly #start: number;
+  readonly #end: number;
+  /** Where the hashed part ends (v4/v6: after the hashed area). */
+  #hashedEnd = 0;
+  /** Where the digest prefix starts (v4/v6: after the unhashed area). */
+  #left16At = 0;
+  #views: Views | undefined = undefined;
+  #uncommon: Uncommon = DEFAULTS;
+
+  constructor(packet: Packet) {
+    this.packet = packet;
+    if (packet instanceof PacketView) {
+      this.#bytes = packet.source;
+      this.#start = packet.bodyStart;
+      this.#end = packet.end;
+    } else {
+      this.#bytes = packet.body;
+      this.#start = 0;
+      this.#end = packet.body.length;
+    }
+    if (this.#end <= this.#start) throw this.#malformed('empty signature packet');
+    const version = this.#bytes[this.#start];
+    this.version = version;
+    if (version === 3 || version === 2) this.#readV3();
+    else if (version === 4 || version === 6) this.#readV4();
+    else {
+      const { offset, tag } = packet;
+      throw new UnsupportedError('MS_PGP_SIG_VERSION', `unsupported signature version ${version} (packet tag ${tag} at offset ${offset})`, {
+        data: { offset, tag, version },
+      });
+    }
+    this.#readValues(undefined);
+  }
+
+  get expiresAfter(): number | undefined {
+    return this.#uncommon.expiresAfter;
+  }
+
+  get keyExpiresAfter(): number | undefined {
+    return this.#uncommon.keyExpiresAfter;
+  }
+
+  get exportable(): boolean {
+    return this.#uncommon.exportable;
+  }
+
+  get revocable(): boolean {
+    return this.#uncommon.revocable;
+  }
+
+  get trust(): { level: number; amount: number } | undefined {
+    return this.#uncommon.trust;
+  }
+
+  get regexes(): string[] {
+    return this.#uncommon.regexes;
+  }
+
+  get keyFlags(): number | undefined {
+    return this.#uncommon.keyFlags;
+  }
+
+  get primaryUserId(): boolean {
+    return this.#uncommon.primaryUserId;
+  }
+
+  get revocationKeys(): RevocationKey[] {
+    return this.#uncommon.revocationKeys;
+  }
+
+  get revocationReason(): { code: number; text: string } | undefined {
+    return this.#uncommon.revocationReason;
+  }
+
+  get defects(): string[] {
+    return this.#uncommon.defects;
+  }
+
+  get left16(): Buffer {
+    const v = this.#cache();
+    v.left16 ??= this.#bytes.subarray(this.#left16At, this.#left16At + 2);
+    return v.left16;
+  }
+
+  get salt(): Buffer | undefined {
+    if (this.version !== 6) return undefined;
+    const v = this.#cache();
+    const at = this.#left16At + 2;
+    v.salt ??= this.#bytes.subarray(at + 1, at + 1 + this.#bytes[at]);
+    return v.salt;
+  }
+
+  get hashedPart(): Buffer {
+    const v = this.#cache();
+    v.hashedPart ??= this.#bytes.subarray(this.version < 4 ? this.#start + 2 : this.#start, this.#hashedEnd);
+    return v.hashedPart;
+  }
+
+  get values(): Buffer[] {
+    const v = this.#cache();
+    if (!v.values) {
+      v.values = [];
+      this.#readValues(v.values);
+    }
+    return v.values;
+  }
+
+  get subpackets(): Subpacket[] {
+    const v = this.#cache();
+    if (!v.subpackets) {
+      v.subpackets = [];
+      if (this.version >= 4) {
+        const lenSize = this.#lenSize();
+        this.#collect(this.#start + 4 + lenSize, this.#hashedEnd, true, v.subpackets);
+        this.#collect(this.#hashedEnd + lenSize, this.#left16At, false, v.subpackets);
+      }
+    }
+    return v.subpackets;
+  }
+
+  get embedded(): Buffer[] {
+    const v = this.#cache();
+    if (!v.embedded) {
+      v.embedded = [];
+      for (const sp of this.subpackets) if (sp.type === SubpacketType.EmbeddedSignature) v.embedded.push(sp.data);
+    }
+    return v.embedded;
+  }
+
+  get notations(): Notation[] {
+    const v = this.#cache();
+    if (!v.notations) {
+      v.notations = [];
+      for (const sp of this.subpackets) if (sp.hashed && sp.type === SubpacketType.Notation) v.notations.push(notation(sp));
+    }
+    return v.notations;
+  }
+
+  get attested(): Buffer[] {
+    const v = this.#cache();
+    if (!v.attested) {
+      v.attested = [];
+      const size = attestationDigestSize(this.hashAlgorithm);
+      for (const sp of this.subpackets) {
+        if (!sp.hashed || sp.type !== SubpacketType.AttestedCertifications) continue;
+        for (let i = 0; i < sp.data.length; i += size) v.attested.push(sp.data.subarray(i, i + size));
+      }
+    }
+    return v.attested;
+  }
+
+  /** The uncommon fields, for writing: the shared defaults are replaced by this signature's own first. */
+  #edit(): Uncommon {
+    if (this.#uncommon === DEFAULTS) this.#uncommon = new Uncommon();
+    return this.#uncommon;
+  }
+
+  #addDefect(defect: string): void {
+    const more = this.#edit();
+    more.defects = add(more.defects, defect);
+  }
+
+  #cache(): Views {
+    this.#views ??= new Views();
+    return this.#views;
+  }
+
+  /** Size of the v4/v6 subpacket area lengths. */
+  #lenSize(): number {
+    return this.version === 6 ? 4 : 2;
+  }
+
+  #malformed(message: string): MalformedPacketError {
+    return new MalformedPacketError(message, this.packet.offset, this.packet.tag);
+  }
+
+  #readV3(): void {
+    const b = this.#bytes;
+    const s = this.#start;
+    if (this.#end - s < 19 || b[s + 1] !== 5) throw this.#malformed('malformed v3 signature header');
+    this.type = b[s + 2];
+    this.created = b.readUInt32BE(s + 3);
+    this.#hashedEnd = s + 7;
+    this.issuerKeyIds = [hexRange(b, s + 7, s + 15)];
+    this.pubAlgorithm = b[s + 15];
+    this.hashAlgorithm = b[s + 16];
+    this.#left16At = s + 17;
+  }
+
+  /** Reads a v4 or v6 header; checks come in the order a reader meets the fields, so errors name the first fault. */
+  #readV4(): void {
+    const b = this.#bytes;
+    const s = this.#start;
+    const end = this.#end;
+    const lenSize = this.#lenSize();
+    if (end - s < 4 + lenSize) throw this.#malformed('truncated signature header');
+    this.type = b[s + 1];
+    this.pubAlgorithm = b[s + 2];
+    this.hashAlgorithm = b[s + 3];
+    const hashedLen = lenSize === 4 ? b.readUInt32BE(s + 4) : b.readUInt16BE(s + 4);
+    const hashedArea = s + 4 + lenSize;
+    const hashedEnd = hashedArea + hashedLen;
+    if (hashedEnd > end) throw this.#malformed('hashed subpacket area runs past the packet end');
+    if (hashedEnd + lenSize > end) throw this.#malformed('truncated unhashed subpacket length');
+    const unhashedLen = lenSize === 4 ? b.readUInt32BE(hashedEnd) : b.readUInt16BE(hashedEnd);
+    const unhashedArea = hashedEnd + lenSize;
+    const unhashedEnd = unhashedArea + unhashedLen;
+    if (unhashedEnd > end) throw this.#malformed('unhashed subpacket area runs past the packet end');
+    this.#checkArea(hashedArea, hashedEnd);
+    this.#checkArea(unhashedArea, unhashedEnd);
+    if (unhashedEnd + 2 > end) throw this.#malformed('truncated signature');
+    const saltAt = unhashedEnd + 2;
+    // Without this check a v6 signature cut right after the digest prefix read an
+    // undefined salt length, and parsed (NaN positions) into an empty salt and value.
+    if (this.version === 6 && (saltAt >= end || saltAt + 1 + b[saltAt] > end)) throw this.#malformed('truncated signature salt');
+    this.#hashedEnd = hashedEnd;
+    this.#left16At = unhashedEnd;
+    const hashedCreation = this.#decodeArea(hashedArea, hashedEnd, true);
+    this.#decodeArea(unhashedArea, unhashedEnd, false);
+    // A v4 signature without a hashed creation time is invalid (RFC 9580 §5.2.3.11).
+    if (!hashedCreation) this.#addDefect('no hashed creation time');
+  }
+
+  /** Where the subpacket whose length header is at `pos` ends; throws if it is empty or overruns its area. */
+  #subpacketEnd(pos: number, areaEnd: number): number {
+    const b = this.#bytes;
+    const first = b[pos];
+    let len: number;
+    if (first < 192) {
+      len = first;
+    } else if (first < 255) {
+      if (pos + 2 > areaEnd) throw this.#malformed('truncated subpacket length');
+      len = ((first - 192) << 8) + b[pos + 1] + 192;
+    } else {
+      if (pos + 5 > areaEnd) throw this.#malformed('truncated subpacket length');
+      len = b.readUInt32BE(pos + 1);
+    }
+    pos += lengthSize(first);
+    if (len === 0) throw this.#malformed('subpacket of length zero');
+    if (pos + len > areaEnd) throw this.#malformed('subpacket runs past its area');
+    return pos + len;
+  }
+
+  #checkArea(from: number, to: number): void {
+    for (let pos = from; pos < to; ) pos = this.#subpacketEnd(pos, to);
+  }
+
+  #collect(from: number, to: number, hashed: boolean, out: Subpacket[]): void {
+    const b = this.#bytes;
+    for (let pos = from; pos < to; ) {
+      const next = this.#subpacketEnd(pos, to);
+      const at = pos + lengthSize(b[pos]);
+      out.push({ type: b[at] & 0x7f, critical: (b[at] & 0x80) !== 0, hashed, data: b.subarray(at + 1, next) });
+      pos = next;
+    }
+  }
+
+  /** Decodes the subpackets of one area; returns whether it held a creation time. */
+  #decodeArea(from: number, to: number, hashed: boolean): boolean {
+    const b = this.#bytes;
+    let creation = false;
+    for (let pos = from; pos < to; ) {
+      const next = this.#subpacketEnd(pos, to);
+      const at = pos + lengthSize(b[pos]);
+      if ((b[at] & 0x7f) === SubpacketType.CreationTime) creation = true;
+      this.#decode(b[at], hashed, at + 1, next);
+      pos = next;
+    }
+    return creation;
+  }
+
+  /** Decodes one subpacket whose data runs from `d` to `end`. */
+  #decode(typeByte: number, hashed: boolean, d: number, end: number): void {
+    const b = this.#bytes;
+    const type = typeByte & 0x7f;
+    const critical = (typeByte & 0x80) !== 0;
+    const len = end - d;
     // Issuer identification is advisory and may sit in the unhashed area; everything else must be hashed.
-    if (sp.type === SubpacketType.Issuer) {
-      need(sp, 8, offset, tag);
-      sig.issuerKeyIds.push(hex(d.subarray(0, 8)));
-      continue;
+    if (type === SubpacketType.Issuer) {
+      this.#tooShort(type, len, 8);
+      this.issuerKeyIds = add(this.issuerKeyIds, hexRange(b, d, d + 8));
+      return;
     }
-    if (sp.type === SubpacketType.IssuerFingerprint) {
-      need(sp, 2, offset, tag);
-      const fpr = hex(d.subarray(1));
-      sig.issuerFingerprints.push(fpr);
-      sig.issuerKeyIds.push(d[0] === 4 ? fpr.slice(-16) : fpr.slice(0, 16));
-      continue;
+    if (type === SubpacketType.IssuerFingerprint) {
+      this.#tooShort(type, len, 2);
+      const fpr = hexRange(b, d + 1, end);
+      this.issuerFingerprints = add(this.issuerFingerprints, fpr);
+      this.issuerKeyIds = add(this.issuerKeyIds, b[d] === 4 ? fpr.slice(-16) : fpr.slice(0, 16));
+      return;
     }
-    if (sp.type === SubpacketType.EmbeddedSignature) {
-      sig.embedded.push(d);
-      continue;
-    }
-    if (!sp.hashed) continue;
-    switch (sp.type) {
+    if (type === SubpacketType.EmbeddedSignature || !hashed) return;
+    switch (type) {
       case SubpacketType.CreationTime:
-        need(sp, 4, offset, tag);
-        sig.created = d.readUInt32BE(0);
+        this.#tooShort(type, len, 4);
+        this.created = b.readUInt32BE(d);
         break;
       case SubpacketType.ExpirationTime:
-        need(sp, 4, offset, tag);
-        sig.expiresAfter = d.readUInt32BE(0);
+        this.#tooShort(type, len, 4);
+        this.#edit().expiresAfter = b.readUInt32BE(d);
         break;
       case SubpacketType.KeyExpirationTime:
-        need(sp, 4, offset, tag);
-        sig.keyExpiresAfter = d.readUInt32BE(0);
+        this.#tooShort(type, len, 4);
+        this.#edit().keyExpiresAfter = b.readUInt32BE(d);
         break;
       case SubpacketType.Exportable:
-        need(sp, 1, offset, tag);
-        sig.exportable = d[0] !== 0;
+        this.#tooShort(type, len, 1);
+        this.#edit().exportable = b[d] !== 0;
         break;
       case SubpacketType.Revocable:
-        need(sp, 1, offset, tag);
-        sig.revocable = d[0] !== 0;
+        this.#tooShort(type, len, 1);
+        this.#edit().revocable = b[d] !== 0;
         break;
       case SubpacketType.Trust:
-        need(sp, 2, offset, tag);
-        sig.trust = { level: d[0], amount: d[1] };
+        this.#tooShort(type, len, 2);
+        this.#edit().trust = { level: b[d], amount: b[d + 1] };
         break;
       case SubpacketType.RegularExpression: {
-        const end = d.indexOf(0);
-        sig.regexes.push(d.subarray(0, end < 0 ? d.length : end).toString('utf8'));
+        let nul = d;
+        while (nul < end && b[nul] !== 0) nul++;
+        const more = this.#edit();
+        more.regexes = add(more.regexes, b.toString('utf8', d, nul));
         break;
       }
-      case SubpacketType.KeyFlags:
-        sig.keyFlags = 0;
-        for (let i = 0; i < Math.min(d.length, 4); i++) sig.keyFlags |= d[i] << (8 * i);
+      case SubpacketType.KeyFlags: {
+        let flags = 0;
+        for (let i = 0; i < Math.min(len, 4); i++) flags |= b[d + i] << (8 * i);
+        this.#edit().keyFlags = flags;
         break;
+      }
       case SubpacketType.PrimaryUserId:
-        sig.primaryUserId = d.length > 0 && d[0] !== 0;
+        this.#edit().primaryUserId = len > 0 && b[d] !== 0;
         break;
-      case SubpacketType.RevocationKey:
-        need(sp, 22, offset, tag);
-        sig.revocationKeys.push({ class: d[0], algorithm: d[1], fingerprint: hex(d.subarray(2)) });
-        break;
-      case SubpacketType.ReasonForRevocation:
-        need(sp, 1, offset, tag);
-        sig.revocationReason = { code: d[0], text: d.subarray(1).toString('utf8') };
-        break;
-      case SubpacketType.Notation: {
-        need(sp, 8, offset, tag);
-        const nameLen = d.readUInt16BE(4);
-        const valueLen = d.readUInt16BE(6);
-        if (8 + nameLen + valueLen > d.length) throw new MalformedPacketError('notation runs past its subpacket', offset, tag);
-        sig.notations.push({
-          name: d.subarray(8, 8 + nameLen).toString('utf8'),
-          value: d.subarray(8 + nameLen, 8 + nameLen + valueLen),
-          humanReadable: (d[0] & 0x80) !== 0,
-          critical: sp.critical,
-        });
+      case SubpacketType.RevocationKey: {
+        this.#tooShort(type, len, 22);
+        const more = this.#edit();
+        more.revocationKeys = add(more.revocationKeys, { class: b[d], algorithm: b[d + 1], fingerprint: hexRange(b, d + 2, end) });
         break;
       }
+      case SubpacketType.ReasonForRevocation:
+        this.#tooShort(type, len, 1);
+        this.#edit().revocationReason = { code: b[d], text: b.toString('utf8', d + 1, end) };
+        break;
+      case SubpacketType.Notation:
+        // Decoded on demand (see `notations`); checked now so a bad one still fails the parse.
+        this.#tooShort(type, len, 8);
+        if (8 + b.readUInt16BE(d + 4) + b.readUInt16BE(d + 6) > len) throw this.#malformed('notation runs past its subpacket');
+        break;
       case SubpacketType.AttestedCertifications: {
-        const size = attestationDigestSize(sig.hashAlgorithm);
-        if (size === 0 || d.length % size !== 0) throw new MalformedPacketError('attested certifications list is not a whole number of digests', offset, tag);
-        for (let i = 0; i < d.length; i += size) sig.attested.push(d.subarray(i, i + size));
+        const size = attestationDigestSize(this.hashAlgorithm);
+        if (size === 0 || len % size !== 0) throw this.#malformed('attested certifications list is not a whole number of digests');
         break;
       }
       default:
         break;
     }
-    if (sp.critical && !UNDERSTOOD.has(sp.type)) sig.defects.push(`unknown critical subpacket ${sp.type}`);
-    if (sp.critical && sp.type === SubpacketType.Notation) sig.defects.push('critical notation');
+    if (critical && !UNDERSTOOD.has(type)) this.#addDefect(`unknown critical subpacket ${type}`);
+    if (critical && type === SubpacketType.Notation) this.#addDefect('critical notation');
   }
-  // A v4 signature without a hashed creation time is invalid (RFC 9580 §5.2.3.11).
-  if (!sig.subpackets.some((s) => s.hashed && s.type === SubpacketType.CreationTime)) sig.defects.push('no hashed creation time');
+
+  #tooShort(type: number, len: number, need: number): void {
+    if (len < need) throw this.#malformed(`subpacket type ${type} too short`);
+  }
+
+  /** Walks the signature values, checking their framing; collects them into `out` when given. */
+  #readValues(out: Buffer[] | undefined): void {
+    const b = this.#bytes;
+    const end = this.#end;
+    // After the digest prefix and, in v6, the salt.
+    let pos = this.#left16At + 2;
+    if (this.version === 6) pos += 1 + b[pos];
+    const count = SIG_VALUE_COUNT[this.pubAlgorithm];
+    const nativeSize = NATIVE_SIG_SIZE[this.pubAlgorithm];
+    if (count !== undefined) {
+      for (let i = 0; i < count; i++) {
+        const next = mpiEnd(b, pos, end, this.packet.offset, this.packet.tag);
+        out?.push(mpiValue(b, pos, next));
+        pos = next;
+      }
+    } else if (nativeSize !== undefined) {
+      if (pos + nativeSize > end) throw this.#malformed('truncated signature value');
+      out?.push(b.subarray(pos, pos + nativeSize));
+    } else {
+      out?.push(b.subarray(pos, end));
+    }
+  }
+}
+
+/** Decodes a Notation Data subpacket, already checked to hold its name and value. */
+function notation(sp: Subpacket): Notation {
+  const d = sp.data;
+  const nameLen = d.readUInt16BE(4);
+  const valueLen = d.readUInt16BE(6);
+  return {
+    name: d.subarray(8, 8 + nameLen).toString('utf8'),
+    value: d.subarray(8 + nameLen, 8 + nameLen + valueLen),
+    humanReadable: (d[0] & 0x80) !== 0,
+    critical: sp.critical,
+  };
 }
 
 function attestationDigestSize(hashAlg: number): number {
