@@ -12,7 +12,6 @@ import { Command, Option } from 'commander';
 import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
 import { dearmor } from '../openpgp/armor.js';
 import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
-import { VerifyPool } from '../verify/pool.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
 import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../wot/compute.js';
@@ -117,7 +116,6 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       try {
         status = await body(inputs, computing, opts);
       } finally {
-        await computing.close();
         cache.close();
       }
     };
@@ -369,20 +367,18 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
 interface Computing {
   options: ComputeOptions;
   report(computed: ComputedWeb | undefined, unknownRoots: string[], missingRoots: string[]): void;
-  close(): Promise<void>;
 }
 
 /** What a computation uses (snapshots; a verifier made only if packets need verifying) and what it reports. */
 function startComputing(cache: { database?: SqliteDatabase }, log: Logger): Computing {
   const { database } = cache;
-  let pool: VerifyPool | undefined;
   let verifier: Verifier | undefined;
   const started = performance.now();
   const options: ComputeOptions = {
     snapshots: database && new SqliteSnapshotStore(database),
+    // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
     verifier: () => {
-      pool = new VerifyPool();
-      verifier = new Verifier({ cache: database && new SqliteVerificationCache(database), pool });
+      verifier = new Verifier({ cache: database && new SqliteVerificationCache(database) });
       return verifier;
     },
     onProblem: (source, p) => log.verbose(`${source}: skipped: ${p.message}`),
@@ -400,11 +396,5 @@ function startComputing(cache: { database?: SqliteDatabase }, log: Logger): Comp
       );
     }
   };
-  return {
-    options,
-    report,
-    close: async () => {
-      await pool?.close();
-    },
-  };
+  return { options, report };
 }

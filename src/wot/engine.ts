@@ -44,6 +44,8 @@ export class Graph {
   readonly certifiedBy = new Map<string, KeyNode[]>();
   /** Issuers whose certifications have been verified. */
   readonly verified = new Set<string>();
+  /** Whether any trust signature carries a scope: without one the two models agree everywhere. */
+  scoped = false;
   private readonly regexCache = new Map<string, CompiledRegex>();
 
   constructor(keys: Iterable<WotKey>) {
@@ -63,6 +65,7 @@ export class Graph {
           // A certificate certifying itself is a self-signature, never evidence.
           if (!issuer || issuer === self) continue;
           if (!isCertificationClass(c.type) && c.type !== CERT_REVOCATION) continue;
+          if (c.trust && c.trust.level > 0 && c.regexes.length > 0) this.scoped = true;
           const list = byIssuer.get(issuer);
           if (list) list.push(c);
           else byIssuer.set(issuer, [c]);

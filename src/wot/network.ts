@@ -215,7 +215,8 @@ export class TrustNetwork {
     }
     const model = opts.model ?? 'strict';
     const gnupg = await runModel(graph, roots, ownertrust, options, 'gnupg', verify);
-    const strict = model === 'strict' ? await runModel(graph, roots, ownertrust, options, 'strict', verify) : undefined;
+    // The models differ only in how scopes apply; with no scope anywhere the strict run is GnuPG's.
+    const strict = model !== 'strict' ? undefined : graph.scoped ? await runModel(graph, roots, ownertrust, options, 'strict', verify) : { ...gnupg, model: 'strict' as const };
     return new TrustNetwork(graph, options, model, roots, missing, gnupg, strict);
   }
 
