@@ -34,11 +34,19 @@ certStoreSuite('sqlite', async () => {
 
 const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;
 
+const CHILD_TIMEOUT_MS = 120_000;
+
 function runChild(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    // A child stuck on a lock should fail the test with what it said, not stall the suite.
+    const deadline = setTimeout(() => {
+      err += `\n(killed after ${CHILD_TIMEOUT_MS} ms)`;
+      child.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
+    child.on('close', () => clearTimeout(deadline));
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (onLine) for (const line of d.toString().split('\n')) if (line) onLine(line, () => child.kill('SIGKILL'));
