@@ -1,7 +1,8 @@
 /**
  * The one place where errors become messages and exit codes. Every command's main()
- * goes through runCommand, so all tools print `<tool>: error: …` and `<tool>: hint: …`
- * on stderr and exit with the code of the error class (see src/errors.ts).
+ * goes through runCommand, so all tools print `<tool>: error: …`, `<tool>: hint: …` and
+ * `<tool>: code: MS_…` on stderr and exit with the code of the error class (see
+ * src/errors.ts; every code is listed in docs/errors.md).
  */
 import { CommanderError } from 'commander';
 import { errorMessage, MsError } from '../errors.js';
@@ -18,6 +19,9 @@ export function reportError(tool: string, io: Io, err: unknown): number {
   if (err instanceof MsError) {
     io.stderr.write(`${tool}: error: ${err.message}\n`);
     for (const h of err.hints) io.stderr.write(`${tool}: hint: ${h}\n`);
+    // The code (docs/errors.md) is the stable part for scripts and log searches; the wording may
+    // change. On its own line, so the message lines stay those of the original Monkeysphere.
+    io.stderr.write(`${tool}: code: ${err.code}\n`);
     if (io.env.MONKEYSPHERE_DEBUG && err.stack) io.stderr.write(`${err.stack}\n`);
     return err.exitCode;
   }

@@ -208,6 +208,7 @@ describe('errors', () => {
     const missing = await run(['--keyring', join(dir, 'nope.pgp'), '--no-cache', 'list']);
     assert.equal(missing.code, 3);
     assert.match(missing.err, /cannot read keyring/);
+    assert.match(missing.err, /^monkeysphere-wot: code: MS_WOT_READ$/m, 'the stable code, listed in docs/errors.md');
     const junk = join(dir, 'junk.asc');
     writeFileSync(junk, 'this is not a key\n');
     assert.equal((await run(['--keyring', junk, '--no-cache', 'list'])).code, 3);
