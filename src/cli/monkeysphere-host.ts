@@ -12,7 +12,7 @@ import { isAbsolute, join } from 'node:path';
 import { Command } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
 import { COMMON_VARS, configFiles, type Env, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
-import { EnvironmentError, InputError, MsError, NotFoundError, UsageError } from '../errors.js';
+import { EnvironmentError, InputError, MsError, NotFoundError, TemporaryError, UsageError } from '../errors.js';
 import { diagnose, parseSshdHostKeys } from '../host/diagnostics.js';
 import {
   addRevoker,
@@ -493,7 +493,7 @@ async function publishKeys(ctx: Ctx, args: string[]): Promise<number> {
       if (keys.length === 1) throw err;
     }
   }
-  if (failed > 0) throw new EnvironmentError('MS_HOST_PUBLISH', `${failed} of ${keys.length} keys were not published`);
+  if (failed > 0) throw new TemporaryError('MS_HOST_PUBLISH', `${failed} of ${keys.length} keys were not published`);
   return 0;
 }
 

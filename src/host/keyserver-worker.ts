@@ -16,7 +16,7 @@ interface Request {
 }
 
 function errorJson(err: unknown): unknown {
-  if (err instanceof MsError) return { name: err.name, code: err.code, message: err.message, hints: err.hints };
+  if (err instanceof MsError) return { name: err.name, exitCode: err.exitCode, code: err.code, message: err.message, hints: err.hints };
   return { name: 'Error', code: 'MS_HOST_WORKER', message: err instanceof Error ? err.message : String(err), hints: [] };
 }
 

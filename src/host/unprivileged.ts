@@ -35,6 +35,9 @@ const CLASSES: Record<string, new (code: string, message: string, opts?: { hints
   TemporaryError,
 };
 
+/** For subclasses the parent does not know by name (MalformedPacketError, say): the class of their exit code. */
+const BY_EXIT_CODE: Record<number, (typeof CLASSES)[string]> = { 2: UsageError, 3: InputError, 4: EnvironmentError, 5: TemporaryError };
+
 /** Node options that load code (tsx under test), passed on so the worker runs the same way. */
 function loaderArgs(): string[] {
   const out: string[] = [];
@@ -74,7 +77,7 @@ async function call(account: Account, request: object, log: (message: string) =>
   } catch (e) {
     throw new EnvironmentError('MS_HOST_WORKER', `cannot run the keyserver client as ${account.name}: ${(e as Error).message}`, { cause: e });
   }
-  let reply: { ok?: Record<string, unknown>; error?: { name: string; code: string; message: string; hints: string[] } };
+  let reply: { ok?: Record<string, unknown>; error?: { name: string; exitCode?: number; code: string; message: string; hints: string[] } };
   try {
     reply = JSON.parse(Buffer.concat(out).toString('utf8'));
   } catch {
@@ -83,7 +86,7 @@ async function call(account: Account, request: object, log: (message: string) =>
     });
   }
   if (reply.error) {
-    const Cls = CLASSES[reply.error.name] ?? MsError;
+    const Cls = CLASSES[reply.error.name] ?? BY_EXIT_CODE[reply.error.exitCode ?? 0] ?? MsError;
     throw new Cls(reply.error.code, reply.error.message, { hints: reply.error.hints });
   }
   log(`keyserver access as ${account.name} (uid ${String(reply.ok?.uid)})`);
