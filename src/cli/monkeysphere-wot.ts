@@ -5,6 +5,7 @@
  * user's GnuPG home through gpg's machine-readable exports. Only this file prints.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,7 +15,7 @@ import { dearmor } from '../openpgp/armor.js';
 import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
-import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../wot/compute.js';
+import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings, sourceOf } from '../wot/compute.js';
 import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../wot/gnupg.js';
 import type { Binding, PathCheck, TrustNetwork } from '../wot/network.js';
 import type { TrustOptions } from '../wot/types.js';
@@ -287,6 +288,40 @@ function gpg(io: Io, home: string, args: string[]): Buffer {
   return r.stdout;
 }
 
+/** GnuPG 2.2 keeps public keys in one of these files; gpg --export reads them and nothing else. */
+const GNUPG_KEYRINGS = ['pubring.kbx', 'pubring.gpg'];
+const EXPORT_ARGS = ['--export', '--export-options', 'export-local-sigs'];
+
+/**
+ * The certificates of a GnuPG home. gpg --export takes long on a big keyring, so the source is
+ * named by the keyring files' bytes and gpg runs only when packets must be parsed. A home with
+ * neither file (a keyboxd database, say) is exported at once and named by the export.
+ */
+function gnupgSource(io: Io, home: string): CertSource {
+  const name = `gpg --export (${home})`;
+  const files = GNUPG_KEYRINGS.map((f) => join(home, f)).filter((f) => existsSync(f));
+  if (files.length === 0) return sourceOf(name, gpg(io, home, EXPORT_ARGS));
+  const digestOfFiles = () => {
+    const h = createHash('sha256').update(`gnupg\n${EXPORT_ARGS.join(' ')}\n`);
+    for (const f of files) h.update(`${f}\n`).update(createHash('sha256').update(readInput(f, 'GnuPG keyring')).digest());
+    return h.digest();
+  };
+  let exported: Buffer | undefined;
+  const source: CertSource = {
+    name,
+    digest: digestOfFiles(),
+    bytes: () => {
+      if (!exported) {
+        exported = gpg(io, home, EXPORT_ARGS);
+        // Changed while we looked (gpg importing, say): name it by the export, which then never matches the files.
+        if (!digestOfFiles().equals(source.digest)) source.digest = createHash('sha256').update('gnupg export\n').update(exported).digest();
+      }
+      return exported;
+    },
+  };
+  return source;
+}
+
 function defaultCachePath(io: Io): string | undefined {
   const base = io.env.XDG_CACHE_HOME || (io.env.HOME ? join(io.env.HOME, '.cache') : undefined);
   return base ? join(base, 'monkeysphere', 'wot-verify.sqlite') : undefined;
@@ -314,7 +349,7 @@ interface Inputs {
 
 /** The certificate sources and trust options the global options name. */
 function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
-  const sources: CertSource[] = opts.keyring.map((file) => ({ name: file, bytes: dearmor(readInput(file, 'keyring')) }));
+  const sources: CertSource[] = opts.keyring.map((file) => sourceOf(file, dearmor(readInput(file, 'keyring'))));
 
   let ownertrust = new Map<string, number>();
   const roots: string[] = opts.root.map(normalizeKeyHandle);
@@ -335,7 +370,7 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
       trust.minCertLevel = conf.minCertLevel;
       roots.push(...conf.trustedKeys.map(normalizeKeyHandle));
     }
-    sources.push({ name: `gpg --export (${home})`, bytes: gpg(io, home, ['--export', '--export-options', 'export-local-sigs']) });
+    sources.push(gnupgSource(io, home));
     if (existsSync(join(home, 'trustdb.gpg'))) ownertrust = parseOwnertrust(gpg(io, home, ['--export-ownertrust']).toString('utf8'), 'gpg --export-ownertrust');
     else log.info(`warning: ${home} has no trustdb.gpg, so no ownertrust`);
   }

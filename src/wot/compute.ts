@@ -19,10 +19,21 @@ import { type Binding, TrustNetwork } from './network.js';
 import { decodeSummaries, encodeSummaries, SNAPSHOT_FORMAT } from './snapshot.js';
 import type { TrustOptions, WotKey } from './types.js';
 
-/** Certificates as read: binary packets (already dearmored), named for messages. */
+/** Certificates to read, named for messages. */
 export interface CertSource {
   name: string;
-  bytes: Buffer;
+  /**
+   * Names the content: equal digests promise equal bytes (SHA-256 of them, or of what they are
+   * made from). May change when bytes() finds the content changed meanwhile.
+   */
+  digest: Buffer;
+  /** The certificates as binary packets (dearmored); asked for only when packets must be parsed. */
+  bytes(): Buffer;
+}
+
+/** A source whose bytes are already in hand. */
+export function sourceOf(name: string, bytes: Buffer): CertSource {
+  return { name, digest: createHash('sha256').update(bytes).digest(), bytes: () => bytes };
 }
 
 export interface ComputeOptions {
@@ -46,7 +57,7 @@ export interface ComputedWeb {
   unchecked?: number;
   /** Reference times that give the same result; undefined when the reference time is one of the certificates' own times. */
   window?: TimeWindow;
-  /** The snapshot key of the inputs, when snapshots are in use. */
+  /** The snapshot key of the inputs as computed from, when snapshots are in use. */
   key?: Buffer;
 }
 
@@ -71,7 +82,7 @@ function programVersion(): string {
 export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buffer {
   const h = createHash('sha256');
   h.update(`${SNAPSHOT_FORMAT}\n${programVersion()}\n${JSON.stringify(policy)}\n`);
-  for (const s of sources) h.update(createHash('sha256').update(s.bytes).digest());
+  for (const s of sources) h.update(s.digest);
   return h.digest();
 }
 
@@ -117,9 +128,10 @@ export async function computeWeb(sources: readonly CertSource[], trust: TrustOpt
 
   const keyring = new Keyring();
   for (const s of sources) {
-    const { certs, problems } = readCerts(s.bytes);
+    const bytes = s.bytes();
+    const { certs, problems } = readCerts(bytes);
     for (const p of problems) opts.onProblem?.(s.name, p);
-    if (certs.length === 0 && s.bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${s.name} holds no certificates`);
+    if (certs.length === 0 && bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${s.name} holds no certificates`);
     for (const c of certs) keyring.add(c);
   }
   const fingerprints = [...keyring].map((c) => c.primary.fpr);
@@ -128,8 +140,10 @@ export async function computeWeb(sources: readonly CertSource[], trust: TrustOpt
   const web = await evaluateWeb(keyring, trust.now, { verifier, policy });
   const network = await TrustNetwork.compute(web.keys, { ...trust, roots: resolved }, web.verifyHook(verifier));
   const window = timeWindow(keyring, trust.now);
-  if (opts.snapshots && key && window) await opts.snapshots.put(key, window, encodeSummaries(web.keys));
-  return { network, fingerprints, unknownRoots: unknown, from: 'packets', unchecked: web.unchecked, window, key };
+  // Named by the digests as they are now that the bytes are read: what was parsed.
+  const parsedKey = opts.snapshots ? snapshotKey(sources, policy) : undefined;
+  if (opts.snapshots && parsedKey && window) await opts.snapshots.put(parsedKey, window, encodeSummaries(web.keys));
+  return { network, fingerprints, unknownRoots: unknown, from: 'packets', unchecked: web.unchecked, window, key: parsedKey };
 }
 
 /** Every binding's letters, and what the computation noticed: what a stored result holds. */
@@ -162,7 +176,7 @@ export async function listBindings(sources: readonly CertSource[], trust: TrustO
   }
   const computed = await computeWeb(sources, { ...trust, detail: 'validity' }, opts);
   const listed = { bindings: computed.network.bindings(), unknownRoots: computed.unknownRoots, missingRoots: computed.network.missingRoots };
-  if (opts.snapshots && key && computed.window) await opts.snapshots.put(key, computed.window, Buffer.from(JSON.stringify(listed)));
+  if (opts.snapshots && computed.key && computed.window) await opts.snapshots.put(resultKey(computed.key, trust), computed.window, Buffer.from(JSON.stringify(listed)));
   return { ...listed, from: computed.from, computed };
 }
 

@@ -268,6 +268,30 @@ describe('--gnupg', () => {
     }
   });
 
+  it('a second run over an unchanged GnuPG home reads the stored result; an import is seen at once', async () => {
+    const gpg = new GpgHome(web.now);
+    try {
+      gpg.ok(['--import'], web.bytes);
+      gpg.ok(['--import-ownertrust'], web.ownertrustText);
+      const cache = join(dir, 'gnupg-cache.sqlite');
+      const args = ['--gnupg', gpg.dir, '--at', '2023-01-15', '--cache', cache, '--json', 'list'];
+      const first = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+      assert.equal(first.code, 0, first.err);
+      assert.match(first.err, /signatures verified/);
+      const again = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+      assert.match(again.err, /the stored result holds/);
+      assert.equal(again.out, first.out);
+      // A new key in the keyring changes the keybox: parsed again, and listed.
+      const extra = buildWeb({ keys: [{ name: 'zoe', uids: ['zoe <zoe@example.org>'] }], certs: [] });
+      gpg.ok(['--import'], extra.bytes);
+      const after = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+      assert.doesNotMatch(after.err, /stored result|snapshot/);
+      assert.ok((JSON.parse(after.out) as Array<{ userId: string }>).some((b) => b.userId === 'zoe <zoe@example.org>'));
+    } finally {
+      gpg.cleanup();
+    }
+  });
+
   it('refuses trust models it does not compute (exit 3) and a missing gpg home (exit 4)', async () => {
     const gpg = new GpgHome(web.now, 'trust-model always\n');
     try {
