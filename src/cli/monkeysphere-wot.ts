@@ -52,7 +52,8 @@ Inputs:
   "gpg --export-ownertrust" in GNUPGHOME (default $GNUPGHOME or ~/.gnupg) and reads
   marginals-needed, completes-needed, max-cert-depth, min-cert-level, trust-model and
   trusted-key from its gpg.conf. Roots are --root keys, ownertrust 6 entries and
-  trusted-key lines. Command-line options override gpg.conf.
+  trusted-key lines. Command-line options override gpg.conf. gpg --export runs only
+  when the home's pubring.kbx (or pubring.gpg) changed since a stored result.
 
 Exit status:
   0  the binding asked about is fully valid (u or f); list always exits 0
