@@ -1,10 +1,13 @@
 /**
  * The span of reference times over which evaluating certificates gives the same answer.
  * Evaluation (evaluate.ts, and the engine after it) depends on the reference time only
- * through comparisons with times found in the certificates: key creation, signature
- * creation, signature expiry and key expiry. Between two consecutive such times every
+ * through comparisons with times found in the certificates: key creation (a key created
+ * in the future cannot sign), signature expiry and key expiry. A signature's creation
+ * time is never compared with the reference time (a future-dated signature counts, as
+ * in gpg), so it does not bound the window. Between two consecutive such times every
  * comparison comes out the same, so a result computed at `now` holds for any time in
  * that open interval: what lets a computed web of trust be reused instead of recomputed.
+ * Whoever compares another time with the reference time must add it here.
  */
 import type { Cert } from '../openpgp/cert.js';
 import type { Signature } from '../openpgp/signature.js';
@@ -34,7 +37,6 @@ export function timeWindow(certs: Iterable<Cert>, now: number): TimeWindow | und
   };
   const seeSig = (sig: Signature | undefined, keyCreated: number) => {
     if (!sig) return;
-    see(sig.created);
     if (sig.expiresAfter) see(sig.created + sig.expiresAfter);
     if (sig.keyExpiresAfter) see(keyCreated + sig.keyExpiresAfter);
   };

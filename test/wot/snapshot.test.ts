@@ -43,13 +43,18 @@ describe('time window', () => {
     }
   });
 
-  it('an expiry bounds the window, and a reference time equal to a certificate time has none', () => {
-    const created = 1640995200 + 30 * DAY;
+  it('an expiry or a key creation bounds the window; a signature creation does not; a reference time equal to a bound has none', async () => {
+    const keysCreated = 1640995200;
+    const certified = keysCreated + 30 * DAY;
     const web = buildWeb({ keys: [{ name: 'alice', uids: ['alice <alice@example.com>'] }, { name: 'dave', uids: ['dave <dave@example.com>'] }], certs: [{ issuer: 'alice', target: 'dave', expiresAfter: 400 * DAY }] });
     const ring = new Keyring(readCerts(web.bytes).certs);
-    assert.deepEqual(timeWindow(ring, created + 100 * DAY), { after: created, before: created + 400 * DAY });
-    assert.deepEqual(timeWindow(ring, created + 500 * DAY), { after: created + 400 * DAY, before: Number.POSITIVE_INFINITY });
-    assert.equal(timeWindow(ring, created), undefined);
+    assert.deepEqual(timeWindow(ring, certified + 100 * DAY), { after: keysCreated, before: certified + 400 * DAY });
+    assert.deepEqual(timeWindow(ring, certified + 500 * DAY), { after: certified + 400 * DAY, before: Number.POSITIVE_INFINITY });
+    assert.equal(timeWindow(ring, keysCreated), undefined);
+    // Before the certification was made (it is future-dated then) the window is the same, and so is the evaluation.
+    assert.deepEqual(timeWindow(ring, certified - 10 * DAY), { after: keysCreated, before: certified + 400 * DAY });
+    const at = async (t: number) => encodeSummaries((await evaluateWeb(ring, t, { verifier: new Verifier(), eager: true })).keys).toString();
+    assert.equal(await at(certified - 10 * DAY), await at(certified + 100 * DAY));
   });
 });
 
