@@ -411,7 +411,7 @@ function startComputing(cache: { database?: SqliteDatabase }, log: Logger): Comp
   let verifier: Verifier | undefined;
   const started = performance.now();
   const options: ComputeOptions = {
-    snapshots: database && new SqliteSnapshotStore(database),
+    snapshots: database && SqliteSnapshotStore.open(database),
     // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
     verifier: () => {
       verifier = new Verifier({ cache: database && new SqliteVerificationCache(database) });

@@ -52,19 +52,6 @@ const MIGRATIONS: readonly string[] = [
     good INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  `
-  -- Results computed from inputs (key: a digest of the inputs and of what was computed), valid for
-  -- reference times strictly between valid_after and valid_before (-1 and 2^53 - 1: unbounded).
-  -- One key may have several windows.
-  CREATE TABLE snapshots (
-    key BLOB NOT NULL,
-    valid_after INTEGER NOT NULL,
-    valid_before INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    used INTEGER NOT NULL,
-    PRIMARY KEY (key, valid_after)
-  ) WITHOUT ROWID;
-  `,
 ];
 
 /** The schema version this code writes and reads. */
@@ -471,6 +458,20 @@ export class SqliteVerificationCache implements VerificationCache {
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 
+const SNAPSHOTS_TABLE = `
+  -- Results computed from inputs (key: a digest of the inputs and of what was computed), valid for
+  -- reference times strictly between valid_after and valid_before (-1 and 2^53 - 1: unbounded).
+  -- One key may have several windows.
+  CREATE TABLE IF NOT EXISTS snapshots (
+    key BLOB NOT NULL,
+    valid_after INTEGER NOT NULL,
+    valid_before INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (key, valid_after)
+  ) WITHOUT ROWID;
+`;
+
 /** Snapshots kept per database; the least recently used go first. */
 const SNAPSHOTS_KEPT = 8;
 
@@ -492,7 +493,22 @@ export class SqliteSnapshotStore implements SnapshotStore {
   private readonly maxUseStmt: Database.Statement<[], { m: number }>;
   private uses = 0;
 
-  constructor(readonly database: SqliteDatabase) {
+  /**
+   * The table is created here, not by a migration: a store shared with other roles (the
+   * authentication store, opened read-only at login) keeps its schema version, so an
+   * upgrade never locks out a reader. A read-only database without it has no snapshots.
+   */
+  static open(database: SqliteDatabase): SqliteSnapshotStore | undefined {
+    const db = database.db;
+    try {
+      if (!db.readonly) db.exec(SNAPSHOTS_TABLE);
+      return new SqliteSnapshotStore(database);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private constructor(readonly database: SqliteDatabase) {
     const db = database.db;
     this.getStmt = db.prepare('SELECT data, valid_after, valid_before FROM snapshots WHERE key = ? AND valid_after < ? AND valid_before > ? LIMIT 1');
     this.touchStmt = db.prepare('UPDATE snapshots SET used = ? WHERE key = ? AND valid_after = ?');
@@ -510,19 +526,40 @@ export class SqliteSnapshotStore implements SnapshotStore {
   }
 
   async get(key: Buffer, at: number): Promise<{ data: Buffer; window: TimeWindow } | undefined> {
-    const row = this.database.read('cannot read a snapshot', () => this.getStmt.get(key, at, at));
-    if (!row) return undefined;
-    // Recording the use is best effort: a busy or read-only database still serves the snapshot.
+    let row: { data: Buffer; valid_after: number; valid_before: number } | undefined;
     try {
-      this.database.write('cannot record a snapshot use', () => this.touchStmt.run(this.nextUse(), key, row.valid_after));
-    } catch {}
+      row = this.getStmt.get(key, at, at);
+    } catch {
+      return undefined;
+    }
+    if (!row) return undefined;
+    const found = row;
+    this.withoutWaiting(() => this.touchStmt.run(this.nextUse(), key, found.valid_after));
     return { data: row.data, window: { after: loaded(row.valid_after), before: loaded(row.valid_before) } };
   }
 
-  async put(key: Buffer, window: TimeWindow, data: Buffer): Promise<void> {
-    this.database.write('cannot write a snapshot', () => {
+  async put(key: Buffer, window: TimeWindow, data: Buffer): Promise<boolean> {
+    return this.withoutWaiting(() => {
       this.putStmt.run(key, stored(window.after), stored(window.before), data, this.nextUse());
       this.pruneStmt.run(SNAPSHOTS_KEPT);
     });
+  }
+
+  /**
+   * Snapshots only save work: a write that would wait for another writer, or fails (a read-only
+   * file, a full disk), is skipped rather than delaying or failing the answer already computed.
+   */
+  private withoutWaiting(fn: () => void): boolean {
+    const db = this.database.db;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    try {
+      db.pragma('busy_timeout = 0');
+      db.transaction(fn).immediate();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
   }
 }

@@ -94,6 +94,9 @@ export interface MetaStore {
 export interface SnapshotStore {
   /** The snapshot under `key` if its window contains `at`; undefined otherwise. */
   get(key: Buffer, at: number): Promise<{ data: Buffer; window: TimeWindow } | undefined>;
-  /** Stores (or replaces) a snapshot; the store MAY drop the least recently used ones. */
-  put(key: Buffer, window: TimeWindow, data: Buffer): Promise<void>;
+  /**
+   * Stores (or replaces) a snapshot; the store MAY drop the least recently used ones. Best effort:
+   * MUST NOT throw or wait for other writers; returns whether it was stored.
+   */
+  put(key: Buffer, window: TimeWindow, data: Buffer): Promise<boolean>;
 }

@@ -76,7 +76,7 @@ describe('SqliteSnapshotStore', () => {
   it('serves a snapshot only strictly inside its window, and keeps the 8 most recently used', async () => {
     const db = SqliteDatabase.open(join(dir, 'store.sqlite'));
     try {
-      const store = new SqliteSnapshotStore(db);
+      const store = SqliteSnapshotStore.open(db)!;
       const key = (i: number) => Buffer.from([i]);
       await store.put(key(0), { after: 100, before: 200 }, Buffer.from('zero'));
       assert.equal(await store.get(key(0), 100), undefined);
@@ -96,6 +96,35 @@ describe('SqliteSnapshotStore', () => {
       assert.equal((await store.get(key(8), 150))?.data.toString(), 'n8');
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('SqliteSnapshotStore, best effort', () => {
+  it('never waits for another writer, and keeps the schema version of the database it shares', async () => {
+    const path = join(dir, 'busy.sqlite');
+    const db = SqliteDatabase.open(path, { busyTimeoutMs: 60_000 });
+    const version = db.schemaVersion;
+    const store = SqliteSnapshotStore.open(db)!;
+    assert.equal(db.schemaVersion, version, 'no migration: a read-only reader of an older store still opens it');
+    assert.equal(await store.put(Buffer.from('k'), { after: 0, before: 100 }, Buffer.from('v')), true);
+    const other = SqliteDatabase.open(path);
+    try {
+      other.db.exec('BEGIN IMMEDIATE');
+      const t = performance.now();
+      assert.equal(await store.put(Buffer.from('k2'), { after: 0, before: 100 }, Buffer.from('v2')), false);
+      assert.equal((await store.get(Buffer.from('k'), 50))?.data.toString(), 'v', 'reads go on');
+      assert.ok(performance.now() - t < 30_000, 'returned without waiting out the 60 s busy timeout');
+      other.db.exec('ROLLBACK');
+    } finally {
+      other.close();
+      db.close();
+    }
+    const readonly = SqliteDatabase.open(join(dir, 'store.sqlite'), { readonly: true });
+    try {
+      assert.ok(SqliteSnapshotStore.open(readonly), 'a read-only file that has the table serves it');
+    } finally {
+      readonly.close();
     }
   });
 });
