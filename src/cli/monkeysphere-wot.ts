@@ -289,21 +289,28 @@ function gpg(io: Io, home: string, args: string[]): Buffer {
   return r.stdout;
 }
 
-/** GnuPG 2.2 keeps public keys in one of these files; gpg --export reads them and nothing else. */
+/** GnuPG 2.2's default public keyrings. */
 const GNUPG_KEYRINGS = ['pubring.kbx', 'pubring.gpg'];
 const EXPORT_ARGS = ['--export', '--export-options', 'export-local-sigs'];
+/** gpg.conf or common.conf options that make gpg read other keyrings, or export differently. */
+const OTHER_KEYRINGS = /^\s*(keyring|primary-keyring|no-default-keyring|use-keyboxd|export-options)\b/m;
 
 /**
- * The certificates of a GnuPG home. gpg --export takes long on a big keyring, so the source is
- * named by the keyring files' bytes and gpg runs only when packets must be parsed. A home with
- * neither file (a keyboxd database, say) is exported at once and named by the export.
+ * The certificates of a GnuPG home. gpg --export takes long on a big keyring, so when the home
+ * uses only its default keyring files, the source is named by their bytes and those of gpg.conf
+ * and common.conf, and gpg runs only when packets must be parsed. Otherwise (other keyrings, a
+ * keyboxd database) the home is exported at once and named by the export.
  */
 function gnupgSource(io: Io, home: string): CertSource {
   const name = `gpg --export (${home})`;
+  const confs = ['gpg.conf', 'common.conf'].map((f) => join(home, f)).filter((f) => existsSync(f));
+  const confBytes = confs.map((f) => readInput(f, 'GnuPG configuration'));
   const files = GNUPG_KEYRINGS.map((f) => join(home, f)).filter((f) => existsSync(f));
-  if (files.length === 0) return sourceOf(name, gpg(io, home, EXPORT_ARGS));
+  const elsewhere = existsSync(join(home, 'public-keys.d')) || confBytes.some((b) => OTHER_KEYRINGS.test(b.toString('utf8')));
+  if (files.length === 0 || elsewhere) return sourceOf(name, gpg(io, home, EXPORT_ARGS));
   const digestOfFiles = () => {
     const h = createHash('sha256').update(`gnupg\n${EXPORT_ARGS.join(' ')}\n`);
+    for (const [i, f] of confs.entries()) h.update(`${f}\n`).update(createHash('sha256').update(confBytes[i]).digest());
     for (const f of files) h.update(`${f}\n`).update(createHash('sha256').update(readInput(f, 'GnuPG keyring')).digest());
     return h.digest();
   };

@@ -292,6 +292,25 @@ describe('--gnupg', () => {
     }
   });
 
+  it('a home that reads another keyring is exported every time: a change there is seen', async () => {
+    const extraRing = join(dir, 'extra-keyring.gpg');
+    writeFileSync(extraRing, '');
+    const gpg = new GpgHome(web.now, `keyring ${extraRing}\n`);
+    try {
+      gpg.ok(['--import'], web.bytes);
+      gpg.ok(['--import-ownertrust'], web.ownertrustText);
+      const args = ['--gnupg', gpg.dir, '--at', '2023-01-15', '--cache', join(dir, 'extra-cache.sqlite'), '--json', 'list'];
+      assert.equal((await run(args)).code, 0);
+      const extra = buildWeb({ keys: [{ name: 'yves', uids: ['yves <yves@example.org>'] }], certs: [] });
+      gpg.ok(['--no-default-keyring', '--keyring', extraRing, '--import'], extra.bytes);
+      const after = await run(args, { MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' });
+      assert.doesNotMatch(after.err, /stored result|snapshot/, 'pubring.kbx is unchanged, but the export is not');
+      assert.ok((JSON.parse(after.out) as Array<{ userId: string }>).some((b) => b.userId === 'yves <yves@example.org>'));
+    } finally {
+      gpg.cleanup();
+    }
+  });
+
   it('refuses trust models it does not compute (exit 3) and a missing gpg home (exit 4)', async () => {
     const gpg = new GpgHome(web.now, 'trust-model always\n');
     try {
