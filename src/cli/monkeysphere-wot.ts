@@ -350,6 +350,9 @@ function openCache(opts: GlobalOptions, io: Io, log: Logger): { database?: Sqlit
   }
 }
 
+/** A fingerprint (v4, v6) or a 16-digit key ID: what may name a root. */
+const isLongKeyHandle = (h: string) => /^[0-9A-F]+$/.test(h) && (h.length === 16 || h.length === 40 || h.length === 64);
+
 interface Inputs {
   sources: CertSource[];
   trust: TrustOptions;
@@ -376,7 +379,11 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
       trust.completesNeeded = conf.completesNeeded;
       trust.maxCertDepth = conf.maxCertDepth;
       trust.minCertLevel = conf.minCertLevel;
-      roots.push(...conf.trustedKeys.map(normalizeKeyHandle));
+      for (const key of conf.trustedKeys.map(normalizeKeyHandle)) {
+        // As gpg: a short key ID names too many keys to be a root.
+        if (isLongKeyHandle(key)) roots.push(key);
+        else log.info(`warning: ${confPath}: trusted-key ${key} is not a long key ID or fingerprint; ignored`);
+      }
     }
     sources.push(gnupgSource(io, home));
     if (existsSync(join(home, 'trustdb.gpg'))) ownertrust = parseOwnertrust(gpg(io, home, ['--export-ownertrust']).toString('utf8'), 'gpg --export-ownertrust');
@@ -388,7 +395,11 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
   if (opts.keyring.length === 0 && opts.gnupg === undefined) {
     throw new UsageError('MS_WOT_NO_INPUT', 'no certificates to read', { hints: ['give --keyring FILE (repeatable) or --gnupg'] });
   }
-  for (const r of roots) if (!/^[0-9A-F]+$/.test(r)) throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(r)}`);
+  for (const r of roots) {
+    if (!isLongKeyHandle(r)) {
+      throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or long key ID: ${JSON.stringify(r)}`, { hints: ['give 40 hex digits (v4), 64 (v6), or a 16-digit key ID; short key IDs are too easily forged'] });
+    }
+  }
   if (roots.length === 0 && ![...ownertrust.values()].some((v) => (v & 15) === 6)) {
     log.info('warning: no ultimately trusted keys; nothing can be valid (give --root, --ownertrust or --gnupg)');
   }

@@ -86,19 +86,27 @@ export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buf
   return h.digest();
 }
 
+/** The key ID of a fingerprint: the low 64 bits of a v4 one, the high 64 of a v6 one (RFC 9580 §5.5.4). */
+const keyIdOf = (fpr: string) => (fpr.length === 64 ? fpr.slice(0, 16) : fpr.slice(-16));
+
 /**
- * Roots named by key ID (16 or 8 hex digits) or fingerprint, resolved against the
- * certificates present: a key ID names every certificate whose fingerprint ends in it.
+ * Roots named by key ID (16 hex digits) or fingerprint, resolved against the certificates
+ * present: a key ID names every certificate that has it.
  */
 export function resolveRoots(roots: readonly string[], fingerprints: readonly string[]): { resolved: string[]; unknown: string[] } {
   const resolved: string[] = [];
   const unknown: string[] = [];
   const present = new Set(fingerprints);
   for (const r of roots) {
-    const hits = r.length === 16 || r.length === 8 ? fingerprints.filter((f) => f.endsWith(r)) : present.has(r) ? [r] : [];
-    if (hits.length === 0) unknown.push(r);
-    // An absent fingerprint stays a root: the network reports it among its missing roots.
-    resolved.push(...(hits.length > 0 || r.length === 16 || r.length === 8 ? hits : [r]));
+    if (r.length === 16) {
+      const hits = fingerprints.filter((f) => keyIdOf(f) === r);
+      if (hits.length === 0) unknown.push(r);
+      resolved.push(...hits);
+    } else {
+      if (!present.has(r)) unknown.push(r);
+      // An absent fingerprint stays a root: the network reports it among its missing roots.
+      resolved.push(r);
+    }
   }
   return { resolved, unknown };
 }

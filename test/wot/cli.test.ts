@@ -202,7 +202,24 @@ describe('errors', () => {
     assert.equal((await run([...base, '--marginals-needed', '1', 'list'])).code, 2);
     assert.equal((await run(['--no-cache', 'list'])).code, 2);
     assert.equal((await run([...base, 'authenticate', 'x', 'not-hex'])).code, 2);
+    // A short key ID is too easily forged to name a root: refused here, ignored in gpg.conf (as gpg does).
+    const short = await run([...base, '--root', fpr('alice').slice(-8), 'list']);
+    assert.equal(short.code, 2);
+    assert.match(short.err, /not a fingerprint or long key ID/);
   });
+
+  it("a long key ID names a root, in gpg.conf's trusted-key as on the command line", async () => {
+    const gpg = new GpgHome(web.now, `trusted-key ${fpr('alice').slice(-16)}\n`);
+    try {
+      gpg.ok(['--import'], web.bytes);
+      const r = await run(['--gnupg', gpg.dir, '--at', '2023-01-15', '--no-cache', '--json', 'list']);
+      assert.equal(r.code, 0, r.err);
+      assert.ok((JSON.parse(r.out) as Array<{ fingerprint: string; validity: string }>).some((b) => b.fingerprint === fpr('alice') && b.validity === 'u'));
+    } finally {
+      gpg.cleanup();
+    }
+  });
+
 
   it('bad input exits 3', async () => {
     const missing = await run(['--keyring', join(dir, 'nope.pgp'), '--no-cache', 'list']);
