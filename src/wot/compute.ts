@@ -5,8 +5,8 @@
  * computation needs (other roots or ownertrust reach other introducers) is not an error:
  * the sources are parsed and evaluated again, and the snapshot replaced.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { DEFAULT_POLICY, type Policy } from '../cert/policy.js';
 import { type TimeWindow, timeWindow } from '../cert/time-window.js';
 import { Keyring } from '../keyring/keyring.js';
@@ -64,24 +64,34 @@ export interface ComputedWeb {
 /** Thrown by the snapshot's verification hook: the stored summaries do not suffice. */
 class NeedsPackets extends Error {}
 
-let packageVersion: string | undefined;
+let codeVersion: Buffer | undefined;
 
-/** The program's version: snapshots made by another version of the evaluation never match. */
-function programVersion(): string {
-  if (packageVersion === undefined) {
+/**
+ * What the evaluation is made of: a digest of the code that parses, evaluates and computes
+ * trust (this module's siblings in cert/, keyring/, openpgp/, verify/ and wot/, as built or as source), so a
+ * snapshot or result made by other code never matches, whatever the package version says.
+ * Unreadable code gets a random value: nothing stored is then reused.
+ */
+function evaluationCode(): Buffer {
+  if (!codeVersion) {
+    const h = createHash('sha256');
     try {
-      packageVersion = String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+      for (const dir of ['../cert/', '../keyring/', '../openpgp/', '../verify/', './']) {
+        const url = new URL(dir, import.meta.url);
+        for (const name of readdirSync(url).filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(name).update(readFileSync(new URL(name, url)));
+      }
+      codeVersion = h.digest();
     } catch {
-      packageVersion = 'unknown';
+      codeVersion = randomBytes(32);
     }
   }
-  return packageVersion;
+  return codeVersion;
 }
 
 /** Names the inputs and the evaluation rules: equal keys mean equal summaries at any time in the window. */
 export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buffer {
   const h = createHash('sha256');
-  h.update(`${SNAPSHOT_FORMAT}\n${programVersion()}\n${JSON.stringify(policy)}\n`);
+  h.update(`${SNAPSHOT_FORMAT}\n${JSON.stringify(policy)}\n`).update(evaluationCode());
   for (const s of sources) h.update(s.digest);
   return h.digest();
 }
