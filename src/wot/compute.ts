@@ -184,18 +184,35 @@ export async function listBindings(sources: readonly CertSource[], trust: TrustO
   if (opts.snapshots && key) {
     const stored = await opts.snapshots.get(key, trust.now);
     if (stored) {
-      try {
-        const result = JSON.parse(stored.data.toString('utf8')) as Omit<ListedBindings, 'from'>;
-        return { ...result, from: 'result' };
-      } catch {
-        // Unreadable: recompute and replace it.
-      }
+      const result = readResult(stored.data);
+      // Unreadable: recompute and replace it.
+      if (result) return { ...result, from: 'result' };
     }
   }
   const computed = await computeWeb(sources, { ...trust, detail: 'validity' }, opts);
   const listed = { bindings: computed.network.bindings(), unknownRoots: computed.unknownRoots, missingRoots: computed.network.missingRoots };
-  if (opts.snapshots && computed.key && computed.window) await opts.snapshots.put(resultKey(computed.key, trust), computed.window, Buffer.from(JSON.stringify(listed)));
+  if (opts.snapshots && computed.key && computed.window) {
+    await opts.snapshots.put(resultKey(computed.key, trust), computed.window, Buffer.from(JSON.stringify({ format: RESULT_FORMAT, ...listed })));
+  }
   return { ...listed, from: computed.from, computed };
+}
+
+const RESULT_FORMAT = 'wot-bindings-1';
+const LETTERS = new Set(['u', 'f', 'm', 'q', 'n', '-', 'e', 'r', 'i']);
+
+/** A stored result, if it is one of this format and every binding is well formed. */
+function readResult(data: Buffer): Omit<ListedBindings, 'from'> | undefined {
+  try {
+    const r = JSON.parse(data.toString('utf8')) as { format?: unknown } & Omit<ListedBindings, 'from'>;
+    const strings = (xs: unknown) => Array.isArray(xs) && xs.every((x) => typeof x === 'string');
+    if (r.format !== RESULT_FORMAT || !Array.isArray(r.bindings) || !strings(r.unknownRoots) || !strings(r.missingRoots)) return undefined;
+    const wellFormed = (b: Binding) =>
+      typeof b.fingerprint === 'string' && typeof b.userId === 'string' && LETTERS.has(b.validity) && LETTERS.has(b.keyValidity) && LETTERS.has(b.gnupgValidity) && b.valid === (b.validity === 'u' || b.validity === 'f');
+    if (!r.bindings.every(wellFormed)) return undefined;
+    return { bindings: r.bindings, unknownRoots: r.unknownRoots, missingRoots: r.missingRoots };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Names the inputs and every trust option that the letters depend on. */

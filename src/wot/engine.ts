@@ -418,12 +418,15 @@ async function verifyForValidity(
       if (groups.length > 0) pending.push({ node, uid: u, groups: groups.sort((a, b) => weightOf(b.introducer) - weightOf(a.introducer)) });
     }
   }
+  // Each certification is asked for once: one the hook leaves unchecked simply never counts.
+  const asked = new Set<WotCertification>(always);
   let batch = always;
   for (;;) {
     const still: typeof pending = [];
     for (const p of pending) {
-      const want = nextToVerify(graph, p.uid, p.groups, resultFor(p.node).uids[p.uid.index], opts, model);
+      const want = nextToVerify(graph, p.uid, p.groups, resultFor(p.node).uids[p.uid.index], opts, model).filter((c) => !asked.has(c));
       if (want.length === 0) continue;
+      for (const c of want) asked.add(c);
       batch.push(...want);
       still.push(p);
     }

@@ -30,6 +30,8 @@ interface Encoded {
   keys: EncodedKey[];
 }
 
+const STATUSES = new Set(['valid', 'expired', 'revoked', 'invalid']);
+const OUTCOMES = new Set<unknown>(['good', 'bad', 'no-key', 'unsupported', 'rejected', 'unchecked']);
 const EXPORTABLE = 1;
 const REVOCABLE = 2;
 
@@ -82,6 +84,17 @@ export function decodeSummaries(bytes: Buffer): WotKey[] {
   const encoded = JSON.parse(bytes.toString('utf8')) as Encoded;
   if (encoded.format !== SNAPSHOT_FORMAT) throw new Error(`snapshot format ${String(encoded.format)}, expected ${SNAPSHOT_FORMAT}`);
   const { fprs } = encoded;
+  // Damage that still parses as JSON must not pass for a status or an outcome.
+  const bad = (what: string) => new Error(`snapshot: ${what}`);
+  const status = (v: unknown) => {
+    if (!STATUSES.has(v as string)) throw bad(`status ${String(v)}`);
+    return v as WotKey['status'];
+  };
+  const outcome = (v: unknown) => {
+    if (!OUTCOMES.has(v)) throw bad(`outcome ${String(v)}`);
+    return v as WotCertification['outcome'];
+  };
+  if (!Array.isArray(fprs) || !Array.isArray(encoded.keys)) throw bad('no key table');
   const cert = (c: EncodedCert): WotCertification => ({
     issuer: c[0] < 0 ? undefined : fprs[c[0]],
     issuerKeyId: c[1],
@@ -93,20 +106,20 @@ export function decodeSummaries(bytes: Buffer): WotKey[] {
     exportable: (c[7] & EXPORTABLE) !== 0,
     revocable: (c[7] & REVOCABLE) !== 0,
     hashAlgorithm: c[8],
-    outcome: c[9],
+    outcome: outcome(c[9]),
     policyReason: orUndefined(c[10]),
   });
   return encoded.keys.map((k) => ({
     fpr: fprs[k[0]],
     keyId: k[1],
     created: k[2],
-    status: k[3],
+    status: status(k[3]),
     expires: orUndefined(k[4]),
     revocation: k[5] ? { time: k[5][0], reason: orUndefined(k[5][1]) } : undefined,
     userIds: k[6].map((u) => ({
       text: u[0],
       attribute: u[1] === 1,
-      status: u[2],
+      status: status(u[2]),
       expires: orUndefined(u[3]),
       revokedAt: orUndefined(u[4]),
       certifications: u[5].map(cert),

@@ -555,6 +555,16 @@ describe('lazy verification', () => {
     assert.deepEqual(uncheckedIssuers(w, 'byfull'), ['m1', 'n1']);
   });
 
+  it("detail 'validity' asks for each certification once, even when the hook leaves it unchecked", async () => {
+    const w = ladder();
+    let calls = 0;
+    const net = await TrustNetwork.compute(w.keys, { now: NOW, roots: [w.fpr('root')], ownertrust: Web.ownertrust(w, ladderTrust), detail: 'validity' }, async () => {
+      calls++;
+    });
+    assert.ok(calls <= 4, `asked ${calls} times`);
+    assert.equal(net.validity(w.fpr('byfull'), w.uid('byfull')), '-', 'nothing verified, nothing counts');
+  });
+
   it("detail 'validity' verifies every introducer's certification on a key that carries a trust signature", async () => {
     const w = new Web();
     for (const n of ['root', 'a', 'b', 't']) w.key(n);

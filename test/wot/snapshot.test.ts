@@ -67,8 +67,13 @@ describe('snapshot encoding', () => {
     }
   });
 
-  it('refuses bytes of another format', () => {
+  it('refuses bytes of another format, and damage that still parses as JSON', async () => {
     assert.throws(() => decodeSummaries(Buffer.from('{"format":"other","fprs":[],"keys":[]}')), /snapshot format other/);
+    const web = generateWeb(5);
+    const { keys } = await evaluateWeb(new Keyring(readCerts(web.bytes).certs), web.now, { verifier: new Verifier() });
+    const good = encodeSummaries(keys).toString();
+    assert.throws(() => decodeSummaries(Buffer.from(good.replace('"valid"', '"vaild"'))), /snapshot: status vaild/);
+    assert.throws(() => decodeSummaries(Buffer.from(good.replace(/"(good|unchecked)"/, '"fine"'))), /snapshot: outcome fine/);
   });
 });
 
@@ -212,6 +217,20 @@ describe('monkeysphere-wot reuses what it computed, only when that is sound', ()
     const twice = await wot(args('2023-01-15', 'authenticate', 'carol <carol@example.com>', fpr('carol')));
     assert.match(twice.err, /from a snapshot of their evaluation/);
     assert.equal(twice.out, explained.out);
+  });
+
+  it('a damaged stored result or snapshot is recomputed, not trusted', async () => {
+    const first = await wot(args('2023-01-15', '--json', 'list'));
+    const db = SqliteDatabase.open(join(dir, 'cli-cache.sqlite'));
+    try {
+      db.db.exec(`UPDATE snapshots SET data = CAST('{"format":"wot-bindings-1","bindings":[{}],"unknownRoots":[],"missingRoots":[]}' AS BLOB)`);
+    } finally {
+      db.close();
+    }
+    const again = await wot(args('2023-01-15', '--json', 'list'));
+    assert.equal(again.code, 0, again.err);
+    assert.doesNotMatch(again.err, /stored result|snapshot/);
+    assert.equal(again.out, first.out);
   });
 
   it('changed input bytes are parsed again, and the verification cache answers for what it has seen', async () => {
