@@ -490,9 +490,9 @@ export async function checkCertificationsOf(certifications: readonly Certificati
     const p = work[i];
     if (!p) return c;
     pendingCertifications.delete(c);
-    const now = certificationOf(p.tp, outcomes, issuerOf, p.ev.now, p.policy, true);
-    p.state.certifications[p.index] = now;
-    return now;
+    const checked = certificationOf(p.tp, outcomes, issuerOf, p.ev.now, p.policy, true);
+    p.state.certifications[p.index] = checked;
+    return checked;
   });
 }
 

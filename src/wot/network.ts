@@ -326,6 +326,8 @@ export class TrustNetwork {
 
   /** The validity of a binding and why. Never throws for an unknown key or user ID: that is a reason. */
   explain(fpr: string, userId: string): Explanation {
+    // Computed for the letters only, certifications that did not decide them were never verified.
+    if (this.options.detail === 'validity') throw new Error("explanations need a network computed with detail 'explanations'");
     const fingerprint = fpr.toUpperCase();
     const node = this.graph.byFpr.get(fingerprint);
     const base = { fingerprint, userId, model: this.model, referenceTime: this.options.now, paths: [] as Path[], morePaths: 0, certifications: [] as CertificationReport[] };
