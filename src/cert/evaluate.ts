@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Keyring } from '../keyring/keyring.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
-import type { Cert, SigEntry, UserComponent } from '../openpgp/cert.js';
+import type { Cert, SigEntry, SubkeyComponent, UserComponent } from '../openpgp/cert.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { Tag } from '../openpgp/packets.js';
 import type { SigTarget } from '../openpgp/signed-data.js';
@@ -76,12 +76,29 @@ interface SelfChecks {
   newestFirst: SigCheck[][];
 }
 
-/** Candidates newest first; on equal times the later packet first (gpg's `>=`). */
-function newestFirst(checks: SigCheck[]): SigCheck[] {
-  return checks
-    .map((c, i) => ({ c, i }))
-    .sort((a, b) => b.c.sig.created - a.c.sig.created || b.i - a.i)
-    .map((x) => x.c);
+/** Newest first by creation time; on equal times the later packet first (gpg's `>=`). */
+function newestFirst<T>(items: readonly T[], sigOf: (item: T) => Signature): T[] {
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => sigOf(b.item).created - sigOf(a.item).created || b.i - a.i)
+    .map((x) => x.item);
+}
+
+/** The newest signature, by the same order. */
+function newest(sigs: Signature[]): Signature | undefined {
+  return newestFirst(sigs, (s) => s)[0];
+}
+
+/** Self-signatures that can bind a user ID: certifications and certification revocations by the primary key. */
+const bindsUserId = (sig: Signature, primary: KeyPacket) => issuedBy(sig, primary) && (isCertificationType(sig.type) || sig.type === SigType.CertRevocation);
+
+/** Self-signatures that can bind a subkey at `now`: unexpired subkey bindings by the primary key. */
+const bindsSubkey = (sig: Signature, primary: KeyPacket, now: number) => sig.type === SigType.SubkeyBinding && issuedBy(sig, primary) && signatureExpiry(sig) > now;
+
+/** The binding gpg uses for a subkey: the newest good one. */
+function subkeyBinding(cert: Cert, component: SubkeyComponent, outcomes: Outcomes, now: number, policy: Policy): Signature | undefined {
+  const sigs = component.signatures.map((e) => e.sig);
+  return newest(sigs.filter((sig): sig is Signature => !!sig && bindsSubkey(sig, cert.primary, now) && good(outcomes, sig, component.key, now, policy, cert.primary.created)));
 }
 
 function collectSelfChecks(cert: Cert, keyring: Keyring, out: SelfChecks, withSubkeys: boolean, now: number, policy: Policy): void {
@@ -105,9 +122,9 @@ function collectSelfChecks(cert: Cert, keyring: Keyring, out: SelfChecks, withSu
       const sig = e.sig;
       if (!sig || !issuedBy(sig, primary)) continue;
       if (sig.type === SigType.Attestation) out.always.push({ issuer: primary, sig, target });
-      else if ((isCertificationType(sig.type) || sig.type === SigType.CertRevocation) && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
+      else if (bindsUserId(sig, primary) && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
     }
-    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings));
+    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings, (c) => c.sig));
   }
   if (!withSubkeys) return;
   for (const s of cert.subkeys) {
@@ -116,11 +133,10 @@ function collectSelfChecks(cert: Cert, keyring: Keyring, out: SelfChecks, withSu
     for (const e of s.signatures) {
       const sig = e.sig;
       if (!sig || !issuedBy(sig, primary)) continue;
-      if (sig.type === SigType.SubkeyBinding) {
-        if (signatureExpiry(sig) > now && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
-      } else out.always.push({ issuer: primary, sig, target });
+      if (sig.type !== SigType.SubkeyBinding) out.always.push({ issuer: primary, sig, target });
+      else if (bindsSubkey(sig, primary, now) && acceptable(sig)) bindings.push({ issuer: primary, sig, target });
     }
-    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings));
+    if (bindings.length > 0) out.newestFirst.push(newestFirst(bindings, (c) => c.sig));
   }
 }
 
@@ -153,10 +169,7 @@ async function verifyNewestFirst(verifier: Verifier, first: SigCheck[], lists: S
 function backsigChecks(cert: Cert, outcomes: Outcomes, now: number, policy: Policy): SigCheck[] {
   const out: SigCheck[] = [];
   for (const s of cert.subkeys) {
-    const bindings = s.signatures
-      .map((e) => e.sig)
-      .filter((sig): sig is Signature => !!sig && sig.type === SigType.SubkeyBinding && issuedBy(sig, cert.primary) && signatureExpiry(sig) > now && good(outcomes, sig, s.key, now, policy, cert.primary.created));
-    const binding = newest(bindings);
+    const binding = subkeyBinding(cert, s, outcomes, now, policy);
     if (!binding || !((binding.keyFlags ?? 0) & KeyFlag.Sign)) continue;
     const back = newest(embeddedBacksigs(binding));
     if (back) out.push({ issuer: s.key, sig: back, target: { kind: 'subkey', primary: cert.primary, subkey: s.key } });
@@ -223,13 +236,6 @@ function revocationOf(sig: Signature, by: string): Revocation {
   return { time: sig.created, hard: isHardRevocation(sig), reason: sig.revocationReason, by };
 }
 
-/** Newest signature by creation time; on equal times the later packet wins (gpg's `>=`). */
-function newest(sigs: Signature[]): Signature | undefined {
-  let best: Signature | undefined;
-  for (const s of sigs) if (!best || s.created >= best.created) best = s;
-  return best;
-}
-
 function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signature, KeyPacket>, now: number, policy: Policy, withSubkeys: boolean): EvaluatedCert {
   const primary = cert.primary;
   const isGood = (sig: Signature | undefined, over: object, signer = primary.created) => good(outcomes, sig, over, now, policy, signer);
@@ -269,7 +275,7 @@ function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signat
   for (const user of cert.users) {
     const selfSigs = user.signatures
       .map((e) => e.sig)
-      .filter((s): s is Signature => !!s && issuedBy(s, primary) && (isCertificationType(s.type) || s.type === SigType.CertRevocation) && isGood(s, user.packet));
+      .filter((s): s is Signature => !!s && bindsUserId(s, primary) && isGood(s, user.packet));
     const chosen = newest(selfSigs);
     let status: Status = 'invalid';
     let uidRevocation: Revocation | undefined;
@@ -330,14 +336,14 @@ function evaluateStructure(cert: Cert, outcomes: Outcomes, revokerOf: Map<Signat
   const subkeys = (withSubkeys ? cert.subkeys : []).map((component): SubkeyState => {
     const sub = component.key;
     let subRevocation: Revocation | undefined;
-    const bindings: Signature[] = [];
     for (const e of component.signatures) {
       const s = e.sig;
-      if (!s || !issuedBy(s, primary) || !isGood(s, sub)) continue;
-      if (s.type === SigType.SubkeyRevocation && !subRevocation) subRevocation = revocationOf(s, primary.fpr);
-      if (s.type === SigType.SubkeyBinding && notExpired(s)) bindings.push(s);
+      if (s?.type === SigType.SubkeyRevocation && issuedBy(s, primary) && isGood(s, sub)) {
+        subRevocation = revocationOf(s, primary.fpr);
+        break;
+      }
     }
-    const binding = newest(bindings);
+    const binding = subkeyBinding(cert, component, outcomes, now, policy);
     const subProblems: string[] = [];
     if (!binding) subProblems.push('no valid binding signature');
     const subFlags = binding?.keyFlags ?? 0;
