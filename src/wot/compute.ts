@@ -15,9 +15,9 @@ import { readCerts } from '../openpgp/cert.js';
 import type { SnapshotStore } from '../store/types.js';
 import type { Verifier } from '../verify/verifier.js';
 import { evaluateWeb } from './from-cert.js';
-import { type Binding, TrustNetwork } from './network.js';
+import { type Binding, isFullyValid, TrustNetwork } from './network.js';
 import { decodeSummaries, encodeSummaries, SNAPSHOT_FORMAT } from './snapshot.js';
-import type { TrustOptions, WotKey } from './types.js';
+import { type TrustOptions, VALIDITY_LETTERS, type WotKey } from './types.js';
 
 /** Certificates to read, named for messages. */
 export interface CertSource {
@@ -198,7 +198,7 @@ export async function listBindings(sources: readonly CertSource[], trust: TrustO
 }
 
 const RESULT_FORMAT = 'wot-bindings-1';
-const LETTERS = new Set(['u', 'f', 'm', 'q', 'n', '-', 'e', 'r', 'i']);
+const LETTERS = new Set<string>(VALIDITY_LETTERS);
 
 /** A stored result, if it is one of this format and every binding is well formed. */
 function readResult(data: Buffer): Omit<ListedBindings, 'from'> | undefined {
@@ -207,7 +207,7 @@ function readResult(data: Buffer): Omit<ListedBindings, 'from'> | undefined {
     const strings = (xs: unknown) => Array.isArray(xs) && xs.every((x) => typeof x === 'string');
     if (r.format !== RESULT_FORMAT || !Array.isArray(r.bindings) || !strings(r.unknownRoots) || !strings(r.missingRoots)) return undefined;
     const wellFormed = (b: Binding) =>
-      typeof b.fingerprint === 'string' && typeof b.userId === 'string' && LETTERS.has(b.validity) && LETTERS.has(b.keyValidity) && LETTERS.has(b.gnupgValidity) && b.valid === (b.validity === 'u' || b.validity === 'f');
+      typeof b.fingerprint === 'string' && typeof b.userId === 'string' && LETTERS.has(b.validity) && LETTERS.has(b.keyValidity) && LETTERS.has(b.gnupgValidity) && b.valid === isFullyValid(b.validity);
     if (!r.bindings.every(wellFormed)) return undefined;
     return { bindings: r.bindings, unknownRoots: r.unknownRoots, missingRoots: r.missingRoots };
   } catch {
@@ -218,7 +218,16 @@ function readResult(data: Buffer): Omit<ListedBindings, 'from'> | undefined {
 /** Names the inputs and every trust option that the letters depend on. */
 function resultKey(inputs: Buffer, trust: TrustOptions): Buffer {
   const { roots, ownertrust, marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model } = trust;
-  const options = { roots, ownertrust: [...(ownertrust ?? [])].sort(), marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model: model ?? 'strict' };
+  // Every option but the time (the window covers it) and the detail (letters are the same): a new option fails to compile here until it is keyed.
+  const options = {
+    roots,
+    ownertrust: [...(ownertrust ?? [])].sort(),
+    marginalsNeeded,
+    completesNeeded,
+    maxCertDepth,
+    minCertLevel,
+    model: model ?? 'strict',
+  } satisfies Record<Exclude<keyof TrustOptions, 'now' | 'detail'>, unknown>;
   return createHash('sha256').update('bindings\n').update(inputs).update(JSON.stringify(options)).digest();
 }
 

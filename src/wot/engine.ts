@@ -45,10 +45,11 @@ export class Graph {
   /** Issuers whose certifications have been verified. */
   readonly verified = new Set<string>();
   /** Whether any trust signature carries a scope: without one the two models agree everywhere. */
-  scoped = false;
+  readonly scoped: boolean;
   private readonly regexCache = new Map<string, CompiledRegex>();
 
   constructor(keys: Iterable<WotKey>) {
+    let scoped = false;
     for (const key of keys) {
       const fpr = key.fpr.toUpperCase();
       if (this.byFpr.has(fpr)) continue;
@@ -65,7 +66,7 @@ export class Graph {
           // A certificate certifying itself is a self-signature, never evidence.
           if (!issuer || issuer === self) continue;
           if (!isCertificationClass(c.type) && c.type !== CERT_REVOCATION) continue;
-          if (c.trust && c.trust.level > 0 && c.regexes.length > 0) this.scoped = true;
+          if (c.trust && c.trust.level > 0 && c.regexes.length > 0) scoped = true;
           const list = byIssuer.get(issuer);
           if (list) list.push(c);
           else byIssuer.set(issuer, [c]);
@@ -78,6 +79,7 @@ export class Graph {
         }
       });
     }
+    this.scoped = scoped;
   }
 
   regex(source: string): CompiledRegex {
@@ -194,6 +196,21 @@ export interface RunResult {
   levels: number;
 }
 
+/** Certifications counted so far on one user ID. */
+interface Counts {
+  full: number;
+  marginal: number;
+}
+
+/** What a counted certification adds, by its introducer's ownertrust (gpg: ultimate fills completes-needed). */
+function countIntroducer(counts: Counts, k: Introducer, opts: ResolvedOptions): void {
+  if (k.ownertrust === Trust.Ultimate) counts.full = opts.completesNeeded;
+  else if (k.ownertrust === Trust.Full) counts.full++;
+  else if (k.ownertrust === Trust.Marginal) counts.marginal++;
+}
+
+const isFull = (counts: Counts, opts: ResolvedOptions) => counts.full >= opts.completesNeeded || counts.marginal >= opts.marginalsNeeded;
+
 const minOwnertrust = (value: number) => (value >= 120 ? Trust.Full : value >= 60 ? Trust.Marginal : 0);
 
 /** Whether an introducer's scope admits a user ID under the model's rules. */
@@ -303,14 +320,12 @@ export async function runModel(
               pk.tsig = { cert, issuer: kr.fpr, uid: u.index };
             }
           }
-          if (kr.ownertrust === Trust.Ultimate) state.full = opts.completesNeeded;
-          else if (kr.ownertrust === Trust.Full) state.full++;
-          else if (kr.ownertrust === Trust.Marginal) state.marginal++;
+          countIntroducer(state, kr, opts);
           state.counted.push({ cert, issuer: kr.fpr, weight: kr.ownertrust, level: depth });
           signed = true;
         }
         if (!signed) continue;
-        const full = state.full >= opts.completesNeeded || state.marginal >= opts.marginalsNeeded;
+        const full = isFull(state, opts);
         state.validity = full ? Trust.Full : state.full > 0 || state.marginal > 0 ? Trust.Marginal : Trust.Undefined;
         state.level = depth;
         if (full && newlyFull === undefined) newlyFull = u.index;
@@ -442,14 +457,11 @@ async function verifyForValidity(
  * unchecked groups, in order, that would settle it if they all verified.
  */
 function nextToVerify(graph: Graph, u: UidNode, groups: Group[], state: UidResult, opts: ResolvedOptions, model: Model): WotCertification[] {
-  let full = state.full;
-  let marginal = state.marginal;
+  const counts: Counts = { full: state.full, marginal: state.marginal };
   let signed = false;
-  const settled = () => full >= opts.completesNeeded || marginal >= opts.marginalsNeeded;
+  const settled = () => isFull(counts, opts);
   const count = (k: Introducer) => {
-    if (k.ownertrust === Trust.Ultimate) full = opts.completesNeeded;
-    else if (k.ownertrust === Trust.Full) full++;
-    else if (k.ownertrust === Trust.Marginal) marginal++;
+    countIntroducer(counts, k, opts);
     signed = true;
   };
   const unchecked: Group[] = [];

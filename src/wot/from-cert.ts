@@ -39,7 +39,7 @@ export class EvaluatedWeb {
   readonly keys: WotKey[] = [];
   private readonly pending = new Map<WotCertification, Pending>();
 
-  constructor(readonly evaluated: Map<string, EvaluatedCert>) {
+  constructor(evaluated: Map<string, EvaluatedCert>) {
     for (const ev of evaluated.values()) {
       const userIds: WotUserId[] = ev.userIds.map((u) => {
         const certifications = u.certifications.map((c, index) => {

@@ -51,7 +51,8 @@ export const Trust = {
 export type TrustValue = (typeof Trust)[keyof typeof Trust];
 
 /** GnuPG's validity letters, as in field 2 of `--with-colons`. */
-export type ValidityLetter = 'u' | 'f' | 'm' | 'q' | 'n' | '-' | 'e' | 'r' | 'i';
+export const VALIDITY_LETTERS = ['u', 'f', 'm', 'q', 'n', '-', 'e', 'r', 'i'] as const;
+export type ValidityLetter = (typeof VALIDITY_LETTERS)[number];
 
 export const TRUST_LETTERS: Readonly<Record<number, ValidityLetter>> = { 0: '-', 1: 'e', 2: 'q', 3: 'n', 4: 'm', 5: 'f', 6: 'u' };
 
