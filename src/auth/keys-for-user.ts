@@ -5,7 +5,7 @@
  * or a validity period ran out. Imports are kept lean: the certificate and trust code is
  * loaded only when a recomputation is needed.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
 import { lookupAccounts } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
@@ -15,8 +15,18 @@ import { type UserKeys, userAuthorizedKeys } from './user-keys.js';
 
 /** Opens the store for reading answers: writable when we may write it (to save a recomputation), else read-only. */
 export function openForLookup(path: string): AuthStore {
-  if (!existsSync(path)) {
-    throw new EnvironmentError('MS_AUTH_STORE_UNINITIALIZED', `the store ${JSON.stringify(path)} does not exist`, { hints: ['run: monkeysphere-authentication setup'] });
+  try {
+    statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new EnvironmentError('MS_AUTH_STORE_UNINITIALIZED', `the store ${JSON.stringify(path)} does not exist`, { hints: ['run: monkeysphere-authentication setup'] });
+    }
+    // Usually sshd's AuthorizedKeysCommandUser lacking search permission on a directory above it.
+    throw new EnvironmentError('MS_STORE_IO', `cannot read the store ${JSON.stringify(path)}: ${code === 'EACCES' ? `permission denied for uid ${process.geteuid?.()}` : (err as Error).message}`, {
+      cause: err,
+      hints: ['the store and the directories above it must be readable by the user running this command'],
+    });
   }
   try {
     return AuthStore.open(path);

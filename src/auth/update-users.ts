@@ -3,14 +3,17 @@
  * each file is replaced atomically (readers see the old or the new file, never a
  * partial one), owned by the invoking user with the account's group able to read it;
  * an empty answer removes the file, but an incomplete one (an unreadable input) leaves
- * the old file in place, so a failure never locks anyone out and never grants more.
+ * the old file in place, so a failure of ours never locks anyone out; a user's file that
+ * is refused counts as empty, so a user cannot freeze access that was since revoked.
+ * Users' files are all read first, with no other file-system work in flight, because
+ * reading takes on each user's identity (src/files/as-user.ts).
  * Keyserver lookups (CHECK_KEYSERVER) come first, bounded, and their failure only means
  * the store's certificates are used as they are.
  * Not here: validity (compute.ts), the content of one account's file (user-keys.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { chmod, chown, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, chown, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errorMessage, MsError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
@@ -137,6 +140,15 @@ async function replaceFile(target: string, content: string, mode: number, uid: n
   }
 }
 
+/** Temporary files replaceFile makes; any left in the directory were left by a killed run (we hold the lock). */
+const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+async function removeLeftovers(outputDir: string): Promise<void> {
+  for (const name of await readdir(outputDir)) {
+    if (TEMPORARY.test(name)) await rm(join(outputDir, name), { force: true });
+  }
+}
+
 /** Installs one account's file; returns what was done. */
 async function install(outputDir: string, account: Account, keys: UserKeys): Promise<UserOutcome> {
   const target = join(outputDir, account.name);
@@ -179,6 +191,7 @@ export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsers
   await refreshBindings(store, seconds);
   mkdirSync(opts.outputDir, { recursive: true, mode: 0o755 });
   chmodSync(opts.outputDir, 0o755);
+  await removeLeftovers(opts.outputDir);
   const marker = monkeysphereMarker(now);
   const cache = new Map<string, ReturnType<AuthStore['bindingsFor']>>();
   const lookup = (uid: string) => {
@@ -189,13 +202,13 @@ export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsers
     }
     return rows;
   };
+  // Every user's files first, synchronously: nothing else may touch the file system while
+  // we hold a user's identity.
+  const contents = opts.accounts.map((account) => userAuthorizedKeys(account, settings, lookup, marker));
   const users: UserOutcome[] = new Array(opts.accounts.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < opts.accounts.length; i = next++) {
-      const account = opts.accounts[i];
-      users[i] = await install(opts.outputDir, account, userAuthorizedKeys(account, settings, lookup, marker));
-    }
+    for (let i = next++; i < opts.accounts.length; i = next++) users[i] = await install(opts.outputDir, opts.accounts[i], contents[i]);
   };
   await Promise.all(Array.from({ length: INSTALL_CONCURRENCY }, worker));
   let problems = false;

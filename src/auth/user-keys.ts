@@ -2,13 +2,15 @@
  * One account's authorized_keys content, as monkeysphere-authentication writes it
  * (update_users in the original): for each user ID of the account's authorized_user_ids
  * (in file order), the keys its precomputed bindings grant, each as
- * `[<options> ]<type> <base64> MonkeySphere<date> <user ID>`; then the account's raw
- * authorized_keys file verbatim (unless RAW_AUTHORIZED_KEYS is `none`). Both files must
- * pass the StrictModes check (when STRICT_MODES is on), or they are left out.
+ * `[<options> ]<type> <base64> MonkeySphere<date> <user ID>`; then the key lines of the
+ * account's raw authorized_keys file (unless RAW_AUTHORIZED_KEYS is `none`). Unlike the
+ * original, the raw file is not copied verbatim: only lines sshd would accept as keys
+ * pass, so no other content can reach a file written as root.
+ * Both files are read as the user would read them (src/files/user-file.ts).
  * Not here: computing validity (compute.ts) or writing files (update-users.ts).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { checkPerms, describeProblem } from '../files/checkperms.js';
+import { readUserFile, type UserFileResult } from '../files/user-file.js';
+import { parseAuthorizedKeysLine } from '../ssh/authorized-keys.js';
 import type { Account } from './accounts.js';
 import { authorizedKeysLine } from './authorized-keys.js';
 import { parseAuthorizedUserIds } from './authorized-user-ids.js';
@@ -28,10 +30,11 @@ export interface UserKeysSettings {
 
 /**
  * What went wrong for an account:
- * - `permissions`: a file failed the StrictModes check and was left out (a deliberate refusal);
- * - `syntax`: a line of authorized_user_ids was skipped;
- * - `unreadable`: a file exists but could not be read, so the result is incomplete and
- *   callers must keep the account's previous authorized_keys file.
+ * - `permissions`: a file was refused (ownership, modes, not a regular file, too large,
+ *   not readable by the user) and counts as empty, so it grants nothing;
+ * - `syntax`: a line was skipped;
+ * - `unreadable`: reading failed for reasons of our own (out of descriptors, I/O error),
+ *   so the result is incomplete and callers keep the account's previous authorized_keys.
  */
 export interface UserProblem {
   kind: 'permissions' | 'syntax' | 'unreadable';
@@ -41,7 +44,7 @@ export interface UserProblem {
 }
 
 export interface UserKeys {
-  /** The authorized_keys text (each line ending in a newline, the raw file verbatim after them). */
+  /** The authorized_keys text (each line ending in a newline). */
   content: string;
   /** Monkeysphere lines written, and user IDs listed. */
   keyLines: number;
@@ -52,56 +55,37 @@ export interface UserKeys {
   incomplete: boolean;
 }
 
-/** Reads a user-controlled file; undefined when absent. @throws the underlying error when unreadable or too large. */
-function readUserFile(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_USER_FILE) throw new Error(`larger than ${MAX_USER_FILE} bytes`);
-    const buf = Buffer.alloc(Math.min(st.size + 1, MAX_USER_FILE + 1));
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      if (n > MAX_USER_FILE) throw new Error(`larger than ${MAX_USER_FILE} bytes`);
-      if (n === buf.length) break;
-    }
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    closeSync(fd);
+/** Reads a user file; returns its text, or undefined when absent, empty or refused (with the problem recorded). */
+function readChecked(path: string, account: Account, settings: UserKeysSettings, problems: UserProblem[]): string | undefined {
+  const r: UserFileResult = readUserFile(path, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
+  switch (r.status) {
+    case 'absent':
+      return undefined;
+    case 'refused':
+      problems.push({ kind: 'permissions', path, message: `${r.reason}; not using '${path}'` });
+      return undefined;
+    case 'failed':
+      problems.push({ kind: 'unreadable', path, message: r.reason });
+      return undefined;
+    default:
+      return r.bytes.length === 0 ? undefined : r.bytes.toString('utf8');
   }
 }
 
-/**
- * Reads a user file after the StrictModes check. Returns its text, or undefined when
- * it is absent, empty, refused or unreadable (with the problem recorded).
- */
-function readChecked(path: string, account: Account, settings: UserKeysSettings, problems: UserProblem[]): string | undefined {
-  let text: string | undefined;
-  try {
-    text = readUserFile(path);
-  } catch (err) {
-    problems.push({ kind: 'unreadable', path, message: `cannot read '${path}': ${(err as Error).message}` });
-    return undefined;
-  }
-  if (text === undefined || text.length === 0) return undefined;
-  if (settings.strictModes) {
-    const p = checkPerms(path, account.uid, account.home);
-    if (p) {
-      problems.push({ kind: 'permissions', path, message: `${describeProblem(p)}; not using '${path}'` });
-      return undefined;
+/** The lines of a raw authorized_keys file that sshd would accept as keys, each with a newline. */
+function rawKeyLines(text: string, path: string, problems: UserProblem[]): string {
+  let out = '';
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const parsed = parseAuthorizedKeysLine(line);
+    if (typeof parsed === 'string' || line.includes('\ufffd')) {
+      problems.push({ kind: 'syntax', path, line: i + 1, message: `${path}:${i + 1}: ${typeof parsed === 'string' ? parsed : 'not valid UTF-8'}; line left out` });
+      return;
     }
-  }
-  return text;
+    out += `${line}\n`;
+  });
+  return out;
 }
 
 /**
@@ -130,7 +114,7 @@ export function userAuthorizedKeys(account: Account, settings: UserKeysSettings,
     const rawPath = translateSshVariables(settings.rawAuthorizedKeys, account);
     const raw = readChecked(rawPath, account, settings, problems);
     if (raw !== undefined) {
-      content += raw;
+      content += rawKeyLines(raw, rawPath, problems);
       rawIncluded = true;
     }
   }
