@@ -1,10 +1,10 @@
 /**
  * authorized_keys lines as sshd reads them (sshd(8) AUTHORIZED_KEYS FILE FORMAT,
  * auth-options.c): `[options] keytype base64 [comment]`, where options are comma
- * separated, either a bare flag or `name="value"` with `\"` inside the quotes, and no
- * white space outside quotes. Used to validate what users write before it reaches a
- * file sshd reads: an option line that is really a key, or a line of some other file,
- * must never become an authorized key.
+ * separated (empty ones skipped), either a bare flag or `name="value"` with `\"` inside
+ * the quotes, and no white space outside quotes. Used to validate what users write
+ * before it reaches a file sshd reads: an option line that is really a key, or a line of
+ * some other file, must never become an authorized key.
  */
 import { SshReader } from './wire.js';
 
@@ -62,6 +62,11 @@ export function optionsProblem(options: string): string | undefined {
   if (CONTROL.test(options)) return 'control character in options';
   let i = 0;
   while (i < options.length) {
+    // sshd skips empty options (`no-pty,,pty`, a leading or trailing comma).
+    if (options[i] === ',') {
+      i++;
+      continue;
+    }
     const name = /^[A-Za-z0-9-]+/.exec(options.slice(i))?.[0];
     if (!name) return `unexpected ${JSON.stringify(options[i])} in options`;
     const lower = name.toLowerCase();
@@ -80,10 +85,7 @@ export function optionsProblem(options: string): string | undefined {
     } else {
       if (!FLAG_OPTIONS.has(lower)) return VALUE_OPTIONS.has(lower) ? `option "${name}" needs a value` : `unknown option "${name}"`;
     }
-    if (i === options.length) return undefined;
-    if (options[i] !== ',') return `unexpected ${JSON.stringify(options[i])} after option "${name}"`;
-    i++;
-    if (i === options.length) return 'trailing comma in options';
+    if (i < options.length && options[i] !== ',') return `unexpected ${JSON.stringify(options[i])} after option "${name}"`;
   }
   return undefined;
 }

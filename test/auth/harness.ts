@@ -33,9 +33,9 @@ function newestMtime(dir: string): number {
   return t;
 }
 
-/** Compiles src/ into dist/ when the keys-for-user command is missing or older than the sources it runs. */
+/** Compiles src/ into dist/ when the keys-for-user command is missing or older than any source. */
 export function ensureBuilt(): void {
-  const stale = !existsSync(DIST_KFU) || statSync(DIST_KFU).mtimeMs < Math.max(newestMtime(join(ROOT, 'src/auth')), newestMtime(join(ROOT, 'src/cli')));
+  const stale = !existsSync(DIST_KFU) || statSync(DIST_KFU).mtimeMs < newestMtime(join(ROOT, 'src'));
   if (!stale) return;
   const r = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (!existsSync(DIST_KFU)) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
