@@ -36,7 +36,12 @@ export function asUser<T>(user: UserIdentity, fn: () => T): { switched: boolean;
   const savedEgid = process.getegid?.() ?? 0;
   try {
     // Supplementary groups first (needs euid 0), then the group, then the user.
-    (process as PosixProcess).initgroups?.(user.name, user.gid);
+    try {
+      (process as PosixProcess).initgroups?.(user.name, user.gid);
+    } catch {
+      // A name the group database does not know: the primary group alone, as for a user in no other group.
+      process.setgroups?.([user.gid]);
+    }
     process.setegid?.(user.gid);
     process.seteuid?.(user.uid);
   } catch (err) {
