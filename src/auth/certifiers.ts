@@ -10,11 +10,14 @@ import type { Certification, EvaluatedCert } from '../cert/types.js';
 import { InputError, NotFoundError, UsageError } from '../errors.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
+import { colonEscape, quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { selectCertification } from '../wot/engine.js';
 import type { WotCertification } from '../wot/types.js';
 import { type CoreKey, domainRegex, revokeCertifications, TRUST_AMOUNT, trustSign } from './core.js';
 import { type AuthStore, keyIdOf } from './store.js';
+
+export { colonEscape };
 
 export interface CertifierOptions {
   trust: 'marginal' | 'full';
@@ -83,17 +86,49 @@ export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, 
   return { fpr: ev.fpr, userIds };
 }
 
+/** Whether `hex` (a key ID or fingerprint suffix, upper case) names `cert`'s primary key itself. */
+export function namesPrimary(cert: Cert, hex: string): boolean {
+  const fpr = cert.primary.fpr.toUpperCase();
+  return fpr.endsWith(hex) || (hex.length === 16 && keyIdOf(fpr) === hex);
+}
+
+/** One line per candidate for an error's hints: fingerprint, first user ID (escaped), and which of its keys matched. */
+function candidates(found: Cert[], hex: string): string[] {
+  return found.map((c) => {
+    const uid = c.users.find((u) => u.kind === 'userid');
+    const sub = c.subkeys.find((s) => s.key.fpr.toUpperCase().endsWith(hex) || s.key.keyId.toUpperCase() === hex);
+    const how = namesPrimary(c, hex) ? 'its primary key' : `its subkey ${sub?.key.fpr ?? '?'}`;
+    return `${c.primary.fpr}${uid ? ` ${quoted(uid.text)}` : ''}: ${how} matches`;
+  });
+}
+
 /**
- * The one stored certificate a key ID, fingerprint or fingerprint suffix names.
- * @throws NotFoundError (MS_AUTH_NO_KEY), InputError (MS_AUTH_AMBIGUOUS_KEY)
+ * The one stored certificate a key ID, fingerprint or fingerprint suffix names (a leading
+ * `0x`, a trailing `!` and spaces ignored). A full fingerprint (40 hex digits for v4, 64
+ * for v6) names a primary key exactly: no subkey of any other certificate can shadow it.
+ * A shorter ID names the one certificate holding a key that matches; when several do,
+ * the one whose primary key matches, if only one does; otherwise it is ambiguous.
+ * @throws NotFoundError (MS_AUTH_NO_KEY), InputError (MS_AUTH_AMBIGUOUS_KEY, MS_STORE_KEYID)
  */
 export async function findOne(store: AuthStore, id: string): Promise<Cert> {
-  const found = await store.certs.byKeyId(id.replace(/\s+/g, '').replace(/!$/, ''));
-  if (found.length === 0) throw new NotFoundError('MS_AUTH_NO_KEY', `no key ${JSON.stringify(id)} in the store`);
-  if (found.length > 1) {
-    throw new InputError('MS_AUTH_AMBIGUOUS_KEY', `${JSON.stringify(id)} matches ${found.length} keys`, { hints: ['give the full fingerprint'], data: { matches: found.map((f) => f.fpr) } });
+  const hex = id.replace(/\s+/g, '').replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
+  if (/^[0-9A-F]{40}$|^[0-9A-F]{64}$/.test(hex)) {
+    const exact = await store.certs.get(hex);
+    if (exact) return exact.cert;
+    const holders = (await store.certs.byKeyId(hex)).map((s) => s.cert);
+    throw new NotFoundError('MS_AUTH_NO_KEY', `no key with the fingerprint ${hex} in the store`, {
+      hints: holders.length > 0 ? [...candidates(holders, hex), 'a fingerprint names a primary key; give the primary key\'s fingerprint'] : [],
+    });
   }
-  return found[0].cert;
+  const found = (await store.certs.byKeyId(hex)).map((s) => s.cert);
+  if (found.length === 0) throw new NotFoundError('MS_AUTH_NO_KEY', `no key ${JSON.stringify(id)} in the store`);
+  if (found.length === 1) return found[0];
+  const primaries = found.filter((c) => namesPrimary(c, hex));
+  if (primaries.length === 1) return primaries[0];
+  throw new InputError('MS_AUTH_AMBIGUOUS_KEY', `${JSON.stringify(id)} matches ${found.length} keys`, {
+    hints: [...candidates(found, hex), 'give the full fingerprint'],
+    data: { matches: found.map((c) => c.primary.fpr) },
+  });
 }
 
 export interface CertifierEntry {
@@ -125,19 +160,6 @@ export async function listCertifiers(store: AuthStore, core: CoreKey, now: numbe
     }
   }
   return out;
-}
-
-/** GnuPG's escaping of a colon-listing field (es_write_sanitized with ":" as delimiter). */
-export function colonEscape(text: string): string {
-  let out = '';
-  for (const b of Buffer.from(text, 'utf8')) {
-    if (b < 0x20 || b === 0x7f || b === 0x3a || b === 0x5c) {
-      const named: Record<number, string> = { 10: 'n', 13: 'r', 12: 'f', 11: 'v', 8: 'b', 0: '0' };
-      out += `\\${named[b] ?? `x${b.toString(16).padStart(2, '0')}`}`;
-    } else out += String.fromCharCode(b);
-  }
-  // Re-decode multi-byte UTF-8 sequences that were copied byte by byte.
-  return Buffer.from(out, 'latin1').toString('utf8');
 }
 
 /** The original's list-id-certifiers output: `FPR:` then ` :<uid>:<depth>:<amount>:<regex>` per signed user ID. */

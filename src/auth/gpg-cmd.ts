@@ -1,8 +1,9 @@
 /**
  * `gpg-cmd`: the part of gpg's command line that administrators and the original's
  * tests used on the server's keyring, run against our store instead: `--import`,
- * `--export`, `--list-keys`, `--recv-keys`, `--refresh-keys`, with the harmless options
- * around them. Anything else is refused with a clear "not supported" error.
+ * `--export`, `--list-keys`, `--recv-keys`, `--refresh-keys`, `--delete-keys`, with the
+ * harmless options around them. Anything else is refused with a clear "not supported" error.
+ * Listings escape what certificates say (src/util/printable.ts): user IDs are anyone's choice.
  * Not here: printing (the CLI prints what these return) or fetching (a CertFetcher is passed in).
  */
 import { evaluateCerts } from '../cert/evaluate.js';
@@ -15,10 +16,11 @@ import type { KeyPacket } from '../openpgp/key-packet.js';
 import { Tag } from '../openpgp/packets.js';
 import { KeyFlag } from '../openpgp/signature.js';
 import { Verifier } from '../verify/verifier.js';
-import { colonEscape } from './certifiers.js';
+import { colonEscape, printable, quoted } from '../util/printable.js';
+import { findOne } from './certifiers.js';
 import type { AuthStore } from './store.js';
 
-export type GpgCommand = 'import' | 'export' | 'list-keys' | 'recv-keys' | 'refresh-keys';
+export type GpgCommand = 'import' | 'export' | 'list-keys' | 'recv-keys' | 'refresh-keys' | 'delete-keys';
 
 export interface GpgInvocation {
   command: GpgCommand;
@@ -26,6 +28,10 @@ export interface GpgInvocation {
   armor: boolean;
   colons: boolean;
   keyserver?: string;
+  /** gpg's --batch: never ask. */
+  batch: boolean;
+  /** gpg's --yes: assume yes to questions. */
+  yes: boolean;
 }
 
 const COMMANDS: Record<string, GpgCommand> = {
@@ -40,10 +46,12 @@ const COMMANDS: Record<string, GpgCommand> = {
   '--recv-key': 'recv-keys',
   '--recv': 'recv-keys',
   '--refresh-keys': 'refresh-keys',
+  '--delete-keys': 'delete-keys',
+  '--delete-key': 'delete-keys',
 };
 
 /** Options that change nothing here (gpg's chatter and listing-mode switches). */
-const IGNORED = new Set(['--batch', '--quiet', '-q', '--no-tty', '--yes', '--no-greeting', '--fixed-list-mode', '--with-fingerprint', '--no-auto-check-trustdb', '--verbose', '-v']);
+const IGNORED = new Set(['--quiet', '-q', '--no-tty', '--no-greeting', '--fixed-list-mode', '--with-fingerprint', '--no-auto-check-trustdb', '--verbose', '-v']);
 
 /**
  * Parses a gpg command line.
@@ -55,6 +63,8 @@ export function parseGpgArgs(argv: string[]): GpgInvocation {
   let armorOut = false;
   let colons = false;
   let keyserver: string | undefined;
+  let batch = false;
+  let yes = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
@@ -66,6 +76,8 @@ export function parseGpgArgs(argv: string[]): GpgInvocation {
       command = COMMANDS[a];
     } else if (a === '--armor' || a === '-a') armorOut = true;
     else if (a === '--with-colons') colons = true;
+    else if (a === '--batch') batch = true;
+    else if (a === '--yes') yes = true;
     else if (a === '--keyserver') {
       keyserver = argv[++i];
       if (keyserver === undefined) throw new UsageError('MS_AUTH_GPG_USAGE', '--keyserver needs an argument');
@@ -73,16 +85,16 @@ export function parseGpgArgs(argv: string[]): GpgInvocation {
     else if (IGNORED.has(a)) continue;
     else if (a.startsWith('-') && a !== '-') {
       throw new UnsupportedError('MS_AUTH_GPG_UNSUPPORTED', `gpg option ${JSON.stringify(a)} is not supported`, {
-        hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys and --refresh-keys'],
+        hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys, --refresh-keys and --delete-keys'],
       });
     } else args.push(a);
   }
   if (!command) {
     throw new UsageError('MS_AUTH_GPG_USAGE', 'no gpg command given', {
-      hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys and --refresh-keys'],
+      hints: ['gpg-cmd supports --import, --export [--armor], --list-keys [--with-colons], --recv-keys, --refresh-keys and --delete-keys'],
     });
   }
-  return { command, args, armor: armorOut, colons, keyserver };
+  return { command, args, armor: armorOut, colons, keyserver, batch, yes };
 }
 
 /** Reads certificates from armored or binary input. @throws InputError (MS_AUTH_GPG_INPUT) when nothing usable is in it. */
@@ -133,7 +145,7 @@ export function formatImport(reports: ImportReport[]): string {
   let out = '';
   for (const r of reports) {
     const what = r.status === 'inserted' ? 'public key imported' : r.status === 'updated' ? 'updated' : 'not changed';
-    out += `gpg: key ${r.keyId}: ${JSON.stringify(r.userId)} ${what}\n`;
+    out += `gpg: key ${r.keyId}: ${quoted(r.userId)} ${what}\n`;
   }
   out += `gpg: Total number processed: ${reports.length}\n`;
   const n = (s: ImportReport['status']) => reports.filter((r) => r.status === s).length;
@@ -163,6 +175,38 @@ export async function selectCerts(store: AuthStore, ids: string[]): Promise<Cert
     for (const c of found) out.set(c.primary.fpr, c);
   }
   return [...out.values()];
+}
+
+/**
+ * The certificates `--delete-keys` names, one per name: a fingerprint names the certificate
+ * whose primary key it is, never one that merely carries that key as a subkey; a key ID the
+ * one certificate it designates (findOne). `exact` is gpg's notion: every name was a full
+ * fingerprint, which --batch accepts without --yes. The trust core is never deleted.
+ * @throws UsageError (MS_AUTH_GPG_USAGE) for no names or a name that is not a key ID or
+ *   fingerprint; InputError (MS_AUTH_GPG_CORE) for the trust core; findOne's errors.
+ */
+export async function selectForDeletion(store: AuthStore, ids: string[], coreFpr: string): Promise<{ certs: Cert[]; exact: boolean }> {
+  if (ids.length === 0) throw new UsageError('MS_AUTH_GPG_USAGE', '--delete-keys needs key IDs or fingerprints');
+  const out = new Map<string, Cert>();
+  let exact = true;
+  for (const raw of ids) {
+    const hex = raw.replace(/\s+/g, '').replace(/^0x/i, '').replace(/!$/, '');
+    if (!/^[0-9A-Fa-f]{8,64}$/.test(hex)) {
+      throw new UsageError('MS_AUTH_GPG_USAGE', `--delete-keys takes key IDs or fingerprints, not ${quoted(raw)}`, { hints: ['gpg-cmd --list-keys shows the fingerprints'] });
+    }
+    if (hex.length !== 40 && hex.length !== 64) exact = false;
+    const cert = await findOne(store, raw);
+    if (cert.primary.fpr === coreFpr) {
+      throw new InputError('MS_AUTH_GPG_CORE', `refusing to delete the trust core ${coreFpr}`, { hints: ['the trust core is the root of this server\'s trust; remove a certifier with remove-id-certifier'] });
+    }
+    out.set(cert.primary.fpr, cert);
+  }
+  return { certs: [...out.values()], exact };
+}
+
+/** Deletes the certificates from the store (with every signature on them, local ones included). */
+export async function deleteCerts(store: AuthStore, certs: Cert[]): Promise<void> {
+  for (const c of certs) await store.certs.delete(c.primary.fpr);
 }
 
 async function substringSearch(store: AuthStore, text: string): Promise<Cert[]> {
@@ -227,7 +271,7 @@ export async function listKeys(store: AuthStore, certs: Cert[], now: number, col
       if (u.component.kind !== 'userid') continue;
       const letter = statusLetter(u.status) ?? validity(ev.fpr, u.text);
       if (colons) out += `uid:${letter}::::${u.selfSig?.created ?? ''}::::${colonEscape(u.text)}::::::::::0:\n`;
-      else out += `uid           [${WORDS[letter] ?? ' unknown'}] ${u.text}\n`;
+      else out += `uid           [${WORDS[letter] ?? ' unknown'}] ${printable(u.text)}\n`;
     }
     for (const s of ev.subkeys) {
       const letter = statusLetter(s.status) ?? keyLetter;

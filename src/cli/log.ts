@@ -2,7 +2,12 @@
  * Monkeysphere's logging: stderr only, levels SILENT < ERROR < INFO < VERBOSE < DEBUG
  * (case-insensitive; an unknown level means INFO), each line prefixed "ms: " by default
  * (MONKEYSPHERE_LOG_PREFIX), exactly as the original's scripts parse it.
+ *
+ * One call is one line: control characters in a message (newlines and CRs included) are
+ * escaped (src/util/printable.ts), so no text a message quotes (a user ID, a keyserver's
+ * answer) can forge a log line or drive the terminal. Log several lines with several calls.
  */
+import { withoutControls } from '../util/printable.js';
 import type { Io } from './io.js';
 
 export const LEVELS = ['SILENT', 'ERROR', 'INFO', 'VERBOSE', 'DEBUG'] as const;
@@ -26,7 +31,7 @@ export class Logger {
 
   private emit(at: Level, message: string): void {
     if (LEVELS.indexOf(at) > this.rank || this.rank === 0) return;
-    for (const line of message.split('\n')) this.io.stderr.write(`${this.prefix}${line}\n`);
+    this.io.stderr.write(`${this.prefix}${withoutControls(message)}\n`);
   }
 
   error(message: string): void {

@@ -9,6 +9,7 @@
 import { errorMessage, MsError } from '../errors.js';
 import { authPaths, loadAuthConfig, referenceTime } from '../auth/config.js';
 import { keysForUser } from '../auth/keys-for-user.js';
+import { withoutControls } from '../util/printable.js';
 import { type Io, processIo } from './io.js';
 import { loggerFor } from './log.js';
 
@@ -33,11 +34,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return 0;
   } catch (err) {
     if (err instanceof MsError) {
-      io.stderr.write(`${TOOL}: error: ${err.message}\n`);
-      for (const h of err.hints) io.stderr.write(`${TOOL}: hint: ${h}\n`);
+      io.stderr.write(`${TOOL}: error: ${withoutControls(err.message)}\n`);
+      for (const h of err.hints) io.stderr.write(`${TOOL}: hint: ${withoutControls(h)}\n`);
       return err.exitCode;
     }
-    io.stderr.write(`${TOOL}: error: internal error: ${errorMessage(err)}\n`);
+    io.stderr.write(`${TOOL}: error: internal error: ${withoutControls(errorMessage(err))}\n`);
     if (err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return 70;
   }

@@ -17,6 +17,7 @@ import type { AuthStore } from '../auth/store.js';
 import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
 import { acquireLock } from '../files/lock.js';
 import type { Cert } from '../openpgp/cert.js';
+import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { type Logger, loggerFor } from './log.js';
 import { EXIT, runCommand } from './run.js';
@@ -42,7 +43,8 @@ subcommands:
  diagnostics (d)                     monkeysphere authentication status
 
  gpg-cmd ARGS...                     a gpg command on the store (--import, --export,
-                                     --list-keys, --recv-keys, --refresh-keys)
+                                     --list-keys, --recv-keys, --refresh-keys,
+                                     --delete-keys FPR to delete a certificate)
 
  version (v)                         show version number
  help (h,?)                          this help
@@ -135,9 +137,10 @@ async function readLine(io: Io): Promise<string> {
   return text;
 }
 
-function describeCert(cert: Cert): string {
-  const uids = cert.users.filter((u) => u.kind === 'userid').map((u) => `uid  ${u.text}`);
-  return [`pub  ${cert.primary.fpr}`, ...uids].join('\n');
+/** The lines that show an admin which key is meant: its fingerprint and user IDs, escaped (anyone chooses user IDs). */
+function describeCert(cert: Cert): string[] {
+  const uids = cert.users.filter((u) => u.kind === 'userid').map((u) => `uid  ${printable(u.text)}`);
+  return [`pub  ${cert.primary.fpr}`, ...uids];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -266,8 +269,10 @@ async function readCertifierKey(ctx: Ctx, store: AuthStore, arg: string): Promis
   } catch (err) {
     if (err instanceof MsError) {
       err.hints.push(`could not receive a key with this ID from the keyserver ${JSON.stringify(ctx.config.KEYSERVER)}`);
-      // A stored copy is still good enough to certify.
-      const stored = await store.certs.byKeyId(id).catch(() => []);
+      // A stored copy is still good enough to certify: one whose primary key is the key asked
+      // for, never a certificate that merely carries that key as a subkey (anyone can bind one).
+      const { namesPrimary } = await import('../auth/certifiers.js');
+      const stored = (await store.certs.byKeyId(id).catch(() => [])).filter((s) => namesPrimary(s.cert, id));
       if (stored.length === 1 && err instanceof NotFoundError) return { cert: stored[0].cert, fromKeyserver: true };
     }
     throw err;
@@ -283,7 +288,8 @@ async function cmdAddCertifier(ctx: Ctx, arg: string, raw: { domain?: string; tr
   return withSetup(ctx, (store, core) =>
     locked(ctx, async () => {
       const { cert, fromKeyserver } = await readCertifierKey(ctx, store, arg);
-      ctx.log.info(`key found:\n${describeCert(cert)}`);
+      ctx.log.info('key found:');
+      for (const line of describeCert(cert)) ctx.log.info(line);
       if (fromKeyserver && !(await confirm(ctx, 'Are you sure you want to add the above key as a\ncertifier of users on this system?', true))) {
         throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'identity certifier not added');
       }
@@ -299,8 +305,8 @@ async function cmdRemoveCertifier(ctx: Ctx, arg: string): Promise<number> {
   const { findOne, removeCertifier } = await import('../auth/certifiers.js');
   return withSetup(ctx, (store, core) =>
     locked(ctx, async () => {
-      const cert = await findOne(store, arg.replace(/^0x/i, ''));
-      ctx.log.info(describeCert(cert));
+      const cert = await findOne(store, arg);
+      for (const line of describeCert(cert)) ctx.log.info(line);
       if (!(await confirm(ctx, 'Really remove the above listed identity certifier?', true))) {
         throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'identity certifier not removed');
       }
@@ -350,7 +356,7 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
 async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
   const g = await import('../auth/gpg-cmd.js');
   const inv = g.parseGpgArgs(argv);
-  return withSetup(ctx, async (store) => {
+  return withSetup(ctx, async (store, core) => {
     switch (inv.command) {
       case 'import':
         return locked(ctx, async () => {
@@ -401,6 +407,23 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
         });
       case 'refresh-keys':
         return cmdRefreshKeys(ctx);
+      case 'delete-keys':
+        return locked(ctx, async () => {
+          const { certs, exact } = await g.selectForDeletion(store, inv.args, core.primary.fpr);
+          // gpg's rules: --batch deletes only keys named by fingerprint, unless --yes; otherwise it asks (y/N).
+          if (inv.batch && !inv.yes && !exact) {
+            throw new UsageError('MS_AUTH_GPG_USAGE', 'can\'t do this in batch mode without "--yes"', { hints: ['(unless you specify the key by fingerprint)'] });
+          }
+          if (!inv.batch && !inv.yes && ctx.config.PROMPT) {
+            for (const c of certs) for (const line of describeCert(c)) ctx.log.info(line);
+            const question = certs.length === 1 ? 'Delete this key from the keyring?' : `Delete these ${certs.length} keys from the keyring?`;
+            if (!(await confirm(ctx, question, false))) throw new UsageError('MS_AUTH_NOT_CONFIRMED', `${certs.length === 1 ? 'key' : 'keys'} not deleted`);
+          }
+          await g.deleteCerts(store, certs);
+          for (const c of certs) ctx.log.verbose(`deleted key ${c.primary.fpr}`);
+          await refresh(ctx, store);
+          return EXIT.ok;
+        });
     }
   });
 }

@@ -36,6 +36,7 @@ import { KeyserverClient } from '../keyserver/client.js';
 import { armor, dearmor, isBinary } from '../openpgp/armor.js';
 import { type Cert, readCerts } from '../openpgp/cert.js';
 import { sshBlobFromKeyObject, sshBlobFromKeyPacket } from '../ssh/index.js';
+import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { loadPrivateKeyWithPassphrase } from './keytrans.js';
 import { type Logger, loggerFor } from './log.js';
@@ -390,7 +391,7 @@ async function addRevokerCmd(ctx: Ctx, args: string[]): Promise<number> {
   const key = ctx.store.select(keyId);
   const { cert: revoker, fromKeyserver } = await loadRevoker(ctx, spec);
   if (fromKeyserver) {
-    print(ctx.io, [`pub   ${revoker.primary.fpr}`, ...revoker.users.filter((u) => u.kind === 'userid').map((u) => `uid   ${u.text}`)]);
+    print(ctx.io, [`pub   ${revoker.primary.fpr}`, ...revoker.users.filter((u) => u.kind === 'userid').map((u) => `uid   ${printable(u.text)}`)]);
     if (ctx.config.PROMPT && !(await confirm(ctx.asker, `Are you sure you want to add the above key as a revoker\nof the key '${key.fpr}'?`, true))) {
       ctx.log.error('revoker not added.');
       return 1;

@@ -13,6 +13,7 @@ import { Command, Option } from 'commander';
 import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
 import { dearmor } from '../openpgp/armor.js';
 import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
+import { quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
 import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings, sourceOf } from '../wot/compute.js';
@@ -154,7 +155,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         run((net, opts) => {
           const keys = net.keysWithUserId(userId);
           if (keys.length === 0 && !opts.json) {
-            io.stdout.write(`no key carries the user ID ${JSON.stringify(userId)}\n`);
+            io.stdout.write(`no key carries the user ID ${quoted(userId)}\n`);
             return EXIT.no;
           }
           return cmdExplain(
@@ -219,7 +220,7 @@ function cmdList(bindings: Binding[], opts: GlobalOptions, io: Io, pattern: stri
     io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return EXIT.ok;
   }
-  for (const b of rows) io.stdout.write(`${b.valid ? '[✓]' : '[ ]'} ${b.fingerprint} ${JSON.stringify(b.userId)}: ${validityWord(b.validity)} (${b.validity})\n`);
+  for (const b of rows) io.stdout.write(`${b.valid ? '[✓]' : '[ ]'} ${b.fingerprint} ${quoted(b.userId)}: ${validityWord(b.validity)} (${b.validity})\n`);
   return EXIT.ok;
 }
 
@@ -240,12 +241,12 @@ function cmdPath(check: PathCheck, opts: GlobalOptions, io: Io): number {
     io.stdout.write(`${JSON.stringify({ ...check, hops, binding: explanationJson(check.binding) }, null, 2)}\n`);
     return ok ? EXIT.ok : EXIT.no;
   }
-  const lines = [`Path of ${check.fingerprints.length} keys to ${JSON.stringify(check.userId)}: ${check.pathHolds ? 'every certification counts' : 'broken'}`];
+  const lines = [`Path of ${check.fingerprints.length} keys to ${quoted(check.userId)}: ${check.pathHolds ? 'every certification counts' : 'broken'}`];
   if (!check.firstIsRoot) lines.push(`  ✗ ${check.fingerprints[0]} is not an ultimately trusted root`);
   for (const h of check.hops) {
     const good = h.verdict.code === 'counted';
     const why = h.verdict.code === 'no-certification' ? 'no certification by the issuer on the target' : verdictText(h.verdict);
-    lines.push(`  ${good ? '✓' : '✗'} ${h.issuer} → ${h.target}${h.userId !== undefined ? ` ${JSON.stringify(h.userId)}` : ''}: ${why}`);
+    lines.push(`  ${good ? '✓' : '✗'} ${h.issuer} → ${h.target}${h.userId !== undefined ? ` ${quoted(h.userId)}` : ''}: ${why}`);
     if (h.targetIsIntroducer === false) lines.push(`    ✗ ${h.target} is not an introducer (not fully valid with ownertrust or a trust signature, or beyond max-cert-depth)`);
   }
   lines.push('', formatExplanation(check.binding));

@@ -6,6 +6,7 @@
  */
 import { CommanderError } from 'commander';
 import { errorMessage, MsError } from '../errors.js';
+import { withoutControls } from '../util/printable.js';
 import type { Io } from './io.js';
 
 export const EXIT = { ok: 0, no: 1, usage: 2, input: 3, environment: 4, temporary: 5, bug: 70 } as const;
@@ -17,15 +18,16 @@ export function reportError(tool: string, io: Io, err: unknown): number {
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   if (err instanceof MsError) {
-    io.stderr.write(`${tool}: error: ${err.message}\n`);
-    for (const h of err.hints) io.stderr.write(`${tool}: hint: ${h}\n`);
+    // Messages quote keys, user IDs and servers' answers: no control character reaches the terminal.
+    io.stderr.write(`${tool}: error: ${withoutControls(err.message)}\n`);
+    for (const h of err.hints) io.stderr.write(`${tool}: hint: ${withoutControls(h)}\n`);
     // The code (docs/errors.md) is the stable part for scripts and log searches; the wording may
     // change. On its own line, so the message lines stay those of the original Monkeysphere.
     io.stderr.write(`${tool}: code: ${err.code}\n`);
     if (io.env.MONKEYSPHERE_DEBUG && err.stack) io.stderr.write(`${err.stack}\n`);
     return err.exitCode;
   }
-  io.stderr.write(`${tool}: error: internal error: ${errorMessage(err)}\n`);
+  io.stderr.write(`${tool}: error: internal error: ${withoutControls(errorMessage(err))}\n`);
   if (err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
   return EXIT.bug;
 }

@@ -2,12 +2,14 @@
  * The show-keys listing of a host key: what `gpg --list-keys` shows for it (algorithm,
  * creation, usage, expiry, fingerprint, service names and their state), its designated
  * revokers, and the OpenPGP and SSH fingerprints, as the original printed them.
+ * User IDs are escaped (src/util/printable.ts): an imported key's may hold anything.
  */
 import type { EvaluatedCert } from '../cert/types.js';
 import { PubKeyAlg } from '../openpgp/algorithms.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { KeyFlag } from '../openpgp/signature.js';
 import { sshBlobFromKeyPacket, sshKeyDescription, sshFingerprint } from '../ssh/index.js';
+import { printable } from '../util/printable.js';
 
 const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
 
@@ -62,7 +64,7 @@ export function showKeyLines(ev: EvaluatedCert): string[] {
   for (const u of ev.userIds) {
     if (u.component.kind !== 'userid') continue;
     const state = u.status === 'valid' ? (p.status === 'valid' ? '  valid ' : p.status === 'expired' ? ' expired' : ' revoked') : u.status === 'revoked' ? ' revoked' : u.status === 'expired' ? ' expired' : ' invalid';
-    lines.push(`uid           [${state}] ${u.text}`);
+    lines.push(`uid           [${state}] ${printable(u.text)}`);
   }
   if (p.revokers.length > 0) {
     lines.push('The following keys are allowed to revoke this host key:');

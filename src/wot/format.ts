@@ -1,9 +1,12 @@
 /**
  * Wording for web-of-trust answers: explanations as text for people (paths drawn as
  * trees, one line per certification) and as JSON for programs (the data plus the
- * same sentences). Pure functions; printing is the CLI's job.
+ * same sentences). Pure functions; printing is the CLI's job. In text, whatever a
+ * certificate says (user IDs, revocation reasons, scopes) is escaped (src/util/printable.ts);
+ * JSON carries it as it is.
  */
 import type { CertificationReport, CertVerdict, Explanation, Path, PathNode, Reason } from './network.js';
+import { printable, quoted } from '../util/printable.js';
 import { scopeDomain } from './regex.js';
 import type { ValidityLetter } from './types.js';
 
@@ -39,7 +42,7 @@ function shortFpr(fpr: string | undefined): string {
 
 function scopeText(scope: string): string {
   const d = scopeDomain(scope);
-  return d ? d : JSON.stringify(scope);
+  return d ? printable(d) : quoted(scope);
 }
 
 export function reasonText(r: Reason): string {
@@ -51,7 +54,7 @@ export function reasonText(r: Reason): string {
     case 'userid-not-found':
       return 'the key has no such user ID';
     case 'key-revoked':
-      return `the key is revoked${r.time !== undefined ? ` (since ${formatDate(r.time)})` : ''}${r.reason ? `: ${r.reason}` : ''}`;
+      return `the key is revoked${r.time !== undefined ? ` (since ${formatDate(r.time)})` : ''}${r.reason ? `: ${printable(r.reason)}` : ''}`;
     case 'key-expired':
       return `the key expired${r.time !== undefined ? ` on ${formatDate(r.time)}` : ''}`;
     case 'key-invalid':
@@ -129,7 +132,7 @@ export function verdictText(v: CertVerdict): string {
 }
 
 function nodeLine(n: PathNode): string {
-  const uid = n.userId !== undefined ? ` ${JSON.stringify(n.userId)}` : '';
+  const uid = n.userId !== undefined ? ` ${quoted(n.userId)}` : '';
   if (n.role === 'root') return `${n.fingerprint}${uid} (ultimately trusted root)`;
   if (n.role === 'target') return `${n.fingerprint}${uid}`;
   const bits: string[] = [];
@@ -160,7 +163,7 @@ export function formatPath(p: Path, indent = ''): string[] {
 
 function certLine(c: CertificationReport): string {
   const ok = c.verdict.code === 'counted' ? '✓' : c.verdict.code === 'revocation' ? '·' : '✗';
-  const uid = c.issuerUserId !== undefined ? ` ${JSON.stringify(c.issuerUserId)}` : '';
+  const uid = c.issuerUserId !== undefined ? ` ${quoted(c.issuerUserId)}` : '';
   const kind = c.trust && c.trust.level > 0 ? ` tsig ${c.trust.level}/${c.trust.amount}` : '';
   return `${ok} ${shortFpr(c.issuer ?? c.issuerKeyId)}${uid} ${formatDate(c.created)}${kind}: ${verdictText(c.verdict)}`;
 }
@@ -169,7 +172,7 @@ function certLine(c: CertificationReport): string {
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   const box = e.valid ? '[✓]' : '[ ]';
-  lines.push(`${box} ${e.fingerprint} ${JSON.stringify(e.userId)}: ${validityWord(e.validity)} (${e.validity})`);
+  lines.push(`${box} ${e.fingerprint} ${quoted(e.userId)}: ${validityWord(e.validity)} (${e.validity})`);
   for (const r of e.reasons) lines.push(`    ${reasonText(r)}`);
   if (e.counts && e.validity !== '-' && e.level !== undefined) {
     lines.push(

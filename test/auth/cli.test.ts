@@ -393,9 +393,9 @@ describe('subcommands', () => {
       const again = await server.run(['gpg-cmd', '--import'], armored.stdout);
       assert.equal(again.status, 0);
       assert.match(again.stderr, /not changed/);
-      const unsupported = await server.run(['gpg-cmd', '--delete-keys', bob.fpr]);
+      const unsupported = await server.run(['gpg-cmd', '--delete-secret-keys', bob.fpr]);
       assert.equal(unsupported.status, 3);
-      assert.match(unsupported.stderr, /gpg option "--delete-keys" is not supported/);
+      assert.match(unsupported.stderr, /gpg option "--delete-secret-keys" is not supported/);
       assert.equal((await server.run(['gpg-cmd', '--edit-key', bob.fpr])).status, 3);
       const missing = await server.run(['gpg-cmd', '--list-keys', 'DEADBEEFDEADBEEF']);
       assert.equal(missing.status, 3);
