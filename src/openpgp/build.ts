@@ -7,6 +7,7 @@ import { createHash, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import { UnsupportedError } from '../errors.js';
 import { bigintToBytes, bytesToBigint, modInverse } from '../util/bigint.js';
 import { u32 } from '../util/bytes.js';
+import { privateKeyMaterial, publicKeyMaterial } from '../util/key-material.js';
 import { curveByName, HASH_NAMES, PubKeyAlg } from './algorithms.js';
 import { type KeyPacket, parseKeyPacket } from './key-packet.js';
 import { encodeOldPacket, encodePacket, Tag } from './packets.js';
@@ -24,48 +25,43 @@ export function encodeMpi(value: Uint8Array): Buffer {
   return Buffer.concat([head, v]);
 }
 
-const b64u = (s: string | undefined): Buffer => Buffer.from(s ?? '', 'base64url');
+/** Our curve names by JWK name, for the curves we write. */
+const NIST_CURVES: Record<string, string> = { 'P-256': 'nistp256', 'P-384': 'nistp384', 'P-521': 'nistp521' };
 
 /** Public-key algorithm and v4 material for a node:crypto public (or private) key. */
 export function publicMaterial(key: KeyObject): { algorithm: number; material: Buffer } {
-  const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') return { algorithm: PubKeyAlg.RSA, material: Buffer.concat([encodeMpi(b64u(jwk.n)), encodeMpi(b64u(jwk.e))]) };
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
+  const m = publicKeyMaterial(key);
+  if (m.type === 'rsa') return { algorithm: PubKeyAlg.RSA, material: Buffer.concat([encodeMpi(m.n), encodeMpi(m.e)]) };
+  if (m.type === 'ed25519') {
     const oid = curveByName('ed25519').oidBytes;
     return {
       algorithm: PubKeyAlg.EdDSALegacy,
-      material: Buffer.concat([Buffer.from([oid.length]), oid, encodeMpi(Buffer.concat([Buffer.from([0x40]), b64u(jwk.x)]))]),
+      material: Buffer.concat([Buffer.from([oid.length]), oid, encodeMpi(Buffer.concat([Buffer.from([0x40]), m.a]))]),
     };
   }
-  if (jwk.kty === 'EC') {
-    const name = ({ 'P-256': 'nistp256', 'P-384': 'nistp384', 'P-521': 'nistp521' } as Record<string, string>)[jwk.crv ?? ''];
-    if (name) {
-      const curve = curveByName(name);
-      const size = Math.ceil(curve.bits / 8);
-      const pad = (b: Buffer) => Buffer.concat([Buffer.alloc(size - b.length), b]);
-      const point = Buffer.concat([Buffer.from([4]), pad(b64u(jwk.x)), pad(b64u(jwk.y))]);
-      return { algorithm: PubKeyAlg.ECDSA, material: Buffer.concat([Buffer.from([curve.oidBytes.length]), curve.oidBytes, encodeMpi(point)]) };
-    }
+  const name = m.type === 'ec' ? NIST_CURVES[m.curve] : undefined;
+  if (m.type === 'ec' && name) {
+    const oid = curveByName(name).oidBytes;
+    return { algorithm: PubKeyAlg.ECDSA, material: Buffer.concat([Buffer.from([oid.length]), oid, encodeMpi(m.point)]) };
   }
-  throw new UnsupportedError('MS_KEY_ALGORITHM', `unsupported key type ${jwk.kty}${jwk.crv ? ` (${jwk.crv})` : ''}`);
+  throw new UnsupportedError('MS_KEY_ALGORITHM', `unsupported key type ${key.asymmetricKeyType}${m.type === 'ec' ? ` (${m.curve})` : ''}`);
 }
 
 /** The secret MPIs of a node:crypto private key in OpenPGP order (RSA: d, p, q, u with p < q). */
 export function secretMaterial(key: KeyObject): Buffer {
-  const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') {
-    let p = b64u(jwk.p);
-    let q = b64u(jwk.q);
-    // OpenPGP stores u = p^-1 mod q with p < q; JWK's qi is q^-1 mod p, so swap when needed.
-    let u = b64u(jwk.qi);
-    if (Buffer.compare(p, q) < 0) {
+  const m = privateKeyMaterial(key);
+  if (m.type === 'rsa') {
+    let { p, q, qi: u } = m;
+    // OpenPGP stores u = p^-1 mod q with p < q; PKCS#1's qi is q^-1 mod p, so swap when needed.
+    // Compared as numbers: minimal magnitudes of different lengths do not sort as bytes.
+    if (bytesToBigint(p) < bytesToBigint(q)) {
       u = bigintToBytes(modInverse(bytesToBigint(p), bytesToBigint(q)));
     } else [p, q] = [q, p];
-    return Buffer.concat([encodeMpi(b64u(jwk.d)), encodeMpi(p), encodeMpi(q), encodeMpi(u)]);
+    return Buffer.concat([encodeMpi(m.d), encodeMpi(p), encodeMpi(q), encodeMpi(u)]);
   }
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return encodeMpi(b64u(jwk.d));
-  if (jwk.kty === 'EC') return encodeMpi(b64u(jwk.d));
-  throw new UnsupportedError('MS_KEY_ALGORITHM', `unsupported key type ${jwk.kty}`);
+  if (m.type === 'ed25519') return encodeMpi(m.seed);
+  if (m.type === 'ec') return encodeMpi(m.d);
+  throw new UnsupportedError('MS_KEY_ALGORITHM', `unsupported key type ${key.asymmetricKeyType}`);
 }
 
 /** A v4 public-key packet body. */

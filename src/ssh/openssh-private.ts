@@ -5,28 +5,17 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { UnsupportedError } from '../errors.js';
-import { leftPad, SSH_CURVES, sshBlobFromKeyObject, sshCurveForJwk } from './public-key.js';
+import { privateKeyMaterial } from '../util/key-material.js';
+import { sshBlobFromKeyObject, sshCurveForJwk } from './public-key.js';
 import { sshMpint, sshString, sshUint32 } from './wire.js';
 
-const b64u = (s: string | undefined): Buffer => Buffer.from(s ?? '', 'base64url');
-
 function privateFields(key: KeyObject): Buffer {
-  const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') {
-    return Buffer.concat([
-      sshString('ssh-rsa'),
-      ...[jwk.n, jwk.e, jwk.d, jwk.qi, jwk.p, jwk.q].map((v) => sshMpint(b64u(v))),
-    ]);
-  }
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
-    const a = b64u(jwk.x);
-    return Buffer.concat([sshString('ssh-ed25519'), sshString(a), sshString(Buffer.concat([b64u(jwk.d), a]))]);
-  }
-  const curve = jwk.kty === 'EC' ? sshCurveForJwk(jwk.crv) : undefined;
-  if (curve) {
-    const size = SSH_CURVES[curve].size;
-    const point = Buffer.concat([Buffer.from([4]), leftPad(b64u(jwk.x), size), leftPad(b64u(jwk.y), size)]);
-    return Buffer.concat([sshString(`ecdsa-sha2-${curve}`), sshString(curve), sshString(point), sshMpint(b64u(jwk.d))]);
+  const m = privateKeyMaterial(key);
+  if (m.type === 'rsa') return Buffer.concat([sshString('ssh-rsa'), ...[m.n, m.e, m.d, m.qi, m.p, m.q].map((v) => sshMpint(v))]);
+  if (m.type === 'ed25519') return Buffer.concat([sshString('ssh-ed25519'), sshString(m.a), sshString(Buffer.concat([m.seed, m.a]))]);
+  const curve = m.type === 'ec' ? sshCurveForJwk(m.curve) : undefined;
+  if (m.type === 'ec' && curve) {
+    return Buffer.concat([sshString(`ecdsa-sha2-${curve}`), sshString(curve), sshString(m.point), sshMpint(m.d)]);
   }
   throw new UnsupportedError('MS_SSH_KEY_ALGORITHM', `cannot write a ${key.asymmetricKeyType} key in OpenSSH format`);
 }

@@ -10,6 +10,7 @@ import sshpk from 'sshpk';
 import { InputError, MsError, UnsupportedError } from '../errors.js';
 import { dsaNotSupported, ecPointToJwk, SSH_CURVES, type SshCurve, sshBlobFromKeyObject, sshCurveForJwk } from './public-key.js';
 import { bigintToBytes as unbig, bytesToBigint as big } from '../util/bigint.js';
+import { publicKeyMaterial } from '../util/key-material.js';
 
 export type PrivateKeyFormat = 'openssh' | 'pkcs1' | 'pkcs8' | 'sec1' | 'der';
 
@@ -205,5 +206,7 @@ function readOpenSsh(text: string, passphrase: string | Buffer | undefined, sour
 export function isSupportedKey(key: KeyObject): boolean {
   const t = key.asymmetricKeyType;
   if (t === 'rsa' || t === 'ed25519') return true;
-  return t === 'ec' && sshCurveForJwk(key.export({ format: 'jwk' }).crv) !== undefined;
+  if (t !== 'ec') return false;
+  const m = publicKeyMaterial(key);
+  return m.type === 'ec' && sshCurveForJwk(m.curve) !== undefined;
 }

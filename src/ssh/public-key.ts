@@ -6,6 +6,7 @@
  */
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InputError, UnsupportedError } from '../errors.js';
+import { publicKeyMaterial } from '../util/key-material.js';
 import { SshReader, sshMpint, sshString } from './wire.js';
 
 export type SshKeyType = 'ssh-rsa' | 'ssh-ed25519' | 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521';
@@ -48,25 +49,14 @@ export function dsaNotSupported(): UnsupportedError {
 export function sshBlobFromKeyObject(key: KeyObject): Buffer {
   const type = key.asymmetricKeyType;
   if (type === 'dsa') throw dsaNotSupported();
-  const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty === 'RSA') return Buffer.concat([sshString('ssh-rsa'), sshMpint(b64u(jwk.e)), sshMpint(b64u(jwk.n))]);
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return Buffer.concat([sshString('ssh-ed25519'), sshString(b64u(jwk.x))]);
-  if (jwk.kty === 'EC') {
-    const curve = sshCurveForJwk(jwk.crv);
-    if (curve) {
-      const size = SSH_CURVES[curve].size;
-      const point = Buffer.concat([Buffer.from([4]), leftPad(b64u(jwk.x), size), leftPad(b64u(jwk.y), size)]);
-      return Buffer.concat([sshString(`ecdsa-sha2-${curve}`), sshString(curve), sshString(point)]);
-    }
-  }
-  throw new UnsupportedError('MS_SSH_KEY_ALGORITHM', `unsupported key type ${type}${jwk.crv ? ` (${jwk.crv})` : ''}`, {
+  const m = publicKeyMaterial(key);
+  if (m.type === 'rsa') return Buffer.concat([sshString('ssh-rsa'), sshMpint(m.e), sshMpint(m.n)]);
+  if (m.type === 'ed25519') return Buffer.concat([sshString('ssh-ed25519'), sshString(m.a)]);
+  const curve = m.type === 'ec' ? sshCurveForJwk(m.curve) : undefined;
+  if (m.type === 'ec' && curve) return Buffer.concat([sshString(`ecdsa-sha2-${curve}`), sshString(curve), sshString(m.point)]);
+  throw new UnsupportedError('MS_SSH_KEY_ALGORITHM', `unsupported key type ${type}${m.type === 'ec' ? ` (${m.curve})` : ''}`, {
     hints: ['supported: RSA, Ed25519, ECDSA on NIST P-256, P-384 and P-521'],
   });
-}
-
-export function leftPad(b: Buffer, size: number): Buffer {
-  if (b.length >= size) return b;
-  return Buffer.concat([Buffer.alloc(size - b.length), b]);
 }
 
 /** The JWK of a public key blob, and its type. @throws InputError, UnsupportedError */

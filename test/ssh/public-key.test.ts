@@ -15,6 +15,7 @@ import {
   sshFingerprint,
   sshLineFromKeyPacket,
 } from '../../src/ssh/index.js';
+import { publicKeyMaterial } from '../../src/util/key-material.js';
 import { ok, Scratch, type SshKeyKind } from './tools.js';
 
 const scratch = new Scratch();
@@ -64,7 +65,9 @@ describe('OpenPGP key packets to SSH', () => {
   test('a v6 native Ed25519 key packet', () => {
     const file = scratch.sshKeygen('ed25519');
     const key = parsePrivateKey(readFileSync(file));
-    const raw = Buffer.from(key.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
+    const m = publicKeyMaterial(key.publicKey);
+    assert.equal(m.type, 'ed25519');
+    const raw = m.a;
     const body = Buffer.concat([Buffer.from([6, 0x63, 0xc3, 0x42, 0x00, 27, 0, 0, 0, 32]), raw]);
     const packet = {
       ...keyPacketFor(key.publicKey, 0),
