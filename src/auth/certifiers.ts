@@ -15,6 +15,7 @@ import { Verifier } from '../verify/verifier.js';
 import { selectCertification } from '../wot/engine.js';
 import type { WotCertification } from '../wot/types.js';
 import { type CoreKey, domainRegex, revokeCertifications, TRUST_AMOUNT, trustSign } from './core.js';
+import { ingestCerts } from './ingest.js';
 import { type AuthStore, keyIdOf } from './store.js';
 
 export { colonEscape };
@@ -69,7 +70,8 @@ export interface AddedCertifier {
 export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, opts: CertifierOptions): Promise<AddedCertifier> {
   if (cert.secret) throw new InputError('MS_AUTH_CERTIFIER_SECRET', 'refusing a secret key as a certifier', { hints: ['give the public key (gpg --export)'] });
   if (cert.primary.fpr === core.primary.fpr) throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', 'the trust core cannot certify itself');
-  const stored = (await store.putCerts([cert], new Date(opts.now * 1000)))[0].cert;
+  // The key comes from outside (a file, a keyserver): through the one ingest path (ingest.ts).
+  const stored = (await ingestCerts(store, [cert], new Date(opts.now * 1000))).certs[0].cert;
   const [ev] = await evaluateWithCore(store, core, [stored], opts.now);
   if (ev.primary.status !== 'valid') {
     throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', `key ${ev.fpr} is ${ev.primary.status}; it cannot be made a certifier`);

@@ -18,6 +18,7 @@ import { KeyFlag } from '../openpgp/signature.js';
 import { Verifier } from '../verify/verifier.js';
 import { colonEscape, printable, quoted } from '../util/printable.js';
 import { findOne } from './certifiers.js';
+import { type DroppedCounts, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
 
 export type GpgCommand = 'import' | 'export' | 'list-keys' | 'recv-keys' | 'refresh-keys' | 'delete-keys';
@@ -125,17 +126,19 @@ export interface ImportReport {
   keyId: string;
   userId: string;
   status: 'inserted' | 'updated' | 'unchanged';
+  /** What the ingest path left out (src/auth/ingest.ts). */
+  dropped: DroppedCounts;
 }
 
-/** Imports public certificates into the store (local signatures dropped, secret keys refused). */
+/** Imports public certificates into the store through the one ingest path (local signatures and floods dropped); secret keys are refused. */
 export async function importCerts(store: AuthStore, certs: Cert[], now: Date): Promise<ImportReport[]> {
   const out: ImportReport[] = [];
   for (const c of certs) {
     if (c.secret) throw new InputError('MS_AUTH_GPG_SECRET', `refusing to import secret key ${c.primary.fpr}`, { hints: ['import the public key (gpg --export)'] });
   }
-  const results = await store.putCerts(certs.map(withoutLocalSignatures), now);
+  const results = (await ingestCerts(store, certs, now)).certs;
   results.forEach((r) => {
-    out.push({ fpr: r.fpr, keyId: r.cert.primary.keyId, userId: r.cert.users.find((u) => u.kind === 'userid')?.text ?? '', status: r.status });
+    out.push({ fpr: r.fpr, keyId: r.cert.primary.keyId, userId: r.cert.users.find((u) => u.kind === 'userid')?.text ?? '', status: r.status, dropped: r.dropped });
   });
   return out;
 }

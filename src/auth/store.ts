@@ -220,19 +220,58 @@ export class AuthStore {
     const results = await this.certs.putMany(certs, now);
     if (this.readonly || results.length === 0) return results;
     const data = this.stmt('SELECT id, data FROM certs WHERE fpr = ?');
-    const del = this.stmt('DELETE FROM auth_issuers WHERE cert_id = ?');
-    const ins = this.stmt('INSERT INTO auth_issuers (issuer, cert_id, tsig) VALUES (?, ?, ?) ON CONFLICT (issuer, cert_id) DO UPDATE SET tsig = max(tsig, excluded.tsig)');
-    const clean = this.stmt('DELETE FROM auth_dirty WHERE cert_id = ?');
     this.database.write('cannot index the store', () => {
       for (const r of results) {
         const row = data.get(r.fpr) as { id: number; data: Buffer } | undefined;
         if (!row?.data.equals(Buffer.concat(r.cert.packets.map((p) => p.raw)))) continue;
-        del.run(row.id);
-        for (const [issuer, tsig] of issuersOf(r.cert)) ins.run(issuer, row.id, tsig ? 1 : 0);
-        clean.run(row.id);
+        this.indexIssuers(row.id, r.cert);
       }
     });
     return results;
+  }
+
+  /**
+   * Stores certificates from outside (src/auth/ingest.ts, the only caller): merged with
+   * what is stored as putCerts does, then each merged result passed to `trim`, which may
+   * only leave signatures out (never a key or user ID, so the store's own indexes stay
+   * right). When it does, the trimmed bytes replace the stored ones. A certificate changed
+   * by someone else meanwhile is left as merged and stays marked for re-indexing.
+   */
+  async putCertsTrimmed(certs: Cert[], now: Date, trim: (merged: Cert) => Promise<Cert | undefined>): Promise<PutResult[]> {
+    const results = await this.certs.putMany(certs, now);
+    if (this.readonly || results.length === 0) return results;
+    const trimmed: Array<Cert | undefined> = [];
+    for (const r of results) trimmed.push(await trim(r.cert));
+    const data = this.stmt('SELECT id, data FROM certs WHERE fpr = ?');
+    const update = this.stmt('UPDATE certs SET data = ?, updated = ? WHERE id = ?');
+    const time = Math.floor(now.getTime() / 1000);
+    return this.database.write('cannot store certificates', () =>
+      results.map((r, i): PutResult => {
+        const row = data.get(r.fpr) as { id: number; data: Buffer } | undefined;
+        if (!row?.data.equals(Buffer.concat(r.cert.packets.map((p) => p.raw)))) return r;
+        const t = trimmed[i];
+        let result = r;
+        if (t) {
+          const bytes = Buffer.concat(t.packets.map((p) => p.raw));
+          if (!bytes.equals(row.data)) {
+            update.run(bytes, time, row.id);
+            result = { fpr: r.fpr, status: r.status === 'inserted' ? 'inserted' : 'updated', cert: t };
+          }
+        }
+        this.indexIssuers(row.id, result.cert);
+        return result;
+      }),
+    );
+  }
+
+  /** Replaces the issuer index rows of a stored certificate (inside a write transaction). */
+  private indexIssuers(id: number, cert: Cert): void {
+    const del = this.stmt('DELETE FROM auth_issuers WHERE cert_id = ?');
+    const ins = this.stmt('INSERT INTO auth_issuers (issuer, cert_id, tsig) VALUES (?, ?, ?) ON CONFLICT (issuer, cert_id) DO UPDATE SET tsig = max(tsig, excluded.tsig)');
+    const clean = this.stmt('DELETE FROM auth_dirty WHERE cert_id = ?');
+    del.run(id);
+    for (const [issuer, tsig] of issuersOf(cert)) ins.run(issuer, id, tsig ? 1 : 0);
+    clean.run(id);
   }
 
   /** Certificates certified by any of these key IDs (16 hex digits). */

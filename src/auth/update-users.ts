@@ -20,6 +20,7 @@ import type { Cert } from '../openpgp/cert.js';
 import type { Account } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
 import { refreshBindings } from './compute.js';
+import { type DroppedCounts, droppedTotal, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
 import { type UserKeys, type UserKeysSettings, userAuthorizedKeys } from './user-keys.js';
 
@@ -32,7 +33,8 @@ export type UpdateEvent =
   | { type: 'user'; name: string; outcome: UserOutcome }
   | { type: 'keyserver-error'; userId: string; error: MsError }
   | { type: 'keyserver-skipped'; remaining: number; reason: string }
-  | { type: 'keyserver-fetched'; userId: string; certs: number };
+  | { type: 'keyserver-fetched'; userId: string; certs: number }
+  | { type: 'keyserver-dropped'; userId: string; fpr: string; dropped: DroppedCounts };
 
 export interface UserOutcome {
   name: string;
@@ -91,7 +93,11 @@ export async function fetchUserIds(store: AuthStore, source: CertSource, userIds
         const r = await source.searchExact(uid, { signal: controller.signal });
         // Only certificates that carry the exact user ID are of any use here.
         const useful = r.certs.filter((c) => c.users.some((u) => u.kind === 'userid' && u.text === uid) && !c.secret);
-        if (useful.length > 0) await store.putCerts(useful, now);
+        if (useful.length > 0) {
+          // Through the one ingest path: no local signatures, floods cut to a budget (ingest.ts).
+          const ingested = await ingestCerts(store, useful, now);
+          for (const c of ingested.certs) if (droppedTotal(c.dropped) > 0) onEvent?.({ type: 'keyserver-dropped', userId: uid, fpr: c.fpr, dropped: c.dropped });
+        }
         onEvent?.({ type: 'keyserver-fetched', userId: uid, certs: useful.length });
       } catch (err) {
         const error = err instanceof MsError ? err : new MsError('MS_AUTH_KEYSERVER', errorMessage(err), { cause: err });

@@ -158,6 +158,7 @@ async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
   return withSetup(ctx, (store) =>
     locked(ctx, async () => {
       const { updateUsers } = await import('../auth/update-users.js');
+      const { describeDropped } = await import('../auth/ingest.js');
       let accounts: Account[];
       let unknown = false;
       if (names.length > 0) {
@@ -189,6 +190,9 @@ async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
               break;
             case 'keyserver-fetched':
               ctx.log.debug(`keyserver: ${e.certs} certificate(s) for ${JSON.stringify(e.userId)}`);
+              break;
+            case 'keyserver-dropped':
+              ctx.log.verbose(`keyserver: key ${e.fpr} for ${JSON.stringify(e.userId)}: ${describeDropped(e.dropped)}`);
               break;
             case 'user': {
               const o = e.outcome;
@@ -225,8 +229,12 @@ async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
         const client = await keyserverClient(ctx, undefined, Math.min(3_600_000, Math.max(60_000, certs.length * 1000)));
         const r = await client.refresh(certs);
         const updated = r.certs.filter((c) => r.updated.includes(c.primary.fpr));
-        if (updated.length > 0) await store.putCerts(updated, ctx.now);
-        ctx.log.info(`refreshed ${certs.length} key(s): ${r.updated.length} updated, ${r.notFound.length} not on the keyserver, ${r.failed.length} failed`);
+        // Through the one ingest path (src/auth/ingest.ts): what it drops does not count as an update.
+        const { ingestCerts, describeDropped } = await import('../auth/ingest.js');
+        const ingested = updated.length > 0 ? (await ingestCerts(store, updated, ctx.now)).certs : [];
+        for (const c of ingested) if (describeDropped(c.dropped)) ctx.log.info(`key ${c.fpr}: ${describeDropped(c.dropped)}`);
+        const changed = ingested.filter((c) => c.status !== 'unchanged').length;
+        ctx.log.info(`refreshed ${certs.length} key(s): ${changed} updated, ${r.notFound.length} not on the keyserver, ${r.failed.length} failed`);
         for (const f of r.failed) ctx.log.error(`could not refresh ${f.fpr}: ${f.error.message}`);
         if (r.failed.length > 0) status = EXIT.temporary;
       }
@@ -355,6 +363,7 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
 
 async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
   const g = await import('../auth/gpg-cmd.js');
+  const { describeDropped } = await import('../auth/ingest.js');
   const inv = g.parseGpgArgs(argv);
   return withSetup(ctx, async (store, core) => {
     switch (inv.command) {
@@ -371,6 +380,7 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
           if (certs.length === 0) throw new InputError('MS_AUTH_GPG_INPUT', 'no valid OpenPGP data found');
           const reports = await g.importCerts(store, certs, ctx.now);
           ctx.io.stderr.write(g.formatImport(reports));
+          for (const rep of reports) if (describeDropped(rep.dropped)) ctx.log.info(`key ${rep.fpr}: ${describeDropped(rep.dropped)}`);
           await refresh(ctx, store);
           return EXIT.ok;
         });
@@ -395,7 +405,9 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
             const id = raw.replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
             try {
               const r = id.length === 16 ? await client.getByKeyId(id) : await client.getByFingerprint(id);
-              ctx.io.stderr.write(g.formatImport(await g.importCerts(store, r.certs, ctx.now)));
+              const reports = await g.importCerts(store, r.certs, ctx.now);
+              ctx.io.stderr.write(g.formatImport(reports));
+              for (const rep of reports) if (describeDropped(rep.dropped)) ctx.log.info(`key ${rep.fpr}: ${describeDropped(rep.dropped)}`);
             } catch (err) {
               if (!(err instanceof MsError)) throw err;
               ctx.log.error(`keyserver receive failed for ${raw}: ${err.message}`);

@@ -7,16 +7,24 @@ import { InputError } from '../errors.js';
 const CRC24_INIT = 0xb704ce;
 const CRC24_POLY = 0x1864cfb;
 
-export function crc24(data: Uint8Array): number {
-  let crc = CRC24_INIT;
-  for (let i = 0; i < data.length; i++) {
-    crc ^= data[i] << 16;
+/** CRC-24 of each byte value, so the checksum takes one table step per byte (a keyserver answer can be 16 MiB). */
+const CRC24_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    let crc = b << 16;
     for (let j = 0; j < 8; j++) {
       crc <<= 1;
       if (crc & 0x1000000) crc ^= CRC24_POLY;
     }
+    table[b] = crc & 0xffffff;
   }
-  return crc & 0xffffff;
+  return table;
+})();
+
+export function crc24(data: Uint8Array): number {
+  let crc = CRC24_INIT;
+  for (let i = 0; i < data.length; i++) crc = ((crc << 8) ^ CRC24_TABLE[((crc >> 16) ^ data[i]) & 0xff]) & 0xffffff;
+  return crc;
 }
 
 export type ArmorType = 'PUBLIC KEY BLOCK' | 'PRIVATE KEY BLOCK' | 'SIGNATURE' | 'MESSAGE';
