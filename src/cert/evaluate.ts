@@ -11,6 +11,7 @@ import type { Keyring } from '../keyring/keyring.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import type { Cert, SigEntry, SubkeyComponent, UserComponent } from '../openpgp/cert.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
+import { canonicalCert } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
 import type { SigTarget } from '../openpgp/signed-data.js';
 import { isHardRevocation, KeyFlag, parseSignature, type RevocationKey, type Signature, SigType, signatureExpiry } from '../openpgp/signature.js';
@@ -420,9 +421,12 @@ const pendingCertifications = new WeakMap<Certification, Pending>();
 
 /**
  * Evaluates certificates at `opts.now`. Issuers and designated revokers are looked up
- * in `keyring` (which should contain the certificates themselves).
+ * in `keyring` (which should contain the certificates themselves). Each certificate is
+ * evaluated in canonical form (`EvaluatedCert.cert` is that form): with a user ID or
+ * subkey given twice, a revocation on one copy must not leave the other bound.
  */
-export async function evaluateCerts(certs: Cert[], keyring: Keyring, opts: EvaluateOptions): Promise<EvaluatedCert[]> {
+export async function evaluateCerts(given: Cert[], keyring: Keyring, opts: EvaluateOptions): Promise<EvaluatedCert[]> {
+  const certs = given.map(canonicalCert);
   const policy = opts.policy ?? DEFAULT_POLICY;
   const withSubkeys = opts.subkeys ?? true;
   const outcomes = new Outcomes();

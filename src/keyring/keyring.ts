@@ -1,9 +1,12 @@
 /**
  * An in-memory keyring: certificates indexed by primary fingerprint and key ID, and
  * subkey IDs pointing at their primary. Adding a certificate already present merges it.
+ * Every certificate held is canonical (src/openpgp/merge.ts): duplicated user IDs or
+ * subkeys are collapsed on the way in, so no reader can see a revocation on one copy and
+ * a binding on another.
  */
 import type { Cert } from '../openpgp/cert.js';
-import { mergeCerts } from '../openpgp/merge.js';
+import { canonicalCert, mergeCerts } from '../openpgp/merge.js';
 
 export class Keyring {
   private readonly byFpr = new Map<string, Cert>();
@@ -14,15 +17,17 @@ export class Keyring {
     for (const c of certs) this.add(c);
   }
 
-  /** Adds a certificate, merging it into a copy already held; returns the stored one. */
-  add(cert: Cert): Cert {
-    const existing = this.byFpr.get(cert.primary.fpr);
+  /** Adds a certificate, merging it into a copy already held; returns the stored one (canonical). */
+  add(given: Cert): Cert {
+    const existing = this.byFpr.get(given.primary.fpr);
     if (existing) {
-      const merged = mergeCerts(existing, cert);
-      this.byFpr.set(cert.primary.fpr, merged);
+      // mergeCerts collapses duplicates of both inputs.
+      const merged = mergeCerts(existing, given);
+      this.byFpr.set(given.primary.fpr, merged);
       this.reindex(existing, merged);
       return merged;
     }
+    const cert = canonicalCert(given);
     this.byFpr.set(cert.primary.fpr, cert);
     push(this.byKeyId, cert.primary.keyId, cert);
     for (const s of cert.subkeys) push(this.bySubkeyId, s.key.keyId, cert);

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { EnvironmentError, InputError, MsError, TemporaryError } from '../errors.js';
 import { type Cert, publicPackets, readCerts } from '../openpgp/cert.js';
-import { mergeCerts } from '../openpgp/merge.js';
+import { canonicalCert, isCanonical, mergeCerts } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
 import type { VerificationCache } from '../verify/cache.js';
 import type { TimeWindow } from '../cert/time-window.js';
@@ -317,16 +317,19 @@ export class SqliteCertStore implements CertStore {
     const time = unixSeconds(now);
     const row = this.s.byFpr.get(fpr);
     if (!row) {
-      const bytes = storedBytes(cert);
+      // Stored canonical (one packet per user ID and subkey), so a signature merged in later
+      // lands on the one copy every reader evaluates.
+      const bytes = storedBytes(canonicalCert(cert));
       const id = Number(this.s.insert.run(fpr, bytes, time, time).lastInsertRowid);
       const stored = parseStored({ id, fpr, data: bytes, created: time, updated: time });
       this.index(id, stored.cert);
       return { fpr, status: 'inserted', cert: stored.cert };
     }
     const old = parseStored(row);
-    // Unchanged when every incoming packet is already stored: keep the stored bytes as they are.
+    // Unchanged when every incoming packet is already stored: keep the stored bytes as they are,
+    // unless they were stored with duplicates (before canonical storage): the merge rewrites them.
     const have = new Set(publicPackets(old.cert).map((p) => packetKey(p.tag, p.body)));
-    if (publicPackets(cert).every((p) => have.has(packetKey(p.tag, p.body)))) {
+    if (isCanonical(old.cert) && publicPackets(cert).every((p) => have.has(packetKey(p.tag, p.body)))) {
       return { fpr, status: 'unchanged', cert: old.cert };
     }
     const bytes = storedBytes(mergeCerts(old.cert, cert));

@@ -44,8 +44,11 @@ export interface StoredCert {
 export interface CertStore {
   /**
    * Stores `cert`, merged with the stored copy of the same primary key (packet union, as
-   * `mergeCerts`). The bytes stored MUST be exactly `writeCert` of the merged certificate with trust
-   * and marker packets left out, so `get` returns the very packets that were put, in their order.
+   * `mergeCerts`). What is stored MUST be canonical (`canonicalCert`: each user ID, attribute and
+   * subkey once), so a signature merged in later cannot land on a duplicate that readers ignore.
+   * The bytes stored MUST be exactly `writeCert` of the (canonical) merged certificate with trust
+   * and marker packets left out, so `get` returns the very packets that were put, in their order,
+   * when they were canonical.
    * The status MUST be `unchanged` when the merge adds nothing (the bytes are identical).
    * @throws InputError (MS_STORE_SECRET) for a secret key: this is a store of public certificates.
    */

@@ -219,11 +219,12 @@ export function scopeAdmits(graph: Graph, kr: Introducer, text: string, model: M
     if (kr.gnupgScope === undefined) return true;
     // gpg hands regexec a C string: the user ID ends at its first NUL.
     const nul = text.indexOf('\u0000');
-    return regexMatches(graph.regex(kr.gnupgScope), nul < 0 ? text : text.slice(0, nul));
+    return regexMatches(graph.regex(kr.gnupgScope), nul < 0 ? text : text.slice(0, nul), 'gnupg');
   }
   if (kr.scopes.length === 0) return true;
   if (hasControlCharacters(text)) return false;
-  return kr.scopes.every((s) => regexMatches(graph.regex(s), text));
+  // Case folds in ASCII only: gpg's fold also makes U+017F match `s` and U+0131 match `i`.
+  return kr.scopes.every((s) => regexMatches(graph.regex(s), text, 'ascii'));
 }
 
 /**

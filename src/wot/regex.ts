@@ -5,6 +5,15 @@
  * then matched case-insensitively with extended syntax. The matcher is a Thompson
  * NFA simulated in lock step, so matching is linear in the user ID: no expression
  * can make it backtrack or hang. Not a general regex library.
+ *
+ * Case is ignored in one of two ways (`CaseFold`), never by JavaScript's full Unicode
+ * case mapping, which would let U+212A KELVIN SIGN stand for `k` and so carry a user ID
+ * outside a certifier's domain:
+ * - `ascii`: only A–Z and a–z fold. Never wider than gpg; what decides access.
+ * - `gnupg`: gpg 2.2's own rule (jimregexp with REG_ICASE: pattern and text both
+ *   uppercased, ASCII by toupper, other BMP letters by their simple uppercase mapping),
+ *   so U+017F LONG S matches `s` and U+0131 DOTLESS I matches `i`, as in gpg, while
+ *   U+212A and U+0130 (uppercase already) match nothing but themselves.
  */
 
 /** gpg's standard frame, as `tsign` writes it for a domain. */
@@ -65,10 +74,17 @@ export function scopeDomain(source: string): string | undefined {
 
 // ---- Parsing into a small AST ------------------------------------------------------
 
+/** A bracket expression: `ranges` from literal characters (folded with the text), `classes` from [:name:] (as they are, like gpg). */
+interface CharSet {
+  negated: boolean;
+  ranges: Array<[number, number]>;
+  classes: Array<[number, number]>;
+}
+
 type Node =
   | { kind: 'char'; cp: number }
   | { kind: 'any' }
-  | { kind: 'set'; negated: boolean; ranges: Array<[number, number]> }
+  | ({ kind: 'set' } & CharSet)
   | { kind: 'bol' }
   | { kind: 'eol' }
   | { kind: 'cat'; items: Node[] }
@@ -181,6 +197,9 @@ class Parser {
         // Escaped letters and digits are class or assertion escapes in jimregexp
         // (\d, \w, \<, …); we do not emulate them, so such an expression matches nothing.
         if (isAsciiAlnum(e)) throw new RegexSyntaxError('unsupported escape');
+        // jimregexp takes the byte after a backslash, not the character: an escaped non-ASCII
+        // character never matches itself in gpg, so it must not here.
+        if (e > 0x7f) throw new RegexSyntaxError('escaped non-ASCII character');
         return { kind: 'char', cp: e };
       }
       case 0x2a:
@@ -199,6 +218,7 @@ class Parser {
       this.pos++;
     }
     const ranges: Array<[number, number]> = [];
+    const classes: Array<[number, number]> = [];
     let first = true;
     for (;;) {
       const c = this.cps[this.pos++];
@@ -210,21 +230,25 @@ class Parser {
         const name = String.fromCodePoint(...this.cps.slice(this.pos + 1, close));
         const cls = POSIX_CLASSES[name];
         if (!cls) throw new RegexSyntaxError(`unknown class ${name}`);
-        ranges.push(...cls);
+        classes.push(...cls);
         this.pos = close + 2;
         continue;
       }
       let lo = c;
       if (c === 0x5c && this.peek() !== undefined) lo = this.cps[this.pos++];
+      if (c === 0x5c && lo > 0x7f) throw new RegexSyntaxError('escaped non-ASCII character');
       if (this.peek() === 0x2d /* - */ && this.cps[this.pos + 1] !== undefined && this.cps[this.pos + 1] !== 0x5d) {
         this.pos++;
         let hi = this.cps[this.pos++];
-        if (hi === 0x5c && this.peek() !== undefined) hi = this.cps[this.pos++];
+        if (hi === 0x5c && this.peek() !== undefined) {
+          hi = this.cps[this.pos++];
+          if (hi > 0x7f) throw new RegexSyntaxError('escaped non-ASCII character');
+        }
         if (hi < lo) throw new RegexSyntaxError('invalid range');
         ranges.push([lo, hi]);
       } else ranges.push([lo, lo]);
     }
-    return { kind: 'set', negated, ranges };
+    return { kind: 'set', negated, ranges, classes };
   }
 
   private findClassEnd(): number {
@@ -246,34 +270,55 @@ type Op = (typeof Op)[keyof typeof Op];
 
 interface Inst {
   op: Op;
-  /** Char: the code point's case variants. */
-  cps?: number[];
-  set?: { negated: boolean; ranges: Array<[number, number]> };
+  /** Char: the pattern's code point, unfolded. */
+  cp?: number;
+  set?: CharSet;
+  /** Char and Set: the pattern side folded, per CaseFold, computed on first use. */
+  folded?: Partial<Record<CaseFold, number | Array<[number, number]>>>;
   /** Split: both targets; Jump: x only. */
   x?: number;
   y?: number;
 }
 
-function caseVariants(cp: number): number[] {
-  const s = String.fromCodePoint(cp);
-  const out = new Set<number>([cp]);
-  for (const v of [s.toLowerCase(), s.toUpperCase()]) {
-    const first = v.codePointAt(0);
-    if (first !== undefined && String.fromCodePoint(first) === v) out.add(first);
+/** How a match ignores case (see the module comment). */
+export type CaseFold = 'ascii' | 'gnupg';
+
+const asciiUpper = (cp: number) => (cp >= 0x61 && cp <= 0x7a ? cp - 0x20 : cp);
+
+const LETTER = /^\p{L}$/u;
+const upperCache = new Map<number, number>();
+
+/**
+ * gpg 2.2's utf8_upper (regexp/utf8.c): toupper for ASCII; for other letters of the BMP
+ * the simple uppercase mapping of UnicodeData.txt, here as the platform's uppercase
+ * when that is one code point (a multi-character uppercase, like ß's SS, has no simple
+ * mapping); anything else unchanged.
+ */
+function gnupgUpper(cp: number): number {
+  if (cp < 0x80) return asciiUpper(cp);
+  if (cp > 0xffff) return cp;
+  let up = upperCache.get(cp);
+  if (up === undefined) {
+    const s = String.fromCodePoint(cp);
+    const u = LETTER.test(s) ? Array.from(s.toUpperCase()) : [];
+    up = u.length === 1 ? u[0].codePointAt(0)! : cp;
+    upperCache.set(cp, up);
   }
-  return [...out];
+  return up;
 }
+
+const FOLD: Record<CaseFold, (cp: number) => number> = { ascii: asciiUpper, gnupg: gnupgUpper };
 
 function compileNode(node: Node, prog: Inst[]): void {
   switch (node.kind) {
     case 'char':
-      prog.push({ op: Op.Char, cps: caseVariants(node.cp) });
+      prog.push({ op: Op.Char, cp: node.cp });
       return;
     case 'any':
       prog.push({ op: Op.Any });
       return;
     case 'set':
-      prog.push({ op: Op.Set, set: { negated: node.negated, ranges: node.ranges } });
+      prog.push({ op: Op.Set, set: { negated: node.negated, ranges: node.ranges, classes: node.classes } });
       return;
     case 'bol':
       prog.push({ op: Op.Bol });
@@ -323,18 +368,48 @@ function compileNode(node: Node, prog: Inst[]): void {
   }
 }
 
-function inSet(set: { negated: boolean; ranges: Array<[number, number]> }, cp: number): boolean {
-  let hit = false;
-  for (const v of caseVariants(cp)) {
-    for (const [lo, hi] of set.ranges) {
-      if (v >= lo && v <= hi) {
-        hit = true;
-        break;
-      }
-    }
-    if (hit) break;
+/** The Char instruction's code point, folded. */
+function foldedChar(inst: Inst, fold: CaseFold): number {
+  inst.folded ??= {};
+  let v = inst.folded[fold] as number | undefined;
+  if (v === undefined) {
+    v = FOLD[fold](inst.cp!);
+    inst.folded[fold] = v;
   }
-  return set.negated ? !hit : hit;
+  return v;
+}
+
+/**
+ * The Set instruction's ranges with literal endpoints folded, as gpg folds them when it
+ * compiles a bracket (a range whose folded ends are swapped is taken the other way
+ * round, as reg_addrange does); classes as they are.
+ */
+function foldedRanges(inst: Inst, fold: CaseFold): Array<[number, number]> {
+  inst.folded ??= {};
+  let v = inst.folded[fold] as Array<[number, number]> | undefined;
+  if (v === undefined) {
+    const f = FOLD[fold];
+    v = inst.set!.ranges.map(([lo, hi]): [number, number] => {
+      const a = f(lo);
+      const b = f(hi);
+      return a <= b ? [a, b] : [b, a];
+    });
+    v.push(...inst.set!.classes);
+    inst.folded[fold] = v;
+  }
+  return v;
+}
+
+/** Whether the folded code point `cp` is in the set. */
+function inSet(inst: Inst, fold: CaseFold, cp: number): boolean {
+  let hit = false;
+  for (const [lo, hi] of foldedRanges(inst, fold)) {
+    if (cp >= lo && cp <= hi) {
+      hit = true;
+      break;
+    }
+  }
+  return inst.set!.negated ? !hit : hit;
 }
 
 /** A compiled scope: `null` program when the expression is unparseable (it then matches nothing). */
@@ -397,12 +472,14 @@ function addState(prog: Inst[], list: number[], mark: Uint32Array, gen: number, 
 
 /**
  * Whether the expression matches anywhere in `text` (regexec semantics: unanchored
- * search; `^` and `$` anchor at the ends only), ignoring case. Linear in the text.
+ * search; `^` and `$` anchor at the ends only), ignoring case as `fold` says (default
+ * `ascii`, the one never wider than gpg). Linear in the text.
  */
-export function regexMatches(re: CompiledRegex, text: string): boolean {
+export function regexMatches(re: CompiledRegex, text: string, fold: CaseFold = 'ascii'): boolean {
   const prog = re.prog;
   if (!prog) return false;
-  const cps = Array.from(text, (c) => c.codePointAt(0)!);
+  const f = FOLD[fold];
+  const cps = Array.from(text, (c) => f(c.codePointAt(0)!));
   const mark = new Uint32Array(prog.length);
   let gen = 1;
   let current: number[] = [];
@@ -417,10 +494,9 @@ export function regexMatches(re: CompiledRegex, text: string): boolean {
     for (const p of current) {
       const inst = prog[p];
       let ok = false;
-      if (inst.op === Op.Char) {
-        ok = inst.cps!.includes(cp) || caseVariants(cp).some((v) => inst.cps!.includes(v));
-      } else if (inst.op === Op.Any) ok = true;
-      else if (inst.op === Op.Set) ok = inSet(inst.set!, cp);
+      if (inst.op === Op.Char) ok = foldedChar(inst, fold) === cp;
+      else if (inst.op === Op.Any) ok = true;
+      else if (inst.op === Op.Set) ok = inSet(inst, fold, cp);
       if (ok) addState(prog, next, mark, gen, p + 1, false, i + 1 === cps.length);
     }
     current = next;

@@ -47,8 +47,41 @@ describe('regexMatches', () => {
     assert.equal(m('[^a-c]', 'abc', false), false);
     assert.equal(m('[^a-c]', 'ABC', false), false, 'negated sets ignore case too');
   });
-  it('folds case beyond ASCII', () => {
-    assert.equal(m('<[^>]+[@.]bücher\\.de>$', 'Hans <hans@BÜCHER.DE>'), true);
+  it('folds case in ASCII only by default; like gpg (simple uppercase mappings) with gnupg', () => {
+    const re = compileRegex('<[^>]+[@.]bücher\\.de>$');
+    assert.equal(regexMatches(re, 'Hans <hans@BÜCHER.DE>'), false);
+    assert.equal(regexMatches(re, 'Hans <hans@bÜcher.de>', 'ascii'), false);
+    assert.equal(regexMatches(re, 'Hans <hans@BÜCHER.DE>', 'gnupg'), true);
+    assert.equal(regexMatches(re, 'Hans <hans@BüCHER.DE>', 'ascii'), true);
+  });
+  it('never folds wider than gpg: U+212A KELVIN SIGN is not k, U+0130 is not i', () => {
+    const re = compileRegex('<[^>]+[@.]kiosk\\.org>$');
+    for (const fold of ['ascii', 'gnupg'] as const) {
+      assert.equal(regexMatches(re, 'U <u@\u212Aiosk.org>', fold), false, fold);
+      assert.equal(regexMatches(re, 'U <u@k\u0130osk.org>', fold), false, fold);
+      assert.equal(regexMatches(re, 'U <u@kio\uFF53k.org>', fold), false, fold);
+      assert.equal(regexMatches(re, 'U <u@KIOSK.ORG>', fold), true, fold);
+    }
+    // gpg's own fold maps U+017F LONG S to S and U+0131 DOTLESS I to I; ASCII folding does not.
+    assert.equal(regexMatches(re, 'U <u@kio\u017Fk.org>', 'gnupg'), true);
+    assert.equal(regexMatches(re, 'U <u@k\u0131osk.org>', 'gnupg'), true);
+    assert.equal(regexMatches(re, 'U <u@kio\u017Fk.org>', 'ascii'), false);
+    assert.equal(regexMatches(re, 'U <u@k\u0131osk.org>', 'ascii'), false);
+  });
+  it('exhaustively: only U+0131 and U+017F stand for an ASCII letter under gpg\'s fold, none under ascii', () => {
+    const letters = compileRegex('^[a-z]$', { sanitize: false });
+    const standIns = (fold: 'ascii' | 'gnupg') => {
+      const out: number[] = [];
+      for (let cp = 0x80; cp <= 0xffff; cp++) if ((cp < 0xd800 || cp > 0xdfff) && regexMatches(letters, String.fromCodePoint(cp), fold)) out.push(cp);
+      return out;
+    };
+    assert.deepEqual(standIns('gnupg'), [0x131, 0x17f]);
+    assert.deepEqual(standIns('ascii'), []);
+  });
+  it('an escaped non-ASCII character matches nothing, as in gpg (jimregexp escapes a byte)', () => {
+    assert.equal(compileRegex('<[^>]+[@.]b\\ücher\\.de>$').prog, null);
+    assert.equal(compileRegex('[\\ü]', { sanitize: false }).prog, null);
+    assert.equal(m('<[^>]+[@.]bücher\\.de>$', 'Hans <hans@bücher.de>'), true);
   });
   it('makes unparseable expressions match nothing', () => {
     for (const bad of ['example\\', '<[^>]+[@.]foo\\d>$', '[abc', '(a', 'a)']) {
