@@ -18,7 +18,7 @@ import type { VerificationCache } from '../verify/cache.js';
 import { Verifier } from '../verify/verifier.js';
 import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
-import type { ValidityLetter } from '../wot/types.js';
+import type { ValidityLetter, WotCertification, WotKey } from '../wot/types.js';
 import { type AuthStore, type BindingRow, issuerIdsOf, keyIdOf } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
@@ -152,6 +152,7 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     const verifier = new Verifier({ cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
     const web = new EvaluatedWeb(evaluated);
+    withoutForeignLocalCertifications(web.keys, state.coreFpr);
     const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now, detail: 'validity' }, web.verifyHook(verifier));
     stats.cached = verifier.stats.cached;
     stats.verified = verifier.stats.verified;
@@ -159,6 +160,21 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     const rows = bindingRows(certs, evaluated, validity);
     stats.bindings = rows.length;
     return { rows, validUntil: nextChange(keyring, evaluated.values(), opts.now), stats };
+  }
+}
+
+/**
+ * On a server only the trust core makes local (non-exportable) certifications; any other
+ * is a signature someone copied in (a keyserver that served it before ingest stripped
+ * such signatures, say), so it never counts, whatever is stored.
+ */
+function withoutForeignLocalCertifications(keys: WotKey[], coreFpr: string): void {
+  const coreKeyId = keyIdOf(coreFpr);
+  const byCore = (c: WotCertification) => (c.issuer !== undefined ? c.issuer === coreFpr : c.issuerKeyId.toUpperCase() === coreKeyId);
+  for (const k of keys) {
+    for (const u of k.userIds) {
+      if (u.certifications.some((c) => !c.exportable && !byCore(c))) u.certifications = u.certifications.filter((c) => c.exportable || byCore(c));
+    }
   }
 }
 

@@ -40,7 +40,7 @@ import type { Cert, SigEntry } from '../openpgp/cert.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import { readCerts } from '../openpgp/cert.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
-import { mergeCerts } from '../openpgp/merge.js';
+import { canonicalCert, mergeCerts } from '../openpgp/merge.js';
 import { encodePacket, type Packet, Tag } from '../openpgp/packets.js';
 import type { SigTarget } from '../openpgp/signed-data.js';
 import { type Signature, SigType } from '../openpgp/signature.js';
@@ -456,8 +456,10 @@ async function ingestNow(store: AuthStore, input: Cert[], now: Date, opts: Inges
   };
 
   // 1. Public packets only, no local signatures: what the batch can vouch for is computed from this.
+  // Canonical first: a revocation sitting on a duplicate user ID or subkey must be gathered
+  // onto the one that carries the self-signature before anything is trimmed.
   const stripped = input.map((c) => {
-    const pub = publicOnly(c);
+    const pub = publicOnly(canonicalCert(c));
     counts(pub.cert.primary.fpr).other += pub.converted;
     return pub.cert;
   });

@@ -17,8 +17,18 @@ import { EnvironmentError } from '../errors.js';
 import type Database from 'better-sqlite3';
 import { type Cert, readCerts } from '../openpgp/cert.js';
 import { SigType } from '../openpgp/signature.js';
+import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
 import { SqliteCertStore, SqliteDatabase, SqliteVerificationCache } from '../store/sqlite.js';
 import type { PutResult } from '../store/types.js';
+
+/**
+ * The code that decides bindings: evaluation, trust, and how keys are granted. Bindings
+ * computed by other code (before an upgrade) are not fresh, so an upgrade that fixes a
+ * rule takes effect at once, not when the certificates next change.
+ */
+function bindingsCode(): string {
+  return codeDigest([...EVALUATION_CODE, 'auth', 'ssh']).toString('hex');
+}
 
 /** Bumped when the auth_* schema changes; kept in the store's meta table. */
 const AUTH_SCHEMA = '1';
@@ -72,6 +82,8 @@ export interface AuthState {
   /** Unix seconds: the first time something in the computation expires or starts; null for never. */
   validUntil: number | null;
   coreFpr: string | null;
+  /** Digest of the code that computed the bindings (BINDINGS_CODE), or null before any. */
+  computedBy: string | null;
 }
 
 /** A precomputed binding: how valid `uid` is on certificate `fpr`, and the SSH keys (`type base64`) it grants. */
@@ -159,7 +171,8 @@ export class AuthStore {
     const r = this.database.read('cannot read the store state', () =>
       this.stmt('SELECT generation, computed_generation, valid_from, valid_until, core_fpr FROM auth_state WHERE id = 1').get(),
     ) as { generation: number; computed_generation: number; valid_from: number; valid_until: number | null; core_fpr: string | null };
-    return { generation: r.generation, computedGeneration: r.computed_generation, validFrom: r.valid_from, validUntil: r.valid_until, coreFpr: r.core_fpr };
+    const code = this.database.read('cannot read the store state', () => this.stmt("SELECT value FROM meta WHERE key = 'auth.bindings-code'").get()) as { value: string } | undefined;
+    return { generation: r.generation, computedGeneration: r.computed_generation, validFrom: r.valid_from, validUntil: r.valid_until, coreFpr: r.core_fpr, computedBy: code?.value ?? null };
   }
 
   setCore(fpr: string): void {
@@ -170,7 +183,12 @@ export class AuthStore {
 
   /** Whether the precomputed bindings answer for reference time `now` (Unix seconds). */
   isFresh(now: number, state = this.state()): boolean {
-    return state.computedGeneration === state.generation && now >= state.validFrom && (state.validUntil === null || now < state.validUntil);
+    return (
+      state.computedGeneration === state.generation &&
+      state.computedBy === bindingsCode() &&
+      now >= state.validFrom &&
+      (state.validUntil === null || now < state.validUntil)
+    );
   }
 
   /** Certificates changed since they were last indexed. */
@@ -336,6 +354,7 @@ export class AuthStore {
         ins.run(Buffer.from(r.uid, 'utf8'), r.fpr, r.validity, r.keys.join('\n'), i);
       });
       this.stmt('UPDATE auth_state SET computed_generation = ?, valid_from = ?, valid_until = ? WHERE id = 1').run(generation, validFrom, validUntil);
+      this.stmt("INSERT INTO meta (key, value) VALUES ('auth.bindings-code', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(bindingsCode());
       return true;
     });
   }

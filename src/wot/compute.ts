@@ -5,14 +5,14 @@
  * computation needs (other roots or ownertrust reach other introducers) is not an error:
  * the sources are parsed and evaluated again, and the snapshot replaced.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { DEFAULT_POLICY, type Policy } from '../cert/policy.js';
 import { type TimeWindow, timeWindow } from '../cert/time-window.js';
 import { Keyring } from '../keyring/keyring.js';
 import { InputError, type MsError } from '../errors.js';
 import { readCerts } from '../openpgp/cert.js';
 import type { SnapshotStore } from '../store/types.js';
+import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
 import type { Verifier } from '../verify/verifier.js';
 import { evaluateWeb } from './from-cert.js';
 import { type Binding, isFullyValid, TrustNetwork } from './network.js';
@@ -64,28 +64,12 @@ export interface ComputedWeb {
 /** Thrown by the snapshot's verification hook: the stored summaries do not suffice. */
 class NeedsPackets extends Error {}
 
-let codeVersion: Buffer | undefined;
-
 /**
  * What the evaluation is made of: a digest of the code that parses, evaluates and computes
- * trust (this module's siblings in cert/, keyring/, openpgp/, verify/ and wot/, as built or as source), so a
- * snapshot or result made by other code never matches, whatever the package version says.
- * Unreadable code gets a random value: nothing stored is then reused.
+ * trust (src/util/code-digest.ts), so a snapshot or result made by other code never matches.
  */
 function evaluationCode(): Buffer {
-  if (!codeVersion) {
-    const h = createHash('sha256');
-    try {
-      for (const dir of ['../cert/', '../keyring/', '../openpgp/', '../verify/', './']) {
-        const url = new URL(dir, import.meta.url);
-        for (const name of readdirSync(url).filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(name).update(readFileSync(new URL(name, url)));
-      }
-      codeVersion = h.digest();
-    } catch {
-      codeVersion = randomBytes(32);
-    }
-  }
-  return codeVersion;
+  return codeDigest(EVALUATION_CODE);
 }
 
 /** Names the inputs and the evaluation rules: equal keys mean equal summaries at any time in the window. */

@@ -40,6 +40,8 @@ interface Scene {
   revocation: Buffer;
   /** A copy carrying the user ID twice, the revocation on the second. */
   revokedOnDuplicate: Buffer;
+  /** The same, the second user ID carrying the revocation alone (no self-signature of its own). */
+  revokedOnBareDuplicate: Buffer;
 }
 
 /** A server where Admin is the identity certifier and has certified Bob. */
@@ -66,6 +68,7 @@ async function scene(t: { after: (fn: () => void) => void }): Promise<Scene> {
     duplicated: Buffer.concat([p.primary, ...p.user(BOB), uid, selfSig, ...p.subkey]),
     revoked: Buffer.concat([p.primary, ...p.user(BOB), revocation, ...p.subkey]),
     revokedOnDuplicate: Buffer.concat([p.primary, ...p.user(BOB), uid, selfSig, revocation, ...p.subkey]),
+    revokedOnBareDuplicate: Buffer.concat([p.primary, ...p.user(BOB), uid, revocation, ...p.subkey]),
   };
 }
 
@@ -120,6 +123,15 @@ describe('a duplicated user ID must not hide a certifier revocation', () => {
     await assertRevokedLikeGpg(s, [s.revokedOnDuplicate]);
     await putCopies(s.server, [s.plain]);
     await assertRevokedLikeGpg(s, [s.revokedOnDuplicate, s.plain]);
+  });
+
+  test('through gpg-cmd --import (the ingest path): a revocation on a bare duplicate user ID is gathered before trimming', async (t) => {
+    const s = await scene(t);
+    await s.server.importCert(s.plain);
+    assert.equal(await bobsAccess(s), true);
+    await s.server.importCert(s.revokedOnBareDuplicate);
+    await assertRevokedLikeGpg(s, [s.plain, s.revokedOnBareDuplicate]);
+    assert.equal(await bobsAccess(s), false);
   });
 
   test('a copy stored with the duplicate before canonical storage is rewritten when the revocation arrives', async (t) => {

@@ -1,0 +1,33 @@
+/**
+ * A digest of the code in some of the package's directories (as built, or as source under
+ * tsx), so that results stored by one version of the rules are never taken for results
+ * of another, whatever the package version says: an upgrade recomputes. Unreadable code
+ * gets a random value, so nothing stored is then reused.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+
+const cache = new Map<string, Buffer>();
+
+/** SHA-256 over the names and contents of the modules in `dirs` (relative to the package's src/ or dist/). */
+export function codeDigest(dirs: readonly string[]): Buffer {
+  const key = dirs.join('\n');
+  let digest = cache.get(key);
+  if (!digest) {
+    const h = createHash('sha256');
+    try {
+      for (const dir of dirs) {
+        const url = new URL(`../${dir}/`, import.meta.url);
+        for (const name of readdirSync(url).filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(`${dir}/${name}`).update(readFileSync(new URL(name, url)));
+      }
+      digest = h.digest();
+    } catch {
+      digest = randomBytes(32);
+    }
+    cache.set(key, digest);
+  }
+  return digest;
+}
+
+/** The modules that decide what a certificate and a web of trust say. */
+export const EVALUATION_CODE = ['cert', 'keyring', 'openpgp', 'util', 'verify', 'wot'] as const;
