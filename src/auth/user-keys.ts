@@ -9,7 +9,7 @@
  * Both files are read as the user would read them (src/files/user-file.ts).
  * Not here: computing validity (compute.ts) or writing files (update-users.ts).
  */
-import { readUserFile, type UserFileResult } from '../files/user-file.js';
+import { readUserFiles, type UserFileResult } from '../files/user-file.js';
 import { parseAuthorizedKeysLine } from '../ssh/authorized-keys.js';
 import type { Account } from './accounts.js';
 import { authorizedKeysLine } from './authorized-keys.js';
@@ -55,9 +55,8 @@ export interface UserKeys {
   incomplete: boolean;
 }
 
-/** Reads a user file; returns its text, or undefined when absent, empty or refused (with the problem recorded). */
-function readChecked(path: string, account: Account, settings: UserKeysSettings, problems: UserProblem[]): string | undefined {
-  const r: UserFileResult = readUserFile(path, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
+/** A user file's text, or undefined when absent, empty or refused (with the problem recorded). */
+function textOf(r: UserFileResult, path: string, problems: UserProblem[]): string | undefined {
   switch (r.status) {
     case 'absent':
       return undefined;
@@ -97,7 +96,10 @@ export function userAuthorizedKeys(account: Account, settings: UserKeysSettings,
   const lines: string[] = [];
   let userIds = 0;
   const uidsPath = translateSshVariables(settings.authorizedUserIds, account);
-  const uidsText = readChecked(uidsPath, account, settings, problems);
+  const rawPath = settings.rawAuthorizedKeys === 'none' ? undefined : translateSshVariables(settings.rawAuthorizedKeys, account);
+  const paths = rawPath === undefined ? [uidsPath] : [uidsPath, rawPath];
+  const [uidsFile, rawFile] = readUserFiles(paths, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
+  const uidsText = textOf(uidsFile, uidsPath, problems);
   if (uidsText !== undefined) {
     const parsed = parseAuthorizedUserIds(uidsText);
     for (const p of parsed.problems) problems.push({ kind: 'syntax', path: uidsPath, line: p.line, message: `${uidsPath}:${p.line}: ${p.message}` });
@@ -110,9 +112,8 @@ export function userAuthorizedKeys(account: Account, settings: UserKeysSettings,
   }
   let content = lines.map((l) => `${l}\n`).join('');
   let rawIncluded = false;
-  if (settings.rawAuthorizedKeys !== 'none') {
-    const rawPath = translateSshVariables(settings.rawAuthorizedKeys, account);
-    const raw = readChecked(rawPath, account, settings, problems);
+  if (rawPath !== undefined && rawFile !== undefined) {
+    const raw = textOf(rawFile, rawPath, problems);
     if (raw !== undefined) {
       content += rawKeyLines(raw, rawPath, problems);
       rawIncluded = true;
