@@ -10,6 +10,7 @@ import type { Certification, EvaluatedCert } from '../cert/types.js';
 import { InputError, NotFoundError, UsageError } from '../errors.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
+import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 import { colonEscape, quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { selectCertification } from '../wot/engine.js';
@@ -88,18 +89,22 @@ export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, 
   return { fpr: ev.fpr, userIds };
 }
 
-/** Whether `hex` (a key ID or fingerprint suffix, upper case) names `cert`'s primary key itself. */
-export function namesPrimary(cert: Cert, hex: string): boolean {
-  const fpr = cert.primary.fpr.toUpperCase();
-  return fpr.endsWith(hex) || (hex.length === 16 && keyIdOf(fpr) === hex);
+/** Whether `id` (a key ID, short key ID or fingerprint, as parseKeySpec takes it) names `cert`'s primary key itself. */
+export function namesPrimary(cert: Cert, id: string | KeySpec): boolean {
+  return specMatches(typeof id === 'string' ? parseKeySpec(id) : id, cert.primary.fpr);
+}
+
+/** Whether `spec` names `cert`'s primary key or one of its subkeys. */
+export function holdsKey(cert: Cert, spec: KeySpec): boolean {
+  return namesPrimary(cert, spec) || cert.subkeys.some((s) => specMatches(spec, s.key.fpr));
 }
 
 /** One line per candidate for an error's hints: fingerprint, first user ID (escaped), and which of its keys matched. */
-function candidates(found: Cert[], hex: string): string[] {
+function candidates(found: Cert[], spec: KeySpec): string[] {
   return found.map((c) => {
     const uid = c.users.find((u) => u.kind === 'userid');
-    const sub = c.subkeys.find((s) => s.key.fpr.toUpperCase().endsWith(hex) || s.key.keyId.toUpperCase() === hex);
-    const how = namesPrimary(c, hex) ? 'its primary key' : `its subkey ${sub?.key.fpr ?? '?'}`;
+    const sub = c.subkeys.find((s) => specMatches(spec, s.key.fpr));
+    const how = namesPrimary(c, spec) ? 'its primary key' : `its subkey ${sub?.key.fpr ?? '?'}`;
     return `${c.primary.fpr}${uid ? ` ${quoted(uid.text)}` : ''}: ${how} matches`;
   });
 }
@@ -108,27 +113,28 @@ function candidates(found: Cert[], hex: string): string[] {
  * The one stored certificate a key ID, fingerprint or fingerprint suffix names (a leading
  * `0x`, a trailing `!` and spaces ignored). A full fingerprint (40 hex digits for v4, 64
  * for v6) names a primary key exactly: no subkey of any other certificate can shadow it.
- * A shorter ID names the one certificate holding a key that matches; when several do,
- * the one whose primary key matches, if only one does; otherwise it is ambiguous.
- * @throws NotFoundError (MS_AUTH_NO_KEY), InputError (MS_AUTH_AMBIGUOUS_KEY, MS_STORE_KEYID)
+ * A key ID (16 digits, per key version) or short key ID (8) names the one certificate
+ * holding a key that matches; when several do, the one whose primary key matches, if
+ * only one does; otherwise it is ambiguous.
+ * @throws NotFoundError (MS_AUTH_NO_KEY), InputError (MS_AUTH_AMBIGUOUS_KEY, MS_PGP_KEYID)
  */
 export async function findOne(store: AuthStore, id: string): Promise<Cert> {
-  const hex = id.replace(/\s+/g, '').replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
-  if (/^[0-9A-F]{40}$|^[0-9A-F]{64}$/.test(hex)) {
-    const exact = await store.certs.get(hex);
+  const spec = parseKeySpec(id);
+  if (spec.kind === 'fingerprint') {
+    const exact = await store.certs.get(spec.fpr);
     if (exact) return exact.cert;
-    const holders = (await store.certs.byKeyId(hex)).map((s) => s.cert);
-    throw new NotFoundError('MS_AUTH_NO_KEY', `no key with the fingerprint ${hex} in the store`, {
-      hints: holders.length > 0 ? [...candidates(holders, hex), 'a fingerprint names a primary key; give the primary key\'s fingerprint'] : [],
+    const holders = (await store.certs.byKeyId(spec.fpr)).map((s) => s.cert).filter((c) => holdsKey(c, spec));
+    throw new NotFoundError('MS_AUTH_NO_KEY', `no key with the fingerprint ${spec.fpr} in the store`, {
+      hints: holders.length > 0 ? [...candidates(holders, spec), 'a fingerprint names a primary key; give the primary key\'s fingerprint'] : [],
     });
   }
-  const found = (await store.certs.byKeyId(hex)).map((s) => s.cert);
+  const found = (await store.certs.byKeyId(spec.kind === 'keyid' ? spec.keyId : spec.hex)).map((s) => s.cert).filter((c) => holdsKey(c, spec));
   if (found.length === 0) throw new NotFoundError('MS_AUTH_NO_KEY', `no key ${JSON.stringify(id)} in the store`);
   if (found.length === 1) return found[0];
-  const primaries = found.filter((c) => namesPrimary(c, hex));
+  const primaries = found.filter((c) => namesPrimary(c, spec));
   if (primaries.length === 1) return primaries[0];
   throw new InputError('MS_AUTH_AMBIGUOUS_KEY', `${JSON.stringify(id)} matches ${found.length} keys`, {
-    hints: [...candidates(found, hex), 'give the full fingerprint'],
+    hints: [...candidates(found, spec), 'give the full fingerprint'],
     data: { matches: found.map((c) => c.primary.fpr) },
   });
 }

@@ -170,7 +170,7 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
  */
 function withoutForeignLocalCertifications(keys: WotKey[], coreFpr: string): void {
   const coreKeyId = keyIdOf(coreFpr);
-  const byCore = (c: WotCertification) => (c.issuer !== undefined ? c.issuer === coreFpr : c.issuerKeyId.toUpperCase() === coreKeyId);
+  const byCore = (c: WotCertification) => (c.issuer !== undefined ? c.issuer === coreFpr : c.issuerKeyId === coreKeyId);
   for (const k of keys) {
     for (const u of k.userIds) {
       if (u.certifications.some((c) => !c.exportable && !byCore(c))) u.certifications = u.certifications.filter((c) => c.exportable || byCore(c));

@@ -12,12 +12,13 @@ import { InputError, NotFoundError, UnsupportedError, UsageError } from '../erro
 import { Keyring } from '../keyring/keyring.js';
 import { armor, dearmor, isBinary } from '../openpgp/armor.js';
 import { type Cert, readCerts } from '../openpgp/cert.js';
+import { type KeySpec, parseKeySpec } from '../openpgp/fingerprint.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { Tag } from '../openpgp/packets.js';
 import { KeyFlag } from '../openpgp/signature.js';
 import { Verifier } from '../verify/verifier.js';
 import { colonEscape, printable, quoted } from '../util/printable.js';
-import { findOne } from './certifiers.js';
+import { findOne, holdsKey } from './certifiers.js';
 import { type DroppedCounts, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
 
@@ -158,6 +159,21 @@ export function formatImport(reports: ImportReport[]): string {
   return out;
 }
 
+/**
+ * The key a name designates when it is hex as gpg classifies it: a key ID (8 or 16 digits)
+ * or fingerprint (40 or 64, spaces allowed), with `0x` and a trailing `!`; else a user ID search.
+ */
+function hexName(raw: string): KeySpec | undefined {
+  if (!/^(0x)?[0-9A-Fa-f\s]+!?$/.test(raw.trim())) return undefined;
+  try {
+    const spec = parseKeySpec(raw);
+    return spec.kind === 'fingerprint' || !/\s/.test(raw.trim()) ? spec : undefined;
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
+}
+
 /** The stored certificates the arguments name (all when none); unknown names are an error. */
 export async function selectCerts(store: AuthStore, ids: string[]): Promise<Cert[]> {
   if (ids.length === 0) {
@@ -168,8 +184,9 @@ export async function selectCerts(store: AuthStore, ids: string[]): Promise<Cert
   const out = new Map<string, Cert>();
   for (const raw of ids) {
     const id = raw.replace(/!$/, '');
+    const spec = hexName(raw);
     let found: Cert[];
-    if (/^(0x)?[0-9A-Fa-f]{8,64}$/.test(id)) found = (await store.certs.byKeyId(id)).map((s) => s.cert);
+    if (spec) found = (await store.certs.byKeyId(spec.kind === 'fingerprint' ? spec.fpr : spec.kind === 'keyid' ? spec.keyId : spec.hex)).map((s) => s.cert).filter((c) => holdsKey(c, spec));
     else {
       const text = id.startsWith('=') ? id.slice(1) : id;
       found = id.startsWith('=') ? (await store.certs.byExactUserId(text)).map((s) => s.cert) : await substringSearch(store, text);
@@ -193,11 +210,14 @@ export async function selectForDeletion(store: AuthStore, ids: string[], coreFpr
   const out = new Map<string, Cert>();
   let exact = true;
   for (const raw of ids) {
-    const hex = raw.replace(/\s+/g, '').replace(/^0x/i, '').replace(/!$/, '');
-    if (!/^[0-9A-Fa-f]{8,64}$/.test(hex)) {
-      throw new UsageError('MS_AUTH_GPG_USAGE', `--delete-keys takes key IDs or fingerprints, not ${quoted(raw)}`, { hints: ['gpg-cmd --list-keys shows the fingerprints'] });
+    let kind: string;
+    try {
+      kind = parseKeySpec(raw).kind;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      throw new UsageError('MS_AUTH_GPG_USAGE', `--delete-keys takes key IDs or fingerprints, not ${quoted(raw)}`, { hints: ['gpg-cmd --list-keys shows the fingerprints', err.message] });
     }
-    if (hex.length !== 40 && hex.length !== 64) exact = false;
+    if (kind !== 'fingerprint') exact = false;
     const cert = await findOne(store, raw);
     if (cert.primary.fpr === coreFpr) {
       throw new InputError('MS_AUTH_GPG_CORE', `refusing to delete the trust core ${coreFpr}`, { hints: ['the trust core is the root of this server\'s trust; remove a certifier with remove-id-certifier'] });

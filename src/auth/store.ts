@@ -16,6 +16,7 @@
 import { EnvironmentError } from '../errors.js';
 import type Database from 'better-sqlite3';
 import { type Cert, readCerts } from '../openpgp/cert.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
 import { SigType } from '../openpgp/signature.js';
 import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
 import { SqliteCertStore, SqliteDatabase, SqliteVerificationCache } from '../store/sqlite.js';
@@ -102,10 +103,8 @@ export interface CertifiedRow {
   tsig: boolean;
 }
 
-/** The 16-hex-digit key ID of a fingerprint (v4: low 64 bits; v6: high 64 bits). */
-export function keyIdOf(fpr: string): string {
-  return fpr.length === 64 ? fpr.slice(0, 16).toUpperCase() : fpr.slice(-16).toUpperCase();
-}
+/** The 16-hex-digit key ID of a fingerprint: one definition, in openpgp/fingerprint. */
+export { keyIdOf };
 
 export interface OpenOptions {
   /** Open without writing (the schema must exist); what an unprivileged AuthorizedKeysCommand does. */

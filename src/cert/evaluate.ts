@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Keyring } from '../keyring/keyring.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import type { Cert, SigEntry, SubkeyComponent, UserComponent } from '../openpgp/cert.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { canonicalCert } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
@@ -385,7 +386,7 @@ function certificationOf(tp: ThirdParty, outcomes: Outcomes, issuerOf: Map<Signa
   const base: Certification = {
     sig,
     issuer: issuerKey?.fpr ?? (tp.issuers.length === 1 ? tp.issuers[0].primary.fpr : undefined),
-    issuerKeyId: sig.issuerFingerprints[0]?.slice(-16) ?? sig.issuerKeyIds[0] ?? '',
+    issuerKeyId: sig.issuerFingerprints.length > 0 ? keyIdOf(sig.issuerFingerprints[0]) : (sig.issuerKeyIds[0] ?? ''),
     type: sig.type,
     created: sig.created,
     expires: sig.expiresAfter ? signatureExpiry(sig) : undefined,

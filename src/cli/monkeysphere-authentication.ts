@@ -17,6 +17,7 @@ import type { AuthStore } from '../auth/store.js';
 import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
 import { acquireLock } from '../files/lock.js';
 import type { Cert } from '../openpgp/cert.js';
+import { type KeySpec, parseKeySpec } from '../openpgp/fingerprint.js';
 import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { type Logger, loggerFor } from './log.js';
@@ -265,27 +266,33 @@ async function readCertifierKey(ctx: Ctx, store: AuthStore, arg: string): Promis
     if (certs.length !== 1) throw new InputError('MS_AUTH_CERTIFIER_FILE', `there was not exactly one key in ${what === arg ? JSON.stringify(arg) : what} (found ${certs.length})`);
     return { cert: certs[0], fromKeyserver: false };
   }
-  const id = arg.replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
-  if (!/^[0-9A-F]{16}$|^[0-9A-F]{40}$|^[0-9A-F]{64}$/.test(id)) {
+  let spec: KeySpec | undefined;
+  try {
+    spec = parseKeySpec(arg);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+  }
+  if (spec === undefined || spec.kind === 'short') {
     throw new UsageError('MS_AUTH_CERTIFIER_ID', `${JSON.stringify(arg)} is neither a file nor a key ID`, { hints: ['give a 16-digit key ID, a fingerprint, a file, or - for standard input'] });
   }
+  const id = spec.kind === 'keyid' ? spec.keyId : spec.fpr;
+  const { namesPrimary } = await import('../auth/certifiers.js');
   const client = await keyserverClient(ctx);
   ctx.log.debug('retrieving key from keyserver...');
   let certs: Cert[];
   try {
-    certs = (id.length === 16 ? await client.getByKeyId(id) : await client.getByFingerprint(id)).certs;
+    certs = (spec.kind === 'keyid' ? await client.getByKeyId(id) : await client.getByFingerprint(id)).certs;
   } catch (err) {
     if (err instanceof MsError) {
       err.hints.push(`could not receive a key with this ID from the keyserver ${JSON.stringify(ctx.config.KEYSERVER)}`);
       // A stored copy is still good enough to certify: one whose primary key is the key asked
       // for, never a certificate that merely carries that key as a subkey (anyone can bind one).
-      const { namesPrimary } = await import('../auth/certifiers.js');
-      const stored = (await store.certs.byKeyId(id).catch(() => [])).filter((s) => namesPrimary(s.cert, id));
+      const stored = (await store.certs.byKeyId(id).catch(() => [])).filter((s) => namesPrimary(s.cert, spec));
       if (stored.length === 1 && err instanceof NotFoundError) return { cert: stored[0].cert, fromKeyserver: true };
     }
     throw err;
   }
-  const matching = certs.filter((c) => c.primary.fpr.endsWith(id) || (id.length === 64 && c.primary.fpr === id));
+  const matching = certs.filter((c) => namesPrimary(c, spec));
   if (matching.length !== 1) throw new InputError('MS_AUTH_CERTIFIER_ID', `key ${JSON.stringify(arg)} not found (or not unique) on the keyserver`);
   return { cert: matching[0], fromKeyserver: true };
 }
@@ -402,9 +409,9 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
           const client = await keyserverClient(ctx, inv.keyserver);
           let status: number = EXIT.ok;
           for (const raw of inv.args) {
-            const id = raw.replace(/^0x/i, '').replace(/!$/, '').toUpperCase();
             try {
-              const r = id.length === 16 ? await client.getByKeyId(id) : await client.getByFingerprint(id);
+              const spec = parseKeySpec(raw);
+              const r = spec.kind === 'fingerprint' ? await client.getByFingerprint(spec.fpr) : await client.getByKeyId(spec.kind === 'keyid' ? spec.keyId : spec.hex);
               const reports = await g.importCerts(store, r.certs, ctx.now);
               ctx.io.stderr.write(g.formatImport(reports));
               for (const rep of reports) if (describeDropped(rep.dropped)) ctx.log.info(`key ${rep.fpr}: ${describeDropped(rep.dropped)}`);

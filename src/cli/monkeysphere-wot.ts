@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
 import { dearmor } from '../openpgp/armor.js';
+import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
 import { quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
@@ -198,16 +199,22 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 
 /** A fingerprint (or key ID found in the keyring) in canonical form. */
 function resolveKey(net: TrustNetwork, handle: string, mustExist: boolean): string {
-  const h = normalizeKeyHandle(handle);
-  if (!/^[0-9A-F]+$/.test(h) || !(h.length === 16 || h.length === 40 || h.length === 64)) {
+  let spec: KeySpec | undefined;
+  try {
+    spec = parseKeySpec(handle);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+  }
+  if (spec === undefined || spec.kind === 'short') {
     throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or key ID: ${JSON.stringify(handle)}`, { hints: ['give 40 hex digits (v4), 64 (v6), or a 16-digit key ID'] });
   }
-  if (h.length !== 16) {
-    if (mustExist && !net.key(h)) throw new InputError('MS_WOT_NO_KEY', `key ${h} is not in the keyring`);
-    return h;
+  if (spec.kind === 'fingerprint') {
+    if (mustExist && !net.key(spec.fpr)) throw new InputError('MS_WOT_NO_KEY', `key ${spec.fpr} is not in the keyring`);
+    return spec.fpr;
   }
-  const matches = net.graph.keys.filter((k) => k.key.keyId.toUpperCase() === h || k.key.fpr.toUpperCase().endsWith(h));
-  if (matches.length === 1) return matches[0].key.fpr.toUpperCase();
+  const h = spec.keyId;
+  const matches = net.graph.keys.filter((k) => specMatches(spec, k.key.fpr));
+  if (matches.length === 1) return matches[0].key.fpr;
   if (matches.length > 1) throw new UsageError('MS_WOT_AMBIGUOUS', `key ID ${h} names ${matches.length} keys`, { hints: ['give the full fingerprint'] });
   if (mustExist) throw new InputError('MS_WOT_NO_KEY', `key ${h} is not in the keyring`);
   return h;

@@ -17,6 +17,7 @@ import { InputError, MsError, NotFoundError, TemporaryError } from '../errors.js
 import { Keyring } from '../keyring/keyring.js';
 import { armor, dearmor } from '../openpgp/armor.js';
 import { type Cert, readCerts } from '../openpgp/cert.js';
+import { type KeySpec, parseKeySpec } from '../openpgp/fingerprint.js';
 import { mergeCerts } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
 import { hkpAdd, hkpGet, hkpIndex, type HkpLimits } from './hkp.js';
@@ -111,8 +112,14 @@ interface Ctx {
 
 type GetAnswer = { found: true; certs: Cert[]; problems: MsError[] } | { found: false; problems: MsError[] };
 
-function normaliseHex(text: string): string {
-  return text.replace(/\s+/g, '').replace(/^0x/i, '').toUpperCase();
+/** The key reference `text` names, or undefined when it is not one (see openpgp/fingerprint). */
+function keySpec(text: string): KeySpec | undefined {
+  try {
+    return parseKeySpec(text);
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
 }
 
 /** Packets fit to publish: no trust or marker packets, no non-exportable signatures (RFC 9580 §5.2.3.19). */
@@ -166,10 +173,11 @@ export class KeyserverClient {
    *   errors described on KeyserverClient.
    */
   async getByFingerprint(fingerprint: string, opts: CallOptions = {}): Promise<FetchResult> {
-    const fpr = normaliseHex(fingerprint);
-    if (!/^([0-9A-F]{40}|[0-9A-F]{64})$/.test(fpr)) {
+    const spec = keySpec(fingerprint);
+    if (spec?.kind !== 'fingerprint' || spec.exact) {
       throw new InputError('MS_KEYSERVER_BAD_ID', `not a fingerprint: ${JSON.stringify(fingerprint)}`, { hints: ['give 40 hex digits (v4) or 64 (v6)'] });
     }
+    const fpr = spec.fpr;
     return this.run(`get 0x${fpr}`, opts, (ctx) => this.fetchOne(fpr, 'fingerprint', ctx, 0));
   }
 
@@ -179,12 +187,13 @@ export class KeyserverClient {
    * @throws as getByFingerprint().
    */
   async getByKeyId(keyId: string, opts: CallOptions = {}): Promise<FetchResult> {
-    const id = normaliseHex(keyId);
-    if (!/^[0-9A-F]{16}$/.test(id)) {
+    const spec = keySpec(keyId);
+    if (spec?.kind !== 'keyid' || spec.exact) {
       throw new InputError('MS_KEYSERVER_BAD_ID', `not a 16-digit key ID: ${JSON.stringify(keyId)}`, {
         hints: ['short key IDs collide; give the long key ID or the fingerprint'],
       });
     }
+    const id = spec.keyId;
     return this.run(`get 0x${id}`, opts, (ctx) => this.fetchOne(id, 'keyid', ctx, 0));
   }
 

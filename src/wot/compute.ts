@@ -11,6 +11,7 @@ import { type TimeWindow, timeWindow } from '../cert/time-window.js';
 import { Keyring } from '../keyring/keyring.js';
 import { InputError, type MsError } from '../errors.js';
 import { readCerts } from '../openpgp/cert.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
 import type { SnapshotStore } from '../store/types.js';
 import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
 import type { Verifier } from '../verify/verifier.js';
@@ -79,9 +80,6 @@ export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buf
   for (const s of sources) h.update(s.digest);
   return h.digest();
 }
-
-/** The key ID of a fingerprint: the low 64 bits of a v4 one, the high 64 of a v6 one (RFC 9580 §5.5.4). */
-const keyIdOf = (fpr: string) => (fpr.length === 64 ? fpr.slice(0, 16) : fpr.slice(-16));
 
 /**
  * Roots named by key ID (16 hex digits) or fingerprint, resolved against the certificates
