@@ -1,80 +1,191 @@
 /**
- * Storage roles for certificates and small settings, as interfaces, so the same callers
- * run on SQLite (src/store/sqlite.ts, one file per host or user) and later on PostgreSQL
- * (the keyserver). Return semantics are stated with MUST/MAY, as hockeypuck's storage.go
- * does; every implementation runs the conformance suite in test/store/.
+ * The store, as small role interfaces, so the same callers run on SQLite (src/store/sqlite/,
+ * one file per host or user, the embedded default) and on PostgreSQL (src/store/postgres/,
+ * a keyserver's database). What each method MUST and MAY do is stated here, as hockeypuck's
+ * storage.go does; every implementation runs the one conformance suite in test/store/.
+ *
+ * A `Store` is one database: certificates and what is derived from them (the key, user ID
+ * and certification indexes, SKS digests, the change feed) are written together, in one
+ * transaction per call, by the store itself, so no caller writes the store's tables and no
+ * index lags behind the certificates. Services keep their own state in `meta` and in
+ * derived tables (`DerivedTables`), never in tables of their own.
+ *
+ * Common rules:
+ * - Fingerprints and key IDs are hex, compared case-insensitively; results carry upper-case
+ *   hex (src/openpgp/fingerprint.ts).
+ * - Every method that writes MUST be atomic: after a crash the store holds the old or the new
+ *   state of that call, never a mix, and never a corrupt file.
+ * - Lookups that can match several certificates return them ordered by fingerprint, without
+ *   duplicates; no match is an empty array, never an error.
+ * - Times are `UnixTime` from the caller (src/clock.ts), never the store's clock.
+ * - A store opened read-only MUST answer every read and MUST throw EnvironmentError
+ *   (MS_STORE_READONLY) from every write, except the best-effort caches (snapshots,
+ *   verification results), which silently keep nothing.
+ *
  * Not here: policy (what a certificate is worth) and parsing beyond src/openpgp.
  */
 import type { TimeWindow } from '../cert/time-window.js';
+import type { UnixTime } from '../clock.js';
 import type { Cert } from '../openpgp/cert.js';
+import type { Fingerprint, KeyId } from '../openpgp/fingerprint.js';
+import type { VerificationCache } from '../verify/cache.js';
+
+export type { VerificationCache };
 
 /** What `put` did with a certificate. */
 export type PutStatus = 'inserted' | 'updated' | 'unchanged';
 
 export interface PutResult {
-  /** Uppercase hex fingerprint of the primary key. */
-  fpr: string;
+  fpr: Fingerprint;
   status: PutStatus;
   /** The stored certificate after the merge, parsed from exactly the stored bytes. */
   cert: Cert;
-}
-
-/** A certificate as stored, with the bookkeeping a keyserver or a cache needs. */
-export interface StoredCert {
-  fpr: string;
-  cert: Cert;
-  /** The stored bytes (binary packets, no armor). */
+  /** The stored bytes after the call. */
   bytes: Buffer;
-  /** Unix seconds of the first put. */
-  created: number;
-  /** Unix seconds of the last put that changed the bytes. */
-  updated: number;
 }
 
 /**
- * A store of public certificates keyed by primary fingerprint.
- *
- * - Fingerprints and key IDs are hex, compared case-insensitively; results carry uppercase hex.
- * - Every method that writes MUST be atomic: after a crash the store holds either the old or the new
- *   state of that call, never a mix, and never a corrupt file.
- * - Lookups that can match several certificates return them ordered by fingerprint, without duplicates;
- *   no match is an empty array, never an error.
- * - Time stamps come from the `now` the caller passes, never from the clock.
+ * A certificate as stored, with the bookkeeping a keyserver or a cache needs. `bytes` is
+ * there at once; `cert` is parsed from them on first access, so iterating, serving and
+ * hashing stored certificates parse nothing.
  */
+export interface StoredCert {
+  fpr: Fingerprint;
+  /** The stored bytes (binary packets, no armor). */
+  bytes: Buffer;
+  /** The bytes, parsed (on first access; later accesses return the same object). */
+  readonly cert: Cert;
+  /** Unix seconds of the first put. */
+  created: UnixTime;
+  /** Unix seconds of the last put that changed the bytes. */
+  updated: UnixTime;
+  /** The SKS digest of the stored bytes (`sksDigest`, 16 bytes of MD5). */
+  digest: Buffer;
+  /**
+   * Store order: increases with each certificate first stored, and stays for the life of the
+   * certificate (a deleted and re-added certificate gets a new one).
+   */
+  serial: number;
+}
+
+/** A store of public certificates keyed by primary fingerprint. */
 export interface CertStore {
   /**
    * Stores `cert`, merged with the stored copy of the same primary key (packet union, as
-   * `mergeCerts`). What is stored MUST be canonical (`canonicalCert`: each user ID, attribute and
-   * subkey once), so a signature merged in later cannot land on a duplicate that readers ignore.
-   * The bytes stored MUST be exactly `writeCert` of the (canonical) merged certificate with trust
-   * and marker packets left out, so `get` returns the very packets that were put, in their order,
-   * when they were canonical.
-   * The status MUST be `unchanged` when the merge adds nothing (the bytes are identical).
+   * `mergeCerts`). What is stored MUST be canonical (`canonicalCert`: each user ID, attribute
+   * and subkey once), so a signature merged in later cannot land on a duplicate that readers
+   * ignore. The bytes stored MUST be exactly `writeCert` of the (canonical) merged certificate
+   * with trust and marker packets left out, so `get` returns the very packets that were put,
+   * in their order, when they were canonical.
+   * The status MUST be `unchanged` when the merge adds nothing (the bytes are identical); then
+   * nothing is written, not even a change.
    * @throws InputError (MS_STORE_SECRET) for a secret key: this is a store of public certificates.
    */
-  put(cert: Cert, now: Date): Promise<PutResult>;
+  put(cert: Cert, now: UnixTime): Promise<PutResult>;
   /** Like `put` for each certificate, all in one transaction (bulk loading); results in input order. */
-  putMany(certs: Iterable<Cert>, now: Date): Promise<PutResult[]>;
+  putMany(certs: Iterable<Cert>, now: UnixTime): Promise<PutResult[]>;
+  /**
+   * Compare and swap: replaces the stored certificate with `cert` (the same primary key) when
+   * the stored bytes are still exactly `expected`, and returns the result; returns undefined,
+   * writing nothing, when they changed meanwhile or the certificate is gone. Unlike `put` it
+   * does not merge, so it can take packets away (trimming a flood, say). `cert` is stored
+   * canonical; status `unchanged` when the bytes come out the same.
+   * @throws InputError (MS_STORE_SECRET) for a secret key; InputError (MS_STORE_MISMATCH) when `cert` has another primary key.
+   */
+  replace(fpr: string, expected: Buffer, cert: Cert, now: UnixTime): Promise<PutResult | undefined>;
   /** The certificate with this primary fingerprint; `undefined` when absent. Subkey fingerprints MUST NOT match. */
   get(fpr: string): Promise<StoredCert | undefined>;
+  /** The certificates with these primary fingerprints, in the order given; absent ones are left out. */
+  getMany(fprs: readonly string[]): Promise<StoredCert[]>;
   /**
-   * Certificates with a primary key or subkey matching `id`, which MUST match both ways:
-   * as a key ID when it has 16 digits (the low 64 bits of a v4 fingerprint, the high 64 of a v6 one),
-   * and as a fingerprint suffix at any length, so short key IDs (8 digits), long key IDs of v4 keys and
-   * whole fingerprints all work. An optional `0x` is ignored.
+   * Certificates with a primary key or subkey matching `id`, which MUST match as:
+   * a key ID when it has 16 digits (the low 64 bits of a v4 fingerprint, the high 64 of a v6 one);
+   * a short key ID when it has 8 (the low 32 bits of a key ID, so a v6 key's digits 9 to 16);
+   * and a fingerprint suffix at any length from 8 to 64, so whole fingerprints and the key IDs
+   * of v4 keys work either way. An optional `0x` and spaces are ignored.
    * @throws InputError (MS_STORE_KEYID) when `id` is not 8 to 64 hex digits.
    */
   byKeyId(id: string): Promise<StoredCert[]>;
   /** Certificates that carry a user ID packet whose UTF-8 text is exactly `text` (case-sensitive). */
   byExactUserId(text: string): Promise<StoredCert[]>;
   /**
-   * Every certificate, in fingerprint order, streamed in pages so memory stays flat. Writes made while
-   * iterating MAY or MAY NOT be seen; a certificate present for the whole iteration MUST be seen once.
+   * Every certificate, in fingerprint order, streamed in pages so memory stays flat. Writes made
+   * while iterating MAY or MAY NOT be seen; a certificate present for the whole iteration MUST be
+   * seen once.
    */
   all(): AsyncIterable<StoredCert>;
-  /** Removes the certificate; true when it was there. */
+  /** Removes the certificate (and its index rows, and records a change); true when it was there. */
   delete(fpr: string): Promise<boolean>;
   count(): Promise<number>;
+}
+
+/** One certification found on a certificate: who claims to have certified it. Unverified. */
+export interface CertificationRow {
+  /** The certified certificate (the target). */
+  target: Fingerprint;
+  /** The target's store order (`StoredCert.serial`). */
+  targetSerial: number;
+  /** The issuer's key ID: from its issuer fingerprint subpacket when present, else its issuer key ID. */
+  issuer: KeyId;
+  /** Whether any of the issuer's signatures over the target's user IDs is a trust signature (level > 0). */
+  trust: boolean;
+}
+
+/**
+ * Who certified whom, as the certificates claim (`certificationIssuers` of each stored
+ * certificate: signatures over user IDs by keys other than the certificate's own primary).
+ * Maintained by the store in the same transaction as the certificate, so it MUST always
+ * agree with the stored certificates. Nothing here is verified: callers verify what they use.
+ */
+export interface CertificationIndex {
+  /** Certifications made by any of these key IDs, one row per (issuer, target), ordered by target serial then issuer. */
+  certifiedBy(issuers: readonly string[]): Promise<CertificationRow[]>;
+  /** Certifications on this certificate, one row per issuer, ordered by issuer. */
+  certificationsOf(target: string): Promise<CertificationRow[]>;
+}
+
+/** One change to the stored certificates. */
+export interface Change {
+  /** Strictly increasing over the life of the store; never reused, even after a prune. */
+  seq: number;
+  fpr: Fingerprint;
+  /** The digest now stored; undefined when the certificate was deleted. */
+  added?: Buffer;
+  /** The digest stored before; undefined when the certificate is new. */
+  removed?: Buffer;
+  at: UnixTime;
+}
+
+/**
+ * The change feed: one entry per write that changed a certificate's stored bytes (insert,
+ * update, replace, delete), appended in the same transaction, so a reader that remembers
+ * `latest()` knows whether anything changed and a recon peer knows which digests came and went.
+ */
+export interface ChangeFeed {
+  /** The seq of the last change; 0 for a store never changed. */
+  latest(): Promise<number>;
+  /** Changes with seq > `after`, oldest first, at most `limit`. */
+  since(after: number, limit: number): Promise<Change[]>;
+  /** MAY drop changes with seq <= `upTo` (keeping `latest()`); returns how many were dropped. */
+  prune(upTo: number): Promise<number>;
+}
+
+/** Certificates by SKS digest (the key hash SKS and Hockeypuck reconcile on). */
+export interface DigestIndex {
+  /** The stored certificates with these digests, in the order given; unknown digests are left out. */
+  byDigest(digests: readonly Buffer[]): Promise<StoredCert[]>;
+  /** Every stored digest, streamed in pages, in byte order. */
+  digests(): AsyncIterable<Buffer>;
+}
+
+/** Text search over user IDs. */
+export interface UserIdSearch {
+  /**
+   * Certificates with a user ID containing `text`, compared after `toLowerCase()` of both (so
+   * case-insensitive for every script), ordered by fingerprint, at most `limit`.
+   * @throws InputError (MS_STORE_SEARCH) when `text` is empty.
+   */
+  searchUserIds(text: string, limit: number): Promise<StoredCert[]>;
 }
 
 /**
@@ -90,16 +201,60 @@ export interface MetaStore {
 }
 
 /**
- * Results computed from inputs, reused while the inputs are unchanged: a computed web of trust,
- * say. `key` names the inputs and the computation (a digest); each snapshot holds for the
- * reference times strictly inside its window (see src/cert/time-window.ts).
+ * Results computed from inputs, reused while the inputs are unchanged: a computed web of
+ * trust, say. `key` names the inputs and the computation (a digest); each snapshot holds for
+ * the reference times strictly inside its window (see src/cert/time-window.ts).
  */
 export interface SnapshotStore {
   /** The snapshot under `key` if its window contains `at`; undefined otherwise. */
-  get(key: Buffer, at: number): Promise<{ data: Buffer; window: TimeWindow } | undefined>;
+  get(key: Buffer, at: UnixTime): Promise<{ data: Buffer; window: TimeWindow } | undefined>;
   /**
    * Stores (or replaces) a snapshot; the store MAY drop the least recently used ones. Best effort:
    * MUST NOT throw or wait for other writers; returns whether it was stored.
    */
   put(key: Buffer, window: TimeWindow, data: Buffer): Promise<boolean>;
+}
+
+/**
+ * Tables computed from the certificates and looked up by key: the authentication service's
+ * precomputed bindings (user ID → certificate, validity, keys), say. Each table is replaced as
+ * a whole, together with a stamp saying what it was computed from, and only when no
+ * certificate changed since the computation started, so a reader never sees a table older
+ * than its stamp claims.
+ */
+export interface DerivedTables {
+  /** The stamp of table `name`, and the change seq it was computed at; undefined when never written. */
+  stamp(name: string): Promise<{ stamp: string; seq: number } | undefined>;
+  /** The values under `key` in table `name`, in the order they were given to `replace`. */
+  lookup(name: string, key: string): Promise<string[]>;
+  /**
+   * Replaces table `name` with `rows` and its stamp, in one transaction, when `ChangeFeed.latest()`
+   * still equals `seq`; returns false, writing nothing, when it moved on.
+   */
+  replace(name: string, stamp: string, seq: number, rows: ReadonlyArray<readonly [key: string, value: string]>): Promise<boolean>;
+}
+
+/** One database, all roles. */
+export interface Store {
+  readonly certs: CertStore;
+  readonly certifications: CertificationIndex;
+  readonly changes: ChangeFeed;
+  readonly digests: DigestIndex;
+  readonly search: UserIdSearch;
+  readonly meta: MetaStore;
+  readonly derived: DerivedTables;
+  readonly snapshots: SnapshotStore;
+  readonly verifications: VerificationCache;
+  /** Opened without write access: reads work, writes throw MS_STORE_READONLY, caches keep nothing. */
+  readonly readonly: boolean;
+  /** A description for messages: the file path, or the database URL without its password. */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Open without writing: no file creation, no migrations (the schema must be current or read-compatible). */
+  readonly?: boolean;
+  /** How long a write waits for another writer before failing with MS_STORE_BUSY (default 5000 ms). */
+  busyTimeoutMs?: number;
 }
