@@ -1,54 +1,62 @@
 /**
- * The span of reference times over which evaluating certificates gives the same answer.
- * Evaluation (evaluate.ts, and the engine after it) depends on the reference time only
- * through comparisons with times found in the certificates: key creation (a key created
- * in the future cannot sign), signature expiry and key expiry. A signature's creation
- * time is never compared with the reference time (a future-dated signature counts, as
- * in gpg), so it does not bound the window. Between two consecutive such times every
- * comparison comes out the same, so a result computed at `now` holds for any time in
- * that open interval: what lets a computed web of trust be reused instead of recomputed.
- * Whoever compares another time with the reference time must add it here.
+ * When a computed result stops being valid: the one definition, shared by the trust engine's
+ * snapshots (src/wot, src/gnupg) and the authentication store's precomputed bindings.
+ *
+ * Evaluation (evaluate.ts, and the trust engine after it) depends on the reference time only
+ * through comparisons with times found in the certificates, each of which flips at one
+ * second, its switch point:
+ * - key creation: a key created in the future cannot sign (`created > now`): flips at `created`;
+ * - signature expiry, including certifications and user ID self-signatures (`expiry > now`
+ *   is valid): flips at `expiry`;
+ * - key and subkey expiry (`expiry < now` is expired, as gpg: a key is still valid during its
+ *   expiry second): flips at `expiry + 1`.
+ * A signature's creation time is never compared with the reference time (a future-dated
+ * signature counts, as in gpg), so it is no switch point. Between two consecutive switch
+ * points every comparison comes out the same, so a result computed at `now` holds for every
+ * reference time from the last switch point at or before `now` up to, not including, the
+ * next one. Whoever compares another time with the reference time must add it here.
  */
+import type { UnixTime } from '../clock.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Signature } from '../openpgp/signature.js';
 
-/** Reference times strictly between `after` and `before` give the same evaluation as `now`. */
+/** Reference times strictly between `after` and `before` give the same evaluation. */
 export interface TimeWindow {
-  /** Exclusive; -Infinity when no time in the data is earlier. */
+  /** Exclusive; -Infinity when no switch point is at or before the reference time. */
   after: number;
-  /** Exclusive; Infinity when no time in the data is later. */
+  /** Exclusive: the first switch point after the reference time; Infinity when there is none. */
   before: number;
 }
 
-/**
- * The window around `now` in which no time of these certificates falls; undefined when
- * `now` is itself one of those times (then only `now` is known to give the same answer).
- */
-export function timeWindow(certs: Iterable<Cert>, now: number): TimeWindow | undefined {
+/** The window of reference times around `now` that evaluate these certificates as `now` does. */
+export function timeWindow(certs: Iterable<Cert>, now: UnixTime): TimeWindow {
   let after = Number.NEGATIVE_INFINITY;
   let before = Number.POSITIVE_INFINITY;
-  let exact = false;
-  const see = (t: number) => {
-    if (t < now) {
-      if (t > after) after = t;
-    } else if (t > now) {
-      if (t < before) before = t;
-    } else exact = true;
+  const flipsAt = (t: number) => {
+    if (t <= now) {
+      if (t - 1 > after) after = t - 1;
+    } else if (t < before) before = t;
   };
   const seeSig = (sig: Signature | undefined, keyCreated: number) => {
     if (!sig) return;
-    if (sig.expiresAfter) see(sig.created + sig.expiresAfter);
-    if (sig.keyExpiresAfter) see(keyCreated + sig.keyExpiresAfter);
+    if (sig.expiresAfter) flipsAt(sig.created + sig.expiresAfter);
+    if (sig.keyExpiresAfter) flipsAt(keyCreated + sig.keyExpiresAfter + 1);
   };
   for (const cert of certs) {
     const created = cert.primary.created;
-    see(created);
+    flipsAt(created);
     for (const e of cert.directSigs) seeSig(e.sig, created);
     for (const u of cert.users) for (const e of u.signatures) seeSig(e.sig, created);
     for (const s of cert.subkeys) {
-      see(s.key.created);
+      flipsAt(s.key.created);
       for (const e of s.signatures) seeSig(e.sig, s.key.created);
     }
   }
-  return exact ? undefined : { after, before };
+  return { after, before };
+}
+
+/** The first reference time after `now` at which the evaluation may differ; null for never. */
+export function nextSwitch(certs: Iterable<Cert>, now: UnixTime): UnixTime | null {
+  const { before } = timeWindow(certs, now);
+  return Number.isFinite(before) ? before : null;
 }

@@ -32,7 +32,6 @@ describe('time window', () => {
       const web = generateWeb(seed);
       const ring = new Keyring(readCerts(web.bytes).certs);
       const window = timeWindow(ring, web.now);
-      assert.ok(window, `seed ${seed}: the reference time is no certificate time`);
       assert.ok(window.after < web.now && web.now < window.before);
       const at = async (t: number) => encodeSummaries((await evaluateWeb(ring, t, { verifier: new Verifier(), eager: true })).keys);
       const reference = await at(web.now);
@@ -43,16 +42,18 @@ describe('time window', () => {
     }
   });
 
-  it('an expiry or a key creation bounds the window; a signature creation does not; a reference time equal to a bound has none', async () => {
+  it('an expiry or a key creation bounds the window; a signature creation does not; a switch point starts a window', async () => {
     const keysCreated = 1640995200;
     const certified = keysCreated + 30 * DAY;
     const web = buildWeb({ keys: [{ name: 'alice', uids: ['alice <alice@example.com>'] }, { name: 'dave', uids: ['dave <dave@example.com>'] }], certs: [{ issuer: 'alice', target: 'dave', expiresAfter: 400 * DAY }] });
     const ring = new Keyring(readCerts(web.bytes).certs);
-    assert.deepEqual(timeWindow(ring, certified + 100 * DAY), { after: keysCreated, before: certified + 400 * DAY });
-    assert.deepEqual(timeWindow(ring, certified + 500 * DAY), { after: certified + 400 * DAY, before: Number.POSITIVE_INFINITY });
-    assert.equal(timeWindow(ring, keysCreated), undefined);
+    // Switch points: the keys' creation (valid from that second on), the certification's expiry (invalid from that second on).
+    assert.deepEqual(timeWindow(ring, certified + 100 * DAY), { after: keysCreated - 1, before: certified + 400 * DAY });
+    assert.deepEqual(timeWindow(ring, certified + 500 * DAY), { after: certified + 400 * DAY - 1, before: Number.POSITIVE_INFINITY });
+    assert.deepEqual(timeWindow(ring, keysCreated), { after: keysCreated - 1, before: certified + 400 * DAY });
+    assert.deepEqual(timeWindow(ring, keysCreated - 1), { after: Number.NEGATIVE_INFINITY, before: keysCreated });
     // Before the certification was made (it is future-dated then) the window is the same, and so is the evaluation.
-    assert.deepEqual(timeWindow(ring, certified - 10 * DAY), { after: keysCreated, before: certified + 400 * DAY });
+    assert.deepEqual(timeWindow(ring, certified - 10 * DAY), { after: keysCreated - 1, before: certified + 400 * DAY });
     const at = async (t: number) => encodeSummaries((await evaluateWeb(ring, t, { verifier: new Verifier(), eager: true })).keys).toString();
     assert.equal(await at(certified - 10 * DAY), await at(certified + 100 * DAY));
   });
