@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     };
     /** Signatures the store holds on the flooded certificates, at most. */
     const storedMax = async (data: string) => {
-      const store = AuthStore.open(join(data, 'var/authentication/store.sqlite'));
+      const store = await AuthStore.open(join(data, 'var/authentication/store.sqlite'));
       try {
         let max = 0;
         let bytes = 0;
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         }
         return { max, bytes };
       } finally {
-        store.close();
+        await store.close();
       }
     };
 

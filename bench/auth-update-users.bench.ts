@@ -132,9 +132,9 @@ async function main(): Promise<void> {
     const addCert = run(process.execPath, [ma, 'add-id-certifier', '-'], env, Buffer.concat(admin.cert.packets.map((p) => p.raw)));
     if (addCert.status !== 0) throw new Error(`add-id-certifier failed: ${addCert.stderr}`);
     t = performance.now();
-    const store = AuthStore.open(join(dir, 'var/authentication/store.sqlite'));
-    await store.putCerts(certs, new Date(NOW * 1000));
-    store.close();
+    const store = await AuthStore.open(join(dir, 'var/authentication/store.sqlite'));
+    await store.putCerts(certs, NOW);
+    await store.close();
     const loadMs = performance.now() - t;
 
     names.forEach((n, i) => {
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     const updateUsers = (prof = false) => run(process.execPath, [...(prof && process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), ma, 'update-users'], env);
     /** Forget the precomputed bindings, the verification cache and the output files: the next run starts cold. */
     const forget = async () => {
-      const st = AuthStore.open(storePath);
+      const st = await AuthStore.open(storePath);
       await st.cache.clear();
       st.database.db.exec('UPDATE auth_state SET computed_generation = -1');
       st.close();
@@ -171,8 +171,8 @@ async function main(): Promise<void> {
       warm.push(ok('update-users (again)', updateUsers()));
       // One certificate changed since the last run, nothing recomputed yet: update-users recomputes
       // (verification cache warm), as after an expiry or a change made by another program.
-      const changed = AuthStore.open(storePath);
-      await changed.putCerts([makeCert(`Newcomer ${i} <newcomer${i}@example.net>`, admin).cert], new Date(NOW * 1000));
+      const changed = await AuthStore.open(storePath);
+      await changed.putCerts([makeCert(`Newcomer ${i} <newcomer${i}@example.net>`, admin).cert], NOW);
       changed.close();
       one.push(ok('update-users (after one change)', updateUsers()));
       // An import through the tool recomputes at once, so the next update-users is a lookup.

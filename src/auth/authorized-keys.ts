@@ -2,10 +2,11 @@
  * authorized_keys lines as Monkeysphere writes them:
  * `[<options> ]<type> <base64> MonkeySphere<YYYY-MM-DDTHH:MM:SS> <user ID>`.
  */
+import { toDate, type UnixTime } from '../clock.js';
 
 /** The marker Monkeysphere appends, fixed once per run (`date -u +%FT%T`). */
-export function monkeysphereMarker(now: Date): string {
-  return `MonkeySphere${now.toISOString().slice(0, 19)}`;
+export function monkeysphereMarker(now: UnixTime): string {
+  return `MonkeySphere${toDate(now).toISOString().slice(0, 19)}`;
 }
 
 /** Matches lines a previous Monkeysphere run wrote (the original's sed expression). */

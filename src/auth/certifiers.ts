@@ -7,6 +7,7 @@
  */
 import { evaluateCerts } from '../cert/evaluate.js';
 import type { Certification, EvaluatedCert } from '../cert/types.js';
+import type { UnixTime } from '../clock.js';
 import { InputError, NotFoundError, UsageError } from '../errors.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
@@ -72,7 +73,7 @@ export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, 
   if (cert.secret) throw new InputError('MS_AUTH_CERTIFIER_SECRET', 'refusing a secret key as a certifier', { hints: ['give the public key (gpg --export)'] });
   if (cert.primary.fpr === core.primary.fpr) throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', 'the trust core cannot certify itself');
   // The key comes from outside (a file, a keyserver): through the one ingest path (ingest.ts).
-  const stored = (await ingestCerts(store, [cert], new Date(opts.now * 1000))).certs[0].cert;
+  const stored = (await ingestCerts(store, [cert], opts.now)).certs[0].cert;
   const [ev] = await evaluateWithCore(store, core, [stored], opts.now);
   if (ev.primary.status !== 'valid') {
     throw new InputError('MS_AUTH_CERTIFIER_UNUSABLE', `key ${ev.fpr} is ${ev.primary.status}; it cannot be made a certifier`);
@@ -85,7 +86,7 @@ export async function addCertifier(store: AuthStore, core: CoreKey, cert: Cert, 
     amount: TRUST_AMOUNT[opts.trust],
     regex: opts.domain === undefined ? undefined : domainRegex(opts.domain),
   });
-  await store.putCerts([fragment], new Date(opts.now * 1000));
+  await store.putCerts([fragment], opts.now);
   return { fpr: ev.fpr, userIds };
 }
 
@@ -148,9 +149,8 @@ export interface CertifierEntry {
 }
 
 /** Every user ID the core currently trust-signs, with the signature's depth, amount and regex, by certificate in store order. */
-export async function listCertifiers(store: AuthStore, core: CoreKey, now: number, validity: (fpr: string, uid: string) => string): Promise<CertifierEntry[]> {
-  store.syncIssuerIndex();
-  const rows = store.certifiedBy([keyIdOf(core.primary.fpr)]).sort((a, b) => a.id - b.id);
+export async function listCertifiers(store: AuthStore, core: CoreKey, now: UnixTime, validity: (fpr: string, uid: string) => Promise<string>): Promise<CertifierEntry[]> {
+  const rows = await store.certifiedBy([keyIdOf(core.primary.fpr)]);
   const certs: Cert[] = [];
   for (const r of rows) {
     const s = await store.certs.get(r.fpr);
@@ -162,7 +162,7 @@ export async function listCertifiers(store: AuthStore, core: CoreKey, now: numbe
       if (u.component.kind !== 'userid') continue;
       const sig = coreSignature(u.certifications, core.primary.fpr, now);
       if (!sig?.trust || sig.trust.level === 0) continue;
-      const v = validity(ev.fpr, u.text);
+      const v = await validity(ev.fpr, u.text);
       if (v !== 'f' && v !== 'u') continue;
       out.push({ fpr: ev.fpr, userId: u.text, depth: sig.trust.level, amount: sig.trust.amount, regex: sig.regexes[0] ?? '' });
     }
@@ -191,6 +191,6 @@ export async function removeCertifier(store: AuthStore, core: CoreKey, cert: Cer
   const signed = ev.userIds.filter((u) => u.component.kind === 'userid' && coreSignature(u.certifications, core.primary.fpr, now) !== undefined).map((u) => u.text);
   const unique = [...new Set(signed)];
   if (unique.length === 0) throw new NotFoundError('MS_AUTH_NOT_CERTIFIER', `key ${cert.primary.fpr} is not an identity certifier`);
-  await store.putCerts([revokeCertifications(core, cert, unique, now)], new Date(now * 1000));
+  await store.putCerts([revokeCertifications(core, cert, unique, now)], now);
   return unique;
 }

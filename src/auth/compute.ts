@@ -9,6 +9,7 @@
  * Not here: reading users' files (user-keys.ts).
  */
 import { evaluateKeyring } from '../cert/evaluate.js';
+import { nextSwitch } from '../cert/time-window.js';
 import type { EvaluatedCert } from '../cert/types.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
@@ -19,7 +20,8 @@ import { Verifier } from '../verify/verifier.js';
 import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
 import type { ValidityLetter, WotCertification, WotKey } from '../wot/types.js';
-import { type AuthStore, type BindingRow, issuerIdsOf, keyIdOf } from './store.js';
+import type { UnixTime } from '../clock.js';
+import { type AuthStore, type BindingRow, keyIdOf } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
 const MAX_DEPTH = 5;
@@ -54,52 +56,22 @@ export function grantedKeys(ev: EvaluatedCert): string[] {
   return out;
 }
 
-/** The earliest time after `now` at which any key, signature or user ID in `certs` starts or stops being valid. */
-export function nextChange(certs: Iterable<Cert>, evaluated: Iterable<EvaluatedCert>, now: number): number | null {
-  let next = Number.POSITIVE_INFINITY;
-  // Creation times and signature expiry switch at t (valid once created <= now, until expiry <= now);
-  // key and subkey expiry one second later (as gpg: valid while expiry >= now).
-  const see = (t: number | undefined, after = 0) => {
-    if (t === undefined || !Number.isFinite(t)) return;
-    const x = t + after;
-    if (x > now && x < next) next = x;
-  };
-  for (const c of certs) {
-    see(c.primary.created);
-    const sigLists = [c.directSigs, ...c.users.map((u) => u.signatures), ...c.subkeys.map((s) => s.signatures)];
-    for (const s of c.subkeys) see(s.key.created);
-    for (const list of sigLists) {
-      for (const e of list) {
-        if (!e.sig) continue;
-        see(e.sig.created);
-        see(signatureExpiry(e.sig));
-      }
-    }
-  }
-  for (const ev of evaluated) {
-    see(ev.primary.expires, 1);
-    for (const u of ev.userIds) see(u.expires);
-    for (const s of ev.subkeys) see(s.expires, 1);
-  }
-  return Number.isFinite(next) ? next : null;
-}
-
 /**
  * The certificates the core's web of trust can reach: certified by the core, or by a key
  * that received a trust signature from one already reached (only such keys can become
  * introducers, since the core is the only key with ownertrust), up to MAX_DEPTH levels.
  */
-export function reachableFrom(store: AuthStore, coreFpr: string): string[] {
+export async function reachableFrom(store: AuthStore, coreFpr: string): Promise<string[]> {
   const reached = new Map<string, number>();
-  const core = store.certId(coreFpr);
+  const core = await store.serialOf(coreFpr);
   if (core === undefined) return [];
   reached.set(coreFpr, core);
   let introducers = [coreFpr];
   const expanded = new Set<string>(introducers);
   for (let level = 0; level < MAX_DEPTH && introducers.length > 0; level++) {
     const next: string[] = [];
-    for (const row of store.certifiedBy(introducers.map(keyIdOf))) {
-      if (!reached.has(row.fpr)) reached.set(row.fpr, row.id);
+    for (const row of await store.certifiedBy(introducers.map(keyIdOf))) {
+      if (!reached.has(row.fpr)) reached.set(row.fpr, row.serial);
       if (row.tsig && !expanded.has(row.fpr)) {
         expanded.add(row.fpr);
         next.push(row.fpr);
@@ -110,15 +82,14 @@ export function reachableFrom(store: AuthStore, coreFpr: string): string[] {
   return [...reached.entries()].sort((a, b) => a[1] - b[1]).map(([fpr]) => fpr);
 }
 
-async function allFingerprints(store: AuthStore): Promise<string[]> {
-  const out: string[] = [];
-  for await (const s of store.certs.all()) out.push(s.fpr);
-  return out;
+/** Key IDs a signature names as its issuer, from its fingerprints and key IDs. */
+function issuerKeyIds(fingerprints: string[], keyIds: string[]): Set<string> {
+  return new Set([...fingerprints.map(keyIdOf), ...keyIds]);
 }
 
 export interface ComputeOptions {
-  /** Reference time, Unix seconds. */
-  now: number;
+  /** Reference time. */
+  now: UnixTime;
 }
 
 /**
@@ -127,18 +98,15 @@ export interface ComputeOptions {
  */
 export async function computeBindings(store: AuthStore, opts: ComputeOptions): Promise<Computed> {
   const stats: ComputeStats = { certs: 0, bindings: 0, cached: 0, verified: 0 };
-  const state = store.state();
+  const state = await store.state();
   if (!state.coreFpr) return { rows: [], validUntil: null, stats };
-  store.syncIssuerIndex();
-  // A read-only store cannot index changes; then every certificate is a candidate.
-  const fprs = store.readonly && store.dirtyCount() > 0 ? await allFingerprints(store) : reachableFrom(store, state.coreFpr);
-  const certs = store.loadCerts(fprs);
+  const certs = await store.loadCerts(await reachableFrom(store, state.coreFpr));
   const keyring = new Keyring(certs);
   // Designated revokers must be at hand for their revocations to count.
   for (const c of certs) {
     for (const e of c.directSigs) {
       if (e.sig?.type !== SigType.KeyRevocation) continue;
-      for (const id of issuerIdsOf(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
+      for (const id of issuerKeyIds(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
         if (id === c.primary.keyId) continue;
         for (const r of await store.certs.byKeyId(id)) if (!keyring.get(r.fpr)) keyring.add(r.cert);
       }
@@ -147,9 +115,8 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
   stats.certs = certs.length;
 
   {
-    // A read-only store still answers from its cache, but what is verified now stays in memory.
-    const cache: VerificationCache = store.readonly ? { lookup: (keys) => store.cache.lookup(keys), record: async () => undefined } : store.cache;
-    const verifier = new Verifier({ cache });
+    // A read-only store still answers from its cache and keeps nothing new.
+    const verifier = new Verifier({ cache: store.cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
     const web = new EvaluatedWeb(evaluated);
     withoutForeignLocalCertifications(web.keys, state.coreFpr);
@@ -159,7 +126,7 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';
     const rows = bindingRows(certs, evaluated, validity);
     stats.bindings = rows.length;
-    return { rows, validUntil: nextChange(keyring, evaluated.values(), opts.now), stats };
+    return { rows, validUntil: nextSwitch(keyring, opts.now), stats };
   }
 }
 
@@ -202,14 +169,14 @@ export function bindingRows(certs: Cert[], evaluated: Map<string, EvaluatedCert>
  * the rows in memory. Returns the rows when it computed them, undefined when the stored
  * ones are fresh.
  */
-export async function refreshBindings(store: AuthStore, now: number): Promise<Computed | undefined> {
+export async function refreshBindings(store: AuthStore, now: UnixTime): Promise<Computed | undefined> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const state = store.state();
-    if (store.isFresh(now, state) && store.dirtyCount() === 0) return undefined;
+    const state = await store.state();
+    if (await store.isFresh(now, state)) return undefined;
     const computed = await computeBindings(store, { now });
-    if (store.readonly) return computed;
+    if (store.readonly || !state.coreFpr) return computed;
     // Saved only if nothing changed meanwhile; otherwise compute again.
-    if (store.saveBindings(computed.rows, state.generation, now, computed.validUntil)) return computed;
+    if (await store.saveBindings(computed.rows, state.seq, state.coreFpr, now, computed.validUntil)) return computed;
   }
   return computeBindings(store, { now });
 }

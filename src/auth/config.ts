@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import { COMMON_VARS, configFiles, type Env, type LoadedConfig, loadConfig, type Schema, systemDirs } from '../config/config.js';
-import { UsageError } from '../errors.js';
 
 export const AUTH_VARS = {
   ...COMMON_VARS,
@@ -61,25 +60,6 @@ export function authPaths(env: Env): AuthPaths {
  */
 export function translateSshVariables(pattern: string, user: { name: string; home: string }): string {
   return pattern.replace(/%[hu%]/g, (t) => (t === '%h' ? user.home : t === '%u' ? user.name : '%'));
-}
-
-/**
- * The test hook for the reference time: `MONKEYSPHERE_TEST_NOW` (an ISO 8601 time such
- * as `2023-01-15T00:00:00Z`, or Unix seconds) replaces the clock for every validity
- * decision and for the MonkeySphere marker. Meant for tests only; never set it on a
- * real system, since it freezes expiry.
- * @throws UsageError (MS_AUTH_TEST_NOW) when the value is not a time.
- */
-export function referenceTime(env: Env, clock: () => Date = () => new Date()): Date {
-  const raw = env.MONKEYSPHERE_TEST_NOW;
-  if (raw === undefined || raw === '') return clock();
-  const d = /^\d+$/.test(raw) ? new Date(Number(raw) * 1000) : new Date(raw);
-  if (Number.isNaN(d.getTime())) {
-    throw new UsageError('MS_AUTH_TEST_NOW', `MONKEYSPHERE_TEST_NOW is not a time: ${JSON.stringify(raw)}`, {
-      hints: ['use an ISO 8601 time such as 2023-01-15T00:00:00Z, or Unix seconds'],
-    });
-  }
-  return d;
 }
 
 /** Per-request keyserver timeout for this tool: `MONKEYSPHERE_KEYSERVER_TIMEOUT` seconds, default 10. */

@@ -7,6 +7,7 @@
  * Not here: printing (the CLI prints what these return) or fetching (a CertFetcher is passed in).
  */
 import { evaluateCerts } from '../cert/evaluate.js';
+import type { UnixTime } from '../clock.js';
 import type { EvaluatedCert } from '../cert/types.js';
 import { InputError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { Keyring } from '../keyring/keyring.js';
@@ -21,6 +22,7 @@ import { colonEscape, printable, quoted } from '../util/printable.js';
 import { findOne, holdsKey } from './certifiers.js';
 import { type DroppedCounts, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
+
 
 export type GpgCommand = 'import' | 'export' | 'list-keys' | 'recv-keys' | 'refresh-keys' | 'delete-keys';
 
@@ -132,7 +134,7 @@ export interface ImportReport {
 }
 
 /** Imports public certificates into the store through the one ingest path (local signatures and floods dropped); secret keys are refused. */
-export async function importCerts(store: AuthStore, certs: Cert[], now: Date): Promise<ImportReport[]> {
+export async function importCerts(store: AuthStore, certs: Cert[], now: UnixTime): Promise<ImportReport[]> {
   const out: ImportReport[] = [];
   for (const c of certs) {
     if (c.secret) throw new InputError('MS_AUTH_GPG_SECRET', `refusing to import secret key ${c.primary.fpr}`, { hints: ['import the public key (gpg --export)'] });
@@ -232,11 +234,15 @@ export async function deleteCerts(store: AuthStore, certs: Cert[]): Promise<void
   for (const c of certs) await store.certs.delete(c.primary.fpr);
 }
 
+/** Certificates with a user ID containing `text`, case-insensitively, as gpg's substring search. */
 async function substringSearch(store: AuthStore, text: string): Promise<Cert[]> {
-  const needle = text.toLowerCase();
-  const out: Cert[] = [];
-  for await (const s of store.certs.all()) if (s.cert.users.some((u) => u.kind === 'userid' && u.text.toLowerCase().includes(needle))) out.push(s.cert);
-  return out;
+  if (text === '') {
+    // Every user ID contains the empty string.
+    const all: Cert[] = [];
+    for await (const s of store.certs.all()) if (s.cert.users.some((u) => u.kind === 'userid')) all.push(s.cert);
+    return all;
+  }
+  return (await store.searchUserIds(text)).map((s) => s.cert);
 }
 
 /** What `--export` writes: the certificates without local signatures, binary or armored. */
@@ -271,9 +277,12 @@ function statusLetter(status: string): string | undefined {
  * A gpg-style listing of `certs` at `now`; user ID validity comes from `validity` (the
  * precomputed bindings), overridden by revocation and expiry.
  */
-export async function listKeys(store: AuthStore, certs: Cert[], now: number, colons: boolean, validity: (fpr: string, uid: string) => string): Promise<string> {
+export async function listKeys(store: AuthStore, certs: Cert[], now: UnixTime, colons: boolean, validityOf: (fpr: string, uid: string) => Promise<string>): Promise<string> {
   const ring = new Keyring(certs);
   const evaluated: EvaluatedCert[] = await evaluateCerts([...ring], ring, { now, verifier: new Verifier({ cache: store.cache }), certifications: false });
+  const letters = new Map<string, string>();
+  for (const ev of evaluated) for (const u of ev.userIds) letters.set(`${ev.fpr}\0${u.text}`, await validityOf(ev.fpr, u.text));
+  const validity = (fpr: string, uid: string) => letters.get(`${fpr}\0${uid}`) ?? '-';
   let out = '';
   for (const ev of evaluated) {
     const uidLetters = ev.userIds.filter((u) => u.component.kind === 'userid').map((u) => statusLetter(u.status) ?? validity(ev.fpr, u.text));

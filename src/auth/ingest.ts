@@ -36,6 +36,7 @@
  *
  * Not here: fetching (src/keyserver), how validity is computed (compute.ts).
  */
+import type { UnixTime } from '../clock.js';
 import type { Cert, SigEntry } from '../openpgp/cert.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import { readCerts } from '../openpgp/cert.js';
@@ -172,20 +173,16 @@ const isCertification = (t: number) => t >= SigType.GenericCert && t <= SigType.
  * Only the core's own non-exportable signatures count among stored ones; `batch` has none.
  */
 export async function knownIssuers(store: AuthStore, batch: Cert[], verifier: Verifier): Promise<KnownIssuers> {
-  const coreFpr = store.state().coreFpr;
+  const coreFpr = (await store.state()).coreFpr;
   const coreCert = coreFpr ? (await store.certs.get(coreFpr))?.cert : undefined;
   if (!coreCert) return knownFrom([]);
   const core = coreCert.primary;
   const known = knownFrom([core], core);
-  store.syncIssuerIndex();
   let frontier = knownFrom([core], core);
   for (let level = 0; level < MAX_DEPTH && frontier.byFpr.size > 0; level++) {
     const ids = [...frontier.byKeyId.keys()];
-    const stored = store
-      .certifiedBy(ids)
-      .filter((r) => r.tsig && !known.byFpr.has(r.fpr))
-      .map((r) => r.fpr);
-    const candidates = [...store.loadCerts(stored), ...batch.filter((c) => !known.byFpr.has(c.primary.fpr))];
+    const stored = (await store.certifiedBy(ids)).filter((r) => r.tsig && !known.byFpr.has(r.fpr)).map((r) => r.fpr);
+    const candidates = [...(await store.loadCerts(stored)), ...batch.filter((c) => !known.byFpr.has(c.primary.fpr))];
     const checks: SigCheck[] = [];
     const owner: Cert[] = [];
     for (const c of candidates) {
@@ -223,7 +220,7 @@ interface TrimContext {
   budget: number;
   verifier: Verifier;
   /** A designated revoker's key by fingerprint, when it is at hand. */
-  revoker: (fpr: string) => KeyPacket | undefined;
+  revoker: (fpr: string) => Promise<KeyPacket | undefined>;
 }
 
 interface Item {
@@ -279,6 +276,8 @@ async function trim(cert: Cert, ctx: TrimContext, incoming: boolean): Promise<{ 
   // Designated revokers, as direct-key self-signatures name them (a forged one is dropped below; its revoker is then merely looked up).
   const revokers = new Set<string>();
   for (const e of cert.directSigs) if (e.sig?.type === SigType.DirectKey && issuedBy(e.sig, primary)) for (const rk of e.sig.revocationKeys) revokers.add(rk.fingerprint);
+  const revokerKeys = new Map<string, KeyPacket | undefined>();
+  for (const f of revokers) revokerKeys.set(f, await ctx.revoker(f));
 
   const kept = new Set<SigEntry>();
   const pool: Item[] = [];
@@ -306,7 +305,7 @@ async function trim(cert: Cert, ctx: TrimContext, incoming: boolean): Promise<{ 
       if (comp.kind === 'user' && (isCertification(sig.type) || sig.type === SigType.CertRevocation)) issuers = issuersIn(ctx.known, sig);
       else if (comp.kind === 'key' && sig.type === SigType.KeyRevocation) {
         for (const f of sig.issuerFingerprints.length > 0 ? sig.issuerFingerprints : [...revokers].filter((r) => sig.issuerKeyIds.includes(keyIdOf(r)))) {
-          const key = revokers.has(f) ? ctx.revoker(f) : undefined;
+          const key = revokerKeys.get(f);
           if (key) issuers.push(key);
         }
       }
@@ -434,14 +433,14 @@ const queues = new WeakMap<AuthStore, Promise<unknown>>();
  * was stored and what was dropped. Secret certificates are stored as their public part
  * (callers that must refuse them, like gpg-cmd --import, check first).
  */
-export async function ingestCerts(store: AuthStore, certs: Cert[], now: Date, opts: IngestOptions = {}): Promise<IngestResult> {
+export async function ingestCerts(store: AuthStore, certs: Cert[], now: UnixTime, opts: IngestOptions = {}): Promise<IngestResult> {
   const previous = queues.get(store) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(() => ingestNow(store, certs, now, opts));
   queues.set(store, run);
   return run;
 }
 
-async function ingestNow(store: AuthStore, input: Cert[], now: Date, opts: IngestOptions): Promise<IngestResult> {
+async function ingestNow(store: AuthStore, input: Cert[], now: UnixTime, opts: IngestOptions): Promise<IngestResult> {
   const budget = opts.budget ?? UNKNOWN_ISSUER_BUDGET;
   const verifier = new Verifier({ cache: new IngestCache(store) });
   const total = none();
@@ -463,7 +462,7 @@ async function ingestNow(store: AuthStore, input: Cert[], now: Date, opts: Inges
     counts(pub.cert.primary.fpr).other += pub.converted;
     return pub.cert;
   });
-  const coreFpr = store.state().coreFpr ?? undefined;
+  const coreFpr = (await store.state()).coreFpr ?? undefined;
   const unsigned = stripped.map((c) => withoutLocal(c, counts(c.primary.fpr), coreFpr));
   const known = await knownIssuers(store, unsigned, verifier);
   const revokers = new Map<string, KeyPacket | null>();
@@ -472,10 +471,10 @@ async function ingestNow(store: AuthStore, input: Cert[], now: Date, opts: Inges
     known,
     budget,
     verifier,
-    revoker: (fpr) => {
+    revoker: async (fpr) => {
       let key = revokers.get(fpr);
       if (key === undefined) {
-        const stored = store.loadCerts([fpr])[0];
+        const stored = (await store.loadCerts([fpr]))[0];
         key = stored?.primary ?? null;
         revokers.set(fpr, key);
       }
@@ -502,12 +501,10 @@ async function ingestNow(store: AuthStore, input: Cert[], now: Date, opts: Inges
     if (t) add(counts(storedCert.primary.fpr), t.dropped);
     return t?.cert;
   };
-  const sizeOf = store.database.db.prepare('SELECT length(data) AS n FROM certs WHERE fpr = ?');
   for (const fpr of merged.keys()) {
-    const size = store.database.read('cannot read the store', () => (sizeOf.get(fpr) as { n: number } | undefined)?.n ?? 0);
-    if (size <= LARGE_STORED_BYTES) continue;
+    // The stored bytes tell the size; parsed only when large.
     const storedCopy = await store.certs.get(fpr);
-    if (storedCopy) await store.putCertsTrimmed([storedCopy.cert], now, trimStored);
+    if (storedCopy && storedCopy.bytes.length > LARGE_STORED_BYTES) await store.putCertsTrimmed([storedCopy.cert], now, trimStored);
   }
   const results = await store.putCertsTrimmed([...merged.values()], now, trimStored);
   const out: IngestedCert[] = results.map((r) => ({ fpr: r.fpr, status: r.status, cert: r.cert, dropped: counts(r.fpr) }));

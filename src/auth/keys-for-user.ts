@@ -6,15 +6,16 @@
  * loaded only when a recomputation is needed.
  */
 import { statSync } from 'node:fs';
+import type { UnixTime } from '../clock.js';
 import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
 import { lookupAccounts } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
 import type { AuthConfig, AuthPaths } from './config.js';
-import { AuthStore } from './store.js';
-import { type UserKeys, userAuthorizedKeys } from './user-keys.js';
+import { AuthStore, type BindingRow } from './store.js';
+import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys } from './user-keys.js';
 
 /** Opens the store for reading answers: writable when we may write it (to save a recomputation), else read-only. */
-export function openForLookup(path: string): AuthStore {
+export async function openForLookup(path: string): Promise<AuthStore> {
   try {
     statSync(path);
   } catch (err) {
@@ -29,28 +30,31 @@ export function openForLookup(path: string): AuthStore {
     });
   }
   try {
-    return AuthStore.open(path);
+    return await AuthStore.open(path);
   } catch (err) {
     if (err instanceof MsError && err.code === 'MS_STORE_IO') return AuthStore.open(path, { readonly: true });
     throw err;
   }
 }
 
-/** Brings the bindings up to date for `now` (Unix seconds); loads the computation code only when needed. */
-export async function ensureFresh(store: AuthStore, now: number): Promise<((uid: string) => ReturnType<AuthStore['bindingsFor']>) | undefined> {
-  if (store.isFresh(now) && (store.readonly || store.dirtyCount() === 0)) return undefined;
+/**
+ * Brings the bindings up to date for `now`; loads the computation code only when needed.
+ * Returns how to look bindings up: in the store, or, for a read-only store that had to
+ * recompute, in memory.
+ */
+export async function freshBindings(store: AuthStore, now: UnixTime): Promise<(uid: string) => Promise<BindingRow[]>> {
+  const fromStore = (uid: string) => store.bindingsFor(uid);
+  if (await store.isFresh(now)) return fromStore;
   const { refreshBindings } = await import('./compute.js');
   const computed = await refreshBindings(store, now);
-  if (computed && store.readonly) {
-    const byUid = new Map<string, ReturnType<AuthStore['bindingsFor']>>();
-    for (const r of computed.rows) {
-      const list = byUid.get(r.uid);
-      if (list) list.push(r);
-      else byUid.set(r.uid, [r]);
-    }
-    return (uid) => byUid.get(uid) ?? [];
+  if (!computed || !store.readonly) return fromStore;
+  const byUid = new Map<string, BindingRow[]>();
+  for (const r of computed.rows) {
+    const list = byUid.get(r.uid);
+    if (list) list.push(r);
+    else byUid.set(r.uid, [r]);
   }
-  return undefined;
+  return async (uid) => byUid.get(uid) ?? [];
 }
 
 /**
@@ -58,22 +62,16 @@ export async function ensureFresh(store: AuthStore, now: number): Promise<((uid:
  * @throws NotFoundError (MS_AUTH_UNKNOWN_USER) when there is no such account;
  *         EnvironmentError when the store is missing or unreadable.
  */
-export async function keysForUser(name: string, config: AuthConfig['values'], paths: AuthPaths, now: Date): Promise<UserKeys> {
+export async function keysForUser(name: string, config: AuthConfig['values'], paths: AuthPaths, now: UnixTime): Promise<UserKeys> {
   const accounts = await lookupAccounts([name]);
   const account = accounts.get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const store = openForLookup(paths.store);
+  const sources = readUserKeySources(account, { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES });
+  const store = await openForLookup(paths.store);
   try {
-    const seconds = Math.floor(now.getTime() / 1000);
-    const memory = await ensureFresh(store, seconds);
-    const lookup = memory ?? ((uid: string) => store.bindingsFor(uid));
-    return userAuthorizedKeys(
-      account,
-      { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES },
-      lookup,
-      monkeysphereMarker(now),
-    );
+    const lookup = await freshBindings(store, now);
+    return buildUserKeys(sources, await bindingsOf([sources], lookup), monkeysphereMarker(now));
   } finally {
-    store.close();
+    await store.close();
   }
 }

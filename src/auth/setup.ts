@@ -42,7 +42,7 @@ export async function setup(paths: AuthPaths, now: number, monkeysphereUser?: Ac
       hints: ['run monkeysphere-authentication as root'],
     });
   }
-  const store = AuthStore.open(paths.store);
+  const store = await AuthStore.open(paths.store);
   try {
     let created = false;
     let core: CoreKey;
@@ -60,16 +60,14 @@ export async function setup(paths: AuthPaths, now: number, monkeysphereUser?: Ac
       chmodSync(f, 0o640);
       if (monkeysphereUser) chownSync(f, -1, monkeysphereUser.gid);
     }
-    const state = store.state();
-    if (state.coreFpr !== core.primary.fpr) {
-      await store.putCerts([core.cert], new Date(now * 1000));
-      store.setCore(core.primary.fpr);
-    } else if (!store.certId(core.primary.fpr)) {
-      await store.putCerts([core.cert], new Date(now * 1000));
+    const state = await store.state();
+    if (state.coreFpr !== core.primary.fpr || (await store.serialOf(core.primary.fpr)) === undefined) {
+      await store.putCerts([core.cert], now);
+      await store.setCore(core.primary.fpr);
     }
     return { core, created, store };
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 }

@@ -5,8 +5,8 @@
  * an empty answer removes the file, but an incomplete one (an unreadable input) leaves
  * the old file in place, so a failure of ours never locks anyone out; a user's file that
  * is refused counts as empty, so a user cannot freeze access that was since revoked.
- * Users' files are all read first, with no other file-system work in flight, because
- * reading takes on each user's identity (src/files/as-user.ts).
+ * Users' files are all read once, first, with no other file-system work in flight,
+ * because reading takes on each user's identity (src/files/as-user.ts).
  * Keyserver lookups (CHECK_KEYSERVER) come first, bounded, and their failure only means
  * the store's certificates are used as they are.
  * Not here: validity (compute.ts), the content of one account's file (user-keys.ts).
@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { chmod, chown, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Account } from './accounts.js';
@@ -22,7 +23,7 @@ import { monkeysphereMarker } from './authorized-keys.js';
 import { refreshBindings } from './compute.js';
 import { type DroppedCounts, droppedTotal, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
-import { type UserKeys, type UserKeysSettings, userAuthorizedKeys } from './user-keys.js';
+import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys, type UserKeysSettings } from './user-keys.js';
 
 /** Where certificates for a user ID come from (a keyserver); searched by exact user ID. */
 export interface CertSource {
@@ -50,7 +51,7 @@ export interface UpdateUsersOptions {
   settings: UserKeysSettings;
   /** $SYSDATADIR/authorized_keys. */
   outputDir: string;
-  now: Date;
+  now: UnixTime;
   /** When given (CHECK_KEYSERVER=true), user IDs are looked up there first. */
   keyserver?: CertSource;
   /** Total time for all keyserver lookups of the run (default 60 s). */
@@ -64,22 +65,12 @@ export interface UpdateUsersResult {
   problems: boolean;
 }
 
-/** The user IDs an account lists (for keyserver lookups); none when the file is unusable. */
-export function listedUserIds(account: Account, settings: UserKeysSettings): string[] {
-  const out: string[] = [];
-  userAuthorizedKeys(account, { ...settings, rawAuthorizedKeys: 'none' }, (uid) => {
-    out.push(uid);
-    return [];
-  }, '');
-  return out;
-}
-
 /**
  * Fetches certificates for these user IDs into the store, a few at a time, within a
  * total budget; after the first temporary failure (every server down or slow) the rest
  * are skipped, so a dead keyserver costs one timeout, not one per user ID.
  */
-export async function fetchUserIds(store: AuthStore, source: CertSource, userIds: string[], now: Date, budgetMs: number, onEvent?: (e: UpdateEvent) => void): Promise<void> {
+export async function fetchUserIds(store: AuthStore, source: CertSource, userIds: string[], now: UnixTime, budgetMs: number, onEvent?: (e: UpdateEvent) => void): Promise<void> {
   const queue = [...new Set(userIds)];
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error(`keyserver lookups took longer than ${budgetMs} ms`)), budgetMs);
@@ -188,29 +179,20 @@ const INSTALL_CONCURRENCY = 16;
  */
 export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsersResult> {
   const { store, settings, now } = opts;
+  // Every user's files first, synchronously: nothing else may touch the file system while
+  // we hold a user's identity.
+  const sources = opts.accounts.map((account) => readUserKeySources(account, settings));
   if (opts.keyserver) {
-    const uids: string[] = [];
-    for (const a of opts.accounts) uids.push(...listedUserIds(a, settings));
+    const uids = sources.flatMap((s) => s.entries.map((e) => e.userId));
     if (uids.length > 0) await fetchUserIds(store, opts.keyserver, uids, now, opts.keyserverBudgetMs ?? 60_000, opts.onEvent);
   }
-  const seconds = Math.floor(now.getTime() / 1000);
-  await refreshBindings(store, seconds);
+  await refreshBindings(store, now);
   mkdirSync(opts.outputDir, { recursive: true, mode: 0o755 });
   chmodSync(opts.outputDir, 0o755);
   await removeLeftovers(opts.outputDir);
   const marker = monkeysphereMarker(now);
-  const cache = new Map<string, ReturnType<AuthStore['bindingsFor']>>();
-  const lookup = (uid: string) => {
-    let rows = cache.get(uid);
-    if (!rows) {
-      rows = store.bindingsFor(uid);
-      cache.set(uid, rows);
-    }
-    return rows;
-  };
-  // Every user's files first, synchronously: nothing else may touch the file system while
-  // we hold a user's identity.
-  const contents = opts.accounts.map((account) => userAuthorizedKeys(account, settings, lookup, marker));
+  const bindings = await bindingsOf(sources, (uid) => store.bindingsFor(uid));
+  const contents = sources.map((s) => buildUserKeys(s, bindings, marker));
   const users: UserOutcome[] = new Array(opts.accounts.length);
   let next = 0;
   const worker = async () => {

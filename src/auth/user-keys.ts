@@ -87,37 +87,66 @@ function rawKeyLines(text: string, path: string, problems: UserProblem[]): strin
   return out;
 }
 
+/** What an account's files say, read once: the user IDs it authorizes (with options) and its raw key lines. */
+export interface UserKeySources {
+  entries: Array<{ userId: string; options: string }>;
+  /** The raw authorized_keys key lines (each with a newline), when that file is used and readable. */
+  raw: string | undefined;
+  problems: UserProblem[];
+}
+
 /**
- * Builds an account's authorized_keys. `lookup` gives the precomputed bindings of a
- * user ID; `marker` is the run's `MonkeySphere<date>`.
+ * Reads an account's authorized_user_ids (and raw authorized_keys, unless `none`) as the
+ * user, synchronously: nothing else may touch the file system while we hold the user's
+ * identity, so callers read every account's files before any asynchronous work.
  */
-export function userAuthorizedKeys(account: Account, settings: UserKeysSettings, lookup: (uid: string) => BindingRow[], marker: string): UserKeys {
+export function readUserKeySources(account: Account, settings: UserKeysSettings): UserKeySources {
   const problems: UserProblem[] = [];
-  const lines: string[] = [];
-  let userIds = 0;
   const uidsPath = translateSshVariables(settings.authorizedUserIds, account);
   const rawPath = settings.rawAuthorizedKeys === 'none' ? undefined : translateSshVariables(settings.rawAuthorizedKeys, account);
   const paths = rawPath === undefined ? [uidsPath] : [uidsPath, rawPath];
   const [uidsFile, rawFile] = readUserFiles(paths, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
   const uidsText = textOf(uidsFile, uidsPath, problems);
+  const entries: UserKeySources['entries'] = [];
   if (uidsText !== undefined) {
     const parsed = parseAuthorizedUserIds(uidsText);
     for (const p of parsed.problems) problems.push({ kind: 'syntax', path: uidsPath, line: p.line, message: `${uidsPath}:${p.line}: ${p.message}` });
-    userIds = parsed.entries.length;
-    for (const entry of parsed.entries) {
-      for (const row of lookup(entry.userId)) {
-        for (const key of row.keys) lines.push(authorizedKeysLine(key, marker, entry.userId, entry.options));
-      }
-    }
+    entries.push(...parsed.entries);
   }
-  let content = lines.map((l) => `${l}\n`).join('');
-  let rawIncluded = false;
+  let raw: string | undefined;
   if (rawPath !== undefined && rawFile !== undefined) {
-    const raw = textOf(rawFile, rawPath, problems);
-    if (raw !== undefined) {
-      content += rawKeyLines(raw, rawPath, problems);
-      rawIncluded = true;
+    const text = textOf(rawFile, rawPath, problems);
+    if (text !== undefined) raw = rawKeyLines(text, rawPath, problems);
+  }
+  return { entries, raw, problems };
+}
+
+/**
+ * Builds an account's authorized_keys from what its files say. `bindings` holds the
+ * precomputed bindings of (at least) every listed user ID; `marker` is the run's
+ * `MonkeySphere<date>`.
+ */
+export function buildUserKeys(sources: UserKeySources, bindings: ReadonlyMap<string, BindingRow[]>, marker: string): UserKeys {
+  const lines: string[] = [];
+  for (const entry of sources.entries) {
+    for (const row of bindings.get(entry.userId) ?? []) {
+      for (const key of row.keys) lines.push(authorizedKeysLine(key, marker, entry.userId, entry.options));
     }
   }
-  return { content, keyLines: lines.length, userIds, rawIncluded, problems, incomplete: problems.some((p) => p.kind === 'unreadable') };
+  const problems = [...sources.problems];
+  return {
+    content: lines.map((l) => `${l}\n`).join('') + (sources.raw ?? ''),
+    keyLines: lines.length,
+    userIds: sources.entries.length,
+    rawIncluded: sources.raw !== undefined,
+    problems,
+    incomplete: problems.some((p) => p.kind === 'unreadable'),
+  };
+}
+
+/** The bindings of every user ID these sources list, each looked up once. */
+export async function bindingsOf(sources: Iterable<UserKeySources>, bindingsFor: (uid: string) => Promise<BindingRow[]>): Promise<Map<string, BindingRow[]>> {
+  const out = new Map<string, BindingRow[]>();
+  for (const s of sources) for (const e of s.entries) if (!out.has(e.userId)) out.set(e.userId, await bindingsFor(e.userId));
+  return out;
 }

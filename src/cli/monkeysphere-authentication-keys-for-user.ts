@@ -7,7 +7,8 @@
  * unreadable, 70 bug. sshd ignores the output of a failed command.
  */
 import { errorMessage, MsError } from '../errors.js';
-import { authPaths, loadAuthConfig, referenceTime } from '../auth/config.js';
+import { authPaths, loadAuthConfig } from '../auth/config.js';
+import { referenceTime } from '../clock.js';
 import { keysForUser } from '../auth/keys-for-user.js';
 import { withoutControls } from '../util/printable.js';
 import { type Io, processIo } from './io.js';

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { type Account, listAccounts, lookupAccounts } from '../auth/accounts.js';
 import type { CertifierOptions } from '../auth/certifiers.js';
-import { type AuthConfig, type AuthPaths, authPaths, keyserverTimeoutMs, loadAuthConfig, referenceTime } from '../auth/config.js';
+import { type AuthConfig, type AuthPaths, authPaths, keyserverTimeoutMs, loadAuthConfig } from '../auth/config.js';
+import { referenceTime, type UnixTime } from '../clock.js';
 import type { CoreKey } from '../auth/core.js';
 import { keysForUser } from '../auth/keys-for-user.js';
 import type { AuthStore } from '../auth/store.js';
@@ -58,8 +59,8 @@ interface Ctx {
   config: AuthConfig['values'];
   log: Logger;
   paths: AuthPaths;
-  now: Date;
-  seconds: number;
+  /** The reference time of every decision (src/clock.ts). */
+  now: UnixTime;
 }
 
 function version(): string {
@@ -81,12 +82,12 @@ async function monkeysphereAccount(ctx: Ctx): Promise<Account | undefined> {
 /** The implicit setup every subcommand but version, help and keys-for-user starts with. */
 async function withSetup<T>(ctx: Ctx, body: (store: AuthStore, core: CoreKey) => Promise<T>): Promise<T> {
   const { setup } = await import('../auth/setup.js');
-  const { store, core, created } = await setup(ctx.paths, ctx.seconds, await monkeysphereAccount(ctx));
+  const { store, core, created } = await setup(ctx.paths, ctx.now, await monkeysphereAccount(ctx));
   if (created) ctx.log.info(`created the trust core ${core.primary.fpr}`);
   try {
     return await body(store, core);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -101,7 +102,7 @@ async function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
 
 async function refresh(ctx: Ctx, store: AuthStore): Promise<void> {
   const { refreshBindings } = await import('../auth/compute.js');
-  const computed = await refreshBindings(store, ctx.seconds);
+  const computed = await refreshBindings(store, ctx.now);
   if (computed) ctx.log.debug(`recomputed ${computed.stats.bindings} bindings over ${computed.stats.certs} certificates (${computed.stats.verified} signatures verified, ${computed.stats.cached} cached)`);
 }
 
@@ -222,7 +223,7 @@ async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
   return withSetup(ctx, (store) =>
     locked(ctx, async () => {
       const certs: Cert[] = [];
-      const coreFpr = store.state().coreFpr;
+      const coreFpr = (await store.state()).coreFpr;
       for await (const s of store.certs.all()) if (s.fpr !== coreFpr) certs.push(s.cert);
       let status: number = EXIT.ok;
       if (certs.length > 0) {
@@ -299,7 +300,7 @@ async function readCertifierKey(ctx: Ctx, store: AuthStore, arg: string): Promis
 
 async function cmdAddCertifier(ctx: Ctx, arg: string, raw: { domain?: string; trust?: string; depth?: string }): Promise<number> {
   const { parseCertifierOptions, addCertifier } = await import('../auth/certifiers.js');
-  const opts: CertifierOptions = parseCertifierOptions(raw, ctx.seconds);
+  const opts: CertifierOptions = parseCertifierOptions(raw, ctx.now);
   return withSetup(ctx, (store, core) =>
     locked(ctx, async () => {
       const { cert, fromKeyserver } = await readCertifierKey(ctx, store, arg);
@@ -325,7 +326,7 @@ async function cmdRemoveCertifier(ctx: Ctx, arg: string): Promise<number> {
       if (!(await confirm(ctx, 'Really remove the above listed identity certifier?', true))) {
         throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'identity certifier not removed');
       }
-      await removeCertifier(store, core, cert, ctx.seconds);
+      await removeCertifier(store, core, cert, ctx.now);
       await refresh(ctx, store);
       ctx.log.info('Identity certifier removed.');
       return EXIT.ok;
@@ -336,8 +337,8 @@ async function cmdRemoveCertifier(ctx: Ctx, arg: string): Promise<number> {
 async function certifierEntries(ctx: Ctx, store: AuthStore, core: CoreKey) {
   const { listCertifiers } = await import('../auth/certifiers.js');
   await refresh(ctx, store);
-  const validity = (fpr: string, uid: string) => store.bindingsFor(uid).find((r) => r.fpr === fpr)?.validity ?? '-';
-  return listCertifiers(store, core, ctx.seconds, validity);
+  const validity = (fpr: string, uid: string) => store.validity(fpr, uid);
+  return listCertifiers(store, core, ctx.now, validity);
 }
 
 async function cmdListCertifiers(ctx: Ctx): Promise<number> {
@@ -354,11 +355,11 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
   const { Keyring } = await import('../keyring/keyring.js');
   const { Verifier } = await import('../verify/verifier.js');
   return withSetup(ctx, async (store, core) => {
-    const [ev] = await evaluateCerts([core.cert], new Keyring([core.cert]), { now: ctx.seconds, verifier: new Verifier() });
+    const [ev] = await evaluateCerts([core.cert], new Keyring([core.cert]), { now: ctx.now, verifier: new Verifier() });
     const certifiers = new Set((await certifierEntries(ctx, store, core)).map((e) => e.fpr)).size;
     const { lines, problems } = diagnose({
       paths: ctx.paths,
-      now: ctx.seconds,
+      now: ctx.now,
       core: { fpr: ev.fpr, created: ev.primary.key.created, expires: ev.primary.expires, status: ev.primary.status },
       certifiers,
       sshdConfig: sshdEffectiveConfig(ctx.io.env.MONKEYSPHERE_SSHD ?? '/usr/sbin/sshd'),
@@ -399,8 +400,8 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
       case 'list-keys': {
         await refresh(ctx, store);
         const certs = await g.selectCerts(store, inv.args);
-        const validity = (fpr: string, uid: string) => store.bindingsFor(uid).find((r) => r.fpr === fpr)?.validity ?? '-';
-        ctx.io.stdout.write(await g.listKeys(store, certs, ctx.seconds, inv.colons, validity));
+        const validity = (fpr: string, uid: string) => store.validity(fpr, uid);
+        ctx.io.stdout.write(await g.listKeys(store, certs, ctx.now, inv.colons, validity));
         return EXIT.ok;
       }
       case 'recv-keys':
@@ -469,8 +470,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const config = loadAuthConfig(io.env);
     const log = loggerFor(io, config.values.LOG_LEVEL);
     for (const p of config.problems) log.error(`${p.where}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-    const now = referenceTime(io.env);
-    const ctx: Ctx = { io, config: config.values, log, paths: authPaths(io.env), now, seconds: Math.floor(now.getTime() / 1000) };
+    const ctx: Ctx = { io, config: config.values, log, paths: authPaths(io.env), now: referenceTime(io.env) };
 
     let status: number = EXIT.ok;
     const program = new Command(TOOL)

@@ -223,14 +223,14 @@ describe('bad input', () => {
       const flooded = flood(bob.bytes, BOB, 100_000);
       const imported = await server.run(['gpg-cmd', '--import'], flooded);
       assert.equal(imported.status, 0, imported.stderr);
-      const store = AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
+      const store = await AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
       try {
         const stored = await store.certs.get(bob.fpr);
         assert.ok(stored);
         // The ingest path keeps the self-signature, the certifier's certification and the budget (src/auth/ingest.ts).
         assert.equal(stored.cert.users[0].signatures.length, 2 + UNKNOWN_ISSUER_BUDGET);
       } finally {
-        store.close();
+        await store.close();
       }
       const r = await server.run(['update-users', 'root']);
       assert.equal(r.status, 0, r.stderr);

@@ -64,22 +64,22 @@ test('every binding has the validity GnuPG 2.2 gives it in the original sphere s
   await server.ok(['update-users', 'root']);
 
   // Our verdicts, and the store as the original's sphere keyring would hold it.
-  const store = AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
+  const store = await AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
   const ours = new Map<string, string>();
   const bytes: Buffer[] = [];
   let coreFpr: string;
   try {
-    coreFpr = store.state().coreFpr!;
+    coreFpr = (await store.state()).coreFpr!;
     for await (const s of store.certs.all()) {
       bytes.push(s.bytes);
       for (const u of s.cert.users) {
         if (u.kind !== 'userid') continue;
-        const row = store.bindingsFor(u.text).find((r) => r.fpr === s.fpr);
+        const row = (await store.bindingsFor(u.text)).find((r) => r.fpr === s.fpr);
         ours.set(`${s.fpr} ${u.text}`, row?.validity ?? '-');
       }
     }
   } finally {
-    store.close();
+    await store.close();
   }
   gpg.ok(['--import-options', 'import-local-sigs', '--import'], Buffer.concat(bytes));
   gpg.ok(['--import-ownertrust'], `${coreFpr}:6:\n`);

@@ -1,6 +1,6 @@
 /**
- * The pieces under the commands: the store's generation and issuer index (kept by
- * triggers whoever writes), freshness of the precomputed bindings (generation and
+ * The pieces under the commands: the change seq and certification index the one store
+ * keeps whoever writes, freshness of the precomputed bindings (change seq, core, code and
  * validity period), reachability from the core, the core's signatures (gpg's tsign
  * regex, local, replaced by revocation), and the small parsers (passwd, %h/%u, the test
  * clock, gpg's colon escaping).
@@ -13,7 +13,8 @@ import { after, describe, test } from 'node:test';
 import { parsePasswd } from '../../src/auth/accounts.js';
 import { colonEscape } from '../../src/auth/certifiers.js';
 import { computeBindings, reachableFrom, refreshBindings } from '../../src/auth/compute.js';
-import { referenceTime, translateSshVariables } from '../../src/auth/config.js';
+import { translateSshVariables } from '../../src/auth/config.js';
+import { referenceTime } from '../../src/clock.js';
 import { domainRegex, generateCore, loadCore, trustSign } from '../../src/auth/core.js';
 import { AuthStore, keyIdOf } from '../../src/auth/store.js';
 import { UsageError } from '../../src/errors.js';
@@ -23,14 +24,14 @@ const dir = mkdtempSync(join(tmpdir(), 'ms-auth-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const freshStore = () => AuthStore.open(join(dir, `s${n++}.sqlite`));
-const at = (t: number) => new Date(t * 1000);
+const at = (t: number) => t;
 
 /** A store with a core, an admin certifier (full, depth 1) and Bob certified by the admin. */
 async function web(opts: { bobExpiresAfter?: number } = {}) {
-  const store = freshStore();
+  const store = await freshStore();
   const { core } = generateCore(NOW);
   await store.putCerts([core.cert], at(NOW));
-  store.setCore(core.primary.fpr);
+  await store.setCore(core.primary.fpr);
   const admin = new Person(['Admin <admin@example.net>']);
   const bob = new Person(['Bob <bob@example.net>'], { keyExpiresAfter: opts.bobExpiresAfter }).certifiedBy(admin);
   const stranger = new Person(['Stranger <s@example.net>']).certifiedBy(bob);
@@ -41,39 +42,38 @@ async function web(opts: { bobExpiresAfter?: number } = {}) {
 }
 
 describe('store', () => {
-  test('every certificate change bumps the generation, also through the plain CertStore', async () => {
-    const store = freshStore();
+  test('every certificate change moves the change seq, also through the plain CertStore', async () => {
+    const store = await freshStore();
     try {
-      const g0 = store.state().generation;
+      const g0 = (await store.state()).seq;
       const p = new Person(['P <p@example.net>']);
       await store.certs.put(p.cert, at(NOW));
-      const g1 = store.state().generation;
+      const g1 = (await store.state()).seq;
       assert.ok(g1 > g0);
       await store.certs.put(p.cert, at(NOW));
-      assert.equal(store.state().generation, g1, 'an unchanged put is no change');
+      assert.equal((await store.state()).seq, g1, 'an unchanged put is no change');
       await store.certs.put(p.revokeKey(NOW), at(NOW));
-      assert.ok(store.state().generation > g1);
-      const g2 = store.state().generation;
+      assert.ok((await store.state()).seq > g1);
+      const g2 = (await store.state()).seq;
       await store.certs.delete(p.fpr);
-      assert.ok(store.state().generation > g2);
+      assert.ok((await store.state()).seq > g2);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
-  test('the issuer index follows writes made around it (dirty rows, then sync)', async () => {
+  test('the certification index follows writes made around the authentication store, at once', async () => {
     const { store, admin, bob, stranger } = await web();
     try {
       const carol = new Person(['Carol <c@example.net>']).certifiedBy(admin);
       await store.certs.put(carol.cert, at(NOW));
-      assert.equal(store.dirtyCount(), 1);
-      store.syncIssuerIndex();
-      assert.equal(store.dirtyCount(), 0);
-      const certified = store.certifiedBy([keyIdOf(admin.fpr)]).map((r) => r.fpr).sort();
+      const certified = (await store.certifiedBy([keyIdOf(admin.fpr)])).map((r) => r.fpr).sort();
       assert.deepEqual(certified, [bob.fpr, carol.fpr].sort());
-      assert.deepEqual(store.certifiedBy([keyIdOf(bob.fpr)]).map((r) => r.fpr), [stranger.fpr]);
+      assert.deepEqual((await store.certifiedBy([keyIdOf(bob.fpr)])).map((r) => r.fpr), [stranger.fpr]);
+      await store.certs.delete(carol.fpr);
+      assert.deepEqual((await store.certifiedBy([keyIdOf(admin.fpr)])).map((r) => r.fpr), [bob.fpr]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -82,9 +82,9 @@ describe('store', () => {
     try {
       const unrelated = new Person(['Unrelated <u@example.net>']);
       await store.putCerts([unrelated.cert], at(NOW));
-      assert.deepEqual(reachableFrom(store, core.primary.fpr).sort(), [core.primary.fpr, admin.fpr, bob.fpr].sort());
+      assert.deepEqual((await reachableFrom(store, core.primary.fpr)).sort(), [core.primary.fpr, admin.fpr, bob.fpr].sort());
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -96,33 +96,33 @@ describe('store', () => {
       assert.ok(computed);
       const end = CREATED + expires + 1; // gpg: a key is expired once its expiry time has passed
       assert.equal(computed.validUntil, end);
-      assert.ok(store.isFresh(NOW));
+      assert.ok(await store.isFresh(NOW));
       assert.equal(await refreshBindings(store, NOW), undefined, 'a fresh store is a lookup');
-      assert.deepEqual(store.bindingsFor('Bob <bob@example.net>').map((r) => [r.validity, r.keys]), [['f', [bob.sshKey]]]);
-      assert.ok(store.isFresh(CREATED + expires), 'still fresh at the expiry second');
-      assert.ok(!store.isFresh(NOW - 1), 'stale before the time it was computed for');
-      assert.ok(!store.isFresh(end));
+      assert.deepEqual((await store.bindingsFor('Bob <bob@example.net>')).map((r) => [r.validity, r.keys]), [['f', [bob.sshKey]]]);
+      assert.ok(await store.isFresh(CREATED + expires), 'still fresh at the expiry second');
+      assert.ok(!(await store.isFresh(NOW - 1)), 'stale before the time it was computed for');
+      assert.ok(!(await store.isFresh(end)));
       await refreshBindings(store, end);
-      assert.deepEqual(store.bindingsFor('Bob <bob@example.net>').map((r) => [r.validity, r.keys]), [['e', []]]);
+      assert.deepEqual((await store.bindingsFor('Bob <bob@example.net>')).map((r) => [r.validity, r.keys]), [['e', []]]);
       await store.putCerts([new Person(['New <n@example.net>']).cert], at(NOW));
-      assert.ok(!store.isFresh(end), 'stale after a change');
+      assert.ok(!(await store.isFresh(end)), 'stale after a change');
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
   test('a read-only store answers from memory and never writes', async () => {
     const { store } = await web();
-    const path = store.database.path;
-    store.close();
-    const ro = AuthStore.open(path, { readonly: true });
+    const path = store.location;
+    await store.close();
+    const ro = await AuthStore.open(path, { readonly: true });
     try {
-      assert.ok(!ro.isFresh(NOW));
+      assert.ok(!(await ro.isFresh(NOW)));
       const c = await computeBindings(ro, { now: NOW });
       assert.ok(c.rows.some((r) => r.uid === 'Bob <bob@example.net>' && r.validity === 'f'));
-      assert.ok(!ro.isFresh(NOW));
+      assert.ok(!(await ro.isFresh(NOW)));
     } finally {
-      ro.close();
+      await ro.close();
     }
   });
 });
@@ -165,9 +165,11 @@ describe('parsers', () => {
   });
 
   test('MONKEYSPHERE_TEST_NOW: ISO time or Unix seconds; anything else is a usage error', () => {
-    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: '2023-01-15T00:00:00Z' }).getTime(), NOW * 1000);
-    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: String(NOW) }).getTime(), NOW * 1000);
-    assert.equal(referenceTime({}, () => new Date(5000)).getTime(), 5000);
+    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: '2023-01-15T00:00:00Z' }), NOW);
+    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: String(NOW) }), NOW);
+    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: '20230115T000000' }), NOW, "gpg's --faked-system-time form");
+    assert.equal(referenceTime({ MONKEYSPHERE_TEST_NOW: '2023-01-15 00:00:00' }), NOW, 'a time without zone is UTC');
+    assert.equal(referenceTime({}, () => 5), 5);
     assert.throws(() => referenceTime({ MONKEYSPHERE_TEST_NOW: 'yesterday' }), UsageError);
   });
 

@@ -25,17 +25,17 @@ const JUNK = 20_000;
 before(() => ensureBuilt());
 
 /** What the store holds for `fpr`: signatures on each user ID, and in all. */
-function stored(server: AuthServer, fpr: string): { perUser: Map<string, number>; total: number; bytes: number } {
-  const store = AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
+async function stored(server: AuthServer, fpr: string): Promise<{ perUser: Map<string, number>; total: number; bytes: number }> {
+  const store = await AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
   try {
-    const row = store.database.db.prepare('SELECT data FROM certs WHERE fpr = ?').get(fpr) as { data: Buffer } | undefined;
+    const row = await store.certs.get(fpr);
     assert.ok(row, `certificate ${fpr} is stored`);
-    const cert = readCerts(row.data).certs[0];
+    const cert = readCerts(row.bytes).certs[0];
     const perUser = new Map(cert.users.map((u) => [u.text, u.signatures.length]));
     const total = cert.directSigs.length + cert.users.reduce((n, u) => n + u.signatures.length, 0) + cert.subkeys.reduce((n, s) => n + s.signatures.length, 0);
-    return { perUser, total, bytes: row.data.length };
+    return { perUser, total, bytes: row.bytes.length };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -72,14 +72,14 @@ describe('a flooded certificate', () => {
       assert.ok(keyserver.requests.some((q) => q.startsWith('get ')), 'the certificate came from the keyserver');
       assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
       // Self-signature + certifier's certification + at most the budget.
-      const held = stored(s, bob.fpr);
+      const held = await stored(s, bob.fpr);
       assert.equal(held.perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
       assert.ok(held.bytes < 64 * 1024, `stored ${held.bytes} bytes`);
       assert.match(r.stderr, new RegExp(`^ms: keyserver: key ${bob.fpr} for "${BOB}": dropped ${JUNK - UNKNOWN_ISSUER_BUDGET} certifications by unknown issuers$`, 'm'));
       // Every run fetches the flood again; the store does not grow.
       const again = await s.run(['update-users', 'root']);
       assert.equal(again.status, 0, again.stderr);
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
       // At the default level (INFO) a routine update-users says nothing about it.
       s.env.MONKEYSPHERE_LOG_LEVEL = 'INFO';
       assert.equal((await s.ok(['update-users', 'root'])).stderr, '');
@@ -94,7 +94,7 @@ describe('a flooded certificate', () => {
       const r = await s.run(['gpg-cmd', '--import'], floodedBob);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`^ms: key ${bob.fpr}: dropped ${JUNK - UNKNOWN_ISSUER_BUDGET} certifications by unknown issuers$`, 'm'));
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
       await s.ok(['update-users', 'root']);
       assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
       const listed = (await s.ok(['gpg-cmd', '--list-keys', '--with-colons', bob.fpr])).stdout;
@@ -110,23 +110,23 @@ describe('a flooded certificate', () => {
       const first = junkCertifications(1000, NOW - 5000);
       await s.ok(['gpg-cmd', '--import'], withSignatures(bob.cert, BOB, [...first].reverse()));
       const newest = new Set(first.slice(0, UNKNOWN_ISSUER_BUDGET).map((b) => b.toString('hex')));
-      const keptNow = () => {
-        const store = AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
+      const keptNow = async () => {
+        const store = await AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
         try {
-          const row = store.database.db.prepare('SELECT data FROM certs WHERE fpr = ?').get(bob.fpr) as { data: Buffer };
-          const user = readCerts(row.data).certs[0].users[0];
+          const row = (await store.certs.get(bob.fpr))!;
+          const user = readCerts(row.bytes).certs[0].users[0];
           return user.signatures.map((e) => e.packet.raw.toString('hex'));
         } finally {
-          store.close();
+          await store.close();
         }
       };
-      const afterFirst = keptNow();
+      const afterFirst = await keptNow();
       assert.equal(afterFirst.length, 2 + UNKNOWN_ISSUER_BUDGET);
       assert.deepEqual(afterFirst.filter((h) => newest.has(h)).length, UNKNOWN_ISSUER_BUDGET);
       // A newer flood: the store keeps the newest of both, still within the budget.
       const second = junkCertifications(1000, NOW - 10);
       await s.ok(['gpg-cmd', '--import'], withSignatures(bob.cert, BOB, second));
-      const afterSecond = keptNow();
+      const afterSecond = await keptNow();
       assert.equal(afterSecond.length, 2 + UNKNOWN_ISSUER_BUDGET);
       const newer = new Set(second.slice(0, UNKNOWN_ISSUER_BUDGET).map((b) => b.toString('hex')));
       assert.equal(afterSecond.filter((h) => newer.has(h)).length, UNKNOWN_ISSUER_BUDGET);
@@ -142,18 +142,18 @@ describe('a flooded certificate', () => {
     const s = await server({ MONKEYSPHERE_CHECK_KEYSERVER: 'true' });
     try {
       // The store as the earlier code left it: the whole flood, stored as it came.
-      const store = AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
+      const store = await AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
       try {
-        await store.putCerts(readCerts(floodedBob).certs, new Date(NOW * 1000));
+        await store.putCerts(readCerts(floodedBob).certs, NOW);
       } finally {
-        store.close();
+        await store.close();
       }
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2 + JUNK);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2 + JUNK);
       // The keyserver now serves the plain certificate; merging it applies the budget to what is stored.
       keyserver.serve([bob.bytes]);
       const r = await s.run(['update-users', 'root']);
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
       assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
     } finally {
       s.cleanup();
@@ -163,16 +163,16 @@ describe('a flooded certificate', () => {
   test('a stored flood of 150,000 on one user ID is cut down before anything is merged with it', async () => {
     const s = await server();
     try {
-      const store = AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
+      const store = await AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
       try {
-        await store.putCerts(readCerts(flooded(bob.cert, BOB, 150_000, NOW - 60)).certs, new Date(NOW * 1000));
+        await store.putCerts(readCerts(flooded(bob.cert, BOB, 150_000, NOW - 60)).certs, NOW);
       } finally {
-        store.close();
+        await store.close();
       }
       // Something new on the certificate, so the store has to merge it with what it holds.
       const r = await s.run(['gpg-cmd', '--import'], flooded(bob.cert, BOB, 1, NOW));
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2 + UNKNOWN_ISSUER_BUDGET);
       await s.ok(['update-users', 'root']);
       assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
     } finally {
@@ -188,7 +188,7 @@ describe('a flooded certificate', () => {
       assert.equal(added.status, 0, added.stderr);
       assert.equal((await s.ok(['list-id-certifiers'])).stdout, `${admin.fpr}:\n :Admin <admin@example.net>:1:120:\n`);
       // Self-signature, the core's local trust signature, the budget.
-      assert.equal(stored(s, admin.fpr).perUser.get('Admin <admin@example.net>'), 2 + UNKNOWN_ISSUER_BUDGET);
+      assert.equal((await stored(s, admin.fpr)).perUser.get('Admin <admin@example.net>'), 2 + UNKNOWN_ISSUER_BUDGET);
       s.writeUserIds(`${BOB}\n`);
       await s.importCert(bob);
       await s.ok(['update-users', 'root']);
@@ -215,7 +215,7 @@ describe('a flooded certificate', () => {
       const r = await s.run(['gpg-cmd', '--import'], withSignatures(bob.cert, BOB, forged));
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`^ms: key ${bob.fpr}: dropped 1000 bad signatures$`, 'm'));
-      assert.equal(stored(s, bob.fpr).perUser.get(BOB), 2);
+      assert.equal((await stored(s, bob.fpr)).perUser.get(BOB), 2);
       await s.ok(['update-users', 'root']);
       assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${bob.sshKey} ${MARKER} ${BOB}\n`);
     } finally {
@@ -234,12 +234,12 @@ describe('a flooded certificate', () => {
         s.writeUserIds('Carol <carol@example.net>\n');
         await s.ok(['gpg-cmd', '--import'], floodedCarol);
         // The late certifier is unknown: its (older) certification lost to newer junk.
-        assert.equal(stored(s, carol.fpr).perUser.get('Carol <carol@example.net>'), 1 + UNKNOWN_ISSUER_BUDGET);
+        assert.equal((await stored(s, carol.fpr)).perUser.get('Carol <carol@example.net>'), 1 + UNKNOWN_ISSUER_BUDGET);
         await s.addCertifier(late);
         await s.ok(['update-users', 'root']);
         assert.throws(() => readFileSync(s.authorizedKeysFile), { code: 'ENOENT' });
         await s.ok(['gpg-cmd', '--import'], floodedCarol);
-        assert.equal(stored(s, carol.fpr).perUser.get('Carol <carol@example.net>'), 2 + UNKNOWN_ISSUER_BUDGET);
+        assert.equal((await stored(s, carol.fpr)).perUser.get('Carol <carol@example.net>'), 2 + UNKNOWN_ISSUER_BUDGET);
         await s.ok(['update-users', 'root']);
         assert.equal(readFileSync(s.authorizedKeysFile, 'utf8'), `${carol.sshKey} ${MARKER} Carol <carol@example.net>\n`);
       } finally {

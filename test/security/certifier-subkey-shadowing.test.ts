@@ -87,14 +87,14 @@ async function scene(opts: { shadowSubkeyToo?: boolean } = {}): Promise<Scene> {
 
 /** The primary fingerprints in the store, but the core's. */
 async function storedPrimaries(server: AuthServer): Promise<string[]> {
-  const store = AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
+  const store = await AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
   try {
-    const core = store.state().coreFpr;
+    const core = (await store.state()).coreFpr;
     const out: string[] = [];
     for await (const s of store.certs.all()) if (s.fpr !== core) out.push(s.fpr);
     return out.sort();
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -104,19 +104,19 @@ async function storedPrimaries(server: AuthServer): Promise<string[]> {
  * shadowing certificate goes in last, after the certificate it shadows, as it arrived.
  */
 async function verdicts(s: Scene): Promise<{ ours: Map<string, string>; gpg: Map<string, string> }> {
-  const store = AuthStore.open(join(s.server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
+  const store = await AuthStore.open(join(s.server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
   const ours = new Map<string, string>();
   const first: Buffer[] = [];
   const last: Buffer[] = [];
   let core = '';
   try {
-    core = store.state().coreFpr!;
+    core = (await store.state()).coreFpr!;
     for await (const c of store.certs.all()) {
       (c.fpr === s.mallory.fpr ? last : first).push(c.bytes);
-      for (const u of c.cert.users) if (u.kind === 'userid') ours.set(`${c.fpr} ${u.text}`, store.bindingsFor(u.text).find((r) => r.fpr === c.fpr)?.validity ?? '-');
+      for (const u of c.cert.users) if (u.kind === 'userid') ours.set(`${c.fpr} ${u.text}`, (await store.bindingsFor(u.text)).find((r) => r.fpr === c.fpr)?.validity ?? '-');
     }
   } finally {
-    store.close();
+    await store.close();
   }
   const gpg = new GpgHome(NOW);
   try {
@@ -324,9 +324,9 @@ describe('gpg-cmd --delete-keys', () => {
       assert.equal(unknown.status, 3);
       assert.match(unknown.stderr, /code: MS_AUTH_NO_KEY/);
 
-      const store = AuthStore.open(join(s.server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
-      const core = store.state().coreFpr!;
-      store.close();
+      const store = await AuthStore.open(join(s.server.dataDir, 'authentication', 'store.sqlite'), { readonly: true });
+      const core = (await store.state()).coreFpr!;
+      await store.close();
       const coreDel = await s.server.run(['gpg-cmd', '--batch', '--yes', '--delete-keys', core]);
       assert.equal(coreDel.status, 3);
       assert.match(coreDel.stderr, /refusing to delete the trust core/);

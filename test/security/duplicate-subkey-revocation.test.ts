@@ -140,13 +140,13 @@ describe('a duplicated subkey must not hide its revocation', () => {
     db.close();
     await putCopies(s.server, [s.revoked]);
     await assertRevokedLikeGpg(s, [s.duplicated, s.revoked]);
-    const store = AuthStore.open(storePath(s.server), { readonly: true });
+    const store = await AuthStore.open(storePath(s.server), { readonly: true });
     try {
       const stored = (await store.certs.get(s.bob.fpr))!.cert;
       assert.equal(stored.subkeys.length, 1);
       assert.ok(stored.subkeys[0].signatures.some((e) => e.packet.raw.equals(s.revocation)));
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -144,13 +144,13 @@ describe('a duplicated user ID must not hide a certifier revocation', () => {
     await putCopies(s.server, [s.revoked]);
     await assertRevokedLikeGpg(s, [s.duplicated, s.revoked]);
     // Stored canonical now: one user ID, the revocation under it.
-    const store = AuthStore.open(storePath(s.server), { readonly: true });
+    const store = await AuthStore.open(storePath(s.server), { readonly: true });
     try {
       const stored = (await store.certs.get(s.bob.fpr))!.cert;
       assert.equal(stored.users.length, 1);
       assert.ok(stored.users[0].signatures.some((e) => e.packet.raw.equals(s.revocation)));
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -61,11 +61,11 @@ export function storePath(server: AuthServer): string {
 
 /** Stores each copy in turn through the store's put (what a keyserver answer ends in). */
 export async function putCopies(server: AuthServer, copies: Buffer[]): Promise<void> {
-  const store = AuthStore.open(storePath(server));
+  const store = await AuthStore.open(storePath(server));
   try {
-    for (const bytes of copies) await store.putCerts(readCerts(bytes).certs, new Date(NOW * 1000));
+    for (const bytes of copies) await store.putCerts(readCerts(bytes).certs, NOW);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -85,9 +85,9 @@ export interface Verdict {
 
 /** Our verdict on `person`'s user ID, computed from the authentication store at NOW. */
 export async function ours(server: AuthServer, person: Person, text = person.userIds[0]): Promise<Verdict & { keys: string[]; coreFpr: string; others: Buffer[] }> {
-  const store = AuthStore.open(storePath(server));
+  const store = await AuthStore.open(storePath(server));
   try {
-    const coreFpr = store.state().coreFpr!;
+    const coreFpr = (await store.state()).coreFpr!;
     const { rows } = await computeBindings(store, { now: NOW });
     const row = rows.find((r) => r.fpr === person.fpr && r.uid === text);
     const others: Buffer[] = [];
@@ -95,7 +95,7 @@ export async function ours(server: AuthServer, person: Person, text = person.use
     const keys = row?.keys ?? [];
     return { uid: row?.validity ?? '-', subkeyLive: keys.includes(person.sshKey), keys, coreFpr, others };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

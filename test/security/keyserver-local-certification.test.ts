@@ -25,16 +25,16 @@ const MARKER = 'MonkeySphere2023-01-15T00:00:00';
 before(() => ensureBuilt());
 
 /** Signatures on Mallory's user ID in the store: [exportable, non-exportable]. */
-function storedSigs(server: AuthServer, fpr: string): [number, number] {
-  const store = AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
+async function storedSigs(server: AuthServer, fpr: string): Promise<[number, number]> {
+  const store = await AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
   try {
-    const row = store.database.db.prepare('SELECT data FROM certs WHERE fpr = ?').get(fpr) as { data: Buffer } | undefined;
+    const row = await store.certs.get(fpr);
     if (!row) return [0, 0];
-    const user = readCerts(row.data).certs[0].users.find((u) => u.text === MALLORY)!;
+    const user = readCerts(row.bytes).certs[0].users.find((u) => u.text === MALLORY)!;
     const local = user.signatures.filter((e) => e.sig && !e.sig.exportable).length;
     return [user.signatures.length - local, local];
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -76,7 +76,7 @@ describe('a keyserver serves a certificate with a certifier\'s non-exportable ce
       assert.equal(r.status, 0, r.stderr);
       assert.ok(keyserver.requests.includes(`get 0x${mallory.fpr}`), 'the certificate came from the keyserver');
       assert.equal(granted(s), '', 'a non-exportable certification from a keyserver granted access');
-      assert.deepEqual(storedSigs(s, mallory.fpr), [1, 0]);
+      assert.deepEqual(await storedSigs(s, mallory.fpr), [1, 0]);
       assert.match(r.stderr, new RegExp(`^ms: keyserver: key ${mallory.fpr} for "${MALLORY}": dropped 1 non-exportable signature$`, 'm'));
       // Control: the exportable certification does count, so the local one was refused for being local.
       keyserver.serve([withExportable]);
@@ -97,7 +97,7 @@ describe('a keyserver serves a certificate with a certifier\'s non-exportable ce
       assert.ok(keyserver.requests.includes(`get 0x${mallory.fpr}`), 'refresh-keys asked the keyserver');
       await s.ok(['update-users', 'root']);
       assert.equal(granted(s), '', 'a non-exportable certification from refresh-keys granted access');
-      assert.deepEqual(storedSigs(s, mallory.fpr), [1, 0]);
+      assert.deepEqual(await storedSigs(s, mallory.fpr), [1, 0]);
       assert.match(r.stderr, new RegExp(`^ms: key ${mallory.fpr}: dropped 1 non-exportable signature$`, 'm'));
       assert.match(r.stderr, /refreshed \d+ key\(s\): 0 updated/);
     } finally {
@@ -111,19 +111,19 @@ describe('a keyserver serves a certificate with a certifier\'s non-exportable ce
       const imported = await s.run(['gpg-cmd', '--import'], withLocal);
       assert.equal(imported.status, 0, imported.stderr);
       assert.match(imported.stderr, new RegExp(`^ms: key ${mallory.fpr}: dropped 1 non-exportable signature$`, 'm'));
-      assert.deepEqual(storedSigs(s, mallory.fpr), [1, 0]);
+      assert.deepEqual(await storedSigs(s, mallory.fpr), [1, 0]);
       // The store as the earlier update-users left it: the local certification stored as fetched.
-      const store = AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
+      const store = await AuthStore.open(join(s.dataDir, 'authentication', 'store.sqlite'));
       try {
-        await store.putCerts(readCerts(withLocal).certs, new Date(NOW * 1000));
+        await store.putCerts(readCerts(withLocal).certs, NOW);
       } finally {
-        store.close();
+        await store.close();
       }
-      assert.deepEqual(storedSigs(s, mallory.fpr), [1, 1]);
+      assert.deepEqual(await storedSigs(s, mallory.fpr), [1, 1]);
       keyserver.serve([mallory.bytes]);
       await s.ok(['update-users', 'root']);
       assert.equal(granted(s), '', 'a stored non-exportable certification from outside granted access');
-      assert.deepEqual(storedSigs(s, mallory.fpr), [1, 0]);
+      assert.deepEqual(await storedSigs(s, mallory.fpr), [1, 0]);
     } finally {
       s.cleanup();
     }

@@ -18,7 +18,7 @@ import { certification, withSignatures } from './flood.js';
 
 const MALLORY = 'Mallory <mallory@example.net>';
 
-function storeOf(server: AuthServer): AuthStore {
+function storeOf(server: AuthServer): Promise<AuthStore> {
   return AuthStore.open(join(server.dataDir, 'authentication', 'store.sqlite'));
 }
 
@@ -39,11 +39,11 @@ test("a certifier's local certification stored by earlier code grants nothing, w
     for (const exportable of [false, true]) {
       const bytes = withSignatures(mallory.cert, MALLORY, [certification(mallory.cert, MALLORY, admin, CREATED + 86400 + (exportable ? 1 : 0), exportable)]);
       // Stored directly, as the code before the one ingest path did.
-      const store = storeOf(server);
+      const store = await storeOf(server);
       try {
-        await store.putCerts(readCerts(bytes).certs, new Date(NOW * 1000));
+        await store.putCerts(readCerts(bytes).certs, NOW);
       } finally {
-        store.close();
+        await store.close();
       }
       await server.run(['update-users', 'root']);
       assert.equal(granted(server).includes(mallory.sshKey), exportable, exportable ? 'the exportable certification counts' : 'the local certification counts');
@@ -65,20 +65,21 @@ test('bindings precomputed by other code are recomputed on the first run after a
     await server.importCert(bob);
     server.writeUserIds('Bob <bob@example.net>\n');
     await server.ok(['update-users', 'root']);
-    let store = storeOf(server);
-    const fresh = store.state();
-    assert.ok(store.isFresh(NOW, fresh));
-    // What an older version leaves: the same generation, a different code stamp, and a wrong answer.
-    store.database.db.prepare("UPDATE meta SET value = 'older code' WHERE key = 'auth.bindings-code'").run();
-    store.database.db.prepare('UPDATE auth_bindings SET keys = ?').run('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl');
-    assert.equal(store.isFresh(NOW), false);
-    store.close();
+    let store = await storeOf(server);
+    const fresh = await store.state();
+    assert.ok(await store.isFresh(NOW, fresh));
+    // What an older version leaves: the same change seq, a different code stamp, and a wrong answer.
+    const older = JSON.stringify({ ...fresh.computed, code: 'older code' });
+    const wrong = JSON.stringify({ fpr: bob.fpr, validity: 'f', keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'] });
+    assert.ok(await store.store.derived.replace('auth.bindings', older, fresh.seq, [['Bob <bob@example.net>', wrong]]));
+    assert.equal(await store.isFresh(NOW), false);
+    await store.close();
     const k = await server.ok(['keys-for-user', 'root']);
     assert.ok(k.stdout.includes(bob.sshKey), 'the login path recomputes');
     assert.ok(!k.stdout.includes('AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl'));
-    store = storeOf(server);
-    assert.equal(store.state().computedBy, fresh.computedBy, 'and the recomputation is saved with this code');
-    store.close();
+    store = await storeOf(server);
+    assert.equal((await store.state()).computed?.code, fresh.computed?.code, 'and the recomputation is saved with this code');
+    await store.close();
   } finally {
     server.cleanup();
     admin.cleanup();

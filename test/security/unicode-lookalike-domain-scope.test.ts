@@ -132,16 +132,16 @@ describe('monkeysphere-authentication: add-id-certifier --domain kiosk.example.o
     await server.addCertifier(certifier, ['--domain', DOMAIN]);
     for (const p of people) await server.importCert(p);
 
-    const store = AuthStore.open(storePath(server));
+    const store = await AuthStore.open(storePath(server));
     let rows: Awaited<ReturnType<typeof computeBindings>>['rows'];
     let core: string;
     const bytes: Buffer[] = [];
     try {
-      core = store.state().coreFpr!;
+      core = (await store.state()).coreFpr!;
       rows = (await computeBindings(store, { now: NOW })).rows;
       for await (const s of store.certs.all()) bytes.push(s.bytes);
     } finally {
-      store.close();
+      await store.close();
     }
     const theirs = gpgLetters(Buffer.concat(bytes), core);
     for (const [i, c] of CASES.entries()) {
