@@ -21,7 +21,8 @@ import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
 import type { ValidityLetter, WotCertification, WotKey } from '../wot/types.js';
 import type { UnixTime } from '../clock.js';
-import { type AuthStore, type BindingRow, keyIdOf } from './store.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
+import type { AuthStore, BindingRow } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
 const MAX_DEPTH = 5;
