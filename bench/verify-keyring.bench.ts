@@ -59,7 +59,7 @@ async function ours(phase: 'ours-cold' | 'ours-warm', keyring: string, db: strin
   const { certs } = readCerts(readFileSync(keyring));
   const ring = new Keyring(certs);
   const t1 = performance.now();
-  const checks = certificationChecks(ring, REFERENCE_TIME);
+  const checks = certificationChecks(ring, Math.floor(REFERENCE_TIME.getTime() / 1000));
   const t2 = performance.now();
   const database = SqliteDatabase.open(db);
   const sqlite = new SqliteVerificationCache(database);

@@ -62,3 +62,8 @@ export function referenceTime(env: Env, clock: () => UnixTime = systemTime): Uni
   }
   return t;
 }
+
+/** The UTC date of a time, `YYYY-MM-DD`, as listings print it. */
+export function isoDate(t: UnixTime): string {
+  return toDate(t).toISOString().slice(0, 10);
+}

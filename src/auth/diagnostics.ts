@@ -5,6 +5,7 @@
  * $SYSDATADIR/authorized_keys/%u or the AuthorizedKeysCommand. Returns the report lines
  * (`! problem` followed by ` - Recommendation: …`) and the number of problems.
  */
+import { isoDate } from '../clock.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import type { AuthPaths } from './config.js';
@@ -52,7 +53,7 @@ export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: 
     if (core.status === 'expired' || (core.expires !== undefined && core.expires <= input.now)) problem('Core key is expired.', "remove the core key and run 'monkeysphere-authentication setup', then add the certifiers again");
     else if (core.status === 'revoked') problem('Core key is revoked.', "remove the core key and run 'monkeysphere-authentication setup', then add the certifiers again");
     else if (core.expires !== undefined && core.expires < input.now + WARN_WINDOW) {
-      problem(`Core key expires in less than 2 months: ${new Date(core.expires * 1000).toISOString().slice(0, 10)}`);
+      problem(`Core key expires in less than 2 months: ${isoDate(core.expires)}`);
     }
     if (core.created > input.now) problem('Core key was created in the future(?!). Is your clock correct?', 'check the clock; use NTP?');
   }

@@ -7,7 +7,7 @@
  * Not here: printing (the CLI prints what these return) or fetching (a CertFetcher is passed in).
  */
 import { evaluateCerts } from '../cert/evaluate.js';
-import type { UnixTime } from '../clock.js';
+import { isoDate, type UnixTime } from '../clock.js';
 import type { EvaluatedCert } from '../cert/types.js';
 import { InputError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import { Keyring } from '../keyring/keyring.js';
@@ -265,8 +265,6 @@ function caps(flags: number): string {
   return `${flags & KeyFlag.Sign ? 'S' : ''}${flags & KeyFlag.Certify ? 'C' : ''}${flags & (KeyFlag.EncryptCommunications | KeyFlag.EncryptStorage) ? 'E' : ''}${flags & KeyFlag.Authenticate ? 'A' : ''}`;
 }
 
-const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
-
 const WORDS: Record<string, string> = { u: 'ultimate', f: '  full  ', m: 'marginal', n: ' never  ', q: ' undef  ', '-': ' unknown', e: ' expired', r: ' revoked', i: ' invalid' };
 
 function statusLetter(status: string): string | undefined {
@@ -296,8 +294,8 @@ export async function listKeys(store: AuthStore, certs: Cert[], now: UnixTime, c
       out += `pub:${keyLetter}:${p.key.bits}:${p.key.algorithm}:${p.key.keyId}:${p.key.created}:${p.expires ?? ''}::-:::${caps(p.flags).toLowerCase()}${caps(all)}:\n`;
       out += `fpr:::::::::${ev.fpr}:\n`;
     } else {
-      const exp = p.expires ? ` [${p.status === 'expired' ? 'expired' : 'expires'}: ${day(p.expires)}]` : '';
-      out += `pub   ${algoName(p.key)} ${day(p.key.created)} [${caps(p.flags)}]${p.status === 'revoked' ? ' [revoked]' : ''}${exp}\n      ${ev.fpr}\n`;
+      const exp = p.expires ? ` [${p.status === 'expired' ? 'expired' : 'expires'}: ${isoDate(p.expires)}]` : '';
+      out += `pub   ${algoName(p.key)} ${isoDate(p.key.created)} [${caps(p.flags)}]${p.status === 'revoked' ? ' [revoked]' : ''}${exp}\n      ${ev.fpr}\n`;
     }
     for (const u of ev.userIds) {
       if (u.component.kind !== 'userid') continue;
@@ -311,8 +309,8 @@ export async function listKeys(store: AuthStore, certs: Cert[], now: UnixTime, c
         out += `sub:${letter}:${s.key.bits}:${s.key.algorithm}:${s.key.keyId}:${s.key.created}:${s.expires ?? ''}:::::${caps(s.flags).toLowerCase()}:\n`;
         out += `fpr:::::::::${s.key.fpr}:\n`;
       } else {
-        const exp = s.expires ? ` [${s.status === 'expired' ? 'expired' : 'expires'}: ${day(s.expires)}]` : '';
-        out += `sub   ${algoName(s.key)} ${day(s.key.created)} [${caps(s.flags)}]${s.status === 'revoked' ? ' [revoked]' : ''}${exp}\n`;
+        const exp = s.expires ? ` [${s.status === 'expired' ? 'expired' : 'expires'}: ${isoDate(s.expires)}]` : '';
+        out += `sub   ${algoName(s.key)} ${isoDate(s.key.created)} [${caps(s.flags)}]${s.status === 'revoked' ? ' [revoked]' : ''}${exp}\n`;
       }
     }
     if (!colons) out += '\n';

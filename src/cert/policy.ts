@@ -3,6 +3,7 @@
  * never; SHA-1 third-party certifications only if made up to 2019-01-19 (CVE-2019-14855);
  * self-signatures exempt from the SHA-1 rule.
  */
+import { isoDate } from '../clock.js';
 import { HASH_LABELS, HashAlg } from '../openpgp/algorithms.js';
 import type { Signature } from '../openpgp/signature.js';
 
@@ -37,7 +38,7 @@ export function certificationRejection(sig: Signature, policy: Policy): string |
   if (base) return base;
   const cutoff = policy.sha1CertificationCutoff;
   if (sig.hashAlgorithm === HashAlg.SHA1 && cutoff !== null && sig.created > cutoff) {
-    return `SHA-1 certification made after ${new Date(cutoff * 1000).toISOString().slice(0, 10)}`;
+    return `SHA-1 certification made after ${isoDate(cutoff)}`;
   }
   return undefined;
 }

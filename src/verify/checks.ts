@@ -2,6 +2,7 @@
  * Building verification work from a keyring: every third-party certification whose issuer is in
  * the ring, paired with each candidate issuer key. What the trust engine and the benchmarks verify.
  */
+import type { UnixTime } from '../clock.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
 import { SigType } from '../openpgp/signature.js';
@@ -18,9 +19,9 @@ export interface CertificationCheck extends SigCheck {
  * fingerprint when the signature names one, else every primary with the issuer key ID). Signatures
  * created after `now` do not exist yet at that time and are left out. In ring order.
  */
-export function certificationChecks(ring: Keyring | Iterable<Cert>, now: Date): CertificationCheck[] {
+export function certificationChecks(ring: Keyring | Iterable<Cert>, now: UnixTime): CertificationCheck[] {
   const keyring = ring instanceof Keyring ? ring : new Keyring(ring);
-  const limit = Math.floor(now.getTime() / 1000);
+  const limit = now;
   const out: CertificationCheck[] = [];
   for (const cert of keyring) {
     const primary = cert.primary;
