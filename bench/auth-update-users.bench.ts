@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthStore } from '../src/auth/store.js';
@@ -149,12 +149,13 @@ async function main(): Promise<void> {
       return r.ms;
     };
     const updateUsers = (prof = false) => run(process.execPath, [...(prof && process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), ma, 'update-users'], env);
-    /** Forget the precomputed bindings, the verification cache and the output files: the next run starts cold. */
+    // The store as loaded, before any update-users: each cold run starts from this copy.
+    const pristine = `${storePath}.pristine`;
+    copyFileSync(storePath, pristine);
+    /** Back to the store as loaded (no precomputed bindings, nothing verified since) and no output files: the next run starts cold. */
     const forget = async () => {
-      const st = await AuthStore.open(storePath);
-      await st.cache.clear();
-      st.database.db.exec('UPDATE auth_state SET computed_generation = -1');
-      st.close();
+      for (const f of [`${storePath}-wal`, `${storePath}-shm`]) rmSync(f, { force: true });
+      copyFileSync(pristine, storePath);
       rmSync(join(dir, 'var/authorized_keys'), { recursive: true, force: true });
     };
     const cold: number[] = [];
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
       // (verification cache warm), as after an expiry or a change made by another program.
       const changed = await AuthStore.open(storePath);
       await changed.putCerts([makeCert(`Newcomer ${i} <newcomer${i}@example.net>`, admin).cert], NOW);
-      changed.close();
+      await changed.close();
       one.push(ok('update-users (after one change)', updateUsers()));
       // An import through the tool recomputes at once, so the next update-users is a lookup.
       imp.push(ok('gpg-cmd --import', run(process.execPath, [ma, 'gpg-cmd', '--import'], env, Buffer.concat(makeCert(`Other ${i} <other${i}@example.net>`, admin).cert.packets.map((p) => p.raw)))));
