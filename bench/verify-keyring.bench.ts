@@ -52,7 +52,7 @@ async function ours(phase: 'ours-cold' | 'ours-warm', keyring: string, db: strin
     import('../src/keyring/keyring.js'),
     import('../src/verify/checks.js'),
     import('../src/verify/verifier.js'),
-    import('../src/store/sqlite.js'),
+    import('../src/store/sqlite/index.js'),
   ]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

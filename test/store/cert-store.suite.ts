@@ -1,24 +1,38 @@
 /**
- * The CertStore/MetaStore conformance suite: every implementation (SQLite now, PostgreSQL later)
- * runs all of it, no skips. Fixtures are gpg-made certificates from test/fixtures/certs.
+ * The store conformance suite: every implementation of `Store` (src/store/types.ts; SQLite in
+ * sqlite.test.ts, PostgreSQL in postgres.test.ts) runs all of it, no skips, one test or more per
+ * MUST of types.ts. Fixtures are gpg-made certificates from test/fixtures/certs and v6 ones from
+ * test/fixtures/store (made with openpgp.js, see make-v6.ts there).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { InputError } from '../../src/errors.js';
+import { EnvironmentError, InputError } from '../../src/errors.js';
 import { keyPacketFor, signV4, sp, userIdPacket } from '../../src/openpgp/build.js';
 import { type Cert, publicPackets, readCerts } from '../../src/openpgp/cert.js';
 import { mergeCerts } from '../../src/openpgp/merge.js';
-import type { CertStore, MetaStore, StoredCert } from '../../src/store/types.js';
+import { sksDigest } from '../../src/openpgp/sks-digest.js';
+import type { UnixTime } from '../../src/clock.js';
+import type { Store, StoredCert } from '../../src/store/types.js';
 
 const FIXTURES = new URL('../fixtures/certs/', import.meta.url).pathname;
-export const NOW = new Date('2023-01-15T00:00:00Z');
-const LATER = new Date('2023-02-01T00:00:00Z');
+const STORE_FIXTURES = new URL('../fixtures/store/', import.meta.url).pathname;
+/** 2023-01-15T00:00:00Z */
+export const NOW: UnixTime = 1673740800;
+/** 2023-02-01T00:00:00Z */
+const LATER: UnixTime = 1675209600;
 
 export function fixture(path: string): Cert {
   const { certs } = readCerts(readFileSync(join(FIXTURES, path)));
+  assert.equal(certs.length, 1, path);
+  return certs[0];
+}
+
+/** A certificate of test/fixtures/store (v6.pgp, v6-certified.pgp). */
+export function storeFixture(path: string): Cert {
+  const { certs } = readCerts(readFileSync(join(STORE_FIXTURES, path)));
   assert.equal(certs.length, 1, path);
   return certs[0];
 }
@@ -35,38 +49,73 @@ export function publicBytes(cert: Cert): Buffer {
 
 /** `n` small Ed25519 certificates (one self-signed user ID each), built in memory. */
 export function syntheticCerts(n: number): Cert[] {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < n; i++) {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const key = keyPacketFor(publicKey, 1640995200);
-    const uid = userIdPacket(`Synthetic ${i} <s${i}@example.net>`);
+  return Array.from({ length: n }, (_, i) => syntheticCert([`Synthetic ${i} <s${i}@example.net>`]));
+}
+
+/** A small Ed25519 certificate with these self-signed user IDs, built in memory. */
+export function syntheticCert(uids: string[]): Cert {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const key = keyPacketFor(publicKey, 1640995200);
+  const parts: Buffer[] = [key.packet.raw];
+  for (const text of uids) {
+    const uid = userIdPacket(text);
     const sig = signV4({ kind: 'user', primary: key, user: uid }, { type: 0x13, signer: key, privateKey, hashed: [sp.created(1640995200), sp.issuerFingerprint(key)] });
-    parts.push(key.packet.raw, uid.raw, sig.packet.raw);
+    parts.push(uid.raw, sig.packet.raw);
   }
-  return readCerts(Buffer.concat(parts)).certs;
+  return readCerts(Buffer.concat(parts)).certs[0];
+}
+
+/** The certificate without the signatures on its user IDs made by other keys (its third-party certifications). */
+export function withoutCertifications(cert: Cert): Cert {
+  const drop = new Set(cert.users.flatMap((u) => u.signatures.filter((s) => s.sig && !s.sig.issuerKeyIds.includes(cert.primary.keyId)).map((s) => s.packet)));
+  return readCerts(Buffer.concat(cert.packets.filter((p) => !drop.has(p)).map((p) => p.raw))).certs[0];
 }
 
 function packetSet(cert: Cert): Set<string> {
   return new Set(publicPackets(cert).map((p) => `${p.tag}:${p.body.toString('hex')}`));
 }
 
-export interface StoreHandle {
-  store: CertStore & MetaStore;
-  close(): Promise<void>;
+export interface SuiteOptions {
+  /** The same database as `store` (which the suite closes first), opened read-only. */
+  reopenReadonly(store: Store): Promise<Store>;
 }
 
-/** Runs the whole suite; `open` must give a fresh, empty store each time. */
-export function certStoreSuite(name: string, open: () => Promise<StoreHandle>): void {
-  const withStore = (fn: (store: CertStore & MetaStore) => Promise<void>) => async () => {
-    const h = await open();
+/**
+ * Runs the whole suite. `open` must give a fresh, empty store each time; the suite closes it.
+ */
+export function storeSuite(name: string, open: () => Promise<Store>, opts: SuiteOptions): void {
+  const withFull = (fn: (store: Store) => Promise<void>) => async () => {
+    const store = await open();
     try {
-      await fn(h.store);
+      await fn(store);
     } finally {
-      await h.close();
+      await store.close();
     }
   };
+  // The tests kept from the CertStore/MetaStore suite: certificates and meta, as one object.
+  const withStore = (fn: (store: Store['certs'] & Store['meta']) => Promise<void>) =>
+    withFull(async (full) => {
+      const c = full.certs;
+      const m = full.meta;
+      const both: Store['certs'] & Store['meta'] = {
+        put: (cert, now) => c.put(cert, now),
+        putMany: (certs, now) => c.putMany(certs, now),
+        replace: (fpr, expected, cert, now) => c.replace(fpr, expected, cert, now),
+        get: (fpr) => c.get(fpr),
+        getMany: (fprs) => c.getMany(fprs),
+        byKeyId: (id) => c.byKeyId(id),
+        byExactUserId: (text) => c.byExactUserId(text),
+        all: () => c.all(),
+        delete: (fpr) => c.delete(fpr),
+        count: () => c.count(),
+        getMeta: (k) => m.getMeta(k),
+        setMeta: (k, v) => m.setMeta(k, v),
+        deleteMeta: (k) => m.deleteMeta(k),
+      };
+      await fn(both);
+    });
 
-  describe(`CertStore conformance: ${name}`, () => {
+  describe(`Store conformance: ${name}: certificates and meta`, () => {
     test(
       'put then get returns the exact public bytes',
       withStore(async (store) => {
@@ -80,7 +129,7 @@ export function certStoreSuite(name: string, open: () => Promise<StoreHandle>): 
         assert.deepEqual(got.bytes, publicBytes(alice));
         assert.deepEqual(got.bytes, readFileSync(join(FIXTURES, 'alice.pgp')));
         assert.equal(got.cert.primary.fpr, INDEX.alice.fpr);
-        assert.equal(got.created, Math.floor(NOW.getTime() / 1000));
+        assert.equal(got.created, NOW);
         assert.equal(got.updated, got.created);
         assert.equal(await store.count(), 1);
       }),
@@ -105,7 +154,7 @@ export function certStoreSuite(name: string, open: () => Promise<StoreHandle>): 
         const again = await store.put(fixture('bob.pgp'), LATER);
         assert.equal(again.status, 'unchanged');
         const got = await store.get(INDEX.bob.fpr);
-        assert.equal(got?.updated, Math.floor(NOW.getTime() / 1000));
+        assert.equal(got?.updated, NOW);
         assert.deepEqual(got?.bytes, publicBytes(bob));
       }),
     );
@@ -126,8 +175,8 @@ export function certStoreSuite(name: string, open: () => Promise<StoreHandle>): 
           ['Dave <dave@example.org>', 'Dave <dave@work.example>'],
         );
         assert.equal(got.cert.subkeys.length, 2);
-        assert.equal(got.updated, Math.floor(LATER.getTime() / 1000));
-        assert.equal(got.created, Math.floor(NOW.getTime() / 1000));
+        assert.equal(got.updated, LATER);
+        assert.equal(got.created, NOW);
         assert.deepEqual(r.cert.packets.length, got.cert.packets.length);
         // Either input again adds nothing.
         assert.equal((await store.put(a, LATER)).status, 'unchanged');
@@ -291,5 +340,561 @@ export function certStoreSuite(name: string, open: () => Promise<StoreHandle>): 
         assert.equal(await store.getMeta('refresh'), undefined);
       }),
     );
+  });
+
+  describe(`Store conformance: ${name}: certificates`, () => {
+    test(
+      'put returns the stored bytes; StoredCert carries digest, serial and times, and parses on demand',
+      withFull(async (store) => {
+        const alice = fixture('alice.pgp');
+        const r = await store.certs.put(alice, NOW);
+        assert.deepEqual(r.bytes, publicBytes(alice));
+        const got = await store.certs.get(INDEX.alice.fpr);
+        assert.ok(got);
+        assert.deepEqual(got.bytes, r.bytes);
+        assert.deepEqual(got.digest, sksDigest(got.bytes));
+        assert.equal(got.digest.length, 16);
+        assert.equal(typeof got.serial, 'number');
+        assert.equal(got.created, NOW);
+        // Parsed once, then the same object.
+        const parsed = got.cert;
+        assert.equal(got.cert, parsed);
+        assert.equal(parsed.primary.fpr, INDEX.alice.fpr);
+        assert.deepEqual(Buffer.concat(parsed.packets.map((p) => p.raw)), got.bytes);
+        // Unchanged and updated results carry the stored bytes too.
+        const again = await store.certs.put(alice, LATER);
+        assert.equal(again.status, 'unchanged');
+        assert.deepEqual(again.bytes, got.bytes);
+        const b = await store.certs.put(fixture('merge/dave-b.pgp'), NOW);
+        const merged = await store.certs.put(fixture('dave.pgp'), LATER);
+        assert.equal(merged.status, 'updated');
+        assert.deepEqual(merged.bytes, (await store.certs.get(INDEX.dave.fpr))?.bytes);
+        assert.notDeepEqual(merged.bytes, b.bytes);
+      }),
+    );
+
+    test(
+      'serial: increases with each certificate first stored, stays on update, is new after delete and re-add',
+      withFull(async (store) => {
+        const [a, b, c] = [fixture('alice.pgp'), fixture('bob.pgp'), fixture('merge/dave-b.pgp')];
+        await store.certs.putMany([a, b], NOW);
+        await store.certs.put(c, NOW);
+        const serial = async (fpr: string) => (await store.certs.get(fpr))!.serial;
+        const [sa, sb, sc] = [await serial(INDEX.alice.fpr), await serial(INDEX.bob.fpr), await serial(INDEX.dave.fpr)];
+        assert.ok(sa < sb && sb < sc, `${sa} ${sb} ${sc}`);
+        await store.certs.put(fixture('dave.pgp'), LATER);
+        assert.equal(await serial(INDEX.dave.fpr), sc);
+        // Deleting the newest and adding it back must not reuse its serial.
+        await store.certs.delete(INDEX.dave.fpr);
+        await store.certs.put(c, LATER);
+        assert.ok((await serial(INDEX.dave.fpr)) > sc);
+      }),
+    );
+
+    test(
+      'getMany: in the order given, absent ones left out, any case',
+      withFull(async (store) => {
+        const ring = fixtureRing();
+        await store.certs.putMany(ring, NOW);
+        const want = [INDEX.carol.fpr, INDEX.alice.fpr, INDEX.bob.fpr];
+        assert.deepEqual(
+          (await store.certs.getMany([want[0], '0'.repeat(40), want[1].toLowerCase(), want[2]])).map((s) => s.fpr),
+          want,
+        );
+        assert.deepEqual(await store.certs.getMany([]), []);
+        const every = ring.map((c) => c.primary.fpr).reverse();
+        const extra = syntheticCerts(3);
+        await store.certs.putMany(extra, NOW);
+        const many = [...extra.map((c) => c.primary.fpr), ...every];
+        const got = await store.certs.getMany(many);
+        assert.deepEqual(
+          got.map((s) => s.fpr),
+          many,
+        );
+        for (const s of got) assert.equal(s.cert.primary.fpr, s.fpr);
+      }),
+    );
+
+    test(
+      'replace: compare and swap on the stored bytes, no merge, canonical',
+      withFull(async (store) => {
+        const bob = fixture('bob.pgp');
+        const bare = withoutCertifications(bob);
+        assert.ok(bare.packets.length < bob.packets.length);
+        const put = await store.certs.put(bob, NOW);
+        const before = await store.changes.latest();
+        // Stale expectation: nothing written.
+        assert.equal(await store.certs.replace(INDEX.bob.fpr, publicBytes(bare), bare, LATER), undefined);
+        assert.deepEqual((await store.certs.get(INDEX.bob.fpr))?.bytes, put.bytes);
+        assert.equal(await store.changes.latest(), before);
+        // Absent certificate.
+        assert.equal(await store.certs.replace(INDEX.alice.fpr, publicBytes(fixture('alice.pgp')), fixture('alice.pgp'), LATER), undefined);
+        assert.equal(await store.certs.get(INDEX.alice.fpr), undefined);
+        // The right expectation: packets go away.
+        const r = await store.certs.replace(INDEX.bob.fpr.toLowerCase(), put.bytes, bare, LATER);
+        assert.ok(r);
+        assert.equal(r.status, 'updated');
+        assert.deepEqual(r.bytes, publicBytes(bare));
+        const got = await store.certs.get(INDEX.bob.fpr);
+        assert.deepEqual(got?.bytes, publicBytes(bare));
+        assert.equal(got?.updated, LATER);
+        assert.equal(got?.created, NOW);
+        assert.deepEqual(got?.digest, sksDigest(publicBytes(bare)));
+        assert.equal(await store.changes.latest(), before + 1);
+        // The same bytes again: unchanged, no change recorded.
+        const same = await store.certs.replace(INDEX.bob.fpr, publicBytes(bare), bare, LATER);
+        assert.equal(same?.status, 'unchanged');
+        assert.equal(await store.changes.latest(), before + 1);
+        // Stored canonical: a duplicated user ID is stored once.
+        const dup = readCerts(Buffer.concat([publicBytes(bob), ...bob.users.flatMap((u) => [u.packet.raw, ...u.signatures.map((s) => s.packet.raw)])])).certs[0];
+        assert.ok(dup.users.length > bob.users.length);
+        const canon = await store.certs.replace(INDEX.bob.fpr, publicBytes(bare), dup, LATER);
+        assert.equal(canon?.status, 'updated');
+        assert.equal(canon?.cert.users.length, bob.users.length);
+        assert.deepEqual((await store.certs.get(INDEX.bob.fpr))?.bytes, publicBytes(bob));
+        // Another primary key, a secret key.
+        await assert.rejects(
+          store.certs.replace(INDEX.bob.fpr, publicBytes(bob), fixture('alice.pgp'), LATER),
+          (err: unknown) => err instanceof InputError && err.code === 'MS_STORE_MISMATCH',
+        );
+        await store.certs.put(fixture('alice.pgp'), NOW);
+        const aliceBytes = (await store.certs.get(INDEX.alice.fpr))!.bytes;
+        await assert.rejects(
+          store.certs.replace(INDEX.alice.fpr, aliceBytes, fixture('secret/alice.pgp'), LATER),
+          (err: unknown) => err instanceof InputError && err.code === 'MS_STORE_SECRET',
+        );
+        assert.deepEqual((await store.certs.get(INDEX.alice.fpr))?.bytes, aliceBytes);
+      }),
+    );
+
+    test(
+      'byKeyId: v6 keys by key ID (high 64 bits), short ID (its low 32), fingerprint and suffixes',
+      withFull(async (store) => {
+        const vera = storeFixture('v6.pgp');
+        await store.certs.putMany([vera, ...fixtureRing()], NOW);
+        const fpr = vera.primary.fpr;
+        assert.equal(fpr.length, 64);
+        const ids = async (id: string) => (await store.certs.byKeyId(id)).map((s): string => s.fpr);
+        assert.deepEqual(await ids(fpr.slice(0, 16)), [fpr], 'key ID');
+        assert.deepEqual(await ids(fpr.slice(8, 16)), [fpr], 'short key ID');
+        assert.deepEqual(await ids(`0x${fpr.slice(8, 16).toLowerCase()}`), [fpr]);
+        assert.deepEqual(await ids(fpr), [fpr], 'fingerprint');
+        assert.deepEqual(await ids(fpr.toLowerCase().replace(/(.{4})/g, '$1 ')), [fpr], 'spaced, lower case');
+        assert.deepEqual(await ids(fpr.slice(-16)), [fpr], 'a 16-digit fingerprint suffix');
+        assert.deepEqual(await ids(fpr.slice(-8)), [fpr], 'an 8-digit fingerprint suffix');
+        assert.deepEqual(await ids(fpr.slice(-40)), [fpr], 'a 40-digit fingerprint suffix');
+        for (const s of vera.subkeys) {
+          assert.deepEqual(await ids(s.key.fpr.slice(0, 16)), [fpr]);
+          assert.deepEqual(await ids(s.key.fpr.slice(8, 16)), [fpr]);
+          assert.deepEqual(await ids(s.key.fpr), [fpr]);
+        }
+        // The v6 key's first 8 digits are not its short ID.
+        assert.ok(!(await ids(fpr.slice(0, 8))).includes(fpr) || fpr.slice(0, 8) === fpr.slice(-8));
+        // v4 keys still match as before, and a 64-digit miss is empty.
+        assert.deepEqual(await ids(INDEX.alice.fpr.slice(-8)), [INDEX.alice.fpr]);
+        assert.deepEqual(await ids('F'.repeat(64)), []);
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: certification index`, () => {
+    const aliceId = INDEX.alice.fpr.slice(-16);
+    const bobId = INDEX.bob.fpr.slice(-16);
+
+    test(
+      'certifiedBy and certificationsOf agree with the stored certificates',
+      withFull(async (store) => {
+        await store.certs.putMany(fixtureRing(), NOW);
+        const by = await store.certifications.certifiedBy([aliceId.toLowerCase()]);
+        const targets = ['bob', 'carol', 'revoked-hard', 'revoked-soft', 'uid-revoked', 'local', 'persona', 'casual', 'positive', 'cert-expired', 'ltsign'];
+        assert.deepEqual(new Set(by.map((r) => r.target)), new Set(targets.map((t) => INDEX[t].fpr)));
+        for (const r of by) {
+          assert.equal(r.issuer, aliceId);
+          assert.equal(r.targetSerial, (await store.certs.get(r.target))!.serial);
+          assert.equal(r.trust, r.target === INDEX.carol.fpr || r.target === INDEX.ltsign.fpr, r.target);
+        }
+        // Ordered by target serial, then issuer; one row per (issuer, target).
+        const both = await store.certifications.certifiedBy([bobId, aliceId, aliceId]);
+        const keys = both.map((r) => [r.targetSerial, r.issuer] as const);
+        const sorted = [...keys].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+        assert.deepEqual(keys, sorted);
+        assert.equal(new Set(keys.map((k) => `${k[0]}:${k[1]}`)).size, keys.length);
+        assert.deepEqual(
+          both.filter((r) => r.issuer === bobId).map((r) => r.target).sort(),
+          [INDEX.revsig.fpr, INDEX.sha1.fpr].sort(),
+        );
+        // certificationsOf: one row per issuer, ordered by issuer.
+        const ofSha1 = await store.certifications.certificationsOf(INDEX.sha1.fpr.toLowerCase());
+        assert.deepEqual(
+          ofSha1.map((r) => [r.issuer, r.target, r.trust]),
+          [
+            [bobId, INDEX.sha1.fpr, false],
+            [INDEX.grace.fpr.slice(-16), INDEX.sha1.fpr, false],
+          ],
+        );
+        assert.deepEqual(await store.certifications.certificationsOf(INDEX.alice.fpr), []);
+        assert.deepEqual(await store.certifications.certificationsOf('0'.repeat(40)), []);
+        assert.deepEqual(await store.certifications.certifiedBy([]), []);
+        assert.deepEqual(await store.certifications.certifiedBy(['0123456789ABCDEF']), []);
+      }),
+    );
+
+    test(
+      'the index follows put, merge, replace and delete',
+      withFull(async (store) => {
+        const bob = fixture('bob.pgp');
+        const bare = withoutCertifications(bob);
+        const issuers = async () => (await store.certifications.certificationsOf(INDEX.bob.fpr)).map((r) => r.issuer);
+        await store.certs.put(bare, NOW);
+        assert.deepEqual(await issuers(), []);
+        assert.deepEqual(await store.certifications.certifiedBy([aliceId]), []);
+        const merged = await store.certs.put(bob, NOW);
+        assert.equal(merged.status, 'updated');
+        assert.deepEqual(await issuers(), [aliceId]);
+        assert.deepEqual(
+          (await store.certifications.certifiedBy([aliceId])).map((r) => r.target),
+          [INDEX.bob.fpr],
+        );
+        await store.certs.replace(INDEX.bob.fpr, merged.bytes, bare, LATER);
+        assert.deepEqual(await issuers(), []);
+        assert.deepEqual(await store.certifications.certifiedBy([aliceId]), []);
+        await store.certs.put(bob, LATER);
+        assert.deepEqual(await issuers(), [aliceId]);
+        await store.certs.delete(INDEX.bob.fpr);
+        assert.deepEqual(await issuers(), []);
+        assert.deepEqual(await store.certifications.certifiedBy([aliceId]), []);
+      }),
+    );
+
+    test(
+      'a v6 issuer is indexed by its v6 key ID',
+      withFull(async (store) => {
+        const vera = storeFixture('v6.pgp');
+        const victor = storeFixture('v6-certified.pgp');
+        await store.certs.putMany([vera, victor], NOW);
+        const rows = await store.certifications.certifiedBy([vera.primary.fpr.slice(0, 16)]);
+        assert.deepEqual(
+          rows.map((r) => [r.target, r.issuer, r.trust]),
+          [[victor.primary.fpr, vera.primary.fpr.slice(0, 16), false]],
+        );
+        assert.deepEqual(await store.certifications.certifiedBy([vera.primary.fpr.slice(-16)]), []);
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: change feed and digests`, () => {
+    test(
+      'one change per write that changes bytes, with the digests that came and went',
+      withFull(async (store) => {
+        assert.equal(await store.changes.latest(), 0);
+        assert.deepEqual(await store.changes.since(0, 10), []);
+        const daveA = fixture('dave.pgp');
+        const daveB = fixture('merge/dave-b.pgp');
+        const ins = await store.certs.put(daveA, NOW);
+        const d1 = (await store.certs.get(INDEX.dave.fpr))!.digest;
+        assert.deepEqual(d1, sksDigest(ins.bytes));
+        assert.equal((await store.certs.put(daveA, LATER)).status, 'unchanged');
+        await store.certs.put(daveB, LATER);
+        const d2 = (await store.certs.get(INDEX.dave.fpr))!.digest;
+        await store.certs.putMany([fixture('alice.pgp'), fixture('bob.pgp'), fixture('alice.pgp')], LATER);
+        assert.equal(await store.certs.delete(INDEX.dave.fpr), true);
+        assert.equal(await store.certs.delete(INDEX.dave.fpr), false);
+        const changes = await store.changes.since(0, 100);
+        assert.equal(changes.length, 5);
+        for (let i = 1; i < changes.length; i++) assert.ok(changes[i].seq > changes[i - 1].seq);
+        assert.equal(await store.changes.latest(), changes[4].seq);
+        const [c1, c2, c3, c4, c5] = changes;
+        assert.deepEqual([c1.fpr, c1.added, c1.removed, c1.at], [INDEX.dave.fpr, d1, undefined, NOW]);
+        assert.deepEqual([c2.fpr, c2.added, c2.removed, c2.at], [INDEX.dave.fpr, d2, d1, LATER]);
+        assert.deepEqual([c3.fpr, c4.fpr], [INDEX.alice.fpr, INDEX.bob.fpr]);
+        assert.equal(c3.removed, undefined);
+        assert.deepEqual([c5.fpr, c5.added, c5.removed], [INDEX.dave.fpr, undefined, d2]);
+        // since: after a seq, oldest first, at most limit.
+        assert.deepEqual(
+          (await store.changes.since(c2.seq, 2)).map((c) => c.seq),
+          [c3.seq, c4.seq],
+        );
+        assert.deepEqual(await store.changes.since(c5.seq, 10), []);
+      }),
+    );
+
+    test(
+      'prune drops old changes, keeps latest(), and seqs are never reused',
+      withFull(async (store) => {
+        await store.certs.putMany(syntheticCerts(4), NOW);
+        const latest = await store.changes.latest();
+        const all = await store.changes.since(0, 100);
+        assert.equal(all.length, 4);
+        const dropped = await store.changes.prune(all[1].seq);
+        assert.ok(dropped <= 2);
+        assert.equal(await store.changes.latest(), latest);
+        const left = await store.changes.since(0, 100);
+        assert.ok(left.every((c) => c.seq > all[1].seq || dropped < 2));
+        assert.deepEqual(
+          left.slice(-2).map((c) => c.seq),
+          [all[2].seq, all[3].seq],
+        );
+        await store.changes.prune(latest);
+        assert.equal(await store.changes.latest(), latest);
+        await store.certs.put(fixture('alice.pgp'), NOW);
+        assert.ok((await store.changes.latest()) > latest);
+        assert.equal((await store.changes.since(latest, 10)).length, 1);
+      }),
+    );
+
+    test(
+      'byDigest in the order given; digests() in byte order, following every write',
+      withFull(async (store) => {
+        const ring = fixtureRing();
+        await store.certs.putMany([...ring, ...syntheticCerts(40)], NOW);
+        const stored: StoredCert[] = [];
+        for await (const s of store.certs.all()) stored.push(s);
+        for (const s of stored) assert.deepEqual(s.digest, sksDigest(s.bytes));
+        const listed: Buffer[] = [];
+        for await (const d of store.digests.digests()) listed.push(d);
+        assert.deepEqual(
+          listed.map((d) => d.toString('hex')),
+          stored.map((s) => s.digest.toString('hex')).sort(),
+        );
+        const pick = [stored[5], stored[0], stored[17]];
+        const unknown = Buffer.alloc(16, 0xee);
+        assert.deepEqual(
+          (await store.digests.byDigest([pick[0].digest, unknown, pick[1].digest, pick[2].digest])).map((s) => s.fpr),
+          pick.map((s) => s.fpr),
+        );
+        assert.deepEqual(await store.digests.byDigest([]), []);
+        // After a merge the old digest is gone and the new one found.
+        const before = (await store.certs.get(INDEX.dave.fpr))!.digest;
+        await store.certs.put(fixture('merge/dave-b.pgp'), LATER);
+        const after = (await store.certs.get(INDEX.dave.fpr))!.digest;
+        assert.notDeepEqual(after, before);
+        assert.deepEqual(await store.digests.byDigest([before]), []);
+        assert.deepEqual(
+          (await store.digests.byDigest([after])).map((s) => s.fpr),
+          [INDEX.dave.fpr],
+        );
+        await store.certs.delete(INDEX.dave.fpr);
+        assert.deepEqual(await store.digests.byDigest([after]), []);
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: user ID search`, () => {
+    test(
+      'substrings, case-insensitively for every script, short strings, in fingerprint order, limited',
+      withFull(async (store) => {
+        const greek = syntheticCert(['Σίσυφος Ünïcødé <sisyphus@example.org>']);
+        const turkish = syntheticCert(['İSTANBUL "quoted" <ist@example.org>', 'Second ID <two@example.org>']);
+        await store.certs.putMany([...fixtureRing(), greek, turkish], NOW);
+        const fprs = async (text: string, limit = 100) => (await store.search.searchUserIds(text, limit)).map((s) => s.fpr);
+        assert.deepEqual(await fprs('ALICE'), [INDEX.alice.fpr]);
+        assert.deepEqual(await fprs('lice <alice@EXAMPLE.com'), [INDEX.alice.fpr]);
+        assert.deepEqual(await fprs('σίσυφος'), [greek.primary.fpr]);
+        assert.deepEqual(await fprs('ΣΊΣΥΦΟΣ'), [greek.primary.fpr]);
+        assert.deepEqual(await fprs('ünïcødé'), [greek.primary.fpr]);
+        assert.deepEqual(await fprs('ÜN'), [greek.primary.fpr], 'two characters');
+        assert.deepEqual(await fprs('ï'), [greek.primary.fpr], 'one character');
+        assert.deepEqual(await fprs('"quoted"'), [turkish.primary.fpr], 'quotes are text');
+        assert.deepEqual(await fprs('i̇stanbul'), [turkish.primary.fpr], 'toLowerCase of İ');
+        assert.deepEqual(await fprs('second id'), [turkish.primary.fpr], 'any user ID of the certificate');
+        assert.deepEqual(await fprs('nobody at all'), []);
+        // Every fixture with "example.com", in fingerprint order, then limited.
+        const want = Object.values(INDEX)
+          .filter((e) => e.uids.some((u) => u.toLowerCase().includes('example.com')))
+          .map((e) => e.fpr)
+          .sort();
+        assert.ok(want.length > 5);
+        assert.deepEqual(await fprs('EXAMPLE.COM'), want);
+        assert.deepEqual(await fprs('example.com', 3), want.slice(0, 3));
+        assert.deepEqual(await fprs('@', 2), (await fprs('@')).slice(0, 2));
+        assert.equal((await fprs('@')).length, fixtureRing().length + 2);
+        await assert.rejects(store.search.searchUserIds('', 10), (err: unknown) => err instanceof InputError && err.code === 'MS_STORE_SEARCH');
+      }),
+    );
+
+    test(
+      'search follows merge, replace and delete',
+      withFull(async (store) => {
+        await store.certs.put(fixture('dave.pgp'), NOW);
+        const fprs = async (text: string) => (await store.search.searchUserIds(text, 10)).map((s) => s.fpr);
+        assert.deepEqual(await fprs('work.example'), []);
+        const merged = await store.certs.put(fixture('merge/dave-b.pgp'), NOW);
+        assert.deepEqual(await fprs('WORK.example'), [INDEX.dave.fpr]);
+        await store.certs.replace(INDEX.dave.fpr, merged.bytes, fixture('dave.pgp'), NOW);
+        assert.deepEqual(await fprs('work.example'), []);
+        assert.deepEqual(await fprs('dave@example.org'), [INDEX.dave.fpr]);
+        await store.certs.delete(INDEX.dave.fpr);
+        assert.deepEqual(await fprs('dave'), []);
+        assert.deepEqual(await fprs('da'), []);
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: derived tables`, () => {
+    test(
+      'replace only at the current seq; stamp; lookup in the order given',
+      withFull(async (store) => {
+        assert.equal(await store.derived.stamp('t'), undefined);
+        assert.deepEqual(await store.derived.lookup('t', 'k'), []);
+        await store.certs.put(fixture('alice.pgp'), NOW);
+        const seq = await store.changes.latest();
+        const rows: Array<[string, string]> = [
+          ['b', '1'],
+          ['a', 'x'],
+          ['b', '0'],
+          ['ü', 'u'],
+          ['b', '2'],
+        ];
+        assert.equal(await store.derived.replace('t', 'stamp-1', seq, rows), true);
+        assert.deepEqual(await store.derived.stamp('t'), { stamp: 'stamp-1', seq });
+        assert.deepEqual(await store.derived.lookup('t', 'b'), ['1', '0', '2']);
+        assert.deepEqual(await store.derived.lookup('t', 'a'), ['x']);
+        assert.deepEqual(await store.derived.lookup('t', 'ü'), ['u']);
+        assert.deepEqual(await store.derived.lookup('t', 'B'), []);
+        assert.deepEqual(await store.derived.lookup('other', 'b'), []);
+        // Another table is independent.
+        assert.equal(await store.derived.replace('other', 's', seq, [['b', 'o']]), true);
+        assert.deepEqual(await store.derived.lookup('t', 'b'), ['1', '0', '2']);
+        // A certificate write moves the seq on: a replace computed before it is refused.
+        await store.certs.put(fixture('bob.pgp'), NOW);
+        assert.equal(await store.derived.replace('t', 'stale', seq, [['z', 'z']]), false);
+        assert.deepEqual(await store.derived.stamp('t'), { stamp: 'stamp-1', seq });
+        assert.deepEqual(await store.derived.lookup('t', 'z'), []);
+        // A write that changes nothing does not.
+        const now = await store.changes.latest();
+        assert.equal((await store.certs.put(fixture('bob.pgp'), LATER)).status, 'unchanged');
+        await store.meta.setMeta('unrelated', '1');
+        assert.equal(await store.changes.latest(), now);
+        // The whole table is replaced.
+        assert.equal(await store.derived.replace('t', 'stamp-2', now, [['a', 'y']]), true);
+        assert.deepEqual(await store.derived.lookup('t', 'b'), []);
+        assert.deepEqual(await store.derived.lookup('t', 'a'), ['y']);
+        assert.deepEqual(await store.derived.stamp('t'), { stamp: 'stamp-2', seq: now });
+        assert.equal(await store.derived.replace('t', 'empty', now, []), true);
+        assert.deepEqual(await store.derived.lookup('t', 'a'), []);
+        assert.deepEqual(await store.derived.stamp('t'), { stamp: 'empty', seq: now });
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: snapshots and verification results`, () => {
+    test(
+      'a snapshot holds strictly inside its window; several windows per key; replace',
+      withFull(async (store) => {
+        const key = randomBytes(32);
+        assert.equal(await store.snapshots.get(key, NOW), undefined);
+        assert.equal(await store.snapshots.put(key, { after: NOW, before: LATER }, Buffer.from('one')), true);
+        const got = await store.snapshots.get(key, NOW + 1);
+        assert.deepEqual(got, { data: Buffer.from('one'), window: { after: NOW, before: LATER } });
+        assert.equal(await store.snapshots.get(key, NOW), undefined);
+        assert.equal(await store.snapshots.get(key, LATER), undefined);
+        assert.equal(await store.snapshots.get(randomBytes(32), NOW + 1), undefined);
+        // Another window of the same key, unbounded after.
+        assert.equal(await store.snapshots.put(key, { after: LATER - 1, before: Number.POSITIVE_INFINITY }, Buffer.from('two')), true);
+        assert.deepEqual((await store.snapshots.get(key, LATER + 10 ** 9))?.data, Buffer.from('two'));
+        assert.deepEqual((await store.snapshots.get(key, NOW + 1))?.data, Buffer.from('one'));
+        const unbounded = randomBytes(32);
+        await store.snapshots.put(unbounded, { after: Number.NEGATIVE_INFINITY, before: Number.POSITIVE_INFINITY }, Buffer.from('all'));
+        assert.deepEqual(await store.snapshots.get(unbounded, 0), { data: Buffer.from('all'), window: { after: Number.NEGATIVE_INFINITY, before: Number.POSITIVE_INFINITY } });
+        // Replaced under the same key and start.
+        await store.snapshots.put(key, { after: NOW, before: LATER + 5 }, Buffer.from('three'));
+        assert.deepEqual(await store.snapshots.get(key, LATER + 1), { data: Buffer.from('three'), window: { after: NOW, before: LATER + 5 } });
+      }),
+    );
+
+    test(
+      'verification results: batches of any size, a later outcome replaces an earlier one',
+      withFull(async (store) => {
+        const cache = store.verifications;
+        assert.deepEqual(await cache.lookup([]), new Map());
+        await cache.record([]);
+        for (const n of [1, 2, 499, 500, 501, 1234]) {
+          const keys = Array.from({ length: n }, () => randomBytes(32));
+          const absent = Array.from({ length: 7 }, () => randomBytes(32));
+          await cache.record(keys.map((k, i) => [k, i % 3 !== 0]));
+          const found = await cache.lookup([...absent, ...keys, ...keys.slice(0, 3)]);
+          assert.equal(found.size, n);
+          keys.forEach((k, i) => {
+            assert.equal(found.get(k.toString('hex')), i % 3 !== 0);
+          });
+          for (const k of absent) assert.equal(found.has(k.toString('hex')), false);
+        }
+        const k = randomBytes(32);
+        await cache.record([[k, false]]);
+        await cache.record([[k, true]]);
+        assert.equal((await cache.lookup([k])).get(k.toString('hex')), true);
+      }),
+    );
+  });
+
+  describe(`Store conformance: ${name}: read-only`, () => {
+    test('a read-only store answers every read, refuses every write, and its caches keep nothing', async () => {
+      const writable = await open();
+      const key = randomBytes(32);
+      const snap = randomBytes(32);
+      await writable.certs.putMany(fixtureRing(), NOW);
+      await writable.meta.setMeta('k', 'v');
+      const seq = await writable.changes.latest();
+      await writable.derived.replace('t', 's', seq, [['a', 'b']]);
+      await writable.verifications.record([[key, true]]);
+      await writable.snapshots.put(snap, { after: NOW, before: LATER }, Buffer.from('data'));
+      assert.equal(writable.readonly, false);
+      const store = await opts.reopenReadonly(writable);
+      try {
+        assert.equal(store.readonly, true);
+        assert.equal(typeof store.location, 'string');
+        // Reads.
+        assert.equal(await store.certs.count(), fixtureRing().length);
+        assert.deepEqual((await store.certs.get(INDEX.alice.fpr))?.bytes, publicBytes(fixture('alice.pgp')));
+        assert.equal((await store.certs.getMany([INDEX.bob.fpr])).length, 1);
+        assert.deepEqual(
+          (await store.certs.byKeyId(INDEX.bob.fpr.slice(-8))).map((s) => s.fpr),
+          [INDEX.bob.fpr],
+        );
+        assert.equal((await store.certs.byExactUserId('Bob <bob@example.com>')).length, 1);
+        let n = 0;
+        for await (const _ of store.certs.all()) n++;
+        assert.equal(n, fixtureRing().length);
+        assert.ok((await store.certifications.certifiedBy([INDEX.alice.fpr.slice(-16)])).length > 5);
+        assert.equal((await store.certifications.certificationsOf(INDEX.bob.fpr)).length, 1);
+        assert.equal(await store.changes.latest(), seq);
+        assert.equal((await store.changes.since(0, 1000)).length, fixtureRing().length);
+        const digests: Buffer[] = [];
+        for await (const d of store.digests.digests()) digests.push(d);
+        assert.equal(digests.length, fixtureRing().length);
+        assert.equal((await store.digests.byDigest([digests[0]])).length, 1);
+        assert.deepEqual(
+          (await store.search.searchUserIds('BOB', 10)).map((s) => s.fpr),
+          [INDEX.bob.fpr],
+        );
+        assert.equal(await store.meta.getMeta('k'), 'v');
+        assert.deepEqual(await store.derived.stamp('t'), { stamp: 's', seq });
+        assert.deepEqual(await store.derived.lookup('t', 'a'), ['b']);
+        assert.equal((await store.verifications.lookup([key])).get(key.toString('hex')), true);
+        assert.deepEqual((await store.snapshots.get(snap, NOW + 1))?.data, Buffer.from('data'));
+        // Writes.
+        const readonly = (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_READONLY';
+        const alice = await store.certs.get(INDEX.alice.fpr);
+        await assert.rejects(store.certs.put(syntheticCerts(1)[0], NOW), readonly);
+        await assert.rejects(store.certs.putMany([fixture('merge/dave-b.pgp')], NOW), readonly);
+        await assert.rejects(store.certs.replace(INDEX.alice.fpr, alice!.bytes, fixture('alice.pgp'), NOW), readonly);
+        await assert.rejects(store.certs.delete(INDEX.alice.fpr), readonly);
+        await assert.rejects(store.meta.setMeta('k', 'w'), readonly);
+        await assert.rejects(store.meta.deleteMeta('k'), readonly);
+        await assert.rejects(store.derived.replace('t', 's2', seq, []), readonly);
+        await assert.rejects(store.changes.prune(seq), readonly);
+        // Caches: best effort, silently nothing.
+        const other = randomBytes(32);
+        await store.verifications.record([[other, true]]);
+        assert.equal((await store.verifications.lookup([other])).size, 0);
+        assert.equal(await store.snapshots.put(randomBytes(32), { after: NOW, before: LATER }, Buffer.from('x')), false);
+        // Nothing changed.
+        assert.equal(await store.certs.count(), fixtureRing().length);
+        assert.equal(await store.meta.getMeta('k'), 'v');
+        assert.equal(await store.changes.latest(), seq);
+      } finally {
+        await store.close();
+      }
+    });
   });
 }

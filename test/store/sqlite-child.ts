@@ -5,10 +5,10 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { readCerts } from '../../src/openpgp/cert.js';
-import { SqliteCertStore, SqliteDatabase } from '../../src/store/sqlite.js';
+import { SqliteCertStore, SqliteDatabase } from '../../src/store/sqlite/index.js';
 
 const [mode, dbPath, file, n] = process.argv.slice(2);
-const now = new Date('2023-01-15T00:00:00Z');
+const now = 1673740800;
 const { certs } = readCerts(readFileSync(file));
 const db = SqliteDatabase.open(dbPath, { busyTimeoutMs: 30_000 });
 const store = new SqliteCertStore(db);

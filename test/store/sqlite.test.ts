@@ -1,7 +1,8 @@
 /**
  * The SQLite store: the conformance suite, then what only a file database has: reopening, pragmas and
- * schema versions, two connections and two processes at once, a writer killed mid-transaction, and the
- * verification cache table.
+ * schema versions, two connections and two processes at once, a writer killed mid-transaction, the
+ * verification cache table, lazy parsing, snapshot pruning, and an unprivileged reader of a
+ * root-owned file. Migrations from schema 1 are in sqlite-migration.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,23 +14,19 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { EnvironmentError, TemporaryError } from '../../src/errors.js';
 import { writeCerts } from '../../src/openpgp/cert.js';
-import { SCHEMA_VERSION, SqliteCertStore, SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite.js';
-import { certStoreSuite, fixture, fixtureRing, INDEX, NOW, publicBytes, syntheticCerts } from './cert-store.suite.js';
+import { SCHEMA_VERSION, SqliteCertStore, SqliteDatabase, SqliteMetaStore, SqliteStore, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
+import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite, syntheticCerts } from './cert-store.suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ms-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 const freshPath = () => join(root, `db-${++counter}.sqlite`);
 
-certStoreSuite('sqlite', async () => {
-  const db = SqliteDatabase.open(freshPath());
-  const certs = new SqliteCertStore(db);
-  const store = Object.assign(certs, {
-    getMeta: (k: string) => db.getMeta(k),
-    setMeta: (k: string, v: string) => db.setMeta(k, v),
-    deleteMeta: (k: string) => db.deleteMeta(k),
-  });
-  return { store, close: async () => db.close() };
+storeSuite('sqlite', () => SqliteStore.open(freshPath()), {
+  async reopenReadonly(store) {
+    await store.close();
+    return SqliteStore.open(store.location, { readonly: true });
+  },
 });
 
 const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;
@@ -103,7 +100,7 @@ describe('SqliteDatabase', () => {
     {
       const db = SqliteDatabase.open(path);
       await new SqliteCertStore(db).putMany(fixtureRing(), NOW);
-      await db.setMeta('k', 'v');
+      await new SqliteMetaStore(db).setMeta('k', 'v');
       await new SqliteVerificationCache(db).record([[key, true]]);
       db.close();
     }
@@ -112,7 +109,7 @@ describe('SqliteDatabase', () => {
       const store = new SqliteCertStore(db);
       assert.equal(await store.count(), fixtureRing().length);
       assert.deepEqual((await store.get(INDEX.carol.fpr))?.bytes, publicBytes(fixture('carol.pgp')));
-      assert.equal(await db.getMeta('k'), 'v');
+      assert.equal(await new SqliteMetaStore(db).getMeta('k'), 'v');
       assert.deepEqual(await new SqliteVerificationCache(db).lookup([key]), new Map([[key.toString('hex'), true]]));
     } finally {
       db.close();

@@ -16,7 +16,7 @@ import { encodePacket, Tag } from '../../src/openpgp/packets.js';
 import { hashName, signedChunks, signedDigest } from '../../src/openpgp/signed-data.js';
 import { parseSignature, type Signature } from '../../src/openpgp/signature.js';
 import { keySpki, nodeSignature, verifyPrepared } from '../../src/openpgp/verify.js';
-import { SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite.js';
+import { SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
 import { MemoryVerificationCache, type VerificationCache } from '../../src/verify/cache.js';
 import { certificationChecks } from '../../src/verify/checks.js';
 import { VerifyPool } from '../../src/verify/pool.js';

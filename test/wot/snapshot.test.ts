@@ -14,7 +14,7 @@ import { timeWindow } from '../../src/cert/time-window.js';
 import { main } from '../../src/cli/monkeysphere-wot.js';
 import { Keyring } from '../../src/keyring/keyring.js';
 import { readCerts } from '../../src/openpgp/cert.js';
-import { SqliteDatabase, SqliteSnapshotStore } from '../../src/store/sqlite.js';
+import { SqliteDatabase, SqliteSnapshotStore } from '../../src/store/sqlite/index.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { evaluateWeb } from '../../src/wot/from-cert.js';
 import { decodeSummaries, encodeSummaries } from '../../src/wot/snapshot.js';

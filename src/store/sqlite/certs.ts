@@ -1,0 +1,298 @@
+/**
+ * Certificates on a `SqliteDatabase` (`CertStore`, `DigestIndex`): canonical storage, the
+ * unchanged fast path, and with every write that changes bytes, in its transaction, the index
+ * rows (indexes.ts) and a change (the feed). Reads hand out `StoredCert`s that parse their
+ * bytes only when asked.
+ */
+import type Database from 'better-sqlite3';
+import { EnvironmentError, InputError } from '../../errors.js';
+import { type Cert, publicPackets, readCerts } from '../../openpgp/cert.js';
+import { asFingerprint, type Fingerprint } from '../../openpgp/fingerprint.js';
+import { canonicalCert, isCanonical, mergeCerts } from '../../openpgp/merge.js';
+import { deriveIndexes, reverse } from '../derive.js';
+import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
+import type { SqliteDatabase } from './database.js';
+import { Indexer } from './indexes.js';
+
+export interface CertRow {
+  id: number;
+  fpr: string;
+  data: Buffer;
+  created: number;
+  updated: number;
+  digest: Buffer;
+}
+
+const COLUMNS = 'id, fpr, data, created, updated, digest';
+
+/** Parses stored bytes back into the certificate they hold. */
+export function parseStored(fpr: string, data: Buffer): Cert {
+  const { certs } = readCerts(data);
+  if (certs.length !== 1 || certs[0].primary.fpr !== fpr) {
+    throw new EnvironmentError('MS_STORE_CORRUPT', `stored certificate ${fpr} does not parse back`, { data: { fingerprint: fpr } });
+  }
+  return certs[0];
+}
+
+/** A stored row; `cert` is parsed on first access and kept. */
+class LazyStoredCert implements StoredCert {
+  readonly fpr: Fingerprint;
+  readonly bytes: Buffer;
+  readonly created: number;
+  readonly updated: number;
+  readonly digest: Buffer;
+  readonly serial: number;
+  #cert: Cert | undefined;
+
+  constructor(row: CertRow, cert?: Cert) {
+    this.fpr = asFingerprint(row.fpr);
+    this.bytes = row.data;
+    this.created = row.created;
+    this.updated = row.updated;
+    this.digest = row.digest;
+    this.serial = row.id;
+    this.#cert = cert;
+  }
+
+  get cert(): Cert {
+    this.#cert ??= parseStored(this.fpr, this.bytes);
+    return this.#cert;
+  }
+}
+
+export function storedCert(row: CertRow): StoredCert {
+  return new LazyStoredCert(row);
+}
+
+/** What is stored for a certificate: its public packets as they came, trust and marker packets left out. */
+function storedBytes(cert: Cert): Buffer {
+  return Buffer.concat(publicPackets(cert).map((p) => p.raw));
+}
+
+function packetKey(tag: number, body: Buffer): string {
+  return `${tag}:${body.toString('base64')}`;
+}
+
+function refuseSecret(cert: Cert): void {
+  if (cert.secret) {
+    throw new InputError('MS_STORE_SECRET', `refusing to store secret key ${cert.primary.fpr}`, {
+      hints: ['store the public certificate (gpg --export), not the secret key'],
+      data: { fingerprint: cert.primary.fpr },
+    });
+  }
+}
+
+const HEX_ID = /^[0-9A-F]{8,64}$/;
+const PAGE = 256;
+/** Keys per IN (...) statement: under SQLite's variable limit, big enough to amortize each call. */
+const CHUNK = 500;
+
+/** `CertStore` on a `SqliteDatabase`. */
+export class SqliteCertStore implements CertStore {
+  private readonly s;
+  private readonly indexer: Indexer;
+  private readonly byFprs = new Map<number, Database.Statement<string[], CertRow>>();
+
+  constructor(readonly database: SqliteDatabase) {
+    const db = database.db;
+    this.indexer = new Indexer(db);
+    this.s = {
+      byFpr: db.prepare<[string], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr = ?`),
+      insert: db.prepare<[string, Buffer, number, number, Buffer]>('INSERT INTO certs (fpr, data, created, updated, digest) VALUES (?, ?, ?, ?, ?)'),
+      update: db.prepare<[Buffer, number, Buffer, number]>('UPDATE certs SET data = ?, updated = ?, digest = ? WHERE id = ?'),
+      delete: db.prepare<[number]>('DELETE FROM certs WHERE id = ?'),
+      change: db.prepare<[string, Buffer | null, Buffer | null, number]>('INSERT INTO changes (fpr, added, removed, at) VALUES (?, ?, ?, ?)'),
+      byKeyId: db.prepare<[string, string, string, string], CertRow>(
+        `SELECT ${COLUMNS} FROM certs WHERE id IN (
+           SELECT cert_id FROM cert_keys WHERE keyid = ?
+           UNION SELECT cert_id FROM cert_keys WHERE shortid = ?
+           UNION SELECT cert_id FROM cert_keys WHERE rfpr >= ? AND rfpr < ?
+         ) ORDER BY fpr`,
+      ),
+      byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
+      page: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ?`),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM certs'),
+    };
+  }
+
+  async put(cert: Cert, now: number): Promise<PutResult> {
+    return this.database.write(`cannot store certificate ${cert.primary.fpr}`, () => this.putOne(cert, now));
+  }
+
+  async putMany(certs: Iterable<Cert>, now: number): Promise<PutResult[]> {
+    return this.database.write('cannot store certificates', () => {
+      const out: PutResult[] = [];
+      for (const c of certs) out.push(this.putOne(c, now));
+      return out;
+    });
+  }
+
+  /** Inside a write transaction. */
+  private putOne(cert: Cert, now: number): PutResult {
+    refuseSecret(cert);
+    const fpr = asFingerprint(cert.primary.fpr);
+    const row = this.s.byFpr.get(fpr);
+    if (!row) {
+      // Stored canonical (one packet per user ID and subkey), so a signature merged in later
+      // lands on the one copy every reader evaluates.
+      return this.write(undefined, fpr, storedBytes(canonicalCert(cert)), now);
+    }
+    const old = parseStored(fpr, row.data);
+    // Unchanged when every incoming packet is already stored: keep the stored bytes as they are,
+    // unless they were stored with duplicates (before canonical storage): the merge rewrites them.
+    const have = new Set(publicPackets(old).map((p) => packetKey(p.tag, p.body)));
+    if (isCanonical(old) && publicPackets(cert).every((p) => have.has(packetKey(p.tag, p.body)))) {
+      return { fpr, status: 'unchanged', cert: old, bytes: row.data };
+    }
+    const bytes = storedBytes(mergeCerts(old, cert));
+    if (bytes.equals(row.data)) return { fpr, status: 'unchanged', cert: old, bytes: row.data };
+    return this.write(row, fpr, bytes, now);
+  }
+
+  /** Writes new bytes for a certificate (inside a write transaction): the row, its indexes, a change. */
+  private write(row: CertRow | undefined, fpr: Fingerprint, bytes: Buffer, now: number): PutResult {
+    const cert = parseStored(fpr, bytes);
+    const derived = deriveIndexes(cert);
+    if (!row) {
+      const id = Number(this.s.insert.run(fpr, bytes, now, now, derived.digest).lastInsertRowid);
+      this.indexer.index(id, derived);
+      this.s.change.run(fpr, derived.digest, null, now);
+      return { fpr, status: 'inserted', cert, bytes };
+    }
+    this.s.update.run(bytes, now, derived.digest, row.id);
+    this.indexer.reindex(row.id, derived);
+    this.s.change.run(fpr, derived.digest, row.digest, now);
+    return { fpr, status: 'updated', cert, bytes };
+  }
+
+  async replace(fpr: string, expected: Buffer, cert: Cert, now: number): Promise<PutResult | undefined> {
+    const target = asFingerprint(fpr);
+    if (cert.primary.fpr !== target) {
+      throw new InputError('MS_STORE_MISMATCH', `cannot replace certificate ${target} with ${cert.primary.fpr}: another primary key`, {
+        data: { fingerprint: target, given: cert.primary.fpr },
+      });
+    }
+    refuseSecret(cert);
+    return this.database.write(`cannot replace certificate ${target}`, () => {
+      const row = this.s.byFpr.get(target);
+      if (!row?.data.equals(expected)) return undefined;
+      const bytes = storedBytes(canonicalCert(cert));
+      if (bytes.equals(row.data)) return { fpr: target, status: 'unchanged', cert: parseStored(target, row.data), bytes: row.data };
+      return this.write(row, target, bytes, now);
+    });
+  }
+
+  async get(fpr: string): Promise<StoredCert | undefined> {
+    return this.database.read('cannot read certificate', () => {
+      const row = this.s.byFpr.get(asFingerprint(fpr));
+      return row ? storedCert(row) : undefined;
+    });
+  }
+
+  private fprStatement(n: number): Database.Statement<string[], CertRow> {
+    let st = this.byFprs.get(n);
+    if (!st) {
+      st = this.database.db.prepare(`SELECT ${COLUMNS} FROM certs WHERE fpr IN (${new Array(n).fill('?').join(',')})`);
+      this.byFprs.set(n, st);
+    }
+    return st;
+  }
+
+  async getMany(fprs: readonly string[]): Promise<StoredCert[]> {
+    const wanted = fprs.map(asFingerprint);
+    const found = new Map<string, StoredCert>();
+    this.database.read('cannot read certificates', () => {
+      const unique = [...new Set(wanted)];
+      for (let i = 0; i < unique.length; i += CHUNK) {
+        const chunk = unique.slice(i, i + CHUNK);
+        // Padded to a full chunk (IN is a set, repeats add nothing): one prepared statement for every size.
+        if (chunk.length > 1) while (chunk.length < CHUNK) chunk.push(chunk[0]);
+        for (const row of this.fprStatement(chunk.length).all(...chunk)) found.set(row.fpr, storedCert(row));
+      }
+    });
+    const out: StoredCert[] = [];
+    for (const f of wanted) {
+      const s = found.get(f);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  async byKeyId(id: string): Promise<StoredCert[]> {
+    let hexId = id.replace(/\s+/g, '').toUpperCase();
+    if (hexId.startsWith('0X')) hexId = hexId.slice(2);
+    if (!HEX_ID.test(hexId)) {
+      throw new InputError('MS_STORE_KEYID', `not a key ID or fingerprint: ${JSON.stringify(id)}`, {
+        hints: ['give 8, 16, 40 or 64 hexadecimal digits'],
+        data: { id },
+      });
+    }
+    const prefix = reverse(hexId);
+    const keyId = hexId.length === 16 ? hexId : '';
+    const shortId = hexId.length === 8 ? hexId : '';
+    // Upper bound of the range: hex digits sort below 'G'.
+    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId, shortId, prefix, `${prefix}G`).map(storedCert));
+  }
+
+  async byExactUserId(text: string): Promise<StoredCert[]> {
+    return this.database.read('cannot look up user ID', () => this.s.byUid.all(Buffer.from(text, 'utf8')).map(storedCert));
+  }
+
+  async *all(): AsyncIterable<StoredCert> {
+    let after = '';
+    for (;;) {
+      const rows = this.database.read('cannot list certificates', () => this.s.page.all(after, PAGE));
+      for (const row of rows) yield storedCert(row);
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1].fpr;
+    }
+  }
+
+  async delete(fpr: string): Promise<boolean> {
+    return this.database.write(`cannot delete certificate ${fpr}`, () => {
+      const row = this.s.byFpr.get(asFingerprint(fpr));
+      if (!row) return false;
+      this.indexer.unindex(row.id);
+      this.s.delete.run(row.id);
+      // `delete` is given no time: the change carries the time of the certificate's last write.
+      this.s.change.run(row.fpr, null, row.digest, row.updated);
+      return true;
+    });
+  }
+
+  async count(): Promise<number> {
+    return this.database.read('cannot count certificates', () => this.s.count.get()!.n);
+  }
+}
+
+/** `DigestIndex` on a `SqliteDatabase`. */
+export class SqliteDigestIndex implements DigestIndex {
+  private readonly byDigestStmt: Database.Statement<[Buffer], CertRow>;
+  private readonly page: Database.Statement<[Buffer, number], { digest: Buffer }>;
+
+  constructor(readonly database: SqliteDatabase) {
+    this.byDigestStmt = database.db.prepare(`SELECT ${COLUMNS} FROM certs WHERE digest = ?`);
+    this.page = database.db.prepare('SELECT digest FROM certs WHERE digest > ? ORDER BY digest LIMIT ?');
+  }
+
+  async byDigest(digests: readonly Buffer[]): Promise<StoredCert[]> {
+    return this.database.read('cannot look up digests', () => {
+      const out: StoredCert[] = [];
+      for (const d of digests) {
+        const row = this.byDigestStmt.get(d);
+        if (row) out.push(storedCert(row));
+      }
+      return out;
+    });
+  }
+
+  async *digests(): AsyncIterable<Buffer> {
+    let after: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const rows = this.database.read('cannot list digests', () => this.page.all(after, PAGE * 16));
+      for (const row of rows) yield row.digest;
+      if (rows.length < PAGE * 16) return;
+      after = rows[rows.length - 1].digest;
+    }
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The schema, as numbered migrations tracked in `PRAGMA user_version` and run automatically,
+ * all of them in one write transaction (BEGIN IMMEDIATE, so two processes opening a new file
+ * at once migrate it once). Never edit a released migration: append one.
+ *
+ * - 1: certificates, their key and user ID indexes, meta, the verification cache (the
+ *   snapshots table was created on demand).
+ * - 2: the one store: certificates get a store order that is never reused (AUTOINCREMENT)
+ *   and their SKS digest; key rows get the short key ID (v6 keys' short IDs are not a
+ *   fingerprint suffix); user ID search, the certification index, the change feed, derived
+ *   tables and snapshots. Everything is backfilled by parsing each stored certificate, and
+ *   the triggers the authentication module had put on `certs` are dropped: from schema 2 on,
+ *   only the store writes its tables (the `auth_*` tables stay for that module to migrate).
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { EnvironmentError } from '../../errors.js';
+import { readCerts } from '../../openpgp/cert.js';
+import { sksDigest } from '../../openpgp/sks-digest.js';
+import { type Derived, deriveIndexes } from '../derive.js';
+import { Indexer } from './indexes.js';
+
+const V1 = `
+  CREATE TABLE certs (
+    id INTEGER PRIMARY KEY,
+    fpr TEXT NOT NULL UNIQUE,
+    data BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+  );
+  -- Primary key and subkeys. The fingerprint is stored reversed (as hockeypuck does) so that a
+  -- fingerprint-suffix lookup (short and long v4 key IDs) is an index range scan.
+  CREATE TABLE cert_keys (
+    rfpr TEXT NOT NULL,
+    keyid TEXT NOT NULL,
+    cert_id INTEGER NOT NULL REFERENCES certs(id) ON DELETE CASCADE,
+    PRIMARY KEY (rfpr, cert_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX cert_keys_keyid ON cert_keys(keyid);
+  CREATE INDEX cert_keys_cert ON cert_keys(cert_id);
+  CREATE TABLE cert_userids (
+    uid BLOB NOT NULL,
+    cert_id INTEGER NOT NULL REFERENCES certs(id) ON DELETE CASCADE,
+    PRIMARY KEY (uid, cert_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX cert_userids_cert ON cert_userids(cert_id);
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- key: sha256(issuer fingerprint || signed digest || signature packet body), see src/verify/cache.ts.
+  CREATE TABLE verification_cache (
+    key BLOB PRIMARY KEY,
+    good INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+const V2_TABLES = `
+  DROP TRIGGER IF EXISTS auth_certs_insert;
+  DROP TRIGGER IF EXISTS auth_certs_update;
+  DROP TRIGGER IF EXISTS auth_certs_delete;
+  DROP TABLE cert_keys;
+  DROP TABLE cert_userids;
+
+  -- id: the store order (StoredCert.serial), never reused. digest: the SKS digest of data.
+  CREATE TABLE certs_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fpr TEXT NOT NULL UNIQUE,
+    data BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    digest BLOB NOT NULL
+  );
+  -- Primary key and subkeys. The fingerprint is stored reversed (as hockeypuck does) so that a
+  -- fingerprint suffix (v4 key IDs, any tail) is an index range scan; the key ID and the short
+  -- key ID (its low 32 bits) by equality, which is what v6 keys need.
+  CREATE TABLE cert_keys (
+    rfpr TEXT NOT NULL,
+    keyid TEXT NOT NULL,
+    shortid TEXT NOT NULL,
+    cert_id INTEGER NOT NULL,
+    PRIMARY KEY (rfpr, cert_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX cert_keys_keyid ON cert_keys(keyid);
+  CREATE INDEX cert_keys_shortid ON cert_keys(shortid);
+  CREATE INDEX cert_keys_cert ON cert_keys(cert_id);
+  -- User ID packet bodies, for exact lookups.
+  CREATE TABLE cert_userids (
+    uid BLOB NOT NULL,
+    cert_id INTEGER NOT NULL,
+    PRIMARY KEY (uid, cert_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX cert_userids_cert ON cert_userids(cert_id);
+  -- User IDs folded for search (toLowerCase), with a trigram index for substrings of 3 or more
+  -- characters (shorter ones scan). case_sensitive: the text is folded already, by our rule.
+  CREATE TABLE cert_text (
+    id INTEGER PRIMARY KEY,
+    cert_id INTEGER NOT NULL,
+    folded TEXT NOT NULL
+  );
+  CREATE INDEX cert_text_cert ON cert_text(cert_id);
+  CREATE VIRTUAL TABLE cert_text_fts USING fts5(folded, content='cert_text', content_rowid='id', tokenize='trigram case_sensitive 1');
+  CREATE TRIGGER cert_text_insert AFTER INSERT ON cert_text BEGIN
+    INSERT INTO cert_text_fts (rowid, folded) VALUES (new.id, new.folded);
+  END;
+  CREATE TRIGGER cert_text_delete AFTER DELETE ON cert_text BEGIN
+    INSERT INTO cert_text_fts (cert_text_fts, rowid, folded) VALUES ('delete', old.id, old.folded);
+  END;
+  -- Who certified whom, as the certificates claim (derive.ts certificationIssuers).
+  CREATE TABLE certifications (
+    issuer TEXT NOT NULL,
+    cert_id INTEGER NOT NULL,
+    trust INTEGER NOT NULL,
+    PRIMARY KEY (issuer, cert_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX certifications_cert ON certifications(cert_id);
+  -- The change feed; AUTOINCREMENT keeps seq increasing after a prune.
+  CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    fpr TEXT NOT NULL,
+    added BLOB,
+    removed BLOB,
+    at INTEGER NOT NULL
+  );
+  -- Tables computed from the certificates (DerivedTables): values in the order given.
+  CREATE TABLE derived (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name, key, ord)
+  ) WITHOUT ROWID;
+  CREATE TABLE derived_stamps (
+    name TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Results computed from inputs (key: a digest of the inputs and of what was computed), valid for
+  -- reference times strictly between valid_after and valid_before (-1 and 2^53 - 1: unbounded).
+  -- One key may have several windows. Schema 1 created it on demand: it may exist.
+  CREATE TABLE IF NOT EXISTS snapshots (
+    key BLOB NOT NULL,
+    valid_after INTEGER NOT NULL,
+    valid_before INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (key, valid_after)
+  ) WITHOUT ROWID;
+`;
+
+/** Rows parsed per step of the backfill: memory stays flat on a big store. */
+const BACKFILL_PAGE = 256;
+
+function migrateTo2(db: Database.Database): void {
+  db.exec(V2_TABLES);
+  const page = db.prepare<[number, number], { id: number; fpr: string; data: Buffer; created: number; updated: number }>(
+    'SELECT id, fpr, data, created, updated FROM certs WHERE id > ? ORDER BY id LIMIT ?',
+  );
+  const insert = db.prepare<[number, string, Buffer, number, number, Buffer]>('INSERT INTO certs_v2 (id, fpr, data, created, updated, digest) VALUES (?, ?, ?, ?, ?, ?)');
+  const indexer = new Indexer(db);
+  for (let after = 0; ; ) {
+    const rows = page.all(after, BACKFILL_PAGE);
+    for (const row of rows) {
+      const derived = deriveStored(row.fpr, row.data);
+      insert.run(row.id, row.fpr, row.data, row.created, row.updated, derived?.digest ?? digestOfUnparseable(row.data));
+      if (derived) indexer.index(row.id, derived);
+    }
+    if (rows.length < BACKFILL_PAGE) break;
+    after = rows[rows.length - 1].id;
+  }
+  db.exec(`
+    DROP TABLE certs;
+    ALTER TABLE certs_v2 RENAME TO certs;
+    CREATE UNIQUE INDEX certs_digest ON certs(digest);
+  `);
+}
+
+/** The indexes of stored bytes; undefined when they no longer parse as the certificate (it stays, unindexed). */
+function deriveStored(fpr: string, data: Buffer): Derived | undefined {
+  try {
+    const { certs } = readCerts(data);
+    return certs.length === 1 && certs[0].primary.fpr === fpr ? deriveIndexes(certs[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function digestOfUnparseable(data: Buffer): Buffer {
+  try {
+    return sksDigest(data);
+  } catch {
+    return createHash('md5').update(data).digest();
+  }
+}
+
+/** Each entry takes the schema from version i to i + 1. */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2];
+
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema of `db` up to date, or checks that it is when read-only. */
+export function migrate(db: Database.Database, path: string, readonly: boolean): void {
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  const check = (v: number) => {
+    if (v > SCHEMA_VERSION) {
+      throw new EnvironmentError('MS_STORE_SCHEMA', `database ${JSON.stringify(path)} has schema version ${v}, newer than this program's ${SCHEMA_VERSION}`, {
+        hints: ['upgrade monkeysphere, or use another database file'],
+        data: { path, version: v, supported: SCHEMA_VERSION },
+      });
+    }
+  };
+  check(current());
+  if (current() === SCHEMA_VERSION) return;
+  if (readonly) {
+    throw new EnvironmentError('MS_STORE_SCHEMA', `database ${JSON.stringify(path)} has schema version ${current()}; it must be upgraded to ${SCHEMA_VERSION} first`, {
+      hints: ['open it once without read-only access (for example, run monkeysphere-authentication update-users as root) to upgrade it'],
+      data: { path, version: current(), supported: SCHEMA_VERSION },
+    });
+  }
+  db.transaction(() => {
+    // Another connection may have migrated while we waited for the lock.
+    const v = current();
+    check(v);
+    for (let i = v; i < SCHEMA_VERSION; i++) MIGRATIONS[i](db);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -1,0 +1,42 @@
+/**
+ * Text search over user IDs on a `SqliteDatabase` (`UserIdSearch`). Each user ID is stored
+ * folded (derive.ts `foldText`) in `cert_text`, with an FTS5 trigram index: a query of 3 or
+ * more characters is a phrase match on the index (then checked with instr, so the answer is
+ * exactly "contains"); a shorter one cannot use trigrams and scans the folded text.
+ */
+import type Database from 'better-sqlite3';
+import { InputError } from '../../errors.js';
+import { foldText } from '../derive.js';
+import type { StoredCert, UserIdSearch } from '../types.js';
+import { type CertRow, storedCert } from './certs.js';
+import type { SqliteDatabase } from './database.js';
+
+const COLUMNS = 'id, fpr, data, created, updated, digest';
+
+export class SqliteUserIdSearch implements UserIdSearch {
+  private readonly indexed: Database.Statement<[string, string, number], CertRow>;
+  private readonly scan: Database.Statement<[string, number], CertRow>;
+
+  constructor(readonly database: SqliteDatabase) {
+    const db = database.db;
+    this.indexed = db.prepare(
+      `SELECT ${COLUMNS} FROM certs WHERE id IN (
+         SELECT t.cert_id FROM cert_text_fts f JOIN cert_text t ON t.id = f.rowid WHERE cert_text_fts MATCH ? AND instr(t.folded, ?) > 0
+       ) ORDER BY fpr LIMIT ?`,
+    );
+    this.scan = db.prepare(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_text WHERE instr(folded, ?) > 0) ORDER BY fpr LIMIT ?`);
+  }
+
+  async searchUserIds(text: string, limit: number): Promise<StoredCert[]> {
+    if (text === '') {
+      throw new InputError('MS_STORE_SEARCH', 'cannot search user IDs for empty text', { hints: ['give some text to search for'] });
+    }
+    if (limit <= 0) return [];
+    const folded = foldText(text);
+    return this.database.read('cannot search user IDs', () => {
+      // Trigrams are of characters (code points), so a query needs 3 of them to use the index.
+      const rows = [...folded].length >= 3 ? this.indexed.all(`"${folded.replaceAll('"', '""')}"`, folded, limit) : this.scan.all(folded, limit);
+      return rows.map(storedCert);
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Computed results reused while their inputs are unchanged (`SnapshotStore`) on a
+ * `SqliteDatabase`: each valid only for reference times inside its window, so a result that
+ * depends on expiry is never served stale. Best effort: a write never waits for another writer
+ * and never fails the caller; at most SNAPSHOTS_KEPT are kept, the least recently used go first.
+ */
+import type Database from 'better-sqlite3';
+import type { TimeWindow } from '../../cert/time-window.js';
+import type { UnixTime } from '../../clock.js';
+import type { SnapshotStore } from '../types.js';
+import type { SqliteDatabase } from './database.js';
+
+/** Snapshots kept per database; the least recently used go first. */
+export const SNAPSHOTS_KEPT = 8;
+
+/** Unix times are never negative, nor beyond 2^53: the stored stand-ins for an unbounded window. */
+const NO_START = -1;
+const NO_END = Number.MAX_SAFE_INTEGER;
+const stored = (t: number) => (t === Number.NEGATIVE_INFINITY ? NO_START : t === Number.POSITIVE_INFINITY ? NO_END : t);
+const loaded = (t: number) => (t === NO_START ? Number.NEGATIVE_INFINITY : t === NO_END ? Number.POSITIVE_INFINITY : t);
+
+type Row = { data: Buffer; valid_after: number; valid_before: number };
+
+export class SqliteSnapshotStore implements SnapshotStore {
+  private readonly getStmt: Database.Statement<[Buffer, number, number], Row>;
+  private readonly touchStmt: Database.Statement<[number, Buffer, number]>;
+  private readonly putStmt: Database.Statement<[Buffer, number, number, Buffer, number]>;
+  private readonly pruneStmt: Database.Statement<[number]>;
+  private readonly maxUseStmt: Database.Statement<[], { m: number }>;
+  private uses = 0;
+
+  /** The snapshots of an open database (the table exists from schema 2 on); kept for callers of the old API. */
+  static open(database: SqliteDatabase): SqliteSnapshotStore | undefined {
+    try {
+      return new SqliteSnapshotStore(database);
+    } catch {
+      return undefined;
+    }
+  }
+
+  constructor(readonly database: SqliteDatabase) {
+    const db = database.db;
+    this.getStmt = db.prepare('SELECT data, valid_after, valid_before FROM snapshots WHERE key = ? AND valid_after < ? AND valid_before > ? LIMIT 1');
+    this.touchStmt = db.prepare('UPDATE snapshots SET used = ? WHERE key = ? AND valid_after = ?');
+    this.putStmt = db.prepare(
+      'INSERT INTO snapshots (key, valid_after, valid_before, data, used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key, valid_after) DO UPDATE SET valid_before = excluded.valid_before, data = excluded.data, used = excluded.used',
+    );
+    this.pruneStmt = db.prepare('DELETE FROM snapshots WHERE (key, valid_after) NOT IN (SELECT key, valid_after FROM snapshots ORDER BY used DESC LIMIT ?)');
+    this.maxUseStmt = db.prepare('SELECT coalesce(max(used), 0) AS m FROM snapshots');
+  }
+
+  /** A monotonic use counter: wall-clock time would tie within a second and may go backwards. */
+  private nextUse(): number {
+    this.uses = Math.max(this.uses, this.maxUseStmt.get()!.m) + 1;
+    return this.uses;
+  }
+
+  async get(key: Buffer, at: UnixTime): Promise<{ data: Buffer; window: TimeWindow } | undefined> {
+    let row: Row | undefined;
+    try {
+      row = this.getStmt.get(key, at, at);
+    } catch {
+      return undefined;
+    }
+    if (!row) return undefined;
+    const found = row;
+    this.withoutWaiting(() => this.touchStmt.run(this.nextUse(), key, found.valid_after));
+    return { data: row.data, window: { after: loaded(row.valid_after), before: loaded(row.valid_before) } };
+  }
+
+  async put(key: Buffer, window: TimeWindow, data: Buffer): Promise<boolean> {
+    return this.withoutWaiting(() => {
+      this.putStmt.run(key, stored(window.after), stored(window.before), data, this.nextUse());
+      this.pruneStmt.run(SNAPSHOTS_KEPT);
+    });
+  }
+
+  /**
+   * Snapshots only save work: a write that would wait for another writer, or fails (a read-only
+   * store, a full disk), is skipped rather than delaying or failing the answer already computed.
+   */
+  private withoutWaiting(fn: () => void): boolean {
+    if (this.database.readonly) return false;
+    const db = this.database.db;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    try {
+      db.pragma('busy_timeout = 0');
+      db.transaction(fn).immediate();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+}
