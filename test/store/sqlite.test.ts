@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { EnvironmentError, TemporaryError } from '../../src/errors.js';
 import { writeCerts } from '../../src/openpgp/cert.js';
-import { SCHEMA_VERSION, SqliteCertStore, SqliteDatabase, SqliteMetaStore, SqliteStore, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
+import { SCHEMA_VERSION, SNAPSHOTS_KEPT, SqliteCertStore, SqliteDatabase, SqliteMetaStore, SqliteStore, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
 import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite, syntheticCerts } from './cert-store.suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ms-store-'));
@@ -304,3 +304,126 @@ describe('SqliteVerificationCache', () => {
     }
   });
 });
+
+describe('SqliteStore', () => {
+  test('stored certificates parse only when asked: a row that no longer parses is still listed and served', async () => {
+    const store = await SqliteStore.open(freshPath());
+    try {
+      await store.certs.putMany(fixtureRing(), NOW);
+      // Damage one stored row behind the store's back: a truncated packet.
+      const bad = INDEX.bob.fpr;
+      store.database.db.prepare('UPDATE certs SET data = substr(data, 1, 20) WHERE fpr = ?').run(bad);
+      const got = await store.certs.get(bad);
+      assert.ok(got);
+      assert.equal(got.bytes.length, 20);
+      assert.throws(
+        () => got.cert,
+        (err: unknown) => err instanceof EnvironmentError && err.code === 'MS_STORE_CORRUPT',
+      );
+      let n = 0;
+      for await (const s of store.certs.all()) {
+        n++;
+        assert.ok(s.bytes.length > 0);
+      }
+      assert.equal(n, fixtureRing().length);
+      assert.equal((await store.certs.getMany([bad, INDEX.alice.fpr])).length, 2);
+      assert.equal((await store.digests.byDigest([got.digest])).length, 1);
+      assert.equal((await store.certs.byKeyId(bad.slice(-16)))[0].bytes.length, 20);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`snapshots: at most ${SNAPSHOTS_KEPT} kept, the least recently used go first`, async () => {
+    const store = await SqliteStore.open(freshPath());
+    try {
+      const keys = Array.from({ length: SNAPSHOTS_KEPT + 3 }, () => randomBytes(32));
+      const window = { after: NOW - 10, before: NOW + 10 };
+      for (const k of keys.slice(0, SNAPSHOTS_KEPT)) assert.equal(await store.snapshots.put(k, window, k), true);
+      // Use the oldest: it becomes the most recent.
+      assert.ok(await store.snapshots.get(keys[0], NOW));
+      for (const k of keys.slice(SNAPSHOTS_KEPT)) await store.snapshots.put(k, window, k);
+      const kept = [];
+      for (const k of keys) if (await store.snapshots.get(k, NOW)) kept.push(keys.indexOf(k));
+      assert.equal(kept.length, SNAPSHOTS_KEPT);
+      assert.ok(kept.includes(0), 'the one used stays');
+      assert.ok(!kept.includes(1) && !kept.includes(2) && !kept.includes(3), `kept ${kept}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('user ID search of 3 or more characters uses the trigram index', async () => {
+    const store = await SqliteStore.open(freshPath());
+    try {
+      const plan = store.database.db
+        .prepare(
+          'EXPLAIN QUERY PLAN SELECT t.cert_id FROM cert_text_fts f JOIN cert_text t ON t.id = f.rowid WHERE cert_text_fts MATCH ? AND instr(t.folded, ?) > 0',
+        )
+        .all('"abc"', 'abc') as Array<{ detail: string }>;
+      assert.ok(
+        plan.some((r) => /VIRTUAL TABLE INDEX/.test(r.detail)),
+        JSON.stringify(plan),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('an unprivileged user reads a root-owned store (rollback journal) in a directory it cannot write', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root to make the file root-owned and to run the reader as nobody');
+      return;
+    }
+    const dir = join(root, `root-owned-${++counter}`);
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(root, 0o755);
+    const path = join(dir, 'store.sqlite');
+    const store = await SqliteStore.open(path, { journal: 'rollback' });
+    await store.certs.putMany(fixtureRing(), NOW);
+    await store.meta.setMeta('k', 'v');
+    await store.derived.replace('t', 's', await store.changes.latest(), [['a', 'b']]);
+    await store.verifications.record([[Buffer.alloc(32, 7), true]]);
+    await store.close();
+    chmodSync(path, 0o644);
+    const r = await runChildAs(65534, ['read', path, INDEX.alice.fpr.slice(-16), 'BOB']);
+    assert.equal(r.code, 0, r.err);
+    const out = JSON.parse(r.out);
+    assert.equal(out.error, undefined, r.out);
+    assert.equal(out.readonly, true);
+    assert.equal(out.count, fixtureRing().length);
+    assert.equal(out.fprs.length, fixtureRing().length);
+    assert.equal(out.digests, fixtureRing().length);
+    assert.ok(out.parsed);
+    assert.ok(out.certifiedBy.includes(INDEX.bob.fpr));
+    assert.deepEqual(out.search, [INDEX.bob.fpr]);
+    assert.equal(out.latest, fixtureRing().length);
+    assert.equal(out.meta, 'v');
+    assert.deepEqual(out.derived, ['b']);
+    assert.deepEqual(out.cached, [true]);
+    assert.equal(out.write, 'MS_STORE_READONLY');
+  });
+});
+
+function runChildAs(uid: number, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid,
+      gid: uid,
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, HOME: '/nonexistent' },
+      timeout: CHILD_TIMEOUT_MS,
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
