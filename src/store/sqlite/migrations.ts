@@ -10,7 +10,9 @@
  *   fingerprint suffix); user ID search, the certification index, the change feed, derived
  *   tables and snapshots. Everything is backfilled by parsing each stored certificate, and
  *   the triggers the authentication module had put on `certs` are dropped: from schema 2 on,
- *   only the store writes its tables (the `auth_*` tables stay for that module to migrate).
+ *   only the store writes its tables. That module's own `auth_*` tables go too: their one
+ *   lasting value, the trust core's fingerprint, moves to meta (`auth.core`), and the
+ *   precomputed bindings are recomputed at the next lookup.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -173,6 +175,17 @@ function migrateTo2(db: Database.Database): void {
     ALTER TABLE certs_v2 RENAME TO certs;
     CREATE UNIQUE INDEX certs_digest ON certs(digest);
   `);
+  dropLegacyAuthTables(db);
+}
+
+/** Schema 1's authentication tables: the trust core moves to meta, the rest is derived again. */
+function dropLegacyAuthTables(db: Database.Database): void {
+  const has = (name: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  if (has('auth_state')) {
+    db.exec("INSERT OR IGNORE INTO meta (key, value) SELECT 'auth.core', core_fpr FROM auth_state WHERE id = 1 AND core_fpr IS NOT NULL");
+  }
+  for (const t of ['auth_state', 'auth_dirty', 'auth_issuers', 'auth_bindings']) db.exec(`DROP TABLE IF EXISTS ${t}`);
+  db.exec("DELETE FROM meta WHERE key IN ('auth.schema', 'auth.bindings-code')");
 }
 
 /** The indexes of stored bytes; undefined when they no longer parse as the certificate (it stays, unindexed). */
