@@ -2,8 +2,10 @@
  * Migrations of the SQLite store from schema 1 (the store before the one-store change, with the
  * authentication module's auth_* tables and its triggers on `certs`): a real file written by
  * that code (test/fixtures/auth-store-v1) and a bigger one built here with the schema-1 SQL
- * verbatim from commit 2b452ca. Everything stored survives, the new indexes are backfilled, the
- * triggers are gone, the auth_* tables stay; a read-only open refuses an old schema with a hint.
+ * verbatim from commit 2b452ca. Every certificate, meta value and cached outcome survives, the new
+ * indexes are backfilled, the triggers are gone; the auth_* tables go too, their trust core moving to
+ * meta (`auth.core`, the authentication module's choice); a read-only open refuses an old schema
+ * with a hint.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -222,8 +224,8 @@ describe('SQLite migration from schema 1', () => {
     const path = join(dir, 'server/var/authentication/store.sqlite');
     assert.equal(userVersion(path), 1);
     assert.deepEqual(triggers(path), ['auth_certs_delete', 'auth_certs_insert', 'auth_certs_update']);
-    const kept = ['meta', 'verification_cache', 'auth_state', 'auth_issuers', 'auth_bindings', 'auth_dirty'];
-    const before = dump(path, kept);
+    const kept = ['meta', 'verification_cache'];
+    const before = dump(path, [...kept, 'auth_state', 'auth_issuers', 'auth_bindings']);
     const certs = certRows(path);
     assert.ok(certs.length >= 4, `${certs.length} certificates`);
     assert.ok((before.verification_cache as unknown[]).length > 0);
@@ -241,13 +243,20 @@ describe('SQLite migration from schema 1', () => {
 
     await checkMigrated(path, certs);
     assert.deepEqual(triggers(path), ['cert_text_delete', 'cert_text_insert']);
-    // Every meta value, cached outcome and auth_* row is still there (the auth module migrates its own).
-    assert.deepEqual(dump(path, kept), before);
-    // The certification index agrees with what the old auth index said.
+    // Every cached outcome and meta value is still there, but the authentication module's own
+    // bookkeeping: its trust core moved to meta, its tables are gone (it derives them again).
+    const after = dump(path, kept);
+    assert.deepEqual(after.verification_cache, before.verification_cache);
+    const core = (before.auth_state[0] as { core_fpr: string }).core_fpr;
+    assert.match(core, /^[0-9A-F]{40}$/);
+    const authKeys = new Set(['auth.schema', 'auth.bindings-code']);
+    assert.deepEqual(after.meta, [...(before.meta as Array<{ key: string }>).filter((r) => !authKeys.has(r.key)), { key: 'auth.core', value: core }].sort((a, b) => (a.key < b.key ? -1 : 1)));
     const db = new Database(path, { readonly: true });
     try {
-      const old = db.prepare('SELECT issuer, cert_id, tsig FROM auth_issuers ORDER BY cert_id, issuer').all() as Array<{ issuer: string; cert_id: number; tsig: number }>;
+      assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'auth%'").all(), []);
+      // The certification index agrees with what the old authentication index said.
       const now = db.prepare('SELECT issuer, cert_id, trust AS tsig FROM certifications ORDER BY cert_id, issuer').all();
+      const old = [...(before.auth_issuers as Array<{ issuer: string; cert_id: number; tsig: number }>)].sort((a, b) => a.cert_id - b.cert_id || (a.issuer < b.issuer ? -1 : 1));
       assert.deepEqual(now, old);
     } finally {
       db.close();
@@ -302,19 +311,17 @@ describe('SQLite migration from schema 1', () => {
     const store = await SqliteStore.open(path);
     try {
       assert.equal(await store.meta.getMeta('k'), 'ünïcode');
-      assert.equal(await store.meta.getMeta('auth.schema'), '1');
+      assert.equal(await store.meta.getMeta('auth.schema'), undefined);
       const found = await store.verifications.lookup(cacheKeys);
       assert.equal(found.size, cacheKeys.length);
       cacheKeys.forEach((k, i) => {
         assert.equal(found.get(k.toString('hex')), i % 2 === 1);
       });
       assert.deepEqual((await store.snapshots.get(snapKey, NOW + 1))?.data, Buffer.from('snap'));
-      // The store's writes no longer touch the auth tables.
-      const dirty = () => (store.database.db.prepare('SELECT count(*) AS n FROM auth_dirty').get() as { n: number }).n;
-      const n = dirty();
+      // No trigger is left to write elsewhere, and writes work.
       await store.certs.put(fixture('frank.pgp'), NOW);
       await store.certs.delete(INDEX.alice.fpr);
-      assert.equal(dirty(), n);
+      assert.deepEqual(store.database.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'auth%'").all(), []);
       assert.deepEqual(
         (await store.certifications.certifiedBy([INDEX.carol.fpr.slice(-16)])).map((r) => r.target).sort(),
         [INDEX.dave.fpr, INDEX.frank.fpr].sort(),

@@ -31,27 +31,64 @@ export { SqliteVerificationCache } from './verification-cache.js';
 export type SqliteOpenOptions = OpenOptions & Pick<SqliteOptions, 'journal'>;
 
 export class SqliteStore implements Store {
-  readonly certs: SqliteCertStore;
-  readonly certifications: SqliteCertificationIndex;
-  readonly changes: SqliteChangeFeed;
-  readonly digests: SqliteDigestIndex;
-  readonly search: SqliteUserIdSearch;
-  readonly meta: SqliteMetaStore;
-  readonly derived: SqliteDerivedTables;
-  readonly snapshots: SqliteSnapshotStore;
-  readonly verifications: SqliteVerificationCache;
+  // Each role prepares its statements when first used: a login that reads one derived table
+  // prepares only those.
+  #certs?: SqliteCertStore;
+  #certifications?: SqliteCertificationIndex;
+  #changes?: SqliteChangeFeed;
+  #digests?: SqliteDigestIndex;
+  #search?: SqliteUserIdSearch;
+  #meta?: SqliteMetaStore;
+  #derived?: SqliteDerivedTables;
+  #snapshots?: SqliteSnapshotStore;
+  #verifications?: SqliteVerificationCache;
 
   /** The roles on an open database (which the store then owns: `close` closes it). */
-  constructor(readonly database: SqliteDatabase) {
-    this.certs = new SqliteCertStore(database);
-    this.certifications = new SqliteCertificationIndex(database);
-    this.changes = new SqliteChangeFeed(database);
-    this.digests = new SqliteDigestIndex(database);
-    this.search = new SqliteUserIdSearch(database);
-    this.meta = new SqliteMetaStore(database);
-    this.derived = new SqliteDerivedTables(database, this.changes);
-    this.snapshots = new SqliteSnapshotStore(database);
-    this.verifications = new SqliteVerificationCache(database);
+  constructor(readonly database: SqliteDatabase) {}
+
+  get certs(): SqliteCertStore {
+    this.#certs ??= new SqliteCertStore(this.database);
+    return this.#certs;
+  }
+
+  get certifications(): SqliteCertificationIndex {
+    this.#certifications ??= new SqliteCertificationIndex(this.database);
+    return this.#certifications;
+  }
+
+  get changes(): SqliteChangeFeed {
+    this.#changes ??= new SqliteChangeFeed(this.database);
+    return this.#changes;
+  }
+
+  get digests(): SqliteDigestIndex {
+    this.#digests ??= new SqliteDigestIndex(this.database);
+    return this.#digests;
+  }
+
+  get search(): SqliteUserIdSearch {
+    this.#search ??= new SqliteUserIdSearch(this.database);
+    return this.#search;
+  }
+
+  get meta(): SqliteMetaStore {
+    this.#meta ??= new SqliteMetaStore(this.database);
+    return this.#meta;
+  }
+
+  get derived(): SqliteDerivedTables {
+    this.#derived ??= new SqliteDerivedTables(this.database, this.changes);
+    return this.#derived;
+  }
+
+  get snapshots(): SqliteSnapshotStore {
+    this.#snapshots ??= new SqliteSnapshotStore(this.database);
+    return this.#snapshots;
+  }
+
+  get verifications(): SqliteVerificationCache {
+    this.#verifications ??= new SqliteVerificationCache(this.database);
+    return this.#verifications;
   }
 
   /**
@@ -60,13 +97,7 @@ export class SqliteStore implements Store {
    * @throws EnvironmentError (MS_STORE_IO, MS_STORE_CORRUPT, MS_STORE_SCHEMA) or TemporaryError (MS_STORE_BUSY)
    */
   static async open(path: string, opts: SqliteOpenOptions = {}): Promise<SqliteStore> {
-    const database = SqliteDatabase.open(path, opts);
-    try {
-      return new SqliteStore(database);
-    } catch (err) {
-      database.close();
-      throw err;
-    }
+    return new SqliteStore(SqliteDatabase.open(path, opts));
   }
 
   get readonly(): boolean {

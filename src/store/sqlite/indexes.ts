@@ -22,6 +22,8 @@ export class Indexer {
       deleteKeys: db.prepare<[number]>('DELETE FROM cert_keys WHERE cert_id = ?'),
       deleteUids: db.prepare<[number]>('DELETE FROM cert_userids WHERE cert_id = ?'),
       deleteText: db.prepare<[number]>('DELETE FROM cert_text WHERE cert_id = ?'),
+      textOf: db.prepare<[number], { id: number; folded: string }>('SELECT id, folded FROM cert_text WHERE cert_id = ?'),
+      deleteTextRow: db.prepare<[number]>('DELETE FROM cert_text WHERE id = ?'),
       deleteCertifications: db.prepare<[number]>('DELETE FROM certifications WHERE cert_id = ?'),
     };
   }
@@ -42,10 +44,25 @@ export class Indexer {
     s.deleteCertifications.run(id);
   }
 
-  /** Replaces the index rows of a certificate whose bytes changed. */
+  /**
+   * Replaces the index rows of a certificate whose bytes changed. The search text is changed
+   * only where it differs: most updates add signatures, not user IDs, and each text row costs
+   * its trigrams to index and to remove.
+   */
   reindex(id: number, d: Derived): void {
-    this.unindex(id);
-    this.index(id, d);
+    const s = this.s;
+    s.deleteKeys.run(id);
+    s.deleteUids.run(id);
+    s.deleteCertifications.run(id);
+    const wanted = new Set(d.folded);
+    for (const row of s.textOf.all(id)) {
+      if (wanted.has(row.folded)) wanted.delete(row.folded);
+      else s.deleteTextRow.run(row.id);
+    }
+    for (const k of d.keys) s.insertKey.run(k.rfpr, k.keyId, k.shortId, id);
+    for (const u of d.userIds) s.insertUid.run(u, id);
+    for (const f of wanted) s.insertText.run(id, f);
+    for (const c of d.issuers) s.insertCertification.run(c.issuer, id, c.trust ? 1 : 0);
   }
 }
 
