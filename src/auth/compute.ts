@@ -11,17 +11,16 @@
 import { evaluateKeyring } from '../cert/evaluate.js';
 import { nextSwitch } from '../cert/time-window.js';
 import type { EvaluatedCert } from '../cert/types.js';
+import type { UnixTime } from '../clock.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
-import { KeyFlag, SigType, signatureExpiry } from '../openpgp/signature.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
+import { KeyFlag, SigType } from '../openpgp/signature.js';
 import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
-import type { VerificationCache } from '../verify/cache.js';
 import { Verifier } from '../verify/verifier.js';
 import { EvaluatedWeb } from '../wot/from-cert.js';
 import { isFullyValid, TrustNetwork } from '../wot/network.js';
 import type { ValidityLetter, WotCertification, WotKey } from '../wot/types.js';
-import type { UnixTime } from '../clock.js';
-import { keyIdOf } from '../openpgp/fingerprint.js';
 import type { AuthStore, BindingRow } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
