@@ -114,8 +114,11 @@ export interface CertStore {
    * seen once.
    */
   all(): AsyncIterable<StoredCert>;
-  /** Removes the certificate (and its index rows, and records a change); true when it was there. */
-  delete(fpr: string): Promise<boolean>;
+  /**
+   * Removes the certificate (and its index rows, and records a change at `now`, or when `now` is
+   * not given at the time of the certificate's last write); true when it was there.
+   */
+  delete(fpr: string, now?: UnixTime): Promise<boolean>;
   count(): Promise<number>;
 }
 

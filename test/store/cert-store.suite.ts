@@ -106,7 +106,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         byKeyId: (id) => c.byKeyId(id),
         byExactUserId: (text) => c.byExactUserId(text),
         all: () => c.all(),
-        delete: (fpr) => c.delete(fpr),
+        delete: (fpr, now) => c.delete(fpr, now),
         count: () => c.count(),
         getMeta: (k) => m.getMeta(k),
         setMeta: (k, v) => m.setMeta(k, v),
@@ -597,8 +597,8 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         await store.certs.put(daveB, LATER);
         const d2 = (await store.certs.get(INDEX.dave.fpr))!.digest;
         await store.certs.putMany([fixture('alice.pgp'), fixture('bob.pgp'), fixture('alice.pgp')], LATER);
-        assert.equal(await store.certs.delete(INDEX.dave.fpr), true);
-        assert.equal(await store.certs.delete(INDEX.dave.fpr), false);
+        assert.equal(await store.certs.delete(INDEX.dave.fpr, LATER + 5), true);
+        assert.equal(await store.certs.delete(INDEX.dave.fpr, LATER + 6), false);
         const changes = await store.changes.since(0, 100);
         assert.equal(changes.length, 5);
         for (let i = 1; i < changes.length; i++) assert.ok(changes[i].seq > changes[i - 1].seq);
@@ -608,13 +608,16 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.deepEqual([c2.fpr, c2.added, c2.removed, c2.at], [INDEX.dave.fpr, d2, d1, LATER]);
         assert.deepEqual([c3.fpr, c4.fpr], [INDEX.alice.fpr, INDEX.bob.fpr]);
         assert.equal(c3.removed, undefined);
-        assert.deepEqual([c5.fpr, c5.added, c5.removed], [INDEX.dave.fpr, undefined, d2]);
+        assert.deepEqual([c5.fpr, c5.added, c5.removed, c5.at], [INDEX.dave.fpr, undefined, d2, LATER + 5]);
+        // Without a time, a deletion is recorded at the certificate's last write.
+        await store.certs.delete(INDEX.alice.fpr);
+        assert.equal((await store.changes.since(c5.seq, 1))[0].at, LATER);
         // since: after a seq, oldest first, at most limit.
         assert.deepEqual(
           (await store.changes.since(c2.seq, 2)).map((c) => c.seq),
           [c3.seq, c4.seq],
         );
-        assert.deepEqual(await store.changes.since(c5.seq, 10), []);
+        assert.equal((await store.changes.since(c5.seq, 10)).length, 1);
       }),
     );
 

@@ -248,14 +248,13 @@ export class SqliteCertStore implements CertStore {
     }
   }
 
-  async delete(fpr: string): Promise<boolean> {
+  async delete(fpr: string, now?: number): Promise<boolean> {
     return this.database.write(`cannot delete certificate ${fpr}`, () => {
       const row = this.s.byFpr.get(asFingerprint(fpr));
       if (!row) return false;
       this.indexer.unindex(row.id);
       this.s.delete.run(row.id);
-      // `delete` is given no time: the change carries the time of the certificate's last write.
-      this.s.change.run(row.fpr, null, row.digest, row.updated);
+      this.s.change.run(row.fpr, null, row.digest, now ?? row.updated);
       return true;
     });
   }
