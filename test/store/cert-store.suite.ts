@@ -374,6 +374,42 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
     );
 
     test(
+      'put stores canonical: a duplicated user ID is stored once, with the signatures of both copies',
+      withFull(async (store) => {
+        const bob = fixture('bob.pgp');
+        const u = bob.users[0];
+        const dup = readCerts(Buffer.concat([publicBytes(bob), u.packet.raw, ...u.signatures.map((sig) => sig.packet.raw)])).certs[0];
+        assert.equal(dup.users.length, 2);
+        const r = await store.certs.put(dup, NOW);
+        assert.equal(r.status, 'inserted');
+        assert.equal(r.cert.users.length, 1);
+        assert.deepEqual((await store.certs.get(INDEX.bob.fpr))?.bytes, publicBytes(bob));
+        assert.equal((await store.certs.put(dup, LATER)).status, 'unchanged');
+      }),
+    );
+
+    test(
+      'all(): a certificate present for the whole iteration is seen once, whatever is written meanwhile',
+      withFull(async (store) => {
+        const stay = syntheticCerts(700);
+        const go = syntheticCerts(100);
+        await store.certs.putMany([...stay, ...go], NOW);
+        const seen = new Map<string, number>();
+        let i = 0;
+        for await (const s of store.certs.all()) {
+          seen.set(s.fpr, (seen.get(s.fpr) ?? 0) + 1);
+          if (i++ === 10) {
+            for (const c of go) await store.certs.delete(c.primary.fpr);
+            await store.certs.putMany(syntheticCerts(100), NOW);
+            await store.certs.put(fixture('alice.pgp'), NOW);
+          }
+        }
+        for (const c of stay) assert.equal(seen.get(c.primary.fpr), 1, c.primary.fpr);
+        for (const n of seen.values()) assert.equal(n, 1);
+      }),
+    );
+
+    test(
       'serial: increases with each certificate first stored, stays on update, is new after delete and re-add',
       withFull(async (store) => {
         const [a, b, c] = [fixture('alice.pgp'), fixture('bob.pgp'), fixture('merge/dave-b.pgp')];
