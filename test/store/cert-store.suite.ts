@@ -286,6 +286,28 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
     );
 
     test(
+      'getMany and certifiedBy take more keys than one statement binds',
+      withFull(async (store) => {
+        const certs = [...fixtureRing(), ...syntheticCerts(600)];
+        await store.certs.putMany(certs, NOW);
+        const fprs = certs.map((c) => c.primary.fpr).reverse();
+        assert.deepEqual(
+          (await store.certs.getMany(fprs)).map((s) => s.fpr),
+          fprs,
+        );
+        const few = await store.certifications.certifiedBy([INDEX.alice.fpr.slice(-16), INDEX.bob.fpr.slice(-16)]);
+        const many = await store.certifications.certifiedBy([...certs.map((c) => c.primary.keyId), 'F'.repeat(16)]);
+        const ofRing = many.filter((r) => r.issuer === INDEX.alice.fpr.slice(-16) || r.issuer === INDEX.bob.fpr.slice(-16));
+        assert.deepEqual(ofRing, few);
+        const keys = many.map((r) => [r.targetSerial, r.issuer] as const);
+        assert.deepEqual(
+          keys,
+          [...keys].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)),
+        );
+      }),
+    );
+
+    test(
       'delete removes the certificate and its index entries',
       withStore(async (store) => {
         await store.putMany(fixtureRing(), NOW);

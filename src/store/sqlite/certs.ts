@@ -12,6 +12,7 @@ import { canonicalCert, isCanonical, mergeCerts } from '../../openpgp/merge.js';
 import { deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { SqliteDatabase } from './database.js';
+import { CHUNK, padded } from './chunks.js';
 import { Indexer } from './indexes.js';
 
 export interface CertRow {
@@ -84,8 +85,6 @@ function refuseSecret(cert: Cert): void {
 
 const HEX_ID = /^[0-9A-F]{8,64}$/;
 const PAGE = 256;
-/** Keys per IN (...) statement: under SQLite's variable limit, big enough to amortize each call. */
-const CHUNK = 500;
 
 /** `CertStore` on a `SqliteDatabase`. */
 export class SqliteCertStore implements CertStore {
@@ -204,9 +203,7 @@ export class SqliteCertStore implements CertStore {
     this.database.read('cannot read certificates', () => {
       const unique = [...new Set(wanted)];
       for (let i = 0; i < unique.length; i += CHUNK) {
-        const chunk = unique.slice(i, i + CHUNK);
-        // Padded to a full chunk (IN is a set, repeats add nothing): one prepared statement for every size.
-        if (chunk.length > 1) while (chunk.length < CHUNK) chunk.push(chunk[0]);
+        const chunk = padded(unique.slice(i, i + CHUNK));
         for (const row of this.fprStatement(chunk.length).all(...chunk)) found.set(row.fpr, storedCert(row));
       }
     });

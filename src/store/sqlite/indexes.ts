@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { asFingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import type { Derived } from '../derive.js';
 import type { CertificationIndex, CertificationRow } from '../types.js';
+import { CHUNK, padded } from './chunks.js';
 import type { SqliteDatabase } from './database.js';
 
 /** Writes and removes the index rows of one certificate; call inside a write transaction. */
@@ -66,9 +67,6 @@ export class Indexer {
   }
 }
 
-/** Issuers per statement: well under SQLite's variable limit. */
-const ISSUER_CHUNK = 500;
-
 type Row = { issuer: string; fpr: string; id: number; trust: number };
 
 function toRow(r: Row): CertificationRow {
@@ -102,11 +100,11 @@ export class SqliteCertificationIndex implements CertificationIndex {
     if (ids.length === 0) return [];
     return this.database.read('cannot read the certification index', () => {
       const rows: Row[] = [];
-      for (let i = 0; i < ids.length; i += ISSUER_CHUNK) {
-        const chunk = ids.slice(i, i + ISSUER_CHUNK);
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const chunk = padded(ids.slice(i, i + CHUNK));
         rows.push(...this.issuerStatement(chunk.length).all(...chunk));
       }
-      if (ids.length > ISSUER_CHUNK) rows.sort((a, b) => a.id - b.id || (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
+      if (ids.length > CHUNK) rows.sort((a, b) => a.id - b.id || (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
       return rows.map(toRow);
     });
   }
