@@ -1,8 +1,8 @@
 /**
  * Migrations of the SQLite store from schema 1 (the store before the one-store change, with the
  * authentication module's auth_* tables and its triggers on `certs`): a real file written by
- * that code (test/fixtures/auth-store-v1) and a bigger one built here with the schema-1 SQL
- * verbatim from commit 2b452ca. Every certificate, meta value and cached outcome survives, the new
+ * that code (test/fixtures/auth-store-v1) and bigger ones built here with the schema-1 SQL read
+ * back from that file. Every certificate, meta value and cached outcome survives, the new
  * indexes are backfilled, the triggers are gone; the auth_* tables go too, their trust core moving to
  * meta (`auth.core`, the authentication module's choice); a read-only open refuses an old schema
  * with a hint.
@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -27,92 +27,44 @@ const root = mkdtempSync(join(tmpdir(), 'ms-store-migration-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 
-/** Schema 1 of src/store/sqlite.ts, verbatim (git show 2b452ca:src/store/sqlite.ts). */
-const STORE_V1 = `
-  CREATE TABLE certs (
-    id INTEGER PRIMARY KEY,
-    fpr TEXT NOT NULL UNIQUE,
-    data BLOB NOT NULL,
-    created INTEGER NOT NULL,
-    updated INTEGER NOT NULL
-  );
-  CREATE TABLE cert_keys (
-    rfpr TEXT NOT NULL,
-    keyid TEXT NOT NULL,
-    cert_id INTEGER NOT NULL REFERENCES certs(id) ON DELETE CASCADE,
-    PRIMARY KEY (rfpr, cert_id)
-  ) WITHOUT ROWID;
-  CREATE INDEX cert_keys_keyid ON cert_keys(keyid);
-  CREATE INDEX cert_keys_cert ON cert_keys(cert_id);
-  CREATE TABLE cert_userids (
-    uid BLOB NOT NULL,
-    cert_id INTEGER NOT NULL REFERENCES certs(id) ON DELETE CASCADE,
-    PRIMARY KEY (uid, cert_id)
-  ) WITHOUT ROWID;
-  CREATE INDEX cert_userids_cert ON cert_userids(cert_id);
-  CREATE TABLE meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-  ) WITHOUT ROWID;
-  CREATE TABLE verification_cache (
-    key BLOB PRIMARY KEY,
-    good INTEGER NOT NULL
-  ) WITHOUT ROWID;
-`;
+const FIXTURE_TAR = new URL('../fixtures/auth-store-v1/auth-store-v1.tar', import.meta.url).pathname;
 
-/** The snapshots table as schema-1 code created it on demand (SqliteSnapshotStore.open). */
-const SNAPSHOTS_V1 = `
-  CREATE TABLE IF NOT EXISTS snapshots (
-    key BLOB NOT NULL,
-    valid_after INTEGER NOT NULL,
-    valid_before INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    used INTEGER NOT NULL,
-    PRIMARY KEY (key, valid_after)
-  ) WITHOUT ROWID;
-`;
+/** The store file of test/fixtures/auth-store-v1, written by the code of commit 2b452ca, extracted afresh. */
+function realV1Store(): string {
+  const dir = join(root, `real-${++counter}`);
+  mkdirSync(dir);
+  const untar = spawnSync('tar', ['-xf', FIXTURE_TAR, '-C', dir, './server/var/authentication/store.sqlite'], { encoding: 'utf8' });
+  assert.equal(untar.status, 0, untar.stderr);
+  return join(dir, 'server/var/authentication/store.sqlite');
+}
 
-/** The authentication module's tables and triggers, verbatim (git show 2b452ca:src/auth/store.ts). */
-const AUTH_V1 = `
-  CREATE TABLE IF NOT EXISTS auth_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation INTEGER NOT NULL,
-    computed_generation INTEGER NOT NULL DEFAULT -1,
-    valid_from INTEGER NOT NULL DEFAULT 0,
-    valid_until INTEGER,
-    core_fpr TEXT
-  );
-  INSERT OR IGNORE INTO auth_state (id, generation) VALUES (1, 0);
-  CREATE TABLE IF NOT EXISTS auth_dirty (cert_id INTEGER PRIMARY KEY);
-  CREATE TABLE IF NOT EXISTS auth_issuers (
-    issuer TEXT NOT NULL,
-    cert_id INTEGER NOT NULL,
-    tsig INTEGER NOT NULL,
-    PRIMARY KEY (issuer, cert_id)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS auth_issuers_cert ON auth_issuers(cert_id);
-  CREATE TABLE IF NOT EXISTS auth_bindings (
-    uid BLOB NOT NULL,
-    fpr TEXT NOT NULL,
-    validity TEXT NOT NULL,
-    keys TEXT NOT NULL,
-    ord INTEGER NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS auth_bindings_uid ON auth_bindings(uid);
-  CREATE TRIGGER IF NOT EXISTS auth_certs_insert AFTER INSERT ON certs BEGIN
-    INSERT OR IGNORE INTO auth_dirty (cert_id) VALUES (NEW.id);
-    UPDATE auth_state SET generation = generation + 1;
-  END;
-  CREATE TRIGGER IF NOT EXISTS auth_certs_update AFTER UPDATE ON certs BEGIN
-    INSERT OR IGNORE INTO auth_dirty (cert_id) VALUES (NEW.id);
-    UPDATE auth_state SET generation = generation + 1;
-  END;
-  CREATE TRIGGER IF NOT EXISTS auth_certs_delete AFTER DELETE ON certs BEGIN
-    DELETE FROM auth_issuers WHERE cert_id = OLD.id;
-    DELETE FROM auth_dirty WHERE cert_id = OLD.id;
-    UPDATE auth_state SET generation = generation + 1;
-  END;
-`;
+/**
+ * The schema-1 SQL as the old code wrote it, read back from the real file: the store's tables,
+ * the authentication module's tables and its triggers on `certs`; with `store: true` only
+ * the store's own tables.
+ */
+function v1Schema(opts: { store?: boolean } = {}): string {
+  const db = new Database(realV1Store(), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type = 'trigger', type = 'index', rowid").all() as Array<{ type: string; name: string; sql: string }>;
+    return rows
+      .filter((r) => !opts.store || !r.name.startsWith('auth'))
+      .map((r) => `${r.sql};`)
+      .join('\n');
+  } finally {
+    db.close();
+  }
+}
+
+/** The snapshots table as schema 1 created it on demand: the same definition schema 2 keeps. */
+async function snapshotsSchema(): Promise<string> {
+  const store = await SqliteStore.open(join(root, `snapshots-${++counter}.sqlite`));
+  try {
+    return (store.database.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'snapshots'").get() as { sql: string }).sql;
+  } finally {
+    await store.close();
+  }
+}
 
 const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;
 
@@ -216,12 +168,7 @@ async function checkMigrated(path: string, before: ReturnType<typeof certRows>):
 
 describe('SQLite migration from schema 1', () => {
   test('a real authentication store written by the old code', async () => {
-    const dir = join(root, `real-${++counter}`);
-    const tar = new URL('../fixtures/auth-store-v1/auth-store-v1.tar', import.meta.url).pathname;
-    spawnSync('mkdir', ['-p', dir]);
-    const untar = spawnSync('tar', ['-xf', tar, '-C', dir, './server/var/authentication/store.sqlite'], { encoding: 'utf8' });
-    assert.equal(untar.status, 0, untar.stderr);
-    const path = join(dir, 'server/var/authentication/store.sqlite');
+    const path = realV1Store();
     assert.equal(userVersion(path), 1);
     assert.deepEqual(triggers(path), ['auth_certs_delete', 'auth_certs_insert', 'auth_certs_update']);
     const kept = ['meta', 'verification_cache'];
@@ -278,10 +225,11 @@ describe('SQLite migration from schema 1', () => {
     const snapKey = randomBytes(32);
     {
       const db = new Database(path);
-      db.exec(STORE_V1);
+      db.exec(v1Schema());
       db.pragma('user_version = 1');
-      db.exec(SNAPSHOTS_V1);
-      db.exec(AUTH_V1);
+      db.exec(await snapshotsSchema());
+      db.exec('INSERT OR IGNORE INTO auth_state (id, generation) VALUES (1, 0)');
+      assert.deepEqual(triggers(path), ['auth_certs_delete', 'auth_certs_insert', 'auth_certs_update']);
       const insert = db.prepare('INSERT INTO certs (fpr, data, created, updated) VALUES (?, ?, ?, ?)');
       const key = db.prepare('INSERT OR IGNORE INTO cert_keys (rfpr, keyid, cert_id) VALUES (?, ?, ?)');
       const uid = db.prepare('INSERT OR IGNORE INTO cert_userids (uid, cert_id) VALUES (?, ?)');
@@ -334,7 +282,7 @@ describe('SQLite migration from schema 1', () => {
   test('two processes opening a schema-1 file at once: it is migrated once, both write', async () => {
     const path = join(root, `race-${++counter}.sqlite`);
     const db = new Database(path);
-    db.exec(STORE_V1);
+    db.exec(v1Schema({ store: true }));
     db.pragma('user_version = 1');
     const insert = db.prepare('INSERT INTO certs (fpr, data, created, updated) VALUES (?, ?, ?, ?)');
     for (const c of fixtureRing()) insert.run(c.primary.fpr, publicBytes(c), NOW, NOW);
