@@ -103,8 +103,7 @@ export class SqliteCertStore implements CertStore {
       change: db.prepare<[string, Buffer | null, Buffer | null, number]>('INSERT INTO changes (fpr, added, removed, at) VALUES (?, ?, ?, ?)'),
       byKeyId: db.prepare<[string, string, string, string], CertRow>(
         `SELECT ${COLUMNS} FROM certs WHERE id IN (
-           SELECT cert_id FROM cert_keys WHERE keyid = ?
-           UNION SELECT cert_id FROM cert_keys WHERE shortid = ?
+           SELECT cert_id FROM cert_keys WHERE rkeyid >= ? AND rkeyid < ?
            UNION SELECT cert_id FROM cert_keys WHERE rfpr >= ? AND rfpr < ?
          ) ORDER BY fpr`,
       ),
@@ -224,11 +223,11 @@ export class SqliteCertStore implements CertStore {
         data: { id },
       });
     }
+    // Reversed, a suffix is a prefix: a range whose upper bound is the prefix then 'G' (hex digits sort below it).
     const prefix = reverse(hexId);
-    const keyId = hexId.length === 16 ? hexId : '';
-    const shortId = hexId.length === 8 ? hexId : '';
-    // Upper bound of the range: hex digits sort below 'G'.
-    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId, shortId, prefix, `${prefix}G`).map(storedCert));
+    // A key ID (16 digits) or short key ID (8) is a suffix of the key ID; other lengths match no key ID (an empty range).
+    const keyIdPrefix = hexId.length === 16 || hexId.length === 8 ? prefix : 'G';
+    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyIdPrefix, `${keyIdPrefix}G`, prefix, `${prefix}G`).map(storedCert));
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { asFingerprint, type KeyId } from '../../openpgp/fingerprint.js';
-import type { Derived } from '../derive.js';
+import { type Derived, reverse } from '../derive.js';
 import type { CertificationIndex, CertificationRow } from '../types.js';
 import { CHUNK, padded } from './chunks.js';
 import type { SqliteDatabase } from './database.js';
@@ -16,7 +16,7 @@ export class Indexer {
 
   constructor(db: Database.Database) {
     this.s = {
-      insertKey: db.prepare<[string, string, string, number]>('INSERT OR IGNORE INTO cert_keys (rfpr, keyid, shortid, cert_id) VALUES (?, ?, ?, ?)'),
+      insertKey: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO cert_keys (rfpr, rkeyid, cert_id) VALUES (?, ?, ?)'),
       insertUid: db.prepare<[Buffer, number]>('INSERT OR IGNORE INTO cert_userids (uid, cert_id) VALUES (?, ?)'),
       insertText: db.prepare<[number, string]>('INSERT INTO cert_text (cert_id, folded) VALUES (?, ?)'),
       insertCertification: db.prepare<[string, number, number]>('INSERT OR IGNORE INTO certifications (issuer, cert_id, trust) VALUES (?, ?, ?)'),
@@ -31,7 +31,7 @@ export class Indexer {
 
   index(id: number, d: Derived): void {
     const s = this.s;
-    for (const k of d.keys) s.insertKey.run(k.rfpr, k.keyId, k.shortId, id);
+    for (const k of d.keys) s.insertKey.run(k.rfpr, reverse(k.keyId), id);
     for (const u of d.userIds) s.insertUid.run(u, id);
     for (const f of d.folded) s.insertText.run(id, f);
     for (const c of d.issuers) s.insertCertification.run(c.issuer, id, c.trust ? 1 : 0);
@@ -60,7 +60,7 @@ export class Indexer {
       if (wanted.has(row.folded)) wanted.delete(row.folded);
       else s.deleteTextRow.run(row.id);
     }
-    for (const k of d.keys) s.insertKey.run(k.rfpr, k.keyId, k.shortId, id);
+    for (const k of d.keys) s.insertKey.run(k.rfpr, reverse(k.keyId), id);
     for (const u of d.userIds) s.insertUid.run(u, id);
     for (const f of wanted) s.insertText.run(id, f);
     for (const c of d.issuers) s.insertCertification.run(c.issuer, id, c.trust ? 1 : 0);

@@ -74,17 +74,16 @@ const V2_TABLES = `
     digest BLOB NOT NULL
   );
   -- Primary key and subkeys. The fingerprint is stored reversed (as hockeypuck does) so that a
-  -- fingerprint suffix (v4 key IDs, any tail) is an index range scan; the key ID and the short
-  -- key ID (its low 32 bits) by equality, which is what v6 keys need.
+  -- fingerprint suffix (v4 key IDs, any tail) is an index range scan; so is the key ID, so that
+  -- one index answers both a key ID (all 16 digits) and a short key ID (its last 8), which for a
+  -- v6 key are not a fingerprint suffix.
   CREATE TABLE cert_keys (
     rfpr TEXT NOT NULL,
-    keyid TEXT NOT NULL,
-    shortid TEXT NOT NULL,
+    rkeyid TEXT NOT NULL,
     cert_id INTEGER NOT NULL,
     PRIMARY KEY (rfpr, cert_id)
   ) WITHOUT ROWID;
-  CREATE INDEX cert_keys_keyid ON cert_keys(keyid);
-  CREATE INDEX cert_keys_shortid ON cert_keys(shortid);
+  CREATE INDEX cert_keys_rkeyid ON cert_keys(rkeyid);
   CREATE INDEX cert_keys_cert ON cert_keys(cert_id);
   -- User ID packet bodies, for exact lookups.
   CREATE TABLE cert_userids (
