@@ -13,7 +13,7 @@ import { Command, Option } from 'commander';
 import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
 import { dearmor } from '../openpgp/armor.js';
 import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
-import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite.js';
+import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite/index.js';
 import { quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
