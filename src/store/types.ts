@@ -175,9 +175,13 @@ export interface ChangeFeed {
 
 /** Certificates by SKS digest (the key hash SKS and Hockeypuck reconcile on). */
 export interface DigestIndex {
-  /** The stored certificates with these digests, in the order given; unknown digests are left out. */
+  /**
+   * The stored certificates with these digests, in the order given (several for one digest in
+   * fingerprint order: MD5 collisions can be made on purpose, so a digest MUST NOT keep another
+   * certificate out of the store); unknown digests are left out.
+   */
   byDigest(digests: readonly Buffer[]): Promise<StoredCert[]>;
-  /** Every stored digest, streamed in pages, in byte order. */
+  /** Every stored digest once, streamed in pages, in byte order. */
   digests(): AsyncIterable<Buffer>;
 }
 

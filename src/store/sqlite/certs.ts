@@ -266,16 +266,15 @@ export class SqliteDigestIndex implements DigestIndex {
   private readonly page: Database.Statement<[Buffer, number], { digest: Buffer }>;
 
   constructor(readonly database: SqliteDatabase) {
-    this.byDigestStmt = database.db.prepare(`SELECT ${COLUMNS} FROM certs WHERE digest = ?`);
-    this.page = database.db.prepare('SELECT digest FROM certs WHERE digest > ? ORDER BY digest LIMIT ?');
+    this.byDigestStmt = database.db.prepare(`SELECT ${COLUMNS} FROM certs WHERE digest = ? ORDER BY fpr`);
+    this.page = database.db.prepare('SELECT DISTINCT digest FROM certs WHERE digest > ? ORDER BY digest LIMIT ?');
   }
 
   async byDigest(digests: readonly Buffer[]): Promise<StoredCert[]> {
     return this.database.read('cannot look up digests', () => {
       const out: StoredCert[] = [];
       for (const d of digests) {
-        const row = this.byDigestStmt.get(d);
-        if (row) out.push(storedCert(row));
+        for (const row of this.byDigestStmt.all(d)) out.push(storedCert(row));
       }
       return out;
     });

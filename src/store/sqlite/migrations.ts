@@ -172,7 +172,8 @@ function migrateTo2(db: Database.Database): void {
   db.exec(`
     DROP TABLE certs;
     ALTER TABLE certs_v2 RENAME TO certs;
-    CREATE UNIQUE INDEX certs_digest ON certs(digest);
+    -- Not unique: MD5 collisions can be made on purpose, and one must not keep a certificate out.
+    CREATE INDEX certs_digest ON certs(digest);
   `);
   dropLegacyAuthTables(db);
 }
