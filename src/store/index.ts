@@ -12,11 +12,6 @@ export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-/** The PostgreSQL module as this file needs it; typed loosely so the two can land separately. */
-interface PostgresModule {
-  PostgresStore: { open(url: string, opts?: OpenOptions): Promise<Store> };
-}
-
 /**
  * Opens the store at `location` (a file path, or a PostgreSQL URL) and migrates its schema,
  * unless `opts.readonly` (then the schema must be current).
@@ -24,8 +19,7 @@ interface PostgresModule {
  */
 export async function openStore(location: string, opts: OpenOptions & { journal?: 'wal' | 'rollback' } = {}): Promise<Store> {
   if (isPostgresUrl(location)) {
-    const specifier = './postgres/index.js';
-    const { PostgresStore } = (await import(specifier)) as PostgresModule;
+    const { PostgresStore } = await import('./postgres/index.js');
     return PostgresStore.open(location, { readonly: opts.readonly, busyTimeoutMs: opts.busyTimeoutMs });
   }
   const { SqliteStore } = await import('./sqlite/index.js');
