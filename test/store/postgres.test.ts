@@ -46,6 +46,23 @@ describe('PostgresStore', () => {
     }
   });
 
+  test('user ID search has its trigram index (pg_trgm, from postgresql-contrib) and uses it', async () => {
+    const url = await server.database();
+    const store = await PostgresStore.open(url);
+    try {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      const idx = (await c.query("SELECT indexname FROM pg_indexes WHERE tablename = 'cert_text'")).rows.map((r) => r.indexname);
+      assert.ok(idx.includes('cert_text_trgm'), `indexes: ${idx.join(', ')}`);
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query("EXPLAIN SELECT cert_id FROM cert_text WHERE folded LIKE '%alice%'")).rows.map((r) => r['QUERY PLAN']).join('\n');
+      await c.end();
+      assert.match(plan, /cert_text_trgm/);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('several processes opening a new database at once migrate it once', async () => {
     const url = await server.database();
     const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open(url)));
