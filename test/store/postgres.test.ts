@@ -7,10 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { refreshBindings } from '../../src/auth/compute.js';
+import { generateCore, trustSign } from '../../src/auth/core.js';
+import { AuthStore } from '../../src/auth/store.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { openStore } from '../../src/store/index.js';
 import { PostgresStore, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
+import { NOW as AUTH_NOW, Person } from '../auth/pki.js';
 import { PostgresServer } from '../helpers/postgres.js';
 import { fixture, INDEX, NOW, publicBytes, storeSuite } from './cert-store.suite.js';
 
@@ -58,6 +62,27 @@ describe('PostgresStore', () => {
       const plan = (await c.query("EXPLAIN SELECT cert_id FROM cert_text WHERE folded LIKE '%alice%'")).rows.map((r) => r['QUERY PLAN']).join('\n');
       await c.end();
       assert.match(plan, /cert_text_trgm/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the authentication store runs on it: the same bindings, looked up after a recomputation', async () => {
+    const store = await AuthStore.open(await server.database());
+    try {
+      const { core } = generateCore(AUTH_NOW);
+      await store.putCerts([core.cert], AUTH_NOW);
+      await store.setCore(core.primary.fpr);
+      const admin = new Person(['Admin <admin@example.net>']);
+      const bob = new Person(['Bob <bob@example.net>']).certifiedBy(admin);
+      await store.putCerts([admin.cert, trustSign(core, admin.cert, ['Admin <admin@example.net>'], { now: AUTH_NOW, depth: 1, amount: 120 }), bob.cert], AUTH_NOW);
+      assert.ok(await refreshBindings(store, AUTH_NOW));
+      assert.ok(await store.isFresh(AUTH_NOW));
+      assert.deepEqual((await store.bindingsFor('Bob <bob@example.net>')).map((r) => [r.fpr, r.validity, r.keys]), [[bob.fpr, 'f', [bob.sshKey]]]);
+      await store.putCerts([bob.revokeKey(AUTH_NOW - 10)], AUTH_NOW);
+      assert.equal(await store.isFresh(AUTH_NOW), false, 'a change makes the bindings stale');
+      await refreshBindings(store, AUTH_NOW);
+      assert.deepEqual((await store.bindingsFor('Bob <bob@example.net>')).map((r) => r.keys), [[]]);
     } finally {
       await store.close();
     }
