@@ -20,7 +20,7 @@ import { mergeCerts } from '../src/openpgp/merge.js';
 import { MemoryVerificationCache } from '../src/verify/cache.js';
 import { VerifyPool } from '../src/verify/pool.js';
 import { Verifier } from '../src/verify/verifier.js';
-import { computeKeyringTrust } from '../src/wot/from-cert.js';
+import { computeKeyringTrust } from '../src/wot/build.js';
 import { GpgHome } from '../test/helpers/gpg.js';
 
 const DEBIAN = '/usr/share/keyrings/debian-keyring.gpg';

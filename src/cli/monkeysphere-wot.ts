@@ -4,21 +4,20 @@
  * certification paths behind a verdict, or why there are none. Reads keyrings, or the
  * user's GnuPG home through gpg's machine-readable exports. Only this file prints.
  */
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
-import { EnvironmentError, errorMessage, InputError, UnsupportedError, UsageError } from '../errors.js';
-import { dearmor } from '../openpgp/armor.js';
+import { parseTime, referenceTime, type UnixTime } from '../clock.js';
+import { errorMessage, InputError, UsageError } from '../errors.js';
+import { normalizeKeyHandle, parseOwnertrust, parseRootHandle } from '../gnupg/config.js';
+import { defaultGnupgHome, type GnupgTrustSettings, readGnupgHome } from '../gnupg/home.js';
+import { type CertSource, keyringSource, readInput } from '../gnupg/source.js';
+import { type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../gnupg/web.js';
 import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite/index.js';
 import { quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
-import { type CertSource, type ComputedWeb, type ComputeOptions, computeWeb, listBindings, sourceOf } from '../wot/compute.js';
-import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../wot/gnupg.js';
 import type { Binding, PathCheck, TrustNetwork } from '../wot/network.js';
 import type { TrustOptions } from '../wot/types.js';
 import { type Io, processIo } from './io.js';
@@ -263,11 +262,11 @@ function cmdPath(check: PathCheck, opts: GlobalOptions, io: Io): number {
 
 // ---- Loading the inputs ------------------------------------------------------------------
 
-function parseTime(value: string | undefined): number {
-  if (value === undefined) return Math.floor(Date.now() / 1000);
-  const t = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError('MS_WOT_TIME', `--at is not a time: ${JSON.stringify(value)}`, { hints: ['use ISO 8601, such as 2023-01-15 or 2023-01-15T00:00:00Z'] });
-  return Math.floor(t / 1000);
+function parseAt(value: string | undefined, io: Io): UnixTime {
+  if (value === undefined) return referenceTime(io.env);
+  const t = parseTime(value);
+  if (t === undefined) throw new UsageError('MS_WOT_TIME', `--at is not a time: ${JSON.stringify(value)}`, { hints: ['use ISO 8601, such as 2023-01-15 or 2023-01-15T00:00:00Z'] });
+  return t;
 }
 
 function parseCount(name: string, value: string | undefined, lo: number, hi: number): number | undefined {
@@ -276,66 +275,6 @@ function parseCount(name: string, value: string | undefined, lo: number, hi: num
     throw new UsageError('MS_WOT_OPTION', `--${name} needs a number from ${lo} to ${hi}, not ${JSON.stringify(value)}`);
   }
   return Number(value);
-}
-
-function readInput(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new InputError('MS_WOT_READ', `cannot read ${what} ${JSON.stringify(path)}: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-function gpg(io: Io, home: string, args: string[]): Buffer {
-  const r = spawnSync('gpg', ['--homedir', home, '--batch', '--no-tty', ...args], { maxBuffer: 1024 * 1024 * 1024, env: { ...io.env, LC_ALL: 'C' } });
-  if (r.error) {
-    throw new EnvironmentError('MS_WOT_GPG', `cannot run gpg: ${r.error.message}`, { cause: r.error, hints: ['install GnuPG, or give --keyring and --ownertrust instead of --gnupg'] });
-  }
-  if (r.status !== 0) {
-    throw new EnvironmentError('MS_WOT_GPG', `gpg ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.toString('utf8').trim().split('\n').pop() ?? ''}`);
-  }
-  return r.stdout;
-}
-
-/** GnuPG 2.2's default public keyrings. */
-const GNUPG_KEYRINGS = ['pubring.kbx', 'pubring.gpg'];
-const EXPORT_ARGS = ['--export', '--export-options', 'export-local-sigs'];
-/** gpg.conf or common.conf options that make gpg read other keyrings, or export differently. */
-const OTHER_KEYRINGS = /^\s*(keyring|primary-keyring|no-default-keyring|use-keyboxd|export-options)\b/m;
-
-/**
- * The certificates of a GnuPG home. gpg --export takes long on a big keyring, so when the home
- * uses only its default keyring files, the source is named by their bytes and those of gpg.conf
- * and common.conf, and gpg runs only when packets must be parsed. Otherwise (other keyrings, a
- * keyboxd database) the home is exported at once and named by the export.
- */
-function gnupgSource(io: Io, home: string): CertSource {
-  const name = `gpg --export (${home})`;
-  const confs = ['gpg.conf', 'common.conf'].map((f) => join(home, f)).filter((f) => existsSync(f));
-  const confBytes = confs.map((f) => readInput(f, 'GnuPG configuration'));
-  const files = GNUPG_KEYRINGS.map((f) => join(home, f)).filter((f) => existsSync(f));
-  const elsewhere = existsSync(join(home, 'public-keys.d')) || confBytes.some((b) => OTHER_KEYRINGS.test(b.toString('utf8')));
-  if (files.length === 0 || elsewhere) return sourceOf(name, gpg(io, home, EXPORT_ARGS));
-  const digestOfFiles = () => {
-    const h = createHash('sha256').update(`gnupg\n${EXPORT_ARGS.join(' ')}\n`);
-    for (const [i, f] of confs.entries()) h.update(`${f}\n`).update(createHash('sha256').update(confBytes[i]).digest());
-    for (const f of files) h.update(`${f}\n`).update(createHash('sha256').update(readInput(f, 'GnuPG keyring')).digest());
-    return h.digest();
-  };
-  let exported: Buffer | undefined;
-  const source: CertSource = {
-    name,
-    digest: digestOfFiles(),
-    bytes: () => {
-      if (!exported) {
-        exported = gpg(io, home, EXPORT_ARGS);
-        // Changed while we looked (gpg importing, say): name it by the export, which then never matches the files.
-        if (!digestOfFiles().equals(source.digest)) source.digest = createHash('sha256').update('gnupg export\n').update(exported).digest();
-      }
-      return exported;
-    },
-  };
-  return source;
 }
 
 function defaultCachePath(io: Io): string | undefined {
@@ -358,9 +297,6 @@ function openCache(opts: GlobalOptions, io: Io, log: Logger): { database?: Sqlit
   }
 }
 
-/** A fingerprint (v4, v6) or a 16-digit key ID: what may name a root. */
-const isLongKeyHandle = (h: string) => /^[0-9A-F]+$/.test(h) && (h.length === 16 || h.length === 40 || h.length === 64);
-
 interface Inputs {
   sources: CertSource[];
   trust: TrustOptions;
@@ -368,34 +304,18 @@ interface Inputs {
 
 /** The certificate sources and trust options the global options name. */
 function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
-  const sources: CertSource[] = opts.keyring.map((file) => sourceOf(file, dearmor(readInput(file, 'keyring'))));
+  const sources: CertSource[] = opts.keyring.map(keyringSource);
 
   let ownertrust = new Map<string, number>();
-  const roots: string[] = opts.root.map(normalizeKeyHandle);
-  const trust: Partial<TrustOptions> = {};
+  const trustedKeys: string[] = [];
+  let settings: GnupgTrustSettings = {};
   if (opts.gnupg !== undefined) {
-    const home = typeof opts.gnupg === 'string' ? opts.gnupg : io.env.GNUPGHOME || join(io.env.HOME ?? homedir(), '.gnupg');
-    const confPath = join(home, 'gpg.conf');
-    if (existsSync(confPath)) {
-      const conf = parseGpgConf(readInput(confPath, 'gpg.conf').toString('utf8'), confPath);
-      const model = conf.trustModel;
-      if (model === 'tofu+pgp') log.info('warning: gpg.conf sets trust-model tofu+pgp; only the pgp part is computed (no TOFU)');
-      else if (model !== undefined && model !== 'pgp' && model !== 'auto') {
-        throw new UnsupportedError('MS_WOT_TRUST_MODEL', `gpg.conf sets trust-model ${model}; only the pgp model is supported`, { hints: ['give --keyring, --root and --ownertrust to compute the pgp model anyway'] });
-      }
-      trust.marginalsNeeded = conf.marginalsNeeded;
-      trust.completesNeeded = conf.completesNeeded;
-      trust.maxCertDepth = conf.maxCertDepth;
-      trust.minCertLevel = conf.minCertLevel;
-      for (const key of conf.trustedKeys.map(normalizeKeyHandle)) {
-        // As gpg: a short key ID names too many keys to be a root.
-        if (isLongKeyHandle(key)) roots.push(key);
-        else log.info(`warning: ${confPath}: trusted-key ${key} is not a long key ID or fingerprint; ignored`);
-      }
-    }
-    sources.push(gnupgSource(io, home));
-    if (existsSync(join(home, 'trustdb.gpg'))) ownertrust = parseOwnertrust(gpg(io, home, ['--export-ownertrust']).toString('utf8'), 'gpg --export-ownertrust');
-    else log.info(`warning: ${home} has no trustdb.gpg, so no ownertrust`);
+    const home = typeof opts.gnupg === 'string' ? opts.gnupg : defaultGnupgHome(io.env);
+    const gnupg = readGnupgHome(home, { env: io.env, onWarning: (m) => log.info(`warning: ${m}`) });
+    trustedKeys.push(...gnupg.roots);
+    settings = gnupg.settings;
+    sources.push(gnupg.source);
+    ownertrust = gnupg.ownertrust;
   }
   if (opts.ownertrust !== undefined) {
     for (const [f, v] of parseOwnertrust(readInput(opts.ownertrust, 'ownertrust file').toString('utf8'), opts.ownertrust)) ownertrust.set(f, v);
@@ -403,11 +323,16 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
   if (opts.keyring.length === 0 && opts.gnupg === undefined) {
     throw new UsageError('MS_WOT_NO_INPUT', 'no certificates to read', { hints: ['give --keyring FILE (repeatable) or --gnupg'] });
   }
-  for (const r of roots) {
-    if (!isLongKeyHandle(r)) {
-      throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or long key ID: ${JSON.stringify(r)}`, { hints: ['give 40 hex digits (v4), 64 (v6), or a 16-digit key ID; short key IDs are too easily forged'] });
+  const roots = opts.root.map((r) => {
+    const root = parseRootHandle(r);
+    if (!root) {
+      throw new UsageError('MS_WOT_FINGERPRINT', `not a fingerprint or long key ID: ${JSON.stringify(normalizeKeyHandle(r))}`, {
+        hints: ['give 40 hex digits (v4), 64 (v6), or a 16-digit key ID; short key IDs are too easily forged'],
+      });
     }
-  }
+    return root;
+  });
+  roots.push(...trustedKeys);
   if (roots.length === 0 && ![...ownertrust.values()].some((v) => (v & 15) === 6)) {
     log.info('warning: no ultimately trusted keys; nothing can be valid (give --root, --ownertrust or --gnupg)');
   }
@@ -416,11 +341,11 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
     trust: {
       roots,
       ownertrust,
-      now: parseTime(opts.at),
-      marginalsNeeded: parseCount('marginals-needed', opts.marginalsNeeded, 2, 255) ?? trust.marginalsNeeded,
-      completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? trust.completesNeeded,
-      maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? trust.maxCertDepth,
-      minCertLevel: trust.minCertLevel,
+      now: parseAt(opts.at, io),
+      marginalsNeeded: parseCount('marginals-needed', opts.marginalsNeeded, 2, 255) ?? settings.marginalsNeeded,
+      completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? settings.completesNeeded,
+      maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? settings.maxCertDepth,
+      minCertLevel: settings.minCertLevel,
       model: opts.model,
     },
   };

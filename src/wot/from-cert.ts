@@ -9,8 +9,7 @@ import type { Policy } from '../cert/policy.js';
 import type { Certification, EvaluatedCert, UserIdState } from '../cert/types.js';
 import type { Keyring } from '../keyring/keyring.js';
 import type { Verifier } from '../verify/verifier.js';
-import { TrustNetwork } from './network.js';
-import type { TrustOptions, VerifyCertifications, WotCertification, WotKey, WotUserId } from './types.js';
+import type { VerifyCertifications, WotCertification, WotKey, WotUserId } from './types.js';
 
 function certSummary(c: Certification): WotCertification {
   return {
@@ -106,14 +105,4 @@ export interface BuildOptions {
 export async function evaluateWeb(keyring: Keyring, now: number, opts: BuildOptions): Promise<EvaluatedWeb> {
   const evaluated = await evaluateKeyring(keyring, { now, verifier: opts.verifier, policy: opts.policy, certifications: opts.eager ?? false, subkeys: false });
   return new EvaluatedWeb(evaluated);
-}
-
-/**
- * Evaluates a keyring at `trust.now` and computes its web of trust, verifying only the
- * certifications made by introducers.
- */
-export async function computeKeyringTrust(keyring: Keyring, trust: TrustOptions, opts: BuildOptions): Promise<{ network: TrustNetwork; web: EvaluatedWeb }> {
-  const web = await evaluateWeb(keyring, trust.now, opts);
-  const network = await TrustNetwork.compute(web.keys, trust, web.verifyHook(opts.verifier));
-  return { network, web };
 }

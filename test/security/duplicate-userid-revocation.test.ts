@@ -17,7 +17,7 @@ import { evaluateCerts } from '../../src/cert/evaluate.js';
 import { Keyring } from '../../src/keyring/keyring.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { computeKeyringTrust } from '../../src/wot/from-cert.js';
+import { computeKeyringTrust } from '../../src/wot/build.js';
 import { AuthServer, ensureBuilt } from '../auth/harness.js';
 import { NOW, Person } from '../auth/pki.js';
 import { certificationRevocation, DAY, gpgVerdict, ours, partsOf, putCopies, storePath } from './duplicates.js';

@@ -23,7 +23,7 @@ import { signV4, sp } from '../../src/openpgp/build.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { SigType } from '../../src/openpgp/signature.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { computeKeyringTrust } from '../../src/wot/from-cert.js';
+import { computeKeyringTrust } from '../../src/wot/build.js';
 import { AuthServer, ensureBuilt } from '../auth/harness.js';
 import { CREATED, NOW, Person } from '../auth/pki.js';
 import { GpgHome } from '../helpers/gpg.js';

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { Keyring } from '../../src/keyring/keyring.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { computeKeyringTrust } from '../../src/wot/from-cert.js';
+import { computeKeyringTrust } from '../../src/wot/build.js';
 import type { TrustNetwork } from '../../src/wot/network.js';
 import type { ValidityLetter } from '../../src/wot/types.js';
 import { GpgHome } from '../helpers/gpg.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../../src/wot/gnupg.js';
+import { normalizeKeyHandle, parseGpgConf, parseOwnertrust } from '../../src/gnupg/config.js';
 
 const A = 'CEBB52301D617E910390FE16587979573442684E';
 const B = '2D1C258A98AD42585E139485B3234FB7404B91C7';

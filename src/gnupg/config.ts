@@ -1,9 +1,10 @@
 /**
  * Reading GnuPG's trust settings from text: `gpg --export-ownertrust` output and the
- * trust options of gpg.conf. Pure parsing; running gpg and reading files is the CLI's
- * job. GnuPG's human-readable output is never parsed.
+ * trust options of gpg.conf. Pure parsing; home.ts runs gpg and reads the files.
+ * GnuPG's human-readable output is never parsed.
  */
 import { InputError } from '../errors.js';
+import { asFingerprint, parseKeySpec } from '../openpgp/fingerprint.js';
 
 /**
  * Parses `gpg --export-ownertrust` (and `--import-ownertrust` input): `FPR:VALUE:` lines,
@@ -21,7 +22,7 @@ export function parseOwnertrust(text: string, source = 'ownertrust'): Map<string
         hints: ['lines look like FINGERPRINT:VALUE: as written by gpg --export-ownertrust (6 ultimate, 5 full, 4 marginal, 3 never)'],
       });
     }
-    out.set(m[1].toUpperCase(), Number(m[2]));
+    out.set(asFingerprint(m[1]), Number(m[2]));
   });
   return out;
 }
@@ -84,7 +85,32 @@ export function parseGpgConf(text: string, source = 'gpg.conf'): GpgTrustConfig 
   return out;
 }
 
-/** Normalizes a fingerprint or key ID as users type them: `0x`, spaces and case. */
+/**
+ * A root as people name one: a fingerprint (v4, v6) or a 16-digit key ID, canonical; undefined
+ * for anything else (a short key ID names too many keys to be a root).
+ */
+export function parseRootHandle(handle: string): string | undefined {
+  try {
+    const spec = parseKeySpec(handle);
+    if (spec.kind === 'fingerprint') return spec.fpr;
+    if (spec.kind === 'keyid') return spec.keyId;
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
+  }
+}
+
+/** A key handle as users type it (`0x`, spaces, any case) in canonical form, for messages about it whether or not it parses. */
 export function normalizeKeyHandle(handle: string): string {
-  return handle.replace(/\s+/g, '').replace(/^0x/i, '').toUpperCase();
+  const spec = (() => {
+    try {
+      return parseKeySpec(handle);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (spec) return spec.kind === 'fingerprint' ? spec.fpr : spec.kind === 'keyid' ? spec.keyId : spec.hex;
+  // Not a key reference: the same clean-up, so the message names what was meant.
+  return asFingerprint(handle.replace(/\s+/g, '').replace(/^0x/i, ''));
 }

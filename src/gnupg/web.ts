@@ -1,41 +1,26 @@
 /**
- * A web of trust from certificate sources, reusing a stored snapshot of the evaluated
+ * A web of trust from certificate sources (keyring files, a GnuPG home's export), reusing a stored snapshot of the evaluated
  * summaries when the sources are byte for byte unchanged and the reference time lies in
  * the snapshot's window (src/cert/time-window.ts). A snapshot missing a verification the
  * computation needs (other roots or ownertrust reach other introducers) is not an error:
- * the sources are parsed and evaluated again, and the snapshot replaced.
+ * the sources are parsed and evaluated again, and the snapshot replaced. The I/O around
+ * the pure engine (src/wot/): reading sources, parsing packets, the snapshot store.
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_POLICY, type Policy } from '../cert/policy.js';
 import { type TimeWindow, timeWindow } from '../cert/time-window.js';
-import { Keyring } from '../keyring/keyring.js';
 import { InputError, type MsError } from '../errors.js';
+import { Keyring } from '../keyring/keyring.js';
 import { readCerts } from '../openpgp/cert.js';
-import { keyIdOf } from '../openpgp/fingerprint.js';
 import type { SnapshotStore } from '../store/types.js';
 import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
 import type { Verifier } from '../verify/verifier.js';
-import { evaluateWeb } from './from-cert.js';
-import { type Binding, isFullyValid, TrustNetwork } from './network.js';
-import { decodeSummaries, encodeSummaries, SNAPSHOT_FORMAT } from './snapshot.js';
-import { type TrustOptions, VALIDITY_LETTERS, type WotKey } from './types.js';
-
-/** Certificates to read, named for messages. */
-export interface CertSource {
-  name: string;
-  /**
-   * Names the content: equal digests promise equal bytes (SHA-256 of them, or of what they are
-   * made from). May change when bytes() finds the content changed meanwhile.
-   */
-  digest: Buffer;
-  /** The certificates as binary packets (dearmored); asked for only when packets must be parsed. */
-  bytes(): Buffer;
-}
-
-/** A source whose bytes are already in hand. */
-export function sourceOf(name: string, bytes: Buffer): CertSource {
-  return { name, digest: createHash('sha256').update(bytes).digest(), bytes: () => bytes };
-}
+import { buildTrustNetwork } from '../wot/build.js';
+import { evaluateWeb } from '../wot/from-cert.js';
+import { type Binding, isFullyValid, type TrustNetwork } from '../wot/network.js';
+import type { CertSource } from './source.js';
+import { decodeSummaries, encodeSummaries, SNAPSHOT_FORMAT } from '../wot/snapshot.js';
+import { type TrustOptions, VALIDITY_LETTERS, type WotKey } from '../wot/types.js';
 
 export interface ComputeOptions {
   /** Made only when packets must be verified (a snapshot hit verifies nothing). */
@@ -82,28 +67,6 @@ export function snapshotKey(sources: readonly CertSource[], policy: Policy): Buf
 }
 
 /**
- * Roots named by key ID (16 hex digits) or fingerprint, resolved against the certificates
- * present: a key ID names every certificate that has it.
- */
-export function resolveRoots(roots: readonly string[], fingerprints: readonly string[]): { resolved: string[]; unknown: string[] } {
-  const resolved: string[] = [];
-  const unknown: string[] = [];
-  const present = new Set(fingerprints);
-  for (const r of roots) {
-    if (r.length === 16) {
-      const hits = fingerprints.filter((f) => keyIdOf(f) === r);
-      if (hits.length === 0) unknown.push(r);
-      resolved.push(...hits);
-    } else {
-      if (!present.has(r)) unknown.push(r);
-      // An absent fingerprint stays a root: the network reports it among its missing roots.
-      resolved.push(r);
-    }
-  }
-  return { resolved, unknown };
-}
-
-/**
  * Computes the web of trust of `sources` with `trust`, whose roots may be key IDs
  * (uppercase hex; resolved against the certificates read).
  */
@@ -113,13 +76,17 @@ export async function computeWeb(sources: readonly CertSource[], trust: TrustOpt
   if (opts.snapshots && key) {
     const stored = await readSnapshot(opts.snapshots, key, trust.now);
     if (stored) {
-      const fingerprints = stored.keys.map((k) => k.fpr);
-      const { resolved, unknown } = resolveRoots(trust.roots, fingerprints);
       try {
-        const network = await TrustNetwork.compute(stored.keys, { ...trust, roots: resolved }, async () => {
-          throw new NeedsPackets();
-        });
-        return { network, fingerprints, unknownRoots: unknown, from: 'snapshot', window: stored.window, key };
+        const built = await buildTrustNetwork(
+          {
+            keys: stored.keys,
+            verify: async () => {
+              throw new NeedsPackets();
+            },
+          },
+          trust,
+        );
+        return { network: built.network, fingerprints: built.fingerprints, unknownRoots: built.unknownRoots, from: 'snapshot', window: stored.window, key };
       } catch (err) {
         if (!(err instanceof NeedsPackets)) throw err;
       }
@@ -134,11 +101,9 @@ export async function computeWeb(sources: readonly CertSource[], trust: TrustOpt
     if (certs.length === 0 && bytes.length > 0) throw new InputError('MS_WOT_KEYRING', `${s.name} holds no certificates`);
     for (const c of certs) keyring.add(c);
   }
-  const fingerprints = [...keyring].map((c) => c.primary.fpr);
-  const { resolved, unknown } = resolveRoots(trust.roots, fingerprints);
   const verifier = opts.verifier();
   const web = await evaluateWeb(keyring, trust.now, { verifier, policy });
-  const network = await TrustNetwork.compute(web.keys, { ...trust, roots: resolved }, web.verifyHook(verifier));
+  const { network, fingerprints, unknownRoots: unknown } = await buildTrustNetwork({ evaluated: web, verifier }, trust);
   const window = timeWindow(keyring, trust.now);
   // Named by the digests as they are now that the bytes are read: what was parsed.
   const parsedKey = opts.snapshots ? snapshotKey(sources, policy) : undefined;
