@@ -1,5 +1,5 @@
 /**
- * One bounded HTTP exchange for the keyserver and WKD clients: a per-request timeout
+ * One bounded HTTP exchange for the keyserver client: a per-request timeout
  * that covers the body too, a size cap enforced while streaming, and at most a few
  * redirects, never from https to http. It returns every status; callers decide.
  */
@@ -17,7 +17,7 @@ export interface HttpLimits {
   /** Aborts the exchange from outside (a total deadline); its reason is thrown when it is an MsError. */
   signal?: AbortSignal;
   fetch?: FetchFn;
-  /** Error code prefix, e.g. `MS_KEYSERVER` or `MS_WKD`. */
+  /** Error code prefix, e.g. `MS_KEYSERVER`. */
   codePrefix: string;
 }
 
