@@ -5,14 +5,14 @@
  * Verbs: pem2openpgp UID; openpgp2ssh|openpgp2pem|openpgp2spki [KEYID]; adduserid FPR UID;
  * revokeuserid FPR UID; listfprs; sshfpr; openpgp2sshfpr FPR.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
-import { EnvironmentError, UsageError } from '../errors.js';
-import { askPassphraseOnTty } from '../host/prompt.js';
+import { referenceTime } from '../clock.js';
+import { UsageError } from '../errors.js';
 import {
   addUserId,
   generateKey,
+  loadPrivateKeyWithPassphrase,
   loadSecretCert,
   normalizeKeyId,
   pem2openpgp,
@@ -27,49 +27,14 @@ import {
 } from '../keytrans/index.js';
 import { readCerts } from '../openpgp/cert.js';
 import { dearmor } from '../openpgp/armor.js';
-import { type LoadedPrivateKey, PassphraseRequiredError, parsePrivateKey, parsePublicKeyLine, sshFingerprint } from '../ssh/index.js';
+import { type LoadedPrivateKey, parsePublicKeyLine, sshFingerprint } from '../ssh/index.js';
 import { type Io, processIo, readAll } from './io.js';
+import { askPassphraseOnTty } from './prompt.js';
 import { runCommand } from './run.js';
 
 export const TRANSLATORS = ['pem2openpgp', 'openpgp2ssh', 'openpgp2pem', 'openpgp2spki'] as const;
 const VERBS = [...TRANSLATORS, 'adduserid', 'revokeuserid', 'listfprs', 'sshfpr', 'openpgp2sshfpr'] as const;
 type Verb = (typeof VERBS)[number];
-
-/** Reads a passphrase file: its first line, without the newline. @throws EnvironmentError */
-export function readPassphraseFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').split(/\r?\n/)[0];
-  } catch (err) {
-    throw new EnvironmentError('MS_PASSPHRASE_FILE', `cannot read passphrase file ${JSON.stringify(path)}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-export interface PassphraseSources {
-  /** --passphrase-file */
-  file?: string;
-  /** Environment variable naming a passphrase file (e.g. PEM2OPENPGP_PASSPHRASE_FILE). */
-  envFile?: string;
-  /** Whether asking on the terminal is allowed (interactive use, PROMPT not false). */
-  interactive: boolean;
-}
-
-/**
- * Parses a private key, finding its passphrase if it needs one: a passphrase file from
- * the option, then from the environment, then a question on the terminal.
- * @throws PassphraseRequiredError when it is encrypted and no passphrase could be had.
- */
-export async function loadPrivateKeyWithPassphrase(data: Buffer, source: string, from: PassphraseSources): Promise<LoadedPrivateKey> {
-  const file = from.file ?? from.envFile;
-  if (file !== undefined) return parsePrivateKey(data, { source, passphrase: readPassphraseFile(file) });
-  try {
-    return parsePrivateKey(data, { source });
-  } catch (err) {
-    if (!(err instanceof PassphraseRequiredError) || !from.interactive) throw err;
-    const passphrase = await askPassphraseOnTty(`Enter passphrase for ${source}: `);
-    if (passphrase === undefined) throw err;
-    return parsePrivateKey(data, { source, passphrase });
-  }
-}
 
 function program(name: string, io: Io): Command {
   return new Command(name)
@@ -84,7 +49,8 @@ function keyIdArg(arg: string | undefined): string | undefined {
 
 async function runVerb(verb: Verb, args: string[], io: Io, tool: string): Promise<number> {
   const note = (n: string) => io.stderr.write(`${tool}: ${n}\n`);
-  const now = () => Math.floor(Date.now() / 1000);
+  // Read only when PEM2OPENPGP_TIMESTAMP does not set the signatures' time.
+  const now = () => referenceTime(io.env);
   switch (verb) {
     case 'pem2openpgp': {
       const cmd = program(tool, io)
@@ -102,7 +68,7 @@ async function runVerb(verb: Verb, args: string[], io: Io, tool: string): Promis
         const loaded = await loadPrivateKeyWithPassphrase(data, 'standard input', {
           file: opts.passphraseFile,
           envFile: io.env.PEM2OPENPGP_PASSPHRASE_FILE || undefined,
-          interactive: Boolean(io.stderr.isTTY),
+          ask: io.stderr.isTTY ? askPassphraseOnTty : undefined,
         });
         privateKey = loaded.privateKey;
       }

@@ -11,8 +11,10 @@ import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Command } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
-import { COMMON_VARS, configFiles, type Env, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
+import { COMMON_VARS, configFiles, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
+import { referenceTime } from '../clock.js';
 import { EnvironmentError, InputError, MsError, NotFoundError, TemporaryError, UsageError } from '../errors.js';
+import { withLock } from '../files/lock.js';
 import { diagnose, parseSshdHostKeys } from '../host/diagnostics.js';
 import {
   addRevoker,
@@ -26,21 +28,21 @@ import {
   setExpiry,
   withRevocation,
 } from '../host/operations.js';
-import { type Asker, confirm, stdinAsker } from '../host/prompt.js';
 import { parseServiceName, readServices } from '../host/service-name.js';
 import { type Account, keyserverAsUser } from '../host/unprivileged.js';
 import { showKeyLines } from '../host/show.js';
 import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert } from '../host/store.js';
-import { oldFormat } from '../keytrans/index.js';
+import { loadPrivateKeyWithPassphrase, oldFormat } from '../keytrans/index.js';
 import { KeyserverClient } from '../keyserver/client.js';
 import { armor, dearmor, isBinary } from '../openpgp/armor.js';
 import { type Cert, readCerts } from '../openpgp/cert.js';
 import { sshBlobFromKeyObject, sshBlobFromKeyPacket } from '../ssh/index.js';
 import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
-import { loadPrivateKeyWithPassphrase } from './keytrans.js';
 import { type Logger, loggerFor } from './log.js';
+import { type Asker, askPassphraseOnTty, confirm, stdinAsker } from './prompt.js';
 import { runCommand } from './run.js';
+import { version } from './version.js';
 
 const TOOL = 'monkeysphere-host';
 
@@ -106,25 +108,6 @@ subcommands:
 
 See monkeysphere-host(8) for more info.
 `;
-
-/** Unix seconds from MONKEYSPHERE_TEST_NOW (ISO 8601 or seconds; tests only), else the clock. */
-export function hostNow(env: Env): () => number {
-  const raw = env.MONKEYSPHERE_TEST_NOW;
-  if (raw === undefined || raw === '') return () => Math.floor(Date.now() / 1000);
-  const ms = /^\d+$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw);
-  if (Number.isNaN(ms)) throw new UsageError('MS_HOST_TEST_NOW', `MONKEYSPHERE_TEST_NOW is not a time: ${JSON.stringify(raw)}`);
-  return () => Math.floor(ms / 1000);
-}
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    // Installed without package.json next to dist: say so rather than fail.
-    return 'unknown';
-  }
-}
 
 function sub(name: string, io: Io): Command {
   return new Command(`${TOOL} ${name}`)
@@ -209,7 +192,7 @@ async function importKey(ctx: Ctx, args: string[]): Promise<number> {
       const loaded = await loadPrivateKeyWithPassphrase(data, source, {
         file: opts.passphraseFile,
         envFile: ctx.io.env.MONKEYSPHERE_PASSPHRASE_FILE || undefined,
-        interactive: ctx.config.PROMPT && Boolean(ctx.io.stderr.isTTY),
+        ask: ctx.config.PROMPT && ctx.io.stderr.isTTY ? askPassphraseOnTty : undefined,
       });
       const blob = sshBlobFromKeyObject(loaded.publicKey);
       const same = ctx.store.list().find((k) => {
@@ -294,13 +277,8 @@ async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
 }
 
 /** Runs `body` holding the host key store's lock. */
-async function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
-  const lock = await ctx.store.lock();
-  try {
-    return await body();
-  } finally {
-    lock.release();
-  }
+function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
+  return withLock(() => ctx.store.lock(), body);
 }
 
 /** Saves an edited certificate, shows it, and prints the original's reminder, e.g. "Revoker added, but key must be re-published". */
@@ -571,6 +549,11 @@ async function updatePubFile(ctx: Ctx, args: string[]): Promise<number> {
   return 0;
 }
 
+/** The command's one reference time (src/clock.ts). */
+function fixedNow(t: number): () => number {
+  return () => t;
+}
+
 type Handler = (ctx: Ctx, args: string[]) => Promise<number>;
 
 const COMMANDS: Array<{ names: string[]; run: Handler }> = [
@@ -611,7 +594,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: HostDeps 
       config: loaded.values,
       log,
       store: new HostKeyStore(hostPaths(io.env)),
-      now: deps.now ?? hostNow(io.env),
+      now: deps.now ?? fixedNow(referenceTime(io.env)),
       asker: stdinAsker(io.stdin, io.stderr),
       deps,
     };

@@ -61,3 +61,16 @@ export async function acquireLock(path: string, timeoutMs = 30_000): Promise<Loc
     },
   };
 }
+
+/**
+ * Runs `body` holding a lock: the one at `path`, or the one `take` acquires (a store that
+ * makes its directory first, say), released however `body` ends.
+ */
+export async function withLock<T>(lock: string | (() => Promise<Lock>), body: () => Promise<T>): Promise<T> {
+  const held = typeof lock === 'string' ? await acquireLock(lock) : await lock();
+  try {
+    return await body();
+  } finally {
+    held.release();
+  }
+}

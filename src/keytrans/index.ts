@@ -5,3 +5,4 @@ export * from './pem2openpgp.js';
 export * from './secret-key.js';
 export * from './select.js';
 export * from './userid.js';
+export * from './passphrase.js';
