@@ -8,9 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { main } from '../../src/cli/monkeysphere-authentication.js';
-import type { Io } from '../../src/cli/io.js';
+import { runCli } from '../helpers/run-cli.js';
 import { Sshd, secureTmpDir } from '../helpers/sshd.js';
 import { NOW, type Person } from './pki.js';
 
@@ -88,18 +87,8 @@ export class AuthServer {
 
   /** Runs monkeysphere-authentication in-process. */
   async run(argv: string[], stdin: string | Buffer = ''): Promise<RunResult> {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const io: Io = {
-      stdout: { write: (c: string | Uint8Array) => out.push(Buffer.from(c)) },
-      stderr: { write: (c: string | Uint8Array) => err.push(Buffer.from(c)) },
-      stdin: Readable.from([Buffer.from(stdin)]),
-      env: { ...this.env },
-      cwd: this.root,
-    };
-    const status = await main(argv, io);
-    const stdoutBytes = Buffer.concat(out);
-    return { status, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes };
+    const r = await runCli(main, argv, { stdin, env: { ...this.env }, cwd: this.root });
+    return { status: r.code, stdout: r.text, stderr: r.stderr, stdoutBytes: r.stdout };
   }
 
   /** Like run(), but fails the test on a non-zero exit. */

@@ -8,7 +8,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { type HostDeps, main } from '../../src/cli/monkeysphere-host.js';
 import { GpgHome, REFERENCE_TIME } from '../helpers/gpg.js';
-import { type CliResult, runCli } from '../keytrans/cli.js';
+import { type CliResult, runCli } from '../helpers/run-cli.js';
 
 export const T0 = REFERENCE_TIME;
 

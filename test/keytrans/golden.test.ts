@@ -12,7 +12,7 @@ import { main } from '../../src/cli/keytrans.js';
 import { main as openpgp2ssh } from '../../src/cli/openpgp2ssh.js';
 import { main as pem2openpgp } from '../../src/cli/pem2openpgp.js';
 import { GpgHome } from '../helpers/gpg.js';
-import { runCli } from './cli.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden', 'keytrans', 'k2');
 /** Monkeysphere's preferences, as tests/keytrans configures gpg. */

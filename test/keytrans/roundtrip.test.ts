@@ -11,7 +11,7 @@ import { main } from '../../src/cli/keytrans.js';
 import { main as pem2openpgpMain } from '../../src/cli/pem2openpgp.js';
 import { GpgHome, REFERENCE_TIME } from '../helpers/gpg.js';
 import { keygenFingerprint, ok, Scratch, type SshKeyKind } from '../ssh/tools.js';
-import { runCli } from './cli.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const scratch = new Scratch();
 after(() => scratch.cleanup());

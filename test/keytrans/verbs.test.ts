@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { main } from '../../src/cli/keytrans.js';
 import { GpgHome, REFERENCE_TIME } from '../helpers/gpg.js';
 import { keygenFingerprint, Scratch } from '../ssh/tools.js';
-import { runCli } from './cli.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const scratch = new Scratch();
 after(() => scratch.cleanup());

@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as openpgp from 'openpgp';
-import type { Io } from '../../src/cli/io.js';
 import { main as wotMain } from '../../src/cli/monkeysphere-wot.js';
 import { dearmor } from '../../src/openpgp/armor.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { formatFingerprint, keyIdOf } from '../../src/openpgp/fingerprint.js';
 import { AuthServer, ensureBuilt } from '../auth/harness.js';
+import { runCli } from '../helpers/run-cli.js';
 import { CREATED } from '../auth/pki.js';
 
 const VERA = 'Vera Six <vera@example.org>';
@@ -59,27 +58,8 @@ function parseUid(text: string): { name: string; email: string } {
 const bytesOf = (key: openpgp.Key): Buffer => dearmor(Buffer.from(key.toPublic().armor()));
 
 async function runWot(argv: string[], home: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: {
-      write: (s: string | Uint8Array) => {
-        out += s.toString();
-        return true;
-      },
-    },
-    stderr: {
-      write: (s: string | Uint8Array) => {
-        err += s.toString();
-        return true;
-      },
-    },
-    stdin: Readable.from([]),
-    env: { HOME: home },
-    cwd: home,
-  };
-  const code = await wotMain(argv, io);
-  return { code, out, err };
+  const r = await runCli(wotMain, argv, { env: { HOME: home }, cwd: home });
+  return { code: r.code, out: r.text, err: r.stderr };
 }
 
 let server: AuthServer;

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/monkeysphere-wot.js';
 import { armor } from '../../src/openpgp/armor.js';
 import { GpgHome } from '../helpers/gpg.js';
 import { buildWeb, type GeneratedWeb, gpgDomainRegex } from '../helpers/webgen.js';
+import { runCli } from '../helpers/run-cli.js';
 
 interface Run {
   code: number;
@@ -21,27 +21,8 @@ interface Run {
 }
 
 async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io = {
-    stdout: {
-      write: (s: string | Uint8Array) => {
-        out += s.toString();
-        return true;
-      },
-    },
-    stderr: {
-      write: (s: string | Uint8Array) => {
-        err += s.toString();
-        return true;
-      },
-    },
-    stdin: Readable.from([]),
-    env: { HOME: dir, ...env },
-    cwd: dir,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
+  const r = await runCli(main, argv, { env: { HOME: dir, ...env }, cwd: dir });
+  return { code: r.code, out: r.text, err: r.stderr };
 }
 
 let dir: string;

@@ -1,4 +1,7 @@
-/** Runs a command's main() in-process with given stdin and environment, capturing what it prints. */
+/**
+ * The one in-process command runner of the tests: a command's main() with given arguments,
+ * stdin, environment and directory, capturing what it prints and its exit code.
+ */
 import { Readable } from 'node:stream';
 import type { Io } from '../../src/cli/io.js';
 
