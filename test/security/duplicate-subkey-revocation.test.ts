@@ -21,9 +21,9 @@ import { evaluateCerts } from '../../src/cert/evaluate.js';
 import { Keyring } from '../../src/keyring/keyring.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { AuthServer, ensureBuilt } from '../auth/harness.js';
+import { type AuthServer, ensureBuilt } from '../auth/harness.js';
 import { NOW, Person } from '../auth/pki.js';
-import { DAY, gpgVerdict, ours, partsOf, putCopies, storePath, subkeyRevocation } from './duplicates.js';
+import { certifiedServer, DAY, gpgVerdict, ours, partsOf, putCopies, storePath, subkeyRevocation } from './duplicates.js';
 
 const BOB = 'Bob <bob@example.net>';
 
@@ -45,16 +45,7 @@ interface Scene {
 
 /** A server where Admin is the identity certifier and has certified Bob. */
 async function scene(t: { after: (fn: () => void) => void }): Promise<Scene> {
-  const server = new AuthServer();
-  const admin = new Person(['Admin <admin@example.net>']);
-  const bob = new Person([BOB]).certifiedBy(admin);
-  t.after(() => {
-    server.cleanup();
-    admin.cleanup();
-    bob.cleanup();
-  });
-  await server.ok(['setup']);
-  await server.addCertifier(admin);
+  const { server, bob } = await certifiedServer(t, BOB);
   const p = partsOf(bob);
   const head = [p.primary, ...p.user(BOB)];
   const revocation = subkeyRevocation(bob, NOW - DAY);

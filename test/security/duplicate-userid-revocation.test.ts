@@ -18,9 +18,9 @@ import { Keyring } from '../../src/keyring/keyring.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { computeKeyringTrust } from '../../src/wot/build.js';
-import { AuthServer, ensureBuilt } from '../auth/harness.js';
+import { type AuthServer, ensureBuilt } from '../auth/harness.js';
 import { NOW, Person } from '../auth/pki.js';
-import { certificationRevocation, DAY, gpgVerdict, ours, partsOf, putCopies, storePath } from './duplicates.js';
+import { certificationRevocation, certifiedServer, DAY, gpgVerdict, ours, partsOf, putCopies, storePath } from './duplicates.js';
 
 const BOB = 'Bob <bob@example.net>';
 
@@ -46,16 +46,7 @@ interface Scene {
 
 /** A server where Admin is the identity certifier and has certified Bob. */
 async function scene(t: { after: (fn: () => void) => void }): Promise<Scene> {
-  const server = new AuthServer();
-  const admin = new Person(['Admin <admin@example.net>']);
-  const bob = new Person([BOB]).certifiedBy(admin);
-  t.after(() => {
-    server.cleanup();
-    admin.cleanup();
-    bob.cleanup();
-  });
-  await server.ok(['setup']);
-  await server.addCertifier(admin);
+  const { server, admin, bob } = await certifiedServer(t, BOB);
   const p = partsOf(bob);
   const [uid, selfSig] = p.user(BOB);
   const revocation = certificationRevocation(admin, bob, BOB, NOW - DAY);

@@ -10,11 +10,26 @@ import { AuthStore } from '../../src/auth/store.js';
 import { signV4, sp } from '../../src/openpgp/build.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { SigType } from '../../src/openpgp/signature.js';
-import type { AuthServer } from '../auth/harness.js';
-import { NOW, type Person } from '../auth/pki.js';
+import { AuthServer } from '../auth/harness.js';
+import { NOW, Person } from '../auth/pki.js';
 import { GpgHome } from '../helpers/gpg.js';
 
 export const DAY = 86400;
+
+/** A server where Admin is the identity certifier and has certified `userId` (Bob); removed after the test. */
+export async function certifiedServer(t: { after: (fn: () => void) => void }, userId: string): Promise<{ server: AuthServer; admin: Person; bob: Person }> {
+  const server = new AuthServer();
+  const admin = new Person(['Admin <admin@example.net>']);
+  const bob = new Person([userId]).certifiedBy(admin);
+  t.after(() => {
+    server.cleanup();
+    admin.cleanup();
+    bob.cleanup();
+  });
+  await server.ok(['setup']);
+  await server.addCertifier(admin);
+  return { server, admin, bob };
+}
 
 /** The packets of a person's certificate by component: the primary key, each user ID, the subkey. */
 export interface Parts {
