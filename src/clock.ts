@@ -33,17 +33,19 @@ export function toDate(t: UnixTime): Date {
 export function parseTime(text: string): UnixTime | undefined {
   const s = text.trim();
   if (/^\d+$/.test(s)) return Number(s);
-  const gpg = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})!?$/.exec(s);
-  if (gpg) {
-    const [, y, mo, d, h, mi, se] = gpg.map(Number);
-    const ms = Date.UTC(y, mo - 1, d, h, mi, se);
-    return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
-  }
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
-  // Date.parse reads a date-time without zone as local time; gpg and we read it as UTC.
-  const zoned = /T|\s/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s.replace(' ', 'T')}Z` : s.replace(' ', 'T');
-  const ms = Date.parse(zoned);
-  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+  const m =
+    /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})!?$/.exec(s) ??
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h = 0, mi = 0, se = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  // Out-of-range fields are refused, not carried into the next month as Date.UTC would.
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return undefined;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, se);
+  if (new Date(ms).getUTCDate() !== d) return undefined;
+  // A time without a zone is UTC, as gpg reads it.
+  const zone = m[7];
+  const offset = zone === undefined || zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  return Math.floor(ms / 1000) - offset * 60;
 }
 
 /**
