@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import {
   addUserId,
   generateKey,
+  type KeyRef,
   loadPrivateKeyWithPassphrase,
   loadSecretCert,
   normalizeKeyId,
@@ -43,7 +44,7 @@ function program(name: string, io: Io): Command {
     .allowExcessArguments(false);
 }
 
-function keyIdArg(arg: string | undefined): string | undefined {
+function keyIdArg(arg: string | undefined): KeyRef | undefined {
   return arg === undefined ? undefined : normalizeKeyId(arg);
 }
 

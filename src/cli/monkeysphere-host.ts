@@ -1,42 +1,37 @@
-/**
- * monkeysphere-host: the host administrator's tool. Every subcommand and alias of the
- * original (import-key, show-keys, set-expire, add-servicename, revoke-servicename,
- * add-revoker, revoke-key, publish-keys, diagnostics, version, help), the same config
- * file and variables, and `$SYSDATADIR/host_keys.pub.pgp` rewritten on every change.
- * Host secret keys live in our own store (src/host/store.ts), not in a GnuPG home.
- */
-import { spawnSync } from 'node:child_process';
+
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Command } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
 import { COMMON_VARS, configFiles, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
 import { referenceTime } from '../clock.js';
-import { EnvironmentError, InputError, MsError, NotFoundError, TemporaryError, UsageError } from '../errors.js';
+import { MsError, NotFoundError, TemporaryError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
-import { diagnose, parseSshdHostKeys } from '../host/diagnostics.js';
+import { diagnose } from '../host/diagnostics.js';
 import {
   addRevoker,
   addServiceName,
   evaluateHostCert,
-  hostCertFromOpenPgp,
   MENU_REASONS,
-  newHostCert,
+  defaultRevocationText,
   revocationSignature,
   revokeServiceName,
   setExpiry,
   withRevocation,
 } from '../host/operations.js';
+import { EXPIRE_HELP, parseExpire } from '../host/expire.js';
+import { planImport } from '../host/import-key.js';
+import { type HostKeyserver, hostKeyserver } from '../host/keyserver.js';
+import { checkNameAddable, checkNameRevocable } from '../host/names.js';
+import { defaultHostname, sshdHostKeys } from '../host/probes.js';
+import { fetchRevoker, parseRevokerId, revokerFromBytes, revokerIdText } from '../host/revoker.js';
 import { parseServiceName, readServices } from '../host/service-name.js';
-import { type Account, keyserverAsUser } from '../host/unprivileged.js';
+import type { Account } from '../host/unprivileged.js';
 import { showKeyLines } from '../host/show.js';
 import { type HostKey, HostKeyStore, hostPaths, minimalPublicCert } from '../host/store.js';
 import { loadPrivateKeyWithPassphrase, oldFormat } from '../keytrans/index.js';
-import { KeyserverClient } from '../keyserver/client.js';
-import { armor, dearmor, isBinary } from '../openpgp/armor.js';
-import { type Cert, readCerts } from '../openpgp/cert.js';
-import { sshBlobFromKeyObject, sshBlobFromKeyPacket } from '../ssh/index.js';
+import { armor } from '../openpgp/armor.js';
+import type { Cert } from '../openpgp/cert.js';
 import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { type Logger, loggerFor } from './log.js';
@@ -57,8 +52,7 @@ export const HOST_VARS = {
 
 export type HostConfig = LoadedConfig<typeof HOST_VARS>;
 
-/** The keyserver operations monkeysphere-host uses (a KeyserverClient, or a test double). */
-export type HostKeyserver = Pick<KeyserverClient, 'send' | 'getByFingerprint' | 'getByKeyId'>;
+export type { HostKeyserver };
 
 /** What the outside world is, injectable for tests. */
 export interface HostDeps {
@@ -124,25 +118,16 @@ async function show(ctx: Ctx, key: HostKey): Promise<void> {
   print(ctx.io, showKeyLines(await evaluateHostCert(key.cert, ctx.now())));
 }
 
-/**
- * The keyserver client. Run as root, keyserver access happens as MONKEYSPHERE_USER in a
- * child process (as the original's `su`), so root never parses network answers.
- * @throws EnvironmentError (MS_HOST_NO_USER) when running as root and that account does not exist.
- */
+/** The keyserver client (src/host/keyserver.ts), or the test double. */
 async function keyserverFor(ctx: Ctx): Promise<HostKeyserver> {
   const servers = [ctx.config.KEYSERVER];
   if (ctx.deps.keyserver) return ctx.deps.keyserver(servers);
-  if (process.getuid?.() === 0) {
-    const name = ctx.config.MONKEYSPHERE_USER;
-    const account = (await (ctx.deps.lookupAccount ?? lookupAccount)(name)) ?? undefined;
-    if (!account) {
-      throw new EnvironmentError('MS_HOST_NO_USER', `MONKEYSPHERE_USER ${JSON.stringify(name)} does not exist, so the keyserver cannot be used safely`, {
-        hints: [`create the account (adduser --system ${name}), or set MONKEYSPHERE_USER to an existing unprivileged user`],
-      });
-    }
-    if (account.uid !== 0) return keyserverAsUser(servers, account, (m) => ctx.log.debug(m));
-  }
-  return new KeyserverClient({ servers });
+  return hostKeyserver({
+    servers,
+    monkeysphereUser: ctx.config.MONKEYSPHERE_USER,
+    lookupAccount: async (name) => (await (ctx.deps.lookupAccount ?? lookupAccount)(name)) ?? undefined,
+    debug: (m) => ctx.log.debug(m),
+  });
 }
 
 async function lookupAccount(name: string): Promise<Account | undefined> {
@@ -160,14 +145,6 @@ async function readInput(ctx: Ctx, file: string): Promise<Buffer> {
   }
 }
 
-function looksLikeOpenPgp(data: Buffer): boolean {
-  return isBinary(data) || data.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----');
-}
-
-function validityNames(cert: Cert): string[] {
-  return cert.users.map((u) => u.text);
-}
-
 // ---- subcommands ---------------------------------------------------------------
 
 async function importKey(ctx: Ctx, args: string[]): Promise<number> {
@@ -183,38 +160,17 @@ async function importKey(ctx: Ctx, args: string[]): Promise<number> {
   const data = await readInput(ctx, file);
   const source = file === '-' ? 'standard input' : file;
   return locked(ctx, async () => {
-    const now = ctx.now();
-    let cert: Cert;
-    if (looksLikeOpenPgp(data)) {
-      cert = hostCertFromOpenPgp(dearmor(data));
-      if (!validityNames(cert).includes(name)) cert = await addServiceName(cert, name, now);
-    } else {
-      const loaded = await loadPrivateKeyWithPassphrase(data, source, {
-        file: opts.passphraseFile,
-        envFile: ctx.io.env.MONKEYSPHERE_PASSPHRASE_FILE || undefined,
-        ask: ctx.config.PROMPT && ctx.io.stderr.isTTY ? askPassphraseOnTty : undefined,
-      });
-      const blob = sshBlobFromKeyObject(loaded.publicKey);
-      const same = ctx.store.list().find((k) => {
-        try {
-          return sshBlobFromKeyPacket(k.cert.primary).equals(blob);
-        } catch {
-          return false;
-        }
-      });
-      if (same) {
-        throw new UsageError('MS_HOST_KEY_EXISTS', `this key is already host key ${same.fpr}`, {
-          hints: [`to give it another service name: monkeysphere-host add-servicename ${name} ${same.fpr}`],
-        });
-      }
-      cert = newHostCert(loaded.privateKey, name, now);
-    }
-    if (ctx.store.list().some((k) => k.fpr === cert.primary.fpr)) throw new UsageError('MS_HOST_KEY_EXISTS', `host key ${cert.primary.fpr} is already imported`);
-    const inUse = [];
-    for (const k of ctx.store.list()) {
-      const ev = await evaluateHostCert(k.cert, now);
-      if (ev.userIds.some((u) => u.text === name && u.status === 'valid')) inUse.push(k.fpr);
-    }
+    const { cert, nameInUse: inUse } = await planImport(ctx.store, {
+      data,
+      serviceName: name,
+      now: ctx.now(),
+      loadPrivateKey: () =>
+        loadPrivateKeyWithPassphrase(data, source, {
+          file: opts.passphraseFile,
+          envFile: ctx.io.env.MONKEYSPHERE_PASSPHRASE_FILE || undefined,
+          ask: ctx.config.PROMPT && ctx.io.stderr.isTTY ? askPassphraseOnTty : undefined,
+        }),
+    });
     if (inUse.length > 0) {
       if (ctx.config.PROMPT) {
         const ok = await confirm(ctx.asker, `A host key already exists with the service name '${name}' (${inUse.join(', ')}).\nAre you sure you want to import another key with this name?`, false);
@@ -240,23 +196,6 @@ async function showKeys(ctx: Ctx, args: string[]): Promise<number> {
     await show(ctx, k);
   }
   return 0;
-}
-
-const EXPIRE_HELP = `Must specify expiration.  The possibilities are:
-      0 = key does not expire
-   <n>  = key expires in n days
-   <n>w = key expires in n weeks
-   <n>m = key expires in n months
-   <n>y = key expires in n years`;
-
-/** gpg's expiry arithmetic: n days, weeks (7), months (30) or years (365) from now; 0 never. */
-export function parseExpire(spec: string, now: number): number | undefined {
-  const m = /^([0-9]+)([wmy]?)$/.exec(spec);
-  if (!m) throw new UsageError('MS_HOST_EXPIRE', `Invalid expiration ${JSON.stringify(spec)}`, { hints: EXPIRE_HELP.split('\n').slice(1).map((l) => l.trim()) });
-  const n = Number(m[1]);
-  if (n === 0) return undefined;
-  const days = n * ({ '': 1, w: 7, m: 30, y: 365 } as Record<string, number>)[m[2]];
-  return now + days * 86400;
 }
 
 async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
@@ -295,10 +234,7 @@ async function addName(ctx: Ctx, args: string[]): Promise<number> {
   return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
-    const ev = await evaluateHostCert(key.cert, now);
-    if (ev.userIds.some((u) => u.text === name && u.status === 'valid')) {
-      throw new UsageError('MS_HOST_NAME_EXISTS', `Service name '${name}' already exists on key '${key.fpr}'.`);
-    }
+    await checkNameAddable(key, name, now);
     parseServiceName(name, readServices(ctx.deps.servicesFile));
     if (
       ctx.config.PROMPT &&
@@ -318,10 +254,7 @@ async function revokeName(ctx: Ctx, args: string[]): Promise<number> {
   return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
-    const ev = await evaluateHostCert(key.cert, now);
-    if (!ev.userIds.some((u) => u.text === name && u.status !== 'revoked')) {
-      throw new NotFoundError('MS_HOST_NAME_NOT_FOUND', `No non-revoked service name found matching '${name}'.`);
-    }
+    await checkNameRevocable(key, name, now);
     if (
       ctx.config.PROMPT &&
       !(await confirm(ctx.asker, `The following service name on key '${key.fpr}' will be revoked:\n  ${name}\nAre you sure you would like to revoke this service name?`, true))
@@ -338,28 +271,11 @@ async function loadRevoker(ctx: Ctx, spec: string): Promise<{ cert: Cert; fromKe
   const path = spec === '-' || isAbsolute(spec) ? spec : join(ctx.io.cwd, spec);
   if (spec === '-' || existsSync(path)) {
     ctx.log.verbose(spec === '-' ? 'reading key from stdin...' : `reading key from file '${spec}'...`);
-    const { certs } = readCerts(dearmor(await readInput(ctx, spec)));
-    if (certs.length !== 1) {
-      throw new InputError('MS_HOST_REVOKER_FILE', `${spec === '-' ? 'standard input' : `file '${spec}'`} must contain exactly one key (found ${certs.length})`);
-    }
-    return { cert: certs[0], fromKeyserver: false };
+    return { cert: revokerFromBytes(await readInput(ctx, spec), spec === '-' ? 'standard input' : `file '${spec}'`), fromKeyserver: false };
   }
-  const m = /^(?:0x)?([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$/.exec(spec);
-  if (!m) {
-    throw new UsageError('MS_HOST_REVOKER', `${JSON.stringify(spec)} is neither a file nor a key ID`, {
-      hints: ['give the revoker as a 16-digit key ID or a 40-digit fingerprint, a file, or - for stdin'],
-    });
-  }
-  const id = m[1].toUpperCase();
-  ctx.log.verbose(`searching keyserver ${ctx.config.KEYSERVER} for revoker keyID ${id}...`);
-  const ks = await keyserverFor(ctx);
-  const result = id.length === 40 ? await ks.getByFingerprint(id) : await ks.getByKeyId(id);
-  // A keyserver is not an authority: keep only the certificate whose primary key is the one asked for.
-  const matching = result.certs.filter((c) => c.primary.fpr.endsWith(id));
-  if (matching.length !== 1) {
-    throw new NotFoundError('MS_HOST_REVOKER_NOT_FOUND', `Could not find key '${id}' on keyserver ${ctx.config.KEYSERVER} (${matching.length} matching keys).`);
-  }
-  return { cert: matching[0], fromKeyserver: true };
+  const id = parseRevokerId(spec);
+  ctx.log.verbose(`searching keyserver ${ctx.config.KEYSERVER} for revoker keyID ${revokerIdText(id)}...`);
+  return { cert: await fetchRevoker(await keyserverFor(ctx), id, ctx.config.KEYSERVER), fromKeyserver: true };
 }
 
 async function addRevokerCmd(ctx: Ctx, args: string[]): Promise<number> {
@@ -381,12 +297,6 @@ async function addRevokerCmd(ctx: Ctx, args: string[]): Promise<number> {
   });
 }
 
-function revocationText(now: number): string {
-  // The original's `date '+%F_%T%z'`, in UTC.
-  const iso = new Date(now * 1000).toISOString();
-  return `Monkeysphere host key revocation (automated) ${iso.slice(0, 10)}_${iso.slice(11, 19)}+0000`;
-}
-
 async function revokeKey(ctx: Ctx, args: string[]): Promise<number> {
   const cmd = sub('revoke-key', ctx.io).argument('[keyid]', 'which host key');
   cmd.parse(args, { from: 'user' });
@@ -394,7 +304,7 @@ async function revokeKey(ctx: Ctx, args: string[]): Promise<number> {
   const now = ctx.now();
   let publish = false;
   let reason = MENU_REASONS[1];
-  let text = revocationText(now);
+  let text = defaultRevocationText(now);
   if (ctx.config.PROMPT) {
     ctx.io.stderr.write(`This will generate a revocation certificate for key ${key.fpr}
 and dump the certificate to standard output.
@@ -474,19 +384,6 @@ async function publishKeys(ctx: Ctx, args: string[]): Promise<number> {
   }
   if (failed > 0) throw new TemporaryError('MS_HOST_PUBLISH', `${failed} of ${keys.length} keys were not published`);
   return 0;
-}
-
-function defaultHostname(): string {
-  const r = spawnSync('hostname', ['-f'], { encoding: 'utf8' });
-  const name = r.status === 0 ? r.stdout.trim() : '';
-  return name || osHostname();
-}
-
-function sshdHostKeys(command: string[]): { files: string[] } | { error: string } {
-  const r = spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  if (r.error) return { error: r.error.message };
-  if (r.status !== 0) return { error: `${command.join(' ')} exited with status ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}` };
-  return { files: parseSshdHostKeys(r.stdout) };
 }
 
 async function diagnostics(ctx: Ctx, args: string[]): Promise<number> {

@@ -199,3 +199,9 @@ export function revocationSignature(cert: Cert, reason: number, text: string, no
 export function withRevocation(publicCert: Cert, revocation: Signature): Cert {
   return single(writeCert(mergeCerts(publicCert, single(Buffer.concat([publicKeyPacket(publicCert.primary), oldFormat(revocation.packet)]), 'revocation'))), 'revocation');
 }
+
+/** The revocation's description when none is given: the original's `date '+%F_%T%z'`, in UTC. */
+export function defaultRevocationText(now: number): string {
+  const iso = new Date(now * 1000).toISOString();
+  return `Monkeysphere host key revocation (automated) ${iso.slice(0, 10)}_${iso.slice(11, 19)}+0000`;
+}

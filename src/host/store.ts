@@ -21,7 +21,9 @@ import { acquireLock, type Lock } from '../files/lock.js';
 import { armor } from '../openpgp/armor.js';
 import { type Cert, readCerts, type SigEntry, writeCert } from '../openpgp/cert.js';
 import { encodeOldPacket, type Packet, Tag } from '../openpgp/packets.js';
+import { isFingerprint } from '../openpgp/fingerprint.js';
 import { SigType } from '../openpgp/signature.js';
+import { parseKeyRef } from '../keytrans/key-ref.js';
 import { issuedBy } from '../cert/evaluate.js';
 
 export interface HostPaths {
@@ -122,7 +124,7 @@ export class HostKeyStore {
     }
     const out: HostKey[] = [];
     for (const name of names.sort()) {
-      if (!/^[0-9A-F]{40}(?:[0-9A-F]{24})?\.pgp$/.test(name)) continue;
+      if (!name.endsWith('.pgp') || !isFingerprint(name.slice(0, -4))) continue;
       const file = join(this.paths.keysDir, name);
       let cert: Cert | undefined;
       try {
@@ -225,10 +227,9 @@ function noHostKey(): NotFoundError {
 }
 
 function matchKey(keys: HostKey[], keyId: string): HostKey {
-  const m = /^(?:0x)?([0-9A-Fa-f]+)$/.exec(keyId.trim());
-  if (!m) throw new UsageError('MS_HOST_KEYID', `${JSON.stringify(keyId)} is not a key ID (hex digits of the fingerprint)`);
-  const suffix = m[1].toUpperCase();
-  const found = keys.filter((k) => k.fpr.endsWith(suffix));
+  const ref = parseKeyRef(keyId);
+  if (!ref) throw new UsageError('MS_HOST_KEYID', `${JSON.stringify(keyId)} is not a key ID (hex digits of the fingerprint)`);
+  const found = keys.filter((k) => ref.matches(k.fpr));
   if (found.length === 0) {
     throw new NotFoundError('MS_HOST_KEY_NOT_FOUND', `No host key found matching ${JSON.stringify(keyId)}.`, { hints: keys.map((k) => `host key ${k.fpr}`) });
   }

@@ -6,3 +6,4 @@ export * from './secret-key.js';
 export * from './select.js';
 export * from './userid.js';
 export * from './passphrase.js';
+export * from './key-ref.js';

@@ -8,19 +8,20 @@ import { dearmor } from '../openpgp/armor.js';
 import { type KeyPacket, parseKeyPacket } from '../openpgp/key-packet.js';
 import { framePackets, Tag } from '../openpgp/packets.js';
 import { hasSshForm } from '../ssh/index.js';
+import { type KeyRef, parseKeyRef } from './key-ref.js';
 
 /**
- * Normalises a KEYID argument: optional `0x`, then at least 8 hex digits; uppercase.
+ * Reads a KEYID argument: a key ID, a fingerprint, or at least its last 8 hex digits (`0x` allowed).
  * @throws UsageError (MS_KEYTRANS_KEYID)
  */
-export function normalizeKeyId(arg: string): string {
-  const m = /^(?:0x)?([0-9A-Fa-f]{8,64})$/.exec(arg.trim());
-  if (!m) {
+export function normalizeKeyId(arg: string): KeyRef {
+  const ref = parseKeyRef(arg, 8);
+  if (!ref) {
     throw new UsageError('MS_KEYTRANS_KEYID', `${JSON.stringify(arg)} is not a key ID or fingerprint`, {
       hints: ['give at least the last 8 hex digits of the fingerprint, e.g. 0x1234ABCD'],
     });
   }
-  return m[1].toUpperCase();
+  return ref;
 }
 
 /** Every key packet in the input (armored or binary), with notes on what was skipped. */
@@ -44,15 +45,15 @@ export function readKeyPackets(input: Buffer): { keys: KeyPacket[]; notes: strin
 }
 
 /**
- * The single key whose fingerprint ends in `keyId` (every key when undefined).
+ * The single key `keyId` names (every key when undefined).
  * The same key seen twice (public and secret) counts once; the secret copy wins.
  * @throws UsageError ("Found two matching keys.", MS_KEYTRANS_AMBIGUOUS) when several keys match;
  *         NotFoundError ("No matching key found.", MS_KEYTRANS_NO_MATCH) when none does.
  */
-export function selectKey(keys: KeyPacket[], keyId: string | undefined, notes: string[] = [], usable: (k: KeyPacket) => boolean = hasSshForm): KeyPacket {
+export function selectKey(keys: KeyPacket[], keyId: KeyRef | undefined, notes: string[] = [], usable: (k: KeyPacket) => boolean = hasSshForm): KeyPacket {
   const byFpr = new Map<string, KeyPacket>();
   for (const k of keys) {
-    if (keyId !== undefined && !k.fpr.endsWith(keyId)) continue;
+    if (keyId !== undefined && !keyId.matches(k.fpr)) continue;
     if (!usable(k)) {
       notes.push(`skipping key ${k.fpr}: public-key algorithm ${k.algorithm} is not supported`);
       continue;
@@ -67,6 +68,6 @@ export function selectKey(keys: KeyPacket[], keyId: string | undefined, notes: s
     });
   }
   const found = [...byFpr.values()][0];
-  if (!found) throw new NotFoundError('MS_KEYTRANS_NO_MATCH', 'No matching key found.', { data: { keyId } });
+  if (!found) throw new NotFoundError('MS_KEYTRANS_NO_MATCH', 'No matching key found.', { data: { keyId: keyId?.hex } });
   return found;
 }

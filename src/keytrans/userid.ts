@@ -9,6 +9,7 @@ import { dearmor } from '../openpgp/armor.js';
 import { type Cert, readCerts, userIds } from '../openpgp/cert.js';
 import { userIdPacket } from '../openpgp/build.js';
 import { oldFormat, publicKeyPacket, RevocationReason, type Signer, userIdRevocation, userIdSelfSignature } from './certify.js';
+import type { KeyRef } from './key-ref.js';
 import { privateKeyFromPacket } from './secret-key.js';
 
 export interface SecretCert {
@@ -17,17 +18,16 @@ export interface SecretCert {
 }
 
 /**
- * The one secret certificate in `input` whose primary fingerprint ends in `fprSuffix`.
+ * The one secret certificate in `input` whose primary key `ref` names.
  * @throws NotFoundError (MS_KEYTRANS_NO_MATCH), UsageError (MS_KEYTRANS_AMBIGUOUS),
  *         InputError when its secret key cannot be used.
  */
-export function loadSecretCert(input: Buffer, fprSuffix: string): SecretCert {
+export function loadSecretCert(input: Buffer, ref: KeyRef): SecretCert {
   const { certs } = readCerts(dearmor(input));
-  const suffix = fprSuffix.replace(/^0x/i, '').toUpperCase();
-  const matching = certs.filter((c) => c.secret && c.primary.fpr.endsWith(suffix));
+  const matching = certs.filter((c) => c.secret && ref.matches(c.primary.fpr));
   if (matching.length > 1) throw new UsageError('MS_KEYTRANS_AMBIGUOUS', 'Found two matching keys.');
   const cert = matching[0];
-  if (!cert) throw new NotFoundError('MS_KEYTRANS_NO_MATCH', `no secret key matching ${JSON.stringify(fprSuffix)} found`);
+  if (!cert) throw new NotFoundError('MS_KEYTRANS_NO_MATCH', `no secret key matching ${JSON.stringify(ref.hex)} found`);
   return { cert, signer: { key: cert.primary, privateKey: privateKeyFromPacket(cert.primary) } };
 }
 

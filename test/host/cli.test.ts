@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseExpire } from '../../src/cli/monkeysphere-host.js';
+import { parseExpire } from '../../src/host/expire.js';
 import { parseServiceName } from '../../src/host/service-name.js';
 import { Scratch } from '../ssh/tools.js';
 import { HostEnv, T0 } from './harness.js';
