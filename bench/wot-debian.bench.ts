@@ -18,7 +18,6 @@ import { keyPacketFor, signV4, sp, userIdPacket } from '../src/openpgp/build.js'
 import { readCerts, writeCert } from '../src/openpgp/cert.js';
 import { mergeCerts } from '../src/openpgp/merge.js';
 import { MemoryVerificationCache } from '../src/verify/cache.js';
-import { VerifyPool } from '../src/verify/pool.js';
 import { Verifier } from '../src/verify/verifier.js';
 import { computeKeyringTrust } from '../src/wot/build.js';
 import { GpgHome } from '../test/helpers/gpg.js';
@@ -239,25 +238,20 @@ async function inProcess(): Promise<string[]> {
   const parseMs = performance.now() - p0;
   for (const c of readCerts(Buffer.concat([rootBytes, xBytes])).certs) keyring.add(c);
   const cache = new MemoryVerificationCache();
-  const pool = new VerifyPool();
   const lines: string[] = [`- In process: reading the 28 MB keyring into certificates takes ${fmt(parseMs)} (src/openpgp).`];
-  try {
-    for (const round of ['cold', 'warm']) {
-      const t0 = performance.now();
-      const { network } = await computeKeyringTrust(keyring, { now: NOW, roots: [rKey.fpr] }, { verifier: new Verifier({ cache, pool }) });
-      const computeMs = performance.now() - t0;
-      const bindings = network.bindings();
-      const sample = bindings.filter((_, i) => i % 7 === 0);
-      const q0 = performance.now();
-      for (const b of sample) network.validity(b.fingerprint, b.userId);
-      const lookupUs = ((performance.now() - q0) * 1000) / sample.length;
-      const e0 = performance.now();
-      for (const b of sample) network.explain(b.fingerprint, b.userId);
-      const explainMs = (performance.now() - e0) / sample.length;
-      lines.push(`- In process, ${round} verification cache (keyring already parsed): evaluate and compute with explanations (every certification of an introducer verified) ${fmt(computeMs)}; then a binding's letter in ${lookupUs.toFixed(1)} µs and a full explanation in ${explainMs.toFixed(2)} ms (mean over ${sample.length} bindings).`);
-    }
-  } finally {
-    await pool.close();
+  for (const round of ['cold', 'warm']) {
+    const t0 = performance.now();
+    const { network } = await computeKeyringTrust(keyring, { now: NOW, roots: [rKey.fpr] }, { verifier: new Verifier({ cache }) });
+    const computeMs = performance.now() - t0;
+    const bindings = network.bindings();
+    const sample = bindings.filter((_, i) => i % 7 === 0);
+    const q0 = performance.now();
+    for (const b of sample) network.validity(b.fingerprint, b.userId);
+    const lookupUs = ((performance.now() - q0) * 1000) / sample.length;
+    const e0 = performance.now();
+    for (const b of sample) network.explain(b.fingerprint, b.userId);
+    const explainMs = (performance.now() - e0) / sample.length;
+    lines.push(`- In process, ${round} verification cache (keyring already parsed): evaluate and compute with explanations (every certification of an introducer verified) ${fmt(computeMs)}; then a binding's letter in ${lookupUs.toFixed(1)} µs and a full explanation in ${explainMs.toFixed(2)} ms (mean over ${sample.length} bindings).`);
   }
   return lines;
 }

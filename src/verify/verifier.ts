@@ -1,7 +1,7 @@
 /**
  * Batch signature verification. Checks are handled in chunks, pipelined: each chunk is prepared
  * (signed data, digest, left-16 check, cache key), looked up in the cache, and its misses are sent
- * off to verify (on libuv's thread pool through async node:crypto, or on a worker pool) while the
+ * off to verify (on libuv's thread pool through async node:crypto) while the
  * next chunk is prepared. Outcomes are recorded in the cache at the end, in one write.
  * Pure cryptography: whether a signature counts (time, policy) is decided in src/cert/.
  */
@@ -12,7 +12,6 @@ import { hashName, type SigTarget, targetChunks } from '../openpgp/signed-data.j
 import type { Signature } from '../openpgp/signature.js';
 import { nodeSignature, type VerificationKey, type VerifyMode, verificationKey, verifyPrepared } from '../openpgp/verify.js';
 import { cacheKey, type VerificationCache } from './cache.js';
-import type { VerifyPool, WorkerJob } from './pool.js';
 
 export interface SigCheck {
   issuer: KeyPacket;
@@ -63,8 +62,6 @@ interface Job {
 
 export interface VerifierOptions {
   cache?: VerificationCache;
-  /** Verify on these worker threads instead of libuv's thread pool (for machines with more cores than UV_THREADPOOL_SIZE). */
-  pool?: VerifyPool;
   /** Chunks with fewer uncached checks than this are verified on the main thread, without hand-off costs (default 64). */
   inlineThreshold?: number;
   /** Checks prepared, looked up and sent off together (default 1024). */
@@ -156,7 +153,7 @@ export class Verifier {
           for (const j of jobs) settle(j.p, verifyPrepared(j.keyObject, j.mode, j.p.hash, j.input, j.input, j.value));
           continue;
         }
-        running.push(this.opts.pool ? this.runOnPool(this.opts.pool, jobs, settle) : this.runOnThreadPool(jobs, settle));
+        running.push(this.runOnThreadPool(jobs, settle));
         if (this.inFlight > maxInFlight) await this.belowInFlight(maxInFlight - chunkSize);
       }
     } catch (err) {
@@ -206,27 +203,6 @@ export class Verifier {
         }
       }
     });
-  }
-
-  private async runOnPool(pool: VerifyPool, jobs: Job[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
-    this.inFlight += jobs.length;
-    try {
-      const work: WorkerJob[] = jobs.map(({ p, mode, input, value }) => ({
-        issuer: p.check.issuer.fpr,
-        mode,
-        hash: p.hash,
-        data: input,
-        digest: p.digest,
-        value,
-      }));
-      // run() packs every job into its own buffer before it first waits.
-      const out = await pool.run(work, (fpr) => this.issuerKeys.get(fpr)!, jobs.length);
-      jobs.forEach((j, i) => {
-        settle(j.p, out[i] === 1);
-      });
-    } finally {
-      this.done(jobs.length);
-    }
   }
 
   /** A cache miss made ready for OpenSSL; null when the signature's form or the issuer's key is unusable. */

@@ -1,7 +1,7 @@
 /**
  * The batch Verifier: its results equal a plain one-by-one reference (concatenate the signed chunks,
  * hash, check the left 16 bits, verify) on the gpg fixture ring and on a sample of the Debian keyring,
- * whichever way it runs (main thread, libuv thread pool, worker pool); corrupted and transplanted
+ * whichever way it runs (main thread, libuv thread pool); corrupted and transplanted
  * signatures are bad every way, and the cache (memory or SQLite) never answers for a transplant.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Keyring } from '../../src/keyring/keyring.js';
 import { type Cert, readCerts } from '../../src/openpgp/cert.js';
 import { encodePacket, Tag } from '../../src/openpgp/packets.js';
@@ -19,7 +19,6 @@ import { keySpki, nodeSignature, verifyPrepared } from '../../src/openpgp/verify
 import { SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
 import { MemoryVerificationCache, type VerificationCache } from '../../src/verify/cache.js';
 import { certificationChecks } from '../../src/verify/checks.js';
-import { VerifyPool } from '../../src/verify/pool.js';
 import { type SigCheck, Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 import { DEBIAN_KEYRING, fixtureCert, findIssuer, keyIndex, locatedSigs } from '../openpgp/fixtures.js';
 
@@ -74,13 +73,9 @@ const hashedByte = (b: Buffer) => {
   return 6 + 6;
 };
 
-const pool = new VerifyPool(2);
-after(() => pool.close());
-
 const MODES: Record<string, () => VerifierOptions> = {
   'main thread': () => ({ inlineThreshold: Number.POSITIVE_INFINITY }),
   'libuv thread pool': () => ({ inlineThreshold: 0, chunkSize: 5, maxInFlight: 12 }),
-  'worker pool': () => ({ inlineThreshold: 0, chunkSize: 16, pool }),
 };
 
 describe('Verifier', () => {
@@ -200,15 +195,6 @@ describe('Verifier', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  test('a worker pool can be closed and used again', async () => {
-    const own = new VerifyPool(1);
-    const sample = checks.slice(0, 20);
-    assert.deepEqual(await new Verifier({ pool: own, inlineThreshold: 0 }).verify(sample), expected.slice(0, 20));
-    await own.close();
-    assert.deepEqual(await new Verifier({ pool: own, inlineThreshold: 0 }).verify(sample), expected.slice(0, 20));
-    await own.close();
   });
 });
 
