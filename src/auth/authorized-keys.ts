@@ -9,9 +9,6 @@ export function monkeysphereMarker(now: UnixTime): string {
   return `MonkeySphere${toDate(now).toISOString().slice(0, 19)}`;
 }
 
-/** Matches lines a previous Monkeysphere run wrote (the original's sed expression). */
-export const MARKER_PATTERN = / MonkeySphere\d{4}(-\d\d){2}T\d\d(:\d\d){2} /;
-
 export function authorizedKeysLine(sshKey: string, marker: string, userId: string, options: string): string {
   return `${options ? `${options} ` : ''}${sshKey} ${marker} ${userId}`;
 }

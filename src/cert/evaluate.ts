@@ -6,7 +6,6 @@
  * (and its cache): of a component's binding candidates only the newest that verifies is
  * needed, and third-party certifications can be left for later, by issuer.
  */
-import { createHash } from 'node:crypto';
 import type { Keyring } from '../keyring/keyring.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import type { Cert, SigEntry, SubkeyComponent, UserComponent } from '../openpgp/cert.js';
@@ -505,20 +504,4 @@ export async function checkCertificationsOf(certifications: readonly Certificati
     p.state.certifications[p.index] = checked;
     return checked;
   });
-}
-
-/**
- * The digest an attestation (0x16) lists for a certification (draft-dkg-openpgp-1pa3pc):
- * 0x88, a four-octet length, then the signature body with an empty unhashed area.
- */
-export function attestationDigest(certification: Signature, hashAlgorithm: number): Buffer {
-  const body = certification.packet.body;
-  const hashedEnd = certification.hashedPart.length;
-  const lenSize = certification.version === 6 ? 4 : 2;
-  const unhashedLen = certification.version === 6 ? body.readUInt32BE(hashedEnd) : body.readUInt16BE(hashedEnd);
-  const rest = body.subarray(hashedEnd + lenSize + unhashedLen);
-  const stripped = Buffer.concat([body.subarray(0, hashedEnd), Buffer.alloc(lenSize), rest]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(stripped.length);
-  return createHash(HASH_NAMES[hashAlgorithm] ?? 'sha256').update(Buffer.from([0x88])).update(len).update(stripped).digest();
 }

@@ -13,9 +13,6 @@ import { type ConfigLineProblem, parseShellConfig } from './shell.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** How a value is read: text as is, true/false, a non-negative integer, or a log level (unknown → INFO). */
-export type VarKind = 'string' | 'boolean' | 'integer' | 'level';
-
 export type VarSpec =
   | { kind: 'string'; default: string; env?: string; fallbackEnv?: string[] }
   | { kind: 'boolean'; default: boolean; env?: string; fallbackEnv?: string[] }

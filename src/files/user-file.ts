@@ -63,14 +63,6 @@ function describeErrno(code: string, err: unknown): string {
 }
 
 /**
- * Reads `path` for `owner`. Never blocks on a FIFO and never reads more than maxBytes.
- * @throws EnvironmentError (MS_PRIVILEGES) only when privileges cannot be restored.
- */
-export function readUserFile(path: string, owner: FileOwner, opts: ReadUserFileOptions): UserFileResult {
-  return readUserFiles([path], owner, opts)[0];
-}
-
-/**
  * Reads several files of one owner, opening them all under one identity switch (each
  * switch is a few set*id calls that glibc signals to every thread: about a millisecond).
  */

@@ -101,7 +101,3 @@ export function curveByName(name: string): Curve {
   if (!c) throw new Error(`unknown curve ${name}`);
   return c;
 }
-
-export function isSigningAlgorithm(alg: number): boolean {
-  return [1, 3, 17, 19, 20, 22, 27, 28].includes(alg);
-}

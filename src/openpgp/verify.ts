@@ -90,10 +90,6 @@ function buildSpki(key: KeyPacket): Buffer {
   });
 }
 
-export function publicKeyObject(key: KeyPacket): KeyObject {
-  return createPublicKey({ key: keySpki(key), format: 'der', type: 'spki' });
-}
-
 function leftPad(b: Buffer, size: number): Buffer {
   if (b.length >= size) return b;
   return Buffer.concat([Buffer.alloc(size - b.length), b]);

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { UnsupportedError } from '../errors.js';
 import { PubKeyAlg } from '../openpgp/algorithms.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
-import { formatPublicKeyLine, keyObjectFromSshBlob, SSH_CURVES, type SshCurve, sshFingerprint } from './public-key.js';
+import { formatPublicKeyLine, keyObjectFromSshBlob, SSH_CURVES, type SshCurve } from './public-key.js';
 import { sshMpint, sshString } from './wire.js';
 
 function unsupported(key: KeyPacket, why: string): UnsupportedError {
@@ -62,11 +62,6 @@ export function sshBlobFromKeyPacket(key: KeyPacket): Buffer {
 /** `type base64` (no comment, no newline), the line `openpgp2ssh` prints. */
 export function sshLineFromKeyPacket(key: KeyPacket, comment = ''): string {
   return formatPublicKeyLine(sshBlobFromKeyPacket(key), comment);
-}
-
-/** `SHA256:…` of the key's SSH form. */
-export function sshFingerprintOfKeyPacket(key: KeyPacket): string {
-  return sshFingerprint(sshBlobFromKeyPacket(key));
 }
 
 /** A node:crypto public key for an OpenPGP key that has an SSH form. @throws UnsupportedError */

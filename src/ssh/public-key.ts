@@ -11,8 +11,6 @@ import { SshReader, sshMpint, sshString } from './wire.js';
 
 export type SshKeyType = 'ssh-rsa' | 'ssh-ed25519' | 'ecdsa-sha2-nistp256' | 'ecdsa-sha2-nistp384' | 'ecdsa-sha2-nistp521';
 
-export const SSH_KEY_TYPES: readonly SshKeyType[] = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'];
-
 /** SSH curve identifier ↔ JWK curve name and coordinate size. */
 export const SSH_CURVES = {
   nistp256: { jwk: 'P-256', size: 32 },

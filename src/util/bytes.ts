@@ -20,10 +20,6 @@ export function hex(bytes: Uint8Array): string {
   return hexRange(bytes, 0, bytes.length);
 }
 
-export function fromHex(text: string): Buffer {
-  return Buffer.from(text, 'hex');
-}
-
 export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);
@@ -34,8 +30,4 @@ export function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n);
   return b;
-}
-
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

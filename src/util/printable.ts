@@ -36,11 +36,6 @@ function escapeChar(ch: string): string {
   return `\\u{${cp.toString(16)}}`;
 }
 
-/** True when `text` holds a character that `withoutControls` would escape. */
-export function hasControls(text: string): boolean {
-  return text.search(UNSAFE_RE) >= 0;
-}
-
 /** Certificate-derived text for people: unsafe characters and the backslash escaped. */
 export function printable(text: string): string {
   return text.replace(UNSAFE_OR_BACKSLASH_RE, escapeChar);
