@@ -125,7 +125,7 @@ async function keyserverFor(ctx: Ctx): Promise<HostKeyserver> {
   return hostKeyserver({
     servers,
     monkeysphereUser: ctx.config.MONKEYSPHERE_USER,
-    lookupAccount: async (name) => (await (ctx.deps.lookupAccount ?? lookupAccount)(name)) ?? undefined,
+    lookupAccount: ctx.deps.lookupAccount ?? lookupAccount,
     debug: (m) => ctx.log.debug(m),
   });
 }
