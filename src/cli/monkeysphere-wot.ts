@@ -4,19 +4,16 @@
  * certification paths behind a verdict, or why there are none. Reads keyrings, or the
  * user's GnuPG home through gpg's machine-readable exports. Only this file prints.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseTime, referenceTime, type UnixTime } from '../clock.js';
-import { errorMessage, InputError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
+import { cachedComputeOptions, defaultWebCachePath, openWebCache, type WebCache } from '../gnupg/cache.js';
 import { normalizeKeyHandle, parseOwnertrust, parseRootHandle } from '../gnupg/config.js';
 import { defaultGnupgHome, type GnupgTrustSettings, readGnupgHome } from '../gnupg/home.js';
 import { type CertSource, keyringSource, readInput } from '../gnupg/source.js';
 import { type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../gnupg/web.js';
 import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
-import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite/index.js';
 import { quoted } from '../util/printable.js';
-import { Verifier } from '../verify/verifier.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';
 import type { Binding, PathCheck, TrustNetwork } from '../wot/network.js';
 import type { TrustOptions } from '../wot/types.js';
@@ -277,24 +274,10 @@ function parseCount(name: string, value: string | undefined, lo: number, hi: num
   return Number(value);
 }
 
-function defaultCachePath(io: Io): string | undefined {
-  const base = io.env.XDG_CACHE_HOME || (io.env.HOME ? join(io.env.HOME, '.cache') : undefined);
-  return base ? join(base, 'monkeysphere', 'wot-verify.sqlite') : undefined;
-}
-
 /** The cache database (verified signatures and snapshots of evaluated keyrings), unless --no-cache. */
-function openCache(opts: GlobalOptions, io: Io, log: Logger): { database?: SqliteDatabase; close(): void } {
+function openCache(opts: GlobalOptions, io: Io, log: Logger): WebCache {
   if (opts.cache === false) return { close() {} };
-  const path = typeof opts.cache === 'string' ? opts.cache : defaultCachePath(io);
-  if (!path) return { close() {} };
-  try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const db = SqliteDatabase.open(path);
-    return { database: db, close: () => db.close() };
-  } catch (err) {
-    log.info(`warning: cache ${JSON.stringify(path)} not used: ${errorMessage(err)}`);
-    return { close() {} };
-  }
+  return openWebCache(typeof opts.cache === 'string' ? opts.cache : defaultWebCachePath(io.env), (m) => log.info(`warning: ${m}`));
 }
 
 interface Inputs {
@@ -357,23 +340,14 @@ interface Computing {
 }
 
 /** What a computation uses (snapshots; a verifier made only if packets need verifying) and what it reports. */
-function startComputing(cache: { database?: SqliteDatabase }, log: Logger): Computing {
-  const { database } = cache;
-  let verifier: Verifier | undefined;
+function startComputing(cache: WebCache, log: Logger): Computing {
   const started = performance.now();
-  const options: ComputeOptions = {
-    snapshots: database && SqliteSnapshotStore.open(database),
-    // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
-    verifier: () => {
-      verifier = new Verifier({ cache: database && new SqliteVerificationCache(database) });
-      return verifier;
-    },
-    onProblem: (source, p) => log.verbose(`${source}: skipped: ${p.message}`),
-  };
+  const options = cachedComputeOptions(cache, (source, p) => log.verbose(`${source}: skipped: ${p.message}`));
   const report = (computed: ComputedWeb | undefined, unknownRoots: string[], missingRoots: string[]) => {
     for (const r of unknownRoots) log.info(`warning: root ${r} is not in the keyring`);
     for (const m of missingRoots) log.verbose(`root ${m} is not in the keyring`);
     const ms = Math.round(performance.now() - started);
+    const verifier = options.verifierMade();
     if (!computed) log.verbose(`inputs and trust options unchanged: the stored result holds; ${ms} ms`);
     else if (computed.from === 'snapshot') log.verbose(`${computed.fingerprints.length} certificates, from a snapshot of their evaluation; nothing verified; ${ms} ms`);
     else if (verifier) {
