@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
 import { COMMON_VARS, configFiles, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
 import { referenceTime } from '../clock.js';
-import { MsError, NotFoundError, TemporaryError, UsageError } from '../errors.js';
+import { MsError, NotFoundError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
 import { diagnose } from '../host/diagnostics.js';
 import {
@@ -24,6 +24,7 @@ import { planImport } from '../host/import-key.js';
 import { type HostKeyserver, hostKeyserver } from '../host/keyserver.js';
 import { checkNameAddable, checkNameRevocable } from '../host/names.js';
 import { defaultHostname, sshdHostKeys } from '../host/probes.js';
+import { publishHostKeys } from '../host/publish.js';
 import { fetchRevoker, parseRevokerId, revokerFromBytes, revokerIdText } from '../host/revoker.js';
 import { parseServiceName, readServices } from '../host/service-name.js';
 import type { Account } from '../host/unprivileged.js';
@@ -366,23 +367,15 @@ async function publishKeys(ctx: Ctx, args: string[]): Promise<number> {
   const cmd = sub('publish-keys', ctx.io).argument('[keyid...]', 'key IDs; default all').option('--all', 'every host key');
   cmd.parse(args, { from: 'user' });
   const keys = ctx.store.selectMany(cmd.args, cmd.opts<{ all?: boolean }>().all);
-  let failed = 0;
-  for (const k of keys) {
-    if (ctx.config.PROMPT && !(await confirm(ctx.asker, `Really publish key '${k.fpr}' to ${ctx.config.KEYSERVER}?`, true))) {
-      ctx.log.error('key not published.');
-      continue;
-    }
-    try {
-      const result = await (await keyserverFor(ctx)).send([minimalPublicCert(k.cert)]);
-      ctx.log.info(`key ${k.fpr} published to ${result.server}`);
-    } catch (err) {
-      if (!(err instanceof MsError)) throw err;
-      failed++;
-      ctx.log.error(`key ${k.fpr} not published: ${err.message}`);
-      if (keys.length === 1) throw err;
-    }
-  }
-  if (failed > 0) throw new TemporaryError('MS_HOST_PUBLISH', `${failed} of ${keys.length} keys were not published`);
+  await publishHostKeys(keys, {
+    keyserver: () => keyserverFor(ctx),
+    confirm: ctx.config.PROMPT ? (k) => confirm(ctx.asker, `Really publish key '${k.fpr}' to ${ctx.config.KEYSERVER}?`, true) : undefined,
+    onEvent: (e) => {
+      if (e.type === 'declined') ctx.log.error('key not published.');
+      else if (e.type === 'published') ctx.log.info(`key ${e.fpr} published to ${e.server}`);
+      else ctx.log.error(`key ${e.fpr} not published: ${e.error.message}`);
+    },
+  });
   return 0;
 }
 
