@@ -18,9 +18,9 @@ import { keyIdOf } from '../openpgp/fingerprint.js';
 import { KeyFlag, SigType } from '../openpgp/signature.js';
 import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
 import { Verifier } from '../verify/verifier.js';
-import { EvaluatedWeb } from '../wot/from-cert.js';
-import { isFullyValid, TrustNetwork } from '../wot/network.js';
-import type { ValidityLetter, WotCertification, WotKey } from '../wot/types.js';
+import { buildTrustNetwork } from '../wot/build.js';
+import { isFullyValid } from '../wot/network.js';
+import type { ValidityLetter, WotCertification } from '../wot/types.js';
 import type { AuthStore, BindingRow } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
@@ -118,9 +118,11 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
     // A read-only store still answers from its cache and keeps nothing new.
     const verifier = new Verifier({ cache: store.cache });
     const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
-    const web = new EvaluatedWeb(evaluated);
-    withoutForeignLocalCertifications(web.keys, state.coreFpr);
-    const network = await TrustNetwork.compute(web.keys, { roots: [state.coreFpr], now: opts.now, detail: 'validity' }, web.verifyHook(verifier));
+    const { network } = await buildTrustNetwork(
+      { evaluated, verifier },
+      { roots: [state.coreFpr], now: opts.now, detail: 'validity' },
+      { exclude: foreignLocalCertification(state.coreFpr) },
+    );
     stats.cached = verifier.stats.cached;
     stats.verified = verifier.stats.verified;
     const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';
@@ -135,14 +137,10 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
  * is a signature someone copied in (a keyserver that served it before ingest stripped
  * such signatures, say), so it never counts, whatever is stored.
  */
-function withoutForeignLocalCertifications(keys: WotKey[], coreFpr: string): void {
+function foreignLocalCertification(coreFpr: string): (c: WotCertification) => boolean {
   const coreKeyId = keyIdOf(coreFpr);
   const byCore = (c: WotCertification) => (c.issuer !== undefined ? c.issuer === coreFpr : c.issuerKeyId === coreKeyId);
-  for (const k of keys) {
-    for (const u of k.userIds) {
-      if (u.certifications.some((c) => !c.exportable && !byCore(c))) u.certifications = u.certifications.filter((c) => c.exportable || byCore(c));
-    }
-  }
+  return (c) => !c.exportable && !byCore(c);
 }
 
 /** One row per user ID of each certificate (in store order), with the keys it grants when fully valid. */

@@ -16,13 +16,15 @@ import type { CoreKey } from '../auth/core.js';
 import { keysForUser } from '../auth/keys-for-user.js';
 import type { AuthStore } from '../auth/store.js';
 import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
-import { acquireLock } from '../files/lock.js';
+import { withLock } from '../files/lock.js';
 import type { Cert } from '../openpgp/cert.js';
 import { type KeySpec, parseKeySpec } from '../openpgp/fingerprint.js';
 import { printable } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { type Logger, loggerFor } from './log.js';
 import { EXIT, runCommand } from './run.js';
+import { confirm as ask, stdinAsker } from './prompt.js';
+import { version } from './version.js';
 
 const TOOL = 'monkeysphere-authentication';
 
@@ -63,15 +65,6 @@ interface Ctx {
   now: UnixTime;
 }
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function monkeysphereAccount(ctx: Ctx): Promise<Account | undefined> {
   const user = ctx.config.MONKEYSPHERE_USER;
   const a = (await lookupAccounts([user])).get(user);
@@ -88,15 +81,6 @@ async function withSetup<T>(ctx: Ctx, body: (store: AuthStore, core: CoreKey) =>
     return await body(store, core);
   } finally {
     await store.close();
-  }
-}
-
-async function locked<T>(ctx: Ctx, body: () => Promise<T>): Promise<T> {
-  const lock = await acquireLock(ctx.paths.lock);
-  try {
-    return await body();
-  } finally {
-    lock.release();
   }
 }
 
@@ -121,22 +105,10 @@ async function keyserverClient(ctx: Ctx, server?: string, deadlineMs?: number) {
   });
 }
 
+/** The original's confirmations; PROMPT=false answers yes. */
 async function confirm(ctx: Ctx, question: string, defaultYes: boolean): Promise<boolean> {
   if (!ctx.config.PROMPT) return true;
-  ctx.io.stderr.write(`${question} (${defaultYes ? 'Y/n' : 'y/N'}) `);
-  const answer = await readLine(ctx.io);
-  const a = answer.trim().toLowerCase();
-  return a === '' ? defaultYes : a.startsWith('y');
-}
-
-async function readLine(io: Io): Promise<string> {
-  let text = '';
-  for await (const chunk of io.stdin) {
-    text += Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk);
-    const nl = text.indexOf('\n');
-    if (nl >= 0) return text.slice(0, nl);
-  }
-  return text;
+  return ask(stdinAsker(ctx.io.stdin, ctx.io.stderr), question, defaultYes);
 }
 
 /** The lines that show an admin which key is meant: its fingerprint and user IDs, escaped (anyone chooses user IDs). */
@@ -158,7 +130,7 @@ async function cmdSetup(ctx: Ctx): Promise<number> {
 
 async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
   return withSetup(ctx, (store) =>
-    locked(ctx, async () => {
+    withLock(ctx.paths.lock, async () => {
       const { updateUsers } = await import('../auth/update-users.js');
       const { describeDropped } = await import('../auth/ingest.js');
       let accounts: Account[];
@@ -221,7 +193,7 @@ async function cmdKeysForUser(ctx: Ctx, name: string): Promise<number> {
 
 async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
   return withSetup(ctx, (store) =>
-    locked(ctx, async () => {
+    withLock(ctx.paths.lock, async () => {
       const certs: Cert[] = [];
       const coreFpr = (await store.state()).coreFpr;
       for await (const s of store.certs.all()) if (s.fpr !== coreFpr) certs.push(s.cert);
@@ -302,7 +274,7 @@ async function cmdAddCertifier(ctx: Ctx, arg: string, raw: { domain?: string; tr
   const { parseCertifierOptions, addCertifier } = await import('../auth/certifiers.js');
   const opts: CertifierOptions = parseCertifierOptions(raw, ctx.now);
   return withSetup(ctx, (store, core) =>
-    locked(ctx, async () => {
+    withLock(ctx.paths.lock, async () => {
       const { cert, fromKeyserver } = await readCertifierKey(ctx, store, arg);
       ctx.log.info('key found:');
       for (const line of describeCert(cert)) ctx.log.info(line);
@@ -320,7 +292,7 @@ async function cmdAddCertifier(ctx: Ctx, arg: string, raw: { domain?: string; tr
 async function cmdRemoveCertifier(ctx: Ctx, arg: string): Promise<number> {
   const { findOne, removeCertifier } = await import('../auth/certifiers.js');
   return withSetup(ctx, (store, core) =>
-    locked(ctx, async () => {
+    withLock(ctx.paths.lock, async () => {
       const cert = await findOne(store, arg);
       for (const line of describeCert(cert)) ctx.log.info(line);
       if (!(await confirm(ctx, 'Really remove the above listed identity certifier?', true))) {
@@ -376,7 +348,7 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
   return withSetup(ctx, async (store, core) => {
     switch (inv.command) {
       case 'import':
-        return locked(ctx, async () => {
+        return withLock(ctx.paths.lock, async () => {
           const sources = inv.args.length === 0 ? ['-'] : inv.args;
           const certs: Cert[] = [];
           for (const s of sources) {
@@ -405,7 +377,7 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       case 'recv-keys':
-        return locked(ctx, async () => {
+        return withLock(ctx.paths.lock, async () => {
           if (inv.args.length === 0) throw new UsageError('MS_AUTH_GPG_USAGE', '--recv-keys needs key IDs');
           const client = await keyserverClient(ctx, inv.keyserver);
           let status: number = EXIT.ok;
@@ -428,7 +400,7 @@ async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
       case 'refresh-keys':
         return cmdRefreshKeys(ctx);
       case 'delete-keys':
-        return locked(ctx, async () => {
+        return withLock(ctx.paths.lock, async () => {
           const { certs, exact } = await g.selectForDeletion(store, inv.args, core.primary.fpr);
           // gpg's rules: --batch deletes only keys named by fingerprint, unless --yes; otherwise it asks (y/N).
           if (inv.batch && !inv.yes && !exact) {

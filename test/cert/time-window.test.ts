@@ -14,8 +14,7 @@ import { signV4, sp } from '../../src/openpgp/build.js';
 import { type Cert, readCerts } from '../../src/openpgp/cert.js';
 import { SigType } from '../../src/openpgp/signature.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { EvaluatedWeb } from '../../src/wot/from-cert.js';
-import { TrustNetwork } from '../../src/wot/network.js';
+import { buildTrustNetwork } from '../../src/wot/build.js';
 import { Person } from '../auth/pki.js';
 import { GpgHome } from '../helpers/gpg.js';
 
@@ -79,8 +78,8 @@ describe('switch points, against gpg', () => {
     const ring = new Keyring([admin.cert, certified]);
     const validity = async (t: number) => {
       const verifier = new Verifier();
-      const web = new EvaluatedWeb(await evaluateKeyring(ring, { now: t, verifier, certifications: false }));
-      const network = await TrustNetwork.compute(web.keys, { roots: [admin.fpr], now: t, detail: 'validity' }, web.verifyHook(verifier));
+      const evaluated = await evaluateKeyring(ring, { now: t, verifier, certifications: false });
+      const { network } = await buildTrustNetwork({ evaluated, verifier }, { roots: [admin.fpr], now: t, detail: 'validity' });
       return network.validity(certified.primary.fpr, 'Bob <bob@example.net>');
     };
     assert.equal(await validity(expiry - 1), 'f');
