@@ -5,10 +5,10 @@
  * (`deriveIndexes`) and a change in the feed.
  */
 import type pg from 'pg';
-import { EnvironmentError, InputError } from '../../errors.js';
-import { type Cert, publicPackets, readCerts } from '../../openpgp/cert.js';
+import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint } from '../../openpgp/fingerprint.js';
-import { canonicalCert, isCanonical, mergeCerts } from '../../openpgp/merge.js';
+import { canonicalCert } from '../../openpgp/merge.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, storedBytes } from '../cert-rules.js';
 import { type Derived, deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { PostgresDatabase, Queryable } from './database.js';
@@ -24,59 +24,10 @@ export interface CertRow {
 
 export const COLUMNS = 'id, fpr, data, created, updated, digest';
 
-function parseStored(fpr: string, data: Buffer): Cert {
-  const { certs } = readCerts(data);
-  if (certs.length !== 1 || certs[0].primary.fpr !== fpr) {
-    throw new EnvironmentError('MS_STORE_CORRUPT', `stored certificate ${fpr} does not parse back`, { data: { fingerprint: fpr } });
-  }
-  return certs[0];
-}
-
-/** A stored row; `cert` is parsed on first access and kept. */
-class LazyStoredCert implements StoredCert {
-  readonly fpr: Fingerprint;
-  readonly bytes: Buffer;
-  readonly created: number;
-  readonly updated: number;
-  readonly digest: Buffer;
-  readonly serial: number;
-  #cert: Cert | undefined;
-
-  constructor(row: CertRow) {
-    this.fpr = asFingerprint(row.fpr);
-    this.bytes = row.data;
-    this.created = Number(row.created);
-    this.updated = Number(row.updated);
-    this.digest = row.digest;
-    this.serial = Number(row.id);
-  }
-
-  get cert(): Cert {
-    this.#cert ??= parseStored(this.fpr, this.bytes);
-    return this.#cert;
-  }
-}
-
 export function storedCert(row: CertRow): StoredCert {
-  return new LazyStoredCert(row);
+  return new LazyStoredCert(row.fpr, row.data, Number(row.created), Number(row.updated), row.digest, Number(row.id));
 }
 
-function storedBytes(cert: Cert): Buffer {
-  return Buffer.concat(publicPackets(cert).map((p) => p.raw));
-}
-
-const packetKey = (tag: number, body: Buffer) => `${tag}:${body.toString('base64')}`;
-
-function refuseSecret(cert: Cert): void {
-  if (cert.secret) {
-    throw new InputError('MS_STORE_SECRET', `refusing to store secret key ${cert.primary.fpr}`, {
-      hints: ['store the public certificate (gpg --export), not the secret key'],
-      data: { fingerprint: cert.primary.fpr },
-    });
-  }
-}
-
-const HEX_ID = /^[0-9A-F]{8,64}$/;
 const PAGE = 256;
 
 /** Writes the index rows of a certificate (inside the write transaction). */
@@ -137,15 +88,9 @@ export class PostgresCertStore implements CertStore {
   private async putOne(c: pg.PoolClient, cert: Cert, now: number): Promise<PutResult> {
     const fpr = asFingerprint(cert.primary.fpr);
     const row = await this.row(c, fpr);
-    if (!row) return this.write(c, undefined, fpr, storedBytes(canonicalCert(cert)), now);
-    const old = parseStored(fpr, row.data);
-    const have = new Set(publicPackets(old).map((p) => packetKey(p.tag, p.body)));
-    if (isCanonical(old) && publicPackets(cert).every((p) => have.has(packetKey(p.tag, p.body)))) {
-      return { fpr, status: 'unchanged', cert: old, bytes: row.data };
-    }
-    const bytes = storedBytes(mergeCerts(old, cert));
-    if (bytes.equals(row.data)) return { fpr, status: 'unchanged', cert: old, bytes: row.data };
-    return this.write(c, row, fpr, bytes, now);
+    const next = bytesToPut(cert, row?.data);
+    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data };
+    return this.write(c, row, fpr, next.bytes, now);
   }
 
   /** New bytes for a certificate (inside a write transaction): the row, its indexes, a change. */
@@ -167,12 +112,7 @@ export class PostgresCertStore implements CertStore {
 
   async replace(fpr: string, expected: Buffer, cert: Cert, now: number): Promise<PutResult | undefined> {
     const target = asFingerprint(fpr);
-    if (cert.primary.fpr !== target) {
-      throw new InputError('MS_STORE_MISMATCH', `cannot replace certificate ${target} with ${cert.primary.fpr}: another primary key`, {
-        data: { fingerprint: target, given: cert.primary.fpr },
-      });
-    }
-    refuseSecret(cert);
+    checkReplacement(target, cert);
     return this.database.write(`cannot replace certificate ${target}`, async (c) => {
       const row = await this.row(c, target);
       if (!row?.data.equals(expected)) return undefined;
@@ -196,24 +136,14 @@ export class PostgresCertStore implements CertStore {
   }
 
   async byKeyId(id: string): Promise<StoredCert[]> {
-    let hexId = id.replace(/\s+/g, '').toUpperCase();
-    if (hexId.startsWith('0X')) hexId = hexId.slice(2);
-    if (!HEX_ID.test(hexId)) {
-      throw new InputError('MS_STORE_KEYID', `not a key ID or fingerprint: ${JSON.stringify(id)}`, {
-        hints: ['give 8, 16, 40 or 64 hexadecimal digits'],
-        data: { id },
-      });
-    }
-    // Reversed, a suffix is a prefix: a range up to the prefix then 'G' (hex digits sort below it).
-    const prefix = reverse(hexId);
-    const keyIdPrefix = hexId.length === 16 || hexId.length === 8 ? prefix : 'G';
+    const { keyId, fpr } = keyIdRanges(id);
     const rows = await this.database.query<CertRow>(
       'cannot look up key ID',
       `SELECT ${COLUMNS} FROM certs WHERE id IN (
          SELECT cert_id FROM cert_keys WHERE rkeyid >= $1 AND rkeyid < $2
          UNION SELECT cert_id FROM cert_keys WHERE rfpr >= $3 AND rfpr < $4
        ) ORDER BY fpr`,
-      [keyIdPrefix, `${keyIdPrefix}G`, prefix, `${prefix}G`],
+      [...keyId, ...fpr],
     );
     return rows.map(storedCert);
   }

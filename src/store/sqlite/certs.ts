@@ -5,11 +5,11 @@
  * bytes only when asked.
  */
 import type Database from 'better-sqlite3';
-import { EnvironmentError, InputError } from '../../errors.js';
-import { type Cert, publicPackets, readCerts } from '../../openpgp/cert.js';
+import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint } from '../../openpgp/fingerprint.js';
-import { canonicalCert, isCanonical, mergeCerts } from '../../openpgp/merge.js';
-import { deriveIndexes, reverse } from '../derive.js';
+import { canonicalCert } from '../../openpgp/merge.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, storedBytes } from '../cert-rules.js';
+import { deriveIndexes } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 import { CHUNK, padded } from './chunks.js';
@@ -26,64 +26,10 @@ export interface CertRow {
 
 const COLUMNS = 'id, fpr, data, created, updated, digest';
 
-/** Parses stored bytes back into the certificate they hold. */
-export function parseStored(fpr: string, data: Buffer): Cert {
-  const { certs } = readCerts(data);
-  if (certs.length !== 1 || certs[0].primary.fpr !== fpr) {
-    throw new EnvironmentError('MS_STORE_CORRUPT', `stored certificate ${fpr} does not parse back`, { data: { fingerprint: fpr } });
-  }
-  return certs[0];
-}
-
-/** A stored row; `cert` is parsed on first access and kept. */
-class LazyStoredCert implements StoredCert {
-  readonly fpr: Fingerprint;
-  readonly bytes: Buffer;
-  readonly created: number;
-  readonly updated: number;
-  readonly digest: Buffer;
-  readonly serial: number;
-  #cert: Cert | undefined;
-
-  constructor(row: CertRow, cert?: Cert) {
-    this.fpr = asFingerprint(row.fpr);
-    this.bytes = row.data;
-    this.created = row.created;
-    this.updated = row.updated;
-    this.digest = row.digest;
-    this.serial = row.id;
-    this.#cert = cert;
-  }
-
-  get cert(): Cert {
-    this.#cert ??= parseStored(this.fpr, this.bytes);
-    return this.#cert;
-  }
-}
-
 export function storedCert(row: CertRow): StoredCert {
-  return new LazyStoredCert(row);
+  return new LazyStoredCert(row.fpr, row.data, row.created, row.updated, row.digest, row.id);
 }
 
-/** What is stored for a certificate: its public packets as they came, trust and marker packets left out. */
-function storedBytes(cert: Cert): Buffer {
-  return Buffer.concat(publicPackets(cert).map((p) => p.raw));
-}
-
-function packetKey(tag: number, body: Buffer): string {
-  return `${tag}:${body.toString('base64')}`;
-}
-
-function refuseSecret(cert: Cert): void {
-  if (cert.secret) {
-    throw new InputError('MS_STORE_SECRET', `refusing to store secret key ${cert.primary.fpr}`, {
-      hints: ['store the public certificate (gpg --export), not the secret key'],
-      data: { fingerprint: cert.primary.fpr },
-    });
-  }
-}
-
-const HEX_ID = /^[0-9A-F]{8,64}$/;
 const PAGE = 256;
 
 /** `CertStore` on a `SqliteDatabase`. */
@@ -130,21 +76,9 @@ export class SqliteCertStore implements CertStore {
     refuseSecret(cert);
     const fpr = asFingerprint(cert.primary.fpr);
     const row = this.s.byFpr.get(fpr);
-    if (!row) {
-      // Stored canonical (one packet per user ID and subkey), so a signature merged in later
-      // lands on the one copy every reader evaluates.
-      return this.write(undefined, fpr, storedBytes(canonicalCert(cert)), now);
-    }
-    const old = parseStored(fpr, row.data);
-    // Unchanged when every incoming packet is already stored: keep the stored bytes as they are,
-    // unless they were stored with duplicates (before canonical storage): the merge rewrites them.
-    const have = new Set(publicPackets(old).map((p) => packetKey(p.tag, p.body)));
-    if (isCanonical(old) && publicPackets(cert).every((p) => have.has(packetKey(p.tag, p.body)))) {
-      return { fpr, status: 'unchanged', cert: old, bytes: row.data };
-    }
-    const bytes = storedBytes(mergeCerts(old, cert));
-    if (bytes.equals(row.data)) return { fpr, status: 'unchanged', cert: old, bytes: row.data };
-    return this.write(row, fpr, bytes, now);
+    const next = bytesToPut(cert, row?.data);
+    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data };
+    return this.write(row, fpr, next.bytes, now);
   }
 
   /** Writes new bytes for a certificate (inside a write transaction): the row, its indexes, a change. */
@@ -165,12 +99,7 @@ export class SqliteCertStore implements CertStore {
 
   async replace(fpr: string, expected: Buffer, cert: Cert, now: number): Promise<PutResult | undefined> {
     const target = asFingerprint(fpr);
-    if (cert.primary.fpr !== target) {
-      throw new InputError('MS_STORE_MISMATCH', `cannot replace certificate ${target} with ${cert.primary.fpr}: another primary key`, {
-        data: { fingerprint: target, given: cert.primary.fpr },
-      });
-    }
-    refuseSecret(cert);
+    checkReplacement(target, cert);
     return this.database.write(`cannot replace certificate ${target}`, () => {
       const row = this.s.byFpr.get(target);
       if (!row?.data.equals(expected)) return undefined;
@@ -215,19 +144,8 @@ export class SqliteCertStore implements CertStore {
   }
 
   async byKeyId(id: string): Promise<StoredCert[]> {
-    let hexId = id.replace(/\s+/g, '').toUpperCase();
-    if (hexId.startsWith('0X')) hexId = hexId.slice(2);
-    if (!HEX_ID.test(hexId)) {
-      throw new InputError('MS_STORE_KEYID', `not a key ID or fingerprint: ${JSON.stringify(id)}`, {
-        hints: ['give 8, 16, 40 or 64 hexadecimal digits'],
-        data: { id },
-      });
-    }
-    // Reversed, a suffix is a prefix: a range whose upper bound is the prefix then 'G' (hex digits sort below it).
-    const prefix = reverse(hexId);
-    // A key ID (16 digits) or short key ID (8) is a suffix of the key ID; other lengths match no key ID (an empty range).
-    const keyIdPrefix = hexId.length === 16 || hexId.length === 8 ? prefix : 'G';
-    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyIdPrefix, `${keyIdPrefix}G`, prefix, `${prefix}G`).map(storedCert));
+    const { keyId, fpr } = keyIdRanges(id);
+    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1]).map(storedCert));
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {
