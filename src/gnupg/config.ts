@@ -4,7 +4,7 @@
  * GnuPG's human-readable output is never parsed.
  */
 import { InputError } from '../errors.js';
-import { asFingerprint, parseKeySpec } from '../openpgp/fingerprint.js';
+import { asFingerprint, normalizeHex, parseKeySpec } from '../openpgp/fingerprint.js';
 
 /**
  * Parses `gpg --export-ownertrust` (and `--import-ownertrust` input): `FPR:VALUE:` lines,
@@ -112,5 +112,5 @@ export function normalizeKeyHandle(handle: string): string {
   })();
   if (spec) return spec.kind === 'fingerprint' ? spec.fpr : spec.kind === 'keyid' ? spec.keyId : spec.hex;
   // Not a key reference: the same clean-up, so the message names what was meant.
-  return asFingerprint(handle.replace(/\s+/g, '').replace(/^0x/i, ''));
+  return normalizeHex(handle);
 }

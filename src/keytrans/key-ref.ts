@@ -5,7 +5,7 @@
  * subkeys alike.
  */
 import { InputError } from '../errors.js';
-import { asFingerprint, type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
+import { asFingerprint, type KeySpec, parseHexTail, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 
 export interface KeyRef {
   /** The hex digits typed, canonical (upper case, no `0x`, no spaces). */
@@ -22,7 +22,7 @@ export function parseKeyRef(text: string, minDigits = 1): KeyRef | undefined {
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
   }
-  const hex = spec ? specHex(spec) : fingerprintTail(text);
+  const hex = spec ? specHex(spec) : parseHexTail(text, 1);
   if (hex === undefined || hex.length < minDigits) return undefined;
   // A fingerprint's tail also names it, as the original's suffix match did.
   return { hex, matches: (fpr) => (spec !== undefined && specMatches(spec, fpr)) || asFingerprint(fpr).endsWith(hex) };
@@ -32,18 +32,3 @@ function specHex(spec: KeySpec): string {
   return spec.kind === 'fingerprint' ? spec.fpr : spec.kind === 'keyid' ? spec.keyId : spec.hex;
 }
 
-/**
- * Hex digits of another length (a 12-digit tail, say), checked and upper-cased by
- * fingerprint.ts: padded with leading zeros to a fingerprint's length, then cut back.
- */
-function fingerprintTail(text: string): string | undefined {
-  const bare = text.replace(/\s+/g, '').replace(/^0x/i, '');
-  if (bare === '' || bare.length > 64) return undefined;
-  try {
-    const spec = parseKeySpec(bare.padStart(bare.length <= 40 ? 40 : 64, '0'));
-    return spec.kind === 'fingerprint' ? spec.fpr.slice(-bare.length) : undefined;
-  } catch (err) {
-    if (err instanceof InputError) return undefined;
-    throw err;
-  }
-}

@@ -60,6 +60,24 @@ function clean(text: string): { hex: string; exact: boolean } {
 }
 
 /**
+ * Hex digits as users type them (`0x`, spaces, any case, a trailing `!`), upper-cased: for
+ * messages about something that is not a key reference.
+ */
+export function normalizeHex(text: string): string {
+  return clean(text).hex;
+}
+
+/**
+ * A fingerprint's tail as users type it, of any length from `min` to 64 digits (the original's
+ * suffix match: a 12-digit tail names a key as well as its key ID does); undefined when it is
+ * not hex or not that long.
+ */
+export function parseHexTail(text: string, min = 8): string | undefined {
+  const { hex } = clean(text);
+  return hex.length >= min && hex.length <= V6_LEN && HEX.test(hex) ? hex : undefined;
+}
+
+/**
  * Parses a key reference as users type it: 8, 16, 40 or 64 hex digits, any case, with an
  * optional `0x` prefix, spaces (groups of four) and a trailing `!` (gpg's "this exact key").
  * @throws InputError (MS_PGP_KEYID) naming what is wrong.

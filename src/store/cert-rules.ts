@@ -6,7 +6,7 @@
  */
 import { EnvironmentError, InputError } from '../errors.js';
 import { type Cert, publicPackets, readCerts } from '../openpgp/cert.js';
-import { asFingerprint, type Fingerprint } from '../openpgp/fingerprint.js';
+import { asFingerprint, type Fingerprint, parseHexTail } from '../openpgp/fingerprint.js';
 import { canonicalCert, isCanonical, mergeCerts } from '../openpgp/merge.js';
 import { reverse } from './derive.js';
 import type { StoredCert } from './types.js';
@@ -84,8 +84,6 @@ export function bytesToPut(cert: Cert, stored: Buffer | undefined): { bytes: Buf
   return bytes.equals(stored) ? { unchanged: old } : { bytes };
 }
 
-const HEX_ID = /^[0-9A-F]{8,64}$/;
-
 /**
  * The index ranges `byKeyId` looks in, over reversed hex (a suffix is then a prefix, and a
  * prefix's range ends at the prefix then 'G', which sorts after every hex digit): the key ID
@@ -94,9 +92,8 @@ const HEX_ID = /^[0-9A-F]{8,64}$/;
  * @throws InputError (MS_STORE_KEYID) when `id` is not 8 to 64 hex digits.
  */
 export function keyIdRanges(id: string): { keyId: [string, string]; fpr: [string, string] } {
-  let hexId = id.replace(/\s+/g, '').toUpperCase();
-  if (hexId.startsWith('0X')) hexId = hexId.slice(2);
-  if (!HEX_ID.test(hexId)) {
+  const hexId = parseHexTail(id);
+  if (hexId === undefined) {
     throw new InputError('MS_STORE_KEYID', `not a key ID or fingerprint: ${JSON.stringify(id)}`, {
       hints: ['give 8, 16, 40 or 64 hexadecimal digits'],
       data: { id },

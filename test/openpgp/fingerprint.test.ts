@@ -9,7 +9,9 @@ import {
   idMatches,
   isFingerprint,
   keyIdOf,
+  normalizeHex,
   parseFingerprint,
+  parseHexTail,
   parseKeySpec,
   shortIdOf,
   specMatches,
@@ -122,5 +124,18 @@ describe('matching', () => {
   });
   test('specMatches takes lower-case fingerprints', () => {
     assert.ok(specMatches(parseKeySpec(V6.slice(0, 16)), V6.toLowerCase()));
+  });
+});
+
+describe('hex tails and free-form hex', () => {
+  test('parseHexTail: any length from the minimum to 64, typed forms cleaned; else undefined', () => {
+    assert.equal(parseHexTail('0x 12ab 34cd 56ef'), '12AB34CD56EF');
+    assert.equal(parseHexTail('abc', 1), 'ABC');
+    assert.equal(parseHexTail(V6.toLowerCase()), V6);
+    for (const bad of ['1234567', 'xyz12345', '', `${V6}00`]) assert.equal(parseHexTail(bad), undefined, bad);
+  });
+  test('normalizeHex cleans without judging', () => {
+    assert.equal(normalizeHex(' 0xdead beef! '), 'DEADBEEF');
+    assert.equal(normalizeHex('not hex'), 'NOTHEX');
   });
 });
