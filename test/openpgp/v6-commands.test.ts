@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as openpgp from 'openpgp';
 import { main as wotMain } from '../../src/cli/monkeysphere-wot.js';
+import { main as openpgp2ssh } from '../../src/cli/openpgp2ssh.js';
 import { dearmor } from '../../src/openpgp/armor.js';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { formatFingerprint, keyIdOf } from '../../src/openpgp/fingerprint.js';
@@ -159,5 +160,15 @@ describe('v6 certificates through monkeysphere-wot', () => {
     assert.equal(path.code, 0, path.err + path.out);
     const wrong = await runWot([...base, 'authenticate', VERA, vera.fpr.slice(-16)], dir);
     assert.notEqual(wrong.code, 0);
+  });
+
+  test('openpgp2ssh takes a v6 key by key ID, short ID (low 32 bits of the key ID), fingerprint and typed forms', async () => {
+    const ssh = `${(await runCli(openpgp2ssh, [vera.fpr], { stdin: vera.bytes })).text}`;
+    assert.match(ssh, /^ssh-ed25519 /, 'the primary key, Ed25519, in SSH form');
+    for (const id of [vera.keyId, vera.keyId.slice(8), `0x${vera.keyId.toLowerCase()}`, formatFingerprint(vera.fpr)]) {
+      const r = await runCli(openpgp2ssh, [id], { stdin: vera.bytes });
+      assert.equal(r.code, 0, `${id}: ${r.stderr}`);
+      assert.equal(r.text, ssh, id);
+    }
   });
 });
