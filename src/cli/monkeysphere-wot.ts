@@ -111,12 +111,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       const opts: GlobalOptions = { ...raw, keyring: raw.keyring ?? [], root: raw.root ?? [] };
       const log = loggerFor(io);
       const inputs = readInputs(opts, io, log);
-      const cache = openCache(opts, io, log);
+      const cache = await openCache(opts, io, log);
       const computing = startComputing(cache, log);
       try {
         status = await body(inputs, computing, opts);
       } finally {
-        cache.close();
+        await cache.close();
       }
     };
     /** Computes the web (every certification of an introducer verified, so bindings can be explained) and runs `body`. */
@@ -275,8 +275,8 @@ function parseCount(name: string, value: string | undefined, lo: number, hi: num
 }
 
 /** The cache database (verified signatures and snapshots of evaluated keyrings), unless --no-cache. */
-function openCache(opts: GlobalOptions, io: Io, log: Logger): WebCache {
-  if (opts.cache === false) return { close() {} };
+async function openCache(opts: GlobalOptions, io: Io, log: Logger): Promise<WebCache> {
+  if (opts.cache === false) return { close: async () => undefined };
   return openWebCache(typeof opts.cache === 'string' ? opts.cache : defaultWebCachePath(io.env), (m) => log.info(`warning: ${m}`));
 }
 

@@ -1,13 +1,14 @@
 /**
- * The cache behind web-of-trust computations: one SQLite database holding verified
- * signatures and snapshots of evaluated keyrings (src/gnupg/web.ts), by default under
- * $XDG_CACHE_HOME/monkeysphere. A cache that cannot be opened is not an error: the
- * computation then runs without one.
+ * The cache behind web-of-trust computations: a store (src/store/, SQLite by default)
+ * whose verification results and snapshots of evaluated keyrings (src/gnupg/web.ts) it
+ * uses, by default under $XDG_CACHE_HOME/monkeysphere. A cache that cannot be opened is not
+ * an error: the computation then runs without one.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../errors.js';
-import { SqliteDatabase, SqliteSnapshotStore, SqliteVerificationCache } from '../store/sqlite/index.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
 import { Verifier } from '../verify/verifier.js';
 import type { Env } from './gpg.js';
 import type { ComputeOptions } from './web.js';
@@ -19,32 +20,34 @@ export function defaultWebCachePath(env: Env): string | undefined {
 }
 
 export interface WebCache {
-  database?: SqliteDatabase;
-  close(): void;
+  store?: Store;
+  close(): Promise<void>;
 }
 
-/** Opens the cache at `path` (none when undefined); a failure is told to `onWarning` and leaves no cache. */
-export function openWebCache(path: string | undefined, onWarning: (message: string) => void = () => {}): WebCache {
-  if (!path) return { close() {} };
+const NO_CACHE: WebCache = { close: async () => undefined };
+
+/** Opens the cache at `location` (a path or a store URL; none when undefined); a failure is told to `onWarning` and leaves no cache. */
+export async function openWebCache(location: string | undefined, onWarning: (message: string) => void = () => {}): Promise<WebCache> {
+  if (!location) return NO_CACHE;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const db = SqliteDatabase.open(path);
-    return { database: db, close: () => db.close() };
+    if (!/^[a-z]+:\/\//i.test(location)) mkdirSync(dirname(location), { recursive: true, mode: 0o700 });
+    const store = await openStore(location);
+    return { store, close: () => store.close() };
   } catch (err) {
-    onWarning(`cache ${JSON.stringify(path)} not used: ${errorMessage(err)}`);
-    return { close() {} };
+    onWarning(`cache ${JSON.stringify(location)} not used: ${errorMessage(err)}`);
+    return NO_CACHE;
   }
 }
 
 /** Compute options over a cache: its snapshots, and a verifier (made only when packets need verifying) over its verification cache. */
 export function cachedComputeOptions(cache: WebCache, onProblem?: ComputeOptions['onProblem']): ComputeOptions & { verifierMade(): Verifier | undefined } {
-  const { database } = cache;
+  const { store } = cache;
   let verifier: Verifier | undefined;
   return {
-    snapshots: database && SqliteSnapshotStore.open(database),
+    snapshots: store?.snapshots,
     // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
     verifier: () => {
-      verifier = new Verifier({ cache: database && new SqliteVerificationCache(database) });
+      verifier = new Verifier({ cache: store?.verifications });
       return verifier;
     },
     onProblem,

@@ -49,7 +49,7 @@ describe('readGnupgHome', () => {
 
 describe('computeGnupgWeb', () => {
   it('computes the web of the home, then reuses its snapshot while the home is unchanged', async () => {
-    const cache = openWebCache(join(dir, 'cache.sqlite'));
+    const cache = await openWebCache(join(dir, 'cache.sqlite'));
     try {
       const opts = { env: process.env, ...cachedComputeOptions(cache) };
       const first = await computeGnupgWeb(gpg.dir, web.now, opts);
@@ -59,7 +59,7 @@ describe('computeGnupgWeb', () => {
       assert.equal(again.from, 'snapshot');
       assert.equal(again.network.validity(fpr('bob'), 'bob <bob@example.com>'), 'f');
     } finally {
-      cache.close();
+      await cache.close();
     }
   });
 });
