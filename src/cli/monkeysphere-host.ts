@@ -317,20 +317,20 @@ Publishing this certificate will IMMEDIATELY and PERMANENTLY revoke
 your host key!
 
 `);
-    const answer = (await ctx.asker.ask('Publish the certificate after generation? (y/n/Q) ')).trim().toLowerCase();
+    const answer = ((await ctx.asker.ask('Publish the certificate after generation? (y/n/Q) ')) ?? 'q').trim().toLowerCase();
     if (answer !== 'y' && answer !== 'n') {
       ctx.log.error('aborting at user request');
       return 1;
     }
     publish = answer === 'y';
     const r = (
-      await ctx.asker.ask(`Please select the reason for the revocation:
+      (await ctx.asker.ask(`Please select the reason for the revocation:
   0 = No reason specified
   1 = Key has been compromised
   2 = Key is superseded
   3 = Key is no longer used
   Q = Cancel
-Your decision? [1] `)
+Your decision? [1] `)) ?? 'q'
     )
       .trim()
       .toLowerCase();
@@ -344,7 +344,8 @@ Your decision? [1] `)
     ctx.io.stderr.write('Enter an optional description; end it with an empty line:\n');
     for (;;) {
       const l = await ctx.asker.ask('> ');
-      if (l.trim() === '') break;
+      // An empty line or the end of input ends the description.
+      if (l === undefined || l.trim() === '') break;
       lines.push(l);
     }
     if (lines.length > 0) text = lines.join('\n');

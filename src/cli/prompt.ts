@@ -40,25 +40,31 @@ export class LineReader {
 }
 
 export interface Asker {
-  /** Writes the question to stderr and returns the answer line ('' at end of input). */
-  ask(question: string): Promise<string>;
+  /** Writes the question to stderr and returns the answer line; undefined at end of input. */
+  ask(question: string): Promise<string | undefined>;
 }
 
 /** An Asker over the command's stdin and stderr. */
 export function stdinAsker(stdin: Readable, stderr: { write(s: string): unknown }): Asker {
   let reader: LineReader | undefined;
   return {
-    async ask(question: string): Promise<string> {
+    async ask(question: string): Promise<string | undefined> {
       stderr.write(question);
       reader ??= new LineReader(stdin);
-      return (await reader.line()) ?? '';
+      return reader.line();
     },
   };
 }
 
-/** y/N (defaultYes false) or Y/n (defaultYes true), as the original's `${OK/y/Y}` tests. */
+/**
+ * y/N (defaultYes false) or Y/n (defaultYes true), as the original's `${OK/y/Y}` tests: an
+ * empty line takes the default, and no line at all (end of input) is never a yes, as the
+ * original's `read` fails there and `set -e` stops it before it acts.
+ */
 export async function confirm(asker: Asker, question: string, defaultYes: boolean): Promise<boolean> {
-  const answer = (await asker.ask(`${question} (${defaultYes ? 'Y/n' : 'y/N'}) `)).trim().toLowerCase();
+  const line = await asker.ask(`${question} (${defaultYes ? 'Y/n' : 'y/N'}) `);
+  if (line === undefined) return false;
+  const answer = line.trim().toLowerCase();
   if (answer === '') return defaultYes;
   return answer.startsWith('y');
 }

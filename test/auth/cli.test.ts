@@ -356,7 +356,7 @@ describe('subcommands', () => {
     }
   });
 
-  test('with PROMPT=true, remove-id-certifier asks (Y/n) and does nothing on no', async () => {
+  test('with PROMPT=true, remove-id-certifier asks (Y/n) and does nothing on no or on no answer', async () => {
     const { server, admin, done } = await basic();
     try {
       server.env.MONKEYSPHERE_PROMPT = 'true';
@@ -364,6 +364,11 @@ describe('subcommands', () => {
       assert.equal(no.status, 2);
       assert.match(no.stderr, /Really remove the above listed identity certifier\? \(Y\/n\)/);
       assert.match(no.stderr, /identity certifier not removed/);
+      assert.match((await server.ok(['list-id-certifiers'])).stdout, new RegExp(`^${admin.fpr}:`));
+      // No answer at all (end of input) is no yes: the original's read fails there and set -e stops it.
+      const eof = await server.run(['remove-id-certifier', admin.fpr], '');
+      assert.equal(eof.status, 2);
+      assert.match(eof.stderr, /identity certifier not removed/);
       assert.match((await server.ok(['list-id-certifiers'])).stdout, new RegExp(`^${admin.fpr}:`));
       const yes = await server.run(['remove-id-certifier', admin.fpr], '\n');
       assert.equal(yes.status, 0, yes.stderr);
