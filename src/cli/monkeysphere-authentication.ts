@@ -448,8 +448,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const program = new Command(TOOL)
       .exitOverride()
       .helpCommand(false)
-      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-      .showHelpAfterError(`(run '${TOOL} help' for usage)`);
+      // commander's own error lines are not printed: its errors become ours below, in the `TOOL: error:` form, once.
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined });
     program.command('setup').alias('s').description('set up the trust core and directories').action(async () => {
       status = await cmdSetup(ctx);
     });
@@ -516,6 +516,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     } catch (err) {
       if (err instanceof CommanderError && err.code === 'commander.unknownCommand') {
         throw new UsageError('MS_AUTH_UNKNOWN_SUBCOMMAND', `unknown command: ${JSON.stringify(argv[0])}`, { hints: [`try '${TOOL} help' for usage`] });
+      }
+      if (err instanceof CommanderError && err.exitCode !== 0) {
+        throw new UsageError('MS_AUTH_USAGE', err.message.replace(/^error: /, ''), { hints: [`try '${TOOL} help' for usage`] });
       }
       throw err;
     }

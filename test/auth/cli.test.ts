@@ -272,6 +272,10 @@ describe('bad input', () => {
       const bad = await server.run(['frobnicate']);
       assert.equal(bad.status, 2);
       assert.match(bad.stderr, /unknown command: "frobnicate"/);
+      assert.equal(bad.stderr.match(/frobnicate/g)?.length, 1, 'the error is said once');
+      const option = await server.run(['update-users', '--frobnicate']);
+      assert.equal(option.status, 2);
+      assert.match(option.stderr, /^monkeysphere-authentication: error: unknown option '--frobnicate'$/m);
       assert.equal((await server.run(['keys-for-user'])).status, 2);
       const trust = await server.run(['add-id-certifier', '-t', 'partial', '-']);
       assert.equal(trust.status, 2);
