@@ -13,10 +13,11 @@ import { Keyring } from '../keyring/keyring.js';
 import type { Cert } from '../openpgp/cert.js';
 import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 import { colonEscape, quoted } from '../util/printable.js';
+import type { VerificationCache } from '../verify/cache.js';
 import { Verifier } from '../verify/verifier.js';
 import { selectCertification } from '../wot/engine.js';
 import type { WotCertification } from '../wot/types.js';
-import { type CoreKey, domainRegex, revokeCertifications, TRUST_AMOUNT, trustSign } from './core.js';
+import { type CoreKey, domainOfRegex, domainRegex, revokeCertifications, TRUST_AMOUNT, trustSign } from './core.js';
 import { ingestCerts } from './ingest.js';
 import { type AuthStore, keyIdOf } from './store.js';
 
@@ -47,9 +48,14 @@ export function parseCertifierOptions(raw: { trust?: string; depth?: string; dom
   return { trust, depth: Number(depthText), domain, now };
 }
 
-async function evaluateWithCore(store: AuthStore, core: CoreKey, certs: Cert[], now: number): Promise<EvaluatedCert[]> {
-  const keyring = new Keyring([core.cert, ...certs]);
-  return evaluateCerts(certs, keyring, { now, verifier: new Verifier({ cache: store.cache }), certifications: (issuer) => issuer === core.primary.fpr });
+/** `certs` evaluated with only `signer`'s certifications checked. */
+async function evaluateWithSigner(cache: VerificationCache, signer: Cert, certs: Cert[], now: number): Promise<EvaluatedCert[]> {
+  const keyring = new Keyring([signer, ...certs]);
+  return evaluateCerts(certs, keyring, { now, verifier: new Verifier({ cache }), certifications: (issuer) => issuer === signer.primary.fpr });
+}
+
+function evaluateWithCore(store: AuthStore, core: CoreKey, certs: Cert[], now: number): Promise<EvaluatedCert[]> {
+  return evaluateWithSigner(store.cache, core.cert, certs, now);
 }
 
 /** The core's effective signature on a user ID: the one GnuPG's selection keeps among the core's good signatures. */
@@ -148,26 +154,47 @@ export interface CertifierEntry {
   regex: string;
 }
 
-/** Every user ID the core currently trust-signs, with the signature's depth, amount and regex, by certificate in store order. */
+/**
+ * The user IDs of `certs` that `signer` trust-signs now (its effective signature on the user
+ * ID, as GnuPG selects it, has a trust level > 0), with the depth, amount and regex, in the
+ * order given. The trust core's certifiers, or the 0.43 core's when migrating.
+ */
+export async function trustSignedBy(cache: VerificationCache, signer: Cert, certs: Cert[], now: UnixTime): Promise<CertifierEntry[]> {
+  const out: CertifierEntry[] = [];
+  const others = certs.filter((c) => c.primary.fpr !== signer.primary.fpr);
+  for (const ev of await evaluateWithSigner(cache, signer, others, now)) {
+    for (const u of ev.userIds) {
+      if (u.component.kind !== 'userid') continue;
+      const sig = coreSignature(u.certifications, signer.primary.fpr, now);
+      if (!sig?.trust || sig.trust.level === 0) continue;
+      out.push({ fpr: ev.fpr, userId: u.text, depth: sig.trust.level, amount: sig.trust.amount, regex: sig.regexes[0] ?? '' });
+    }
+  }
+  return out;
+}
+
+/** Every user ID the core currently trust-signs and that is valid, with the signature's depth, amount and regex, by certificate in store order. */
 export async function listCertifiers(store: AuthStore, core: CoreKey, now: UnixTime, validity: (fpr: string, uid: string) => Promise<string>): Promise<CertifierEntry[]> {
   const rows = await store.certifiedBy([keyIdOf(core.primary.fpr)]);
   const certs: Cert[] = [];
   for (const r of rows) {
     const s = await store.certs.get(r.fpr);
-    if (s && s.fpr !== core.primary.fpr) certs.push(s.cert);
+    if (s) certs.push(s.cert);
   }
   const out: CertifierEntry[] = [];
-  for (const ev of await evaluateWithCore(store, core, certs, now)) {
-    for (const u of ev.userIds) {
-      if (u.component.kind !== 'userid') continue;
-      const sig = coreSignature(u.certifications, core.primary.fpr, now);
-      if (!sig?.trust || sig.trust.level === 0) continue;
-      const v = await validity(ev.fpr, u.text);
-      if (v !== 'f' && v !== 'u') continue;
-      out.push({ fpr: ev.fpr, userId: u.text, depth: sig.trust.level, amount: sig.trust.amount, regex: sig.regexes[0] ?? '' });
-    }
+  for (const e of await trustSignedBy(store.cache, core.cert, certs, now)) {
+    const v = await validity(e.fpr, e.userId);
+    if (v === 'f' || v === 'u') out.push(e);
   }
   return out;
+}
+
+/** A certifier's user ID and its trust in words: `FPR "uid": full, depth 1, domain example.org`. */
+export function describeCertifier(e: CertifierEntry): string {
+  const trust = e.amount >= TRUST_AMOUNT.full ? 'full' : e.amount >= TRUST_AMOUNT.marginal ? 'marginal' : `trust amount ${e.amount}`;
+  const domain = e.regex === '' ? undefined : domainOfRegex(e.regex);
+  const scope = e.regex === '' ? '' : domain !== undefined ? `, domain ${domain}` : `, user IDs matching ${JSON.stringify(e.regex)}`;
+  return `${e.fpr} ${quoted(e.userId)}: ${trust}, depth ${e.depth}${scope}`;
 }
 
 /** The original's list-id-certifiers output: `FPR:` then ` :<uid>:<depth>:<amount>:<regex>` per signed user ID. */

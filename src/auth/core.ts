@@ -35,6 +35,12 @@ export function domainRegex(domain: string): string {
   return `<[^>]+[@.]${domain.replace(/[^A-Za-z0-9]/g, (c) => `\\${c}`)}>$`;
 }
 
+/** The domain a regex of domainRegex's form limits to; undefined for any other regex. */
+export function domainOfRegex(regex: string): string | undefined {
+  const m = /^<\[\^>\]\+\[@\.\]((?:\\[^A-Za-z0-9]|[A-Za-z0-9])+)>\$$/.exec(regex);
+  return m ? m[1].replace(/\\(.)/g, '$1') : undefined;
+}
+
 /** A salt notation (as Sequoia and gpg 2.4 add), so two signatures made in the same second differ. */
 function saltNotation(): Buffer {
   const name = Buffer.from('salt@notations.sequoia-pgp.org', 'utf8');

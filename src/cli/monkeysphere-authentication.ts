@@ -9,12 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { type Account, listAccounts, lookupAccounts } from '../auth/accounts.js';
-import type { CertifierOptions } from '../auth/certifiers.js';
+import { type CertifierOptions, describeCertifier } from '../auth/certifiers.js';
+import type { MigrationPlan } from '../auth/migrate-043.js';
 import { type AuthConfig, type AuthPaths, authPaths, keyserverTimeoutMs, loadAuthConfig } from '../auth/config.js';
 import { referenceTime, type UnixTime } from '../clock.js';
 import type { CoreKey } from '../auth/core.js';
 import { keysForUser } from '../auth/keys-for-user.js';
-import type { AuthStore } from '../auth/store.js';
+import { type AuthStore, keyIdOf } from '../auth/store.js';
 import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
 import type { Cert } from '../openpgp/cert.js';
@@ -44,6 +45,9 @@ subcommands:
  list-id-certifiers (c)              list certification keys
 
  setup (s)                           set up the trust core and directories
+ migrate [--dry-run]                 import the certifiers and keys of Monkeysphere 0.43
+                                     (done by any subcommand on first use; 0.43's files
+                                     stay as they are)
  diagnostics (d)                     monkeysphere authentication status
 
  gpg-cmd ARGS...                     a gpg command on the store (--import, --export,
@@ -72,16 +76,52 @@ async function monkeysphereAccount(ctx: Ctx): Promise<Account | undefined> {
   return a;
 }
 
-/** The implicit setup every subcommand but version, help and keys-for-user starts with. */
-async function withSetup<T>(ctx: Ctx, body: (store: AuthStore, core: CoreKey) => Promise<T>): Promise<T> {
+/**
+ * The implicit setup every subcommand but version, help and keys-for-user starts with,
+ * including the migration of Monkeysphere 0.43's data on first use (unless `migrate` itself
+ * asks to handle it).
+ */
+async function withSetup<T>(ctx: Ctx, body: (store: AuthStore, core: CoreKey) => Promise<T>, opts: { autoMigrate?: boolean } = {}): Promise<T> {
   const { setup } = await import('../auth/setup.js');
   const { store, core, created } = await setup(ctx.paths, ctx.now, await monkeysphereAccount(ctx));
   if (created) ctx.log.info(`created the trust core ${core.primary.fpr}`);
   try {
+    if (opts.autoMigrate !== false) await migrateOnFirstUse(ctx, store, core);
     return await body(store, core);
   } finally {
     await store.close();
   }
+}
+
+/** Migrates 0.43's data when it is there and not yet migrated; a failure stops the command before it changes anything else. */
+async function migrateOnFirstUse(ctx: Ctx, store: AuthStore, core: CoreKey): Promise<void> {
+  const m = await import('../auth/migrate-043.js');
+  const legacy = m.findLegacy043(ctx.paths);
+  if (!legacy || (await m.isMigrated(store))) return;
+  ctx.log.info(`migrating the Monkeysphere 0.43 data in ${ctx.paths.dataDir} (left in place)...`);
+  await withLock(ctx.paths.lock, async () => {
+    if (await m.isMigrated(store)) return;
+    const plan = await m.planMigration(store.cache, legacy, ctx.io.env, ctx.now);
+    reportPlan(ctx, plan, (line) => ctx.log.info(line));
+    await applyPlan(ctx, store, core, plan);
+  });
+}
+
+function reportPlan(ctx: Ctx, plan: MigrationPlan, say: (line: string) => void): void {
+  say(`0.43 trust core: ${plan.oldCore} (replaced by this server's core)`);
+  if (plan.certifiers.length === 0) say('identity certifiers: none');
+  for (const e of plan.certifiers) say(`identity certifier: ${describeCertifier(e)}`);
+  say(`certificates to import: ${plan.certs.length}`);
+  for (const w of plan.warnings) ctx.log.error(`warning: ${w}`);
+}
+
+async function applyPlan(ctx: Ctx, store: AuthStore, core: CoreKey, plan: MigrationPlan): Promise<void> {
+  const { applyMigration } = await import('../auth/migrate-043.js');
+  const { describeDropped } = await import('../auth/ingest.js');
+  const r = await applyMigration(store, core, plan, ctx.now);
+  for (const d of r.dropped) ctx.log.verbose(`key ${d.fpr}: ${describeDropped(d.dropped)}`);
+  await refresh(ctx, store);
+  ctx.log.info(`migrated from Monkeysphere 0.43: ${r.imported} certificate(s), ${plan.certifiers.length} certifier user ID(s) (${r.signed} newly signed by the trust core ${core.primary.fpr})`);
 }
 
 async function refresh(ctx: Ctx, store: AuthStore): Promise<void> {
@@ -129,8 +169,16 @@ async function cmdSetup(ctx: Ctx): Promise<number> {
 }
 
 async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
-  return withSetup(ctx, (store) =>
+  return withSetup(ctx, (store, core) =>
     withLock(ctx.paths.lock, async () => {
+      // A core that never certified anyone makes no user ID valid: writing now would empty
+      // every file, which is what a new or unmigrated store looks like, not a decision. Keep
+      // them. (Once certifiers were added, removing them all is a decision, and it counts.)
+      if ((await store.certifiedBy([keyIdOf(core.primary.fpr)])).length === 0) {
+        ctx.log.error('no identity certifier was ever added to this store, so no user ID can be valid; every existing authorized_keys file is kept unchanged');
+        ctx.log.error(`add one with: ${TOOL} add-id-certifier KEYID (to end all Monkeysphere access instead, remove the files in ${ctx.paths.authorizedKeysDir})`);
+        return EXIT.no;
+      }
       const { updateUsers } = await import('../auth/update-users.js');
       const { describeDropped } = await import('../auth/ingest.js');
       let accounts: Account[];
@@ -341,6 +389,38 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
   });
 }
 
+async function cmdMigrate(ctx: Ctx, opts: { dryRun?: boolean }): Promise<number> {
+  const m = await import('../auth/migrate-043.js');
+  const legacy = m.findLegacy043(ctx.paths);
+  if (!legacy) {
+    ctx.io.stdout.write(`no Monkeysphere 0.43 data in ${ctx.paths.dataDir} (no core/pubring.kbx or core/pubring.gpg); nothing to migrate\n`);
+    return EXIT.ok;
+  }
+  const show = (plan: MigrationPlan) => {
+    ctx.io.stdout.write(`Monkeysphere 0.43 data in ${ctx.paths.dataDir} (read, never changed):\n`);
+    reportPlan(ctx, plan, (line) => ctx.io.stdout.write(`  ${line}\n`));
+  };
+  if (opts.dryRun) {
+    // Nothing is written, not even the store: the plan is made with a throwaway cache.
+    const { MemoryVerificationCache } = await import('../verify/cache.js');
+    show(await m.planMigration(new MemoryVerificationCache(), legacy, ctx.io.env, ctx.now));
+    return EXIT.ok;
+  }
+  return withSetup(
+    ctx,
+    (store, core) =>
+      withLock(ctx.paths.lock, async () => {
+        if (await m.isMigrated(store)) ctx.io.stdout.write('already migrated; running again merges what changed in the 0.43 data since\n');
+        const plan = await m.planMigration(store.cache, legacy, ctx.io.env, ctx.now);
+        show(plan);
+        if (!(await confirm(ctx, 'Migrate this data into the store?', true))) throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'nothing migrated');
+        await applyPlan(ctx, store, core, plan);
+        return EXIT.ok;
+      }),
+    { autoMigrate: false },
+  );
+}
+
 async function cmdGpg(ctx: Ctx, argv: string[]): Promise<number> {
   const g = await import('../auth/gpg-cmd.js');
   const { describeDropped } = await import('../auth/ingest.js');
@@ -495,6 +575,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .aliases(['c', 'list-certifiers', 'list-identity-certifiers', 'list-certifier'])
       .action(async () => {
         status = await cmdListCertifiers(ctx);
+      });
+    program
+      .command('migrate')
+      .option('-n, --dry-run', 'show what would be migrated, change nothing')
+      .action(async (opts: { dryRun?: boolean }) => {
+        status = await cmdMigrate(ctx, opts);
       });
     program
       .command('diagnostics')

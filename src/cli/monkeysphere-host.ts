@@ -97,6 +97,9 @@ subcommands:
                                        add a revoker to key
  revoke-key [KEYID]                    generate and/or publish revocation
                                        certificate for key
+ migrate [--dry-run]                   import the host keys of Monkeysphere 0.43
+                                       (done by any subcommand on first use; the
+                                       0.43 keyring stays as it is)
 
  version (v)                           show version number
  help (h,?)                            this help
@@ -440,6 +443,34 @@ async function updatePubFile(ctx: Ctx, args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Moves the 0.43 host keys ($SYSDATADIR/host, a GnuPG home) into the store, keeping their
+ * fingerprints. `explicit`: the `migrate` command, which shows each key and may be run again.
+ */
+async function migrateHostKeys(ctx: Ctx, explicit: boolean, dryRun = false): Promise<number> {
+  const m = await import('../host/migrate-043.js');
+  const home = m.findLegacyHostHome(ctx.store.paths);
+  if (!home) {
+    if (explicit) ctx.io.stdout.write(`no Monkeysphere 0.43 host keyring in ${join(ctx.store.paths.sysDataDir, 'host')}; nothing to migrate\n`);
+    return 0;
+  }
+  if (!explicit && ctx.store.list().length > 0) return 0;
+  const plan = m.planHostMigration(ctx.store, home, ctx.io.env);
+  if (explicit) {
+    ctx.io.stdout.write(`Monkeysphere 0.43 host keyring ${home} (read, never changed):\n`);
+    for (const k of plan.keys) ctx.io.stdout.write(`  host key ${k.cert.primary.fpr} ${k.present ? '(already migrated)' : '(to migrate)'}\n`);
+  }
+  if (dryRun) return 0;
+  const saved = await locked(ctx, async () => m.applyHostMigration(ctx.store, plan));
+  for (const fpr of saved) ctx.log.info(`migrated the Monkeysphere 0.43 host key ${fpr} from ${home} (its fingerprint and certifications kept; the 0.43 keyring is left in place)`);
+  return 0;
+}
+
+async function migrate(ctx: Ctx, args: string[]): Promise<number> {
+  const opts = sub('migrate', ctx.io).option('-n, --dry-run', 'show what would be migrated, change nothing').parse(args, { from: 'user' }).opts<{ dryRun?: boolean }>();
+  return migrateHostKeys(ctx, true, opts.dryRun);
+}
+
 /** The command's one reference time (src/clock.ts). */
 function fixedNow(t: number): () => number {
   return () => t;
@@ -458,6 +489,7 @@ const COMMANDS: Array<{ names: string[]; run: Handler }> = [
   { names: ['publish-keys', 'publish-key', 'publish', 'p'], run: publishKeys },
   { names: ['diagnostics', 'd'], run: diagnostics },
   { names: ['update-pgp-pub-file'], run: updatePubFile },
+  { names: ['migrate'], run: migrate },
 ];
 
 export async function main(argv: string[], io: Io = processIo(), deps: HostDeps = {}): Promise<number> {
@@ -489,6 +521,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: HostDeps 
       asker: stdinAsker(io.stdin, io.stderr),
       deps,
     };
+    // On first use after 0.43: its host keys, before anything looks for a host key.
+    if (entry.run !== migrate) await migrateHostKeys(ctx, false);
     return entry.run(ctx, args);
   });
 }
