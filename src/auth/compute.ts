@@ -100,10 +100,29 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
   const stats: ComputeStats = { certs: 0, bindings: 0, cached: 0, verified: 0 };
   const state = await store.state();
   if (!state.coreFpr) return { rows: [], validUntil: null, stats };
-  const certs = await store.loadCerts(await reachableFrom(store, state.coreFpr));
+  const { certs, keyring } = await loadNetwork(store, state.coreFpr);
+  stats.certs = certs.length;
+  // A read-only store still answers from its cache and keeps nothing new.
+  const verifier = new Verifier({ cache: store.cache });
+  const { network, evaluated } = await serverNetwork(keyring, state.coreFpr, opts.now, verifier, 'validity');
+  stats.cached = verifier.stats.cached;
+  stats.verified = verifier.stats.verified;
+  const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';
+  const rows = bindingRows(certs, evaluated, validity);
+  stats.bindings = rows.length;
+  return { rows, validUntil: nextSwitch(keyring, opts.now), stats };
+}
+
+/**
+ * The certificates the core's web of trust reaches, plus `extra` (certificates to explain
+ * that it may not reach), with the designated revokers their key revocations name: those
+ * must be at hand for the revocations to count.
+ */
+export async function loadNetwork(store: AuthStore, coreFpr: string, extra: Cert[] = []): Promise<{ certs: Cert[]; keyring: Keyring }> {
+  const certs = await store.loadCerts(await reachableFrom(store, coreFpr));
   const keyring = new Keyring(certs);
-  // Designated revokers must be at hand for their revocations to count.
-  for (const c of certs) {
+  for (const c of extra) if (!keyring.get(c.primary.fpr)) keyring.add(c);
+  for (const c of [...certs, ...extra]) {
     for (const e of c.directSigs) {
       if (e.sig?.type !== SigType.KeyRevocation) continue;
       for (const id of issuerKeyIds(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) {
@@ -112,24 +131,18 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
       }
     }
   }
-  stats.certs = certs.length;
+  return { certs, keyring };
+}
 
-  {
-    // A read-only store still answers from its cache and keeps nothing new.
-    const verifier = new Verifier({ cache: store.cache });
-    const evaluated = await evaluateKeyring(keyring, { now: opts.now, verifier, certifications: false });
-    const { network } = await buildTrustNetwork(
-      { evaluated, verifier },
-      { roots: [state.coreFpr], now: opts.now, detail: 'validity' },
-      { exclude: foreignLocalCertification(state.coreFpr) },
-    );
-    stats.cached = verifier.stats.cached;
-    stats.verified = verifier.stats.verified;
-    const validity: BindingValidity = (fpr, uid) => network.validity(fpr, uid) ?? '-';
-    const rows = bindingRows(certs, evaluated, validity);
-    stats.bindings = rows.length;
-    return { rows, validUntil: nextSwitch(keyring, opts.now), stats };
-  }
+/**
+ * The server's web of trust over `keyring`: the core its only root, gpg's defaults, and no
+ * local certification but the core's. `explanations` verifies every certification of an
+ * introducer so that each binding can be explained; `validity` only what decides the letters.
+ */
+export async function serverNetwork(keyring: Keyring, coreFpr: string, now: UnixTime, verifier: Verifier, detail: 'validity' | 'explanations') {
+  const evaluated = await evaluateKeyring(keyring, { now, verifier, certifications: false });
+  const { network } = await buildTrustNetwork({ evaluated, verifier }, { roots: [coreFpr], now, detail }, { exclude: foreignLocalCertification(coreFpr) });
+  return { network, evaluated };
 }
 
 /**

@@ -35,6 +35,8 @@ Monkeysphere authentication admin tool.
 subcommands:
  update-users (u) [USER]...          update user authorized_keys files
  keys-for-user (k) USER              output user authorized_keys lines to stdout
+ explain USER [USER-ID]              why each user ID the account lists (or USER-ID)
+                                     grants keys or not: certificates, paths, keys
  refresh-keys (r)                    refresh keys in keyring
 
  add-id-certifier (c+) KEYID|FILE|-  import and tsign a certification key
@@ -389,6 +391,23 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
   });
 }
 
+async function cmdExplain(ctx: Ctx, name: string, userId?: string): Promise<number> {
+  const { explainUserIds, formatUserIdExplanation } = await import('../auth/explain.js');
+  const { readUserKeySources } = await import('../auth/user-keys.js');
+  const account = (await lookupAccounts([name])).get(name);
+  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
+  const sources = readUserKeySources(account, { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: 'none', strictModes: ctx.config.STRICT_MODES });
+  for (const p of sources.problems) ctx.log.error(p.message);
+  const listed = sources.entries.map((e) => e.userId);
+  const asked = userId !== undefined ? [userId] : listed;
+  return withSetup(ctx, async (store) => {
+    await refresh(ctx, store);
+    if (asked.length === 0) ctx.io.stdout.write(`account ${name} lists no user IDs, so Monkeysphere grants it no key\n`);
+    for (const x of await explainUserIds(store, asked, ctx.now)) ctx.io.stdout.write(`${formatUserIdExplanation(x, listed.includes(x.userId))}\n`);
+    return EXIT.ok;
+  });
+}
+
 async function cmdMigrate(ctx: Ctx, opts: { dryRun?: boolean }): Promise<number> {
   const m = await import('../auth/migrate-043.js');
   const legacy = m.findLegacy043(ctx.paths);
@@ -575,6 +594,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .aliases(['c', 'list-certifiers', 'list-identity-certifiers', 'list-certifier'])
       .action(async () => {
         status = await cmdListCertifiers(ctx);
+      });
+    program
+      .command('explain')
+      .argument('<user>')
+      .argument('[user-id]')
+      .action(async (user: string, userId?: string) => {
+        status = await cmdExplain(ctx, user, userId);
       });
     program
       .command('migrate')

@@ -1,0 +1,117 @@
+/**
+ * Why a user ID does or does not let someone in: for each certificate carrying it, the
+ * binding's validity as the trust engine explains it (paths from the trust core through
+ * the certifiers, or what is missing), and for each key whether sshd is given it, and if
+ * not, why. What `explain` prints, and what update-users and keys-for-user log.
+ * Not here: the rules themselves (compute.ts grants keys; wot/ decides validity).
+ */
+import type { EvaluatedCert } from '../cert/types.js';
+import type { UnixTime } from '../clock.js';
+import type { Cert } from '../openpgp/cert.js';
+import { KeyFlag } from '../openpgp/signature.js';
+import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
+import { sshFingerprint } from '../ssh/public-key.js';
+import { quoted } from '../util/printable.js';
+import { Verifier } from '../verify/verifier.js';
+import { formatExplanation, reasonText, validityWord } from '../wot/format.js';
+import type { Explanation } from '../wot/network.js';
+import { loadNetwork, serverNetwork } from './compute.js';
+import type { AuthStore } from './store.js';
+
+export interface KeyVerdict {
+  role: 'primary key' | 'subkey';
+  fpr: string;
+  /** `type base64`, when the key has an SSH form. */
+  sshKey?: string;
+  /** SHA256:… as ssh-keygen -l and sshd's log show it. */
+  sshFingerprint?: string;
+  accepted: boolean;
+  /** Why not, in words; undefined when accepted. */
+  why?: string;
+}
+
+export interface CertExplanation {
+  fpr: string;
+  binding: Explanation;
+  keys: KeyVerdict[];
+}
+
+export interface UserIdExplanation {
+  userId: string;
+  certs: CertExplanation[];
+}
+
+/** Each key of a certificate and whether it is granted, given whether the user ID is fully valid (the rules of compute.ts grantedKeys). */
+export function keyVerdicts(ev: EvaluatedCert, bindingValid: boolean): KeyVerdict[] {
+  const primaryValid = ev.primary.status === 'valid';
+  const one = (role: KeyVerdict['role'], state: { status: string; flags: number; key: EvaluatedCert['primary']['key'] }): KeyVerdict => {
+    const ssh = hasSshForm(state.key) ? sshLineFromKeyPacket(state.key) : undefined;
+    const base = { role, fpr: state.key.fpr, sshKey: ssh, sshFingerprint: ssh ? sshFingerprint(Buffer.from(ssh.split(' ')[1], 'base64')) : undefined };
+    let why: string | undefined;
+    if (state.status !== 'valid') why = `the ${role} is ${state.status}`;
+    else if (!(state.flags & KeyFlag.Authenticate)) why = `the ${role} is not marked for authentication`;
+    else if (!ssh) why = `the ${role}'s algorithm has no SSH form`;
+    else if (role === 'subkey' && !primaryValid) why = `the primary key is ${ev.primary.status}`;
+    else if (!bindingValid) why = 'the user ID is not fully valid';
+    return { ...base, accepted: why === undefined, why };
+  };
+  return [one('primary key', ev.primary), ...ev.subkeys.map((s) => one('subkey', s))];
+}
+
+/**
+ * Explains each user ID against the store at `now`: every stored certificate carrying it
+ * exactly (whether or not the core's web reaches it), with the engine's explanation.
+ */
+export async function explainUserIds(store: AuthStore, userIds: string[], now: UnixTime): Promise<UserIdExplanation[]> {
+  const { coreFpr } = await store.state();
+  const carriers = new Map<string, Cert[]>();
+  for (const uid of new Set(userIds)) {
+    const found = (await store.searchUserIds(uid)).map((s) => s.cert).filter((c) => c.users.some((u) => u.kind === 'userid' && u.text === uid));
+    carriers.set(uid, found);
+  }
+  if (!coreFpr) return userIds.map((userId) => ({ userId, certs: [] }));
+  const extra = [...carriers.values()].flat();
+  const { keyring } = await loadNetwork(store, coreFpr, extra);
+  const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'explanations');
+  return userIds.map((userId) => ({
+    userId,
+    certs: (carriers.get(userId) ?? []).map((c) => {
+      const binding = network.explain(c.primary.fpr, userId);
+      const ev = evaluated.get(c.primary.fpr);
+      return { fpr: c.primary.fpr, binding, keys: ev ? keyVerdicts(ev, binding.valid) : [] };
+    }),
+  }));
+}
+
+/** The certifier that vouches for a valid binding (the first key after the core on its first path), for one-line logs. */
+export function vouchedBy(e: Explanation): string | undefined {
+  const p = e.paths[0];
+  if (!p || p.nodes.length < 2) return undefined;
+  const certifier = p.nodes.length > 2 ? p.nodes[1] : p.nodes[0];
+  return `${certifier.fingerprint}${certifier.userId !== undefined ? ` ${quoted(certifier.userId)}` : ''}`;
+}
+
+/** One sentence on a binding: valid and through whom, or why not. */
+export function bindingSummary(e: Explanation): string {
+  if (e.valid) {
+    const by = vouchedBy(e);
+    return `${validityWord(e.validity)}${by ? `, certified through ${by}` : ''}`;
+  }
+  const why = e.reasons.map(reasonText);
+  return `${validityWord(e.validity)}${why.length > 0 ? `: ${why.join('; ')}` : ''}`;
+}
+
+/** `explain`'s text for one user ID. */
+export function formatUserIdExplanation(x: UserIdExplanation, listed: boolean): string {
+  const lines = [`user ID ${quoted(x.userId)}${listed ? '' : ' (not listed in the account\'s authorized_user_ids)'}:`];
+  if (x.certs.length === 0) lines.push('  no certificate in the store carries this user ID exactly, so it grants no key');
+  for (const c of x.certs) {
+    lines.push(...formatExplanation(c.binding).split('\n').map((l) => `  ${l}`));
+    lines.push('    Keys:');
+    for (const k of c.keys) {
+      const what = `${k.role} ${k.fpr}${k.sshFingerprint ? ` (${k.sshFingerprint})` : ''}`;
+      lines.push(k.accepted ? `      accepted: ${what}` : `      not given to sshd: ${what}: ${k.why}`);
+    }
+  }
+  return lines.join('\n');
+}

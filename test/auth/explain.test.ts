@@ -1,0 +1,81 @@
+/**
+ * `monkeysphere-authentication explain USER [USER-ID]`: for each user ID the account
+ * lists, the certificates carrying it, the engine's verdict with the certifier path or
+ * the reason, and each key with whether sshd is given it and why not.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AuthServer } from './harness.js';
+import { NOW, Person } from './pki.js';
+
+const BOB = 'Bob <bob@example.net>';
+const CAROL = 'Carol <carol@example.net>';
+const DAVE = 'Dave <dave@example.net>';
+const ZED = 'Zed <zed@example.net>';
+
+describe('explain', () => {
+  const server = new AuthServer();
+  const admin = new Person(['Admin <admin@example.net>']);
+  const bob = new Person([BOB]).certifiedBy(admin);
+  const carol = new Person([CAROL]);
+  const dave = new Person([DAVE], { alg: 'rsa' }).certifiedBy(admin);
+  let out = '';
+
+  before(async () => {
+    await server.ok(['setup']);
+    await server.addCertifier(admin);
+    for (const p of [bob, carol, dave]) await server.importCert(p);
+    dave.revokeSubkey(NOW - 86400);
+    await server.importCert(dave);
+    server.writeUserIds(`${BOB}\n${CAROL}\n${DAVE}\n${ZED}\n`);
+    out = (await server.ok(['explain', 'root'])).stdout;
+  });
+  after(() => {
+    server.cleanup();
+    for (const p of [admin, bob, carol, dave]) p.cleanup();
+  });
+
+  const section = (uid: string) => {
+    const start = out.indexOf(`user ID "${uid}"`);
+    assert.ok(start >= 0, `no section for ${uid} in:\n${out}`);
+    const next = out.indexOf('\nuser ID "', start + 1);
+    return out.slice(start, next < 0 ? undefined : next);
+  };
+
+  test('a valid user ID: the path through the certifier, and the key sshd is given', () => {
+    const s = section(BOB);
+    assert.match(s, new RegExp(`\\[✓\\] ${bob.fpr} "Bob <bob@example\\.net>": fully valid \\(f\\)`));
+    assert.match(s, new RegExp(`├ ${admin.fpr} "Admin <admin@example\\.net>" \\(full introducer by trust signature`));
+    assert.match(s, new RegExp(`accepted: subkey ${bob.authPacket.fpr} \\(SHA256:`));
+    assert.match(s, new RegExp(`not given to sshd: primary key ${bob.fpr} .*: the primary key is not marked for authentication`));
+  });
+
+  test('an uncertified user ID: why not, and the key refused', () => {
+    const s = section(CAROL);
+    assert.match(s, /\[ \] [0-9A-F]{40} "Carol <carol@example\.net>": not valid/);
+    assert.match(s, /no path: the user ID carries no certifications/);
+    assert.match(s, /not given to sshd: subkey [0-9A-F]{40} .*: the user ID is not fully valid/);
+  });
+
+  test('a revoked authentication subkey (RSA) is named as the reason', () => {
+    const s = section(DAVE);
+    assert.match(s, /fully valid \(f\)/);
+    assert.match(s, new RegExp(`not given to sshd: subkey ${dave.authPacket.fpr} .*: the subkey is revoked`));
+  });
+
+  test('a user ID no certificate carries', () => {
+    assert.match(section(ZED), /no certificate in the store carries this user ID exactly, so it grants no key/);
+  });
+
+  test('one user ID, even one the account does not list', async () => {
+    const r = await server.ok(['explain', 'root', 'Admin <admin@example.net>']);
+    assert.match(r.stdout, /^user ID "Admin <admin@example\.net>" \(not listed in the account's authorized_user_ids\):/);
+    assert.doesNotMatch(r.stdout, /Bob/);
+  });
+
+  test('an unknown account is an error', async () => {
+    const r = await server.run(['explain', 'no-such-user-here']);
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /unknown user "no-such-user-here"/);
+  });
+});
