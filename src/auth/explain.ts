@@ -115,3 +115,24 @@ export function formatUserIdExplanation(x: UserIdExplanation, listed: boolean): 
   }
   return lines.join('\n');
 }
+
+/**
+ * Why a key is (or is no longer) granted for a user ID, in one sentence, from that user ID's
+ * explanation: the binding's summary, and the key's own reason when it is the key at fault.
+ */
+export function whyKey(x: UserIdExplanation | undefined, sshKey: string, removed = false): string {
+  for (const c of x?.certs ?? []) {
+    const k = c.keys.find((v) => v.sshKey === sshKey);
+    if (!k) continue;
+    const binding = `certificate ${c.fpr}: ${bindingSummary(c.binding)}`;
+    // Still granted by the web of trust, yet gone: the account stopped listing the user ID.
+    if (removed && k.accepted) return `the account no longer lists this user ID (${binding})`;
+    return k.accepted || k.why === 'the user ID is not fully valid' ? binding : `${binding}; ${k.why}`;
+  }
+  return 'no stored certificate carries this key with this user ID';
+}
+
+/** `SHA256:…` of a `type base64` key. */
+export function sshKeyFingerprint(sshKey: string): string {
+  return sshFingerprint(Buffer.from(sshKey.split(' ')[1] ?? '', 'base64'));
+}

@@ -19,7 +19,7 @@ import type { UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Account } from './accounts.js';
-import { monkeysphereMarker } from './authorized-keys.js';
+import { type GrantedKey, keyChanges, monkeysphereMarker } from './authorized-keys.js';
 import { refreshBindings } from './compute.js';
 import { type DroppedCounts, droppedTotal, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
@@ -43,6 +43,9 @@ export interface UserOutcome {
   action: 'written' | 'unchanged' | 'removed' | 'absent' | 'kept';
   keys?: UserKeys;
   error?: string;
+  /** Keys the account gained and lost with this run (none when the file was kept). */
+  added: GrantedKey[];
+  removed: GrantedKey[];
 }
 
 export interface UpdateUsersOptions {
@@ -149,8 +152,11 @@ async function removeLeftovers(outputDir: string): Promise<void> {
 /** Installs one account's file; returns what was done. */
 async function install(outputDir: string, account: Account, keys: UserKeys): Promise<UserOutcome> {
   const target = join(outputDir, account.name);
-  if (keys.incomplete) return { name: account.name, action: 'kept', keys };
+  const none = { added: [], removed: [] };
+  if (keys.incomplete) return { name: account.name, action: 'kept', keys, ...none };
   try {
+    const before = await readFile(target, 'utf8').catch(() => '');
+    const changes = keyChanges(before, keys.content);
     if (keys.content.length === 0) {
       let existed = true;
       try {
@@ -159,13 +165,13 @@ async function install(outputDir: string, account: Account, keys: UserKeys): Pro
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         existed = false;
       }
-      return { name: account.name, action: existed ? 'removed' : 'absent', keys };
+      return { name: account.name, action: existed ? 'removed' : 'absent', keys, ...changes };
     }
     // Owned by us (root, like sshd), readable by the account's group: sshd reads it as the user.
     const changed = await replaceFile(target, keys.content, 0o640, process.getuid?.() ?? 0, account.gid);
-    return { name: account.name, action: changed ? 'written' : 'unchanged', keys };
+    return { name: account.name, action: changed ? 'written' : 'unchanged', keys, ...changes };
   } catch (err) {
-    return { name: account.name, action: 'kept', keys, error: errorMessage(err) };
+    return { name: account.name, action: 'kept', keys, error: errorMessage(err), ...none };
   }
 }
 

@@ -229,9 +229,28 @@ async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
           }
         },
       });
+      await logKeyChanges(ctx, store, result.users);
       return result.problems || unknown ? EXIT.no : EXIT.ok;
     }),
   );
+}
+
+/** Logs (INFO) each key an account gained or lost, and why, in the engine's words. */
+async function logKeyChanges(ctx: Ctx, store: AuthStore, users: import('../auth/update-users.js').UserOutcome[]): Promise<void> {
+  const changed = users.filter((u) => u.added.length + u.removed.length > 0);
+  if (changed.length === 0) return;
+  const { explainUserIds, sshKeyFingerprint, whyKey } = await import('../auth/explain.js');
+  const uids = [...new Set(changed.flatMap((u) => [...u.added, ...u.removed].flatMap((k) => (k.userId === undefined ? [] : [k.userId]))))];
+  const explained = new Map((await explainUserIds(store, uids, ctx.now)).map((x) => [x.userId, x]));
+  for (const u of changed) {
+    for (const [verb, list] of [['added', u.added], ['removed', u.removed]] as const) {
+      for (const k of list) {
+        const what = `${u.name}: ${verb} ${k.key.split(' ')[0]} ${sshKeyFingerprint(k.key)}`;
+        if (k.userId === undefined) ctx.log.info(`${what} (a key line of the account's own authorized_keys file)`);
+        else ctx.log.info(`${what} for ${JSON.stringify(printable(k.userId))}: ${whyKey(explained.get(k.userId), k.key, verb === 'removed')}`);
+      }
+    }
+  }
 }
 
 async function cmdKeysForUser(ctx: Ctx, name: string): Promise<number> {

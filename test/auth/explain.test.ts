@@ -79,3 +79,35 @@ describe('explain', () => {
     assert.match(r.stderr, /unknown user "no-such-user-here"/);
   });
 });
+
+describe('update-users logs each key added or removed, and why', () => {
+  test('added through the certifier; removed when revoked; removed when no longer listed', async () => {
+    const server = new AuthServer();
+    const admin = new Person(['Admin <admin@example.net>']);
+    const bob = new Person([BOB]).certifiedBy(admin);
+    const erin = new Person(['Erin <erin@example.net>'], { alg: 'rsa' }).certifiedBy(admin);
+    try {
+      await server.ok(['setup']);
+      await server.addCertifier(admin);
+      await server.importCert(bob);
+      await server.importCert(erin);
+      server.writeUserIds(`${BOB}\nErin <erin@example.net>\n`);
+      const first = await server.ok(['update-users', 'root']);
+      assert.match(first.stderr, new RegExp(`root: added ssh-ed25519 SHA256:\\S+ for "Bob <bob@example\\.net>": certificate ${bob.fpr}: fully valid, certified through ${admin.fpr} "Admin <admin@example\\.net>"`));
+      assert.match(first.stderr, /root: added ssh-rsa SHA256:\S+ for "Erin <erin@example\.net>"/);
+
+      const again = await server.ok(['update-users', 'root']);
+      assert.doesNotMatch(again.stderr, /root: (added|removed)/, 'nothing changed, nothing logged');
+
+      bob.revokeKey(NOW - 3600);
+      await server.importCert(bob);
+      server.writeUserIds(`${BOB}\n`);
+      const later = await server.ok(['update-users', 'root']);
+      assert.match(later.stderr, new RegExp(`root: removed ssh-ed25519 SHA256:\\S+ for "Bob <bob@example\\.net>": certificate ${bob.fpr}: revoked: the key is revoked`));
+      assert.match(later.stderr, /root: removed ssh-rsa SHA256:\S+ for "Erin <erin@example\.net>": the account no longer lists this user ID/);
+    } finally {
+      server.cleanup();
+      for (const p of [admin, bob, erin]) p.cleanup();
+    }
+  });
+});
