@@ -8,7 +8,9 @@
 #
 # Environment:
 #   MS_BIN_DIR       where to link the commands (default /usr/local/bin as root,
-#                    ~/.local/bin otherwise); MS_BIN_DIR=none skips linking
+#                    ~/.local/bin otherwise); MS_BIN_DIR=none skips linking and installing
+#   MS_PREFIX        as root: where the root-owned copy the commands run from is installed
+#                    (default /usr/local/lib/monkeysphere)
 #   MS_SKIP_APT=1    do not check or install Debian packages
 set -euo pipefail
 
@@ -124,10 +126,61 @@ build() {
   touch "$stamp"
 }
 
-# --- 4. commands on PATH -----------------------------------------------------------
-# Symlinks <bin dir>/<command> -> <repo>/bin/<command>.js for every "bin" entry in
-# package.json. Re-running just re-points them; a file that is not a symlink is never
-# overwritten; links into this checkout whose shim is gone are removed.
+# --- 4. a root-owned install ------------------------------------------------------
+# As root, the commands run from a copy owned by root, never from this checkout: sshd
+# runs AuthorizedKeysCommand only when the program and every directory above it are
+# root-owned and not group- or world-writable, and a checkout writable by someone else
+# would hand root to them. The copy holds package.json, bin/, dist/ and the production
+# node_modules; keys-for-user gets a wrapper naming node by its absolute path (sshd gives
+# the command PATH=/usr/bin:/bin:/usr/sbin:/sbin and nothing else).
+install_root_copy() {
+  local prefix=$1 tmp pkg
+  tmp=$(mktemp -d "$(dirname "$prefix")/.monkeysphere-install.XXXXXX")
+  cp -a package.json bin dist "$tmp/"
+  mkdir -p "$tmp/node_modules"
+  while IFS= read -r pkg; do
+    [[ $pkg == "$REPO" ]] && continue
+    mkdir -p "$tmp/$(dirname "${pkg#"$REPO"/}")"
+    cp -a "$pkg" "$tmp/${pkg#"$REPO"/}"
+  done < <(npm ls --omit=dev --all --parseable 2>/dev/null)
+  mkdir -p "$tmp/sbin"
+  printf '#!/bin/sh\n# sshd AuthorizedKeysCommand: node by absolute path, no environment needed.\nexec %q %q "$@"\n' \
+    "$(readlink -f "$(command -v node)")" "$prefix/bin/monkeysphere-authentication-keys-for-user.js" \
+    >"$tmp/sbin/monkeysphere-authentication-keys-for-user"
+  chmod 0755 "$tmp/sbin/monkeysphere-authentication-keys-for-user" "$tmp"/bin/*.js
+  chown -R root:root "$tmp"
+  chmod -R go-w "$tmp"
+  chmod 0755 "$tmp"
+  rm -rf "$prefix.old"
+  if [[ -e $prefix ]]; then mv "$prefix" "$prefix.old"; fi
+  mv "$tmp" "$prefix"
+  rm -rf "$prefix.old"
+}
+
+install_system() {
+  local prefix=${MS_PREFIX:-/usr/local/lib/monkeysphere}
+  if [[ -f $prefix/.stamp && -z $(find bin dist package.json node_modules/.monkeysphere-setup -newer "$prefix/.stamp" -print -quit) ]]; then
+    say "install: $prefix up to date"
+  else
+    mkdir -p "$(dirname "$prefix")"
+    install_root_copy "$prefix"
+    touch "$prefix/.stamp"
+    say "install: root-owned copy in $prefix"
+  fi
+  # The account sshd runs AuthorizedKeysCommand as (AuthorizedKeysCommandUser monkeysphere):
+  # setup gives its group read access to the store.
+  if ! getent passwd monkeysphere >/dev/null; then
+    adduser --system --group --no-create-home --home /var/lib/monkeysphere monkeysphere >/dev/null 2>&1 \
+      || useradd --system --user-group --no-create-home --home-dir /var/lib/monkeysphere --shell /usr/sbin/nologin monkeysphere
+    say "install: created the system user monkeysphere"
+  fi
+}
+
+# --- 5. commands on PATH -----------------------------------------------------------
+# Symlinks <bin dir>/<command> -> <source>/bin/<command>.js for every "bin" entry in
+# package.json, where <source> is the root-owned copy (as root) or this checkout.
+# Re-running just re-points them; a file that is not a symlink is never overwritten;
+# links into this checkout whose shim is gone are removed.
 link_commands() {
   local dir=${MS_BIN_DIR:-}
   if [[ -z $dir ]]; then
@@ -138,6 +191,11 @@ link_commands() {
     return
   fi
   mkdir -p "$dir"
+  local source=$REPO
+  if ((EUID == 0)); then
+    install_system
+    source=${MS_PREFIX:-/usr/local/lib/monkeysphere}
+  fi
   local name target link n=0
   while IFS=$'\t' read -r name target; do
     link=$dir/$name
@@ -146,13 +204,17 @@ link_commands() {
       continue
     fi
     chmod +x "$REPO/$target"
-    ln -sfn "$REPO/$target" "$link"
+    if [[ $source != "$REPO" && $name == monkeysphere-authentication-keys-for-user ]]; then
+      ln -sfn "$source/sbin/$name" "$link"
+    else
+      ln -sfn "$source/$target" "$link"
+    fi
     n=$((n + 1))
   done < <(node -e 'for (const [k, v] of Object.entries(require("./package.json").bin ?? {})) console.log(`${k}\t${v}`)')
   for link in "$dir"/*; do
     if [[ -L $link && ! -e $link && $(readlink "$link") == "$REPO"/bin/* ]]; then rm -f "$link"; fi
   done
-  say "commands: $n linked into $dir"
+  say "commands: $n linked into $dir (from $source)"
   case ":$PATH:" in *":$dir:"*) ;; *) say "commands: note: $dir is not on PATH" ;; esac
 }
 

@@ -5,17 +5,32 @@
  * or a validity period ran out. Imports are kept lean: the certificate and trust code is
  * loaded only when a recomputation is needed.
  */
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { UnixTime } from '../clock.js';
-import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
+import { EnvironmentError, NotFoundError } from '../errors.js';
 import { lookupAccounts } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
 import type { AuthConfig, AuthPaths } from './config.js';
 import { AuthStore, type BindingRow } from './store.js';
 import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys } from './user-keys.js';
 
-/** Opens the store for reading answers: writable when we may write it (to save a recomputation), else read-only. */
+/**
+ * Opens the store for reading answers: writable when we may write it and its directory (to
+ * save a recomputation: root), else read-only (sshd's AuthorizedKeysCommandUser), so an
+ * unprivileged reader never tries to write.
+ * @throws EnvironmentError (MS_AUTH_STORE_UNINITIALIZED, MS_STORE_IO) naming the path, the uid and the fix.
+ */
 export async function openForLookup(path: string): Promise<AuthStore> {
+  const uid = process.geteuid?.();
+  const unreadable = (detail: string, cause?: unknown) =>
+    new EnvironmentError('MS_STORE_IO', `cannot read the store ${JSON.stringify(path)} as uid ${uid}: ${detail}`, {
+      cause,
+      hints: [
+        'the store and every directory above it must be readable by the user running this command',
+        'run it as AuthorizedKeysCommandUser monkeysphere (setup gives that user\'s group read access), or as root',
+      ],
+    });
   try {
     statSync(path);
   } catch (err) {
@@ -24,17 +39,21 @@ export async function openForLookup(path: string): Promise<AuthStore> {
       throw new EnvironmentError('MS_AUTH_STORE_UNINITIALIZED', `the store ${JSON.stringify(path)} does not exist`, { hints: ['run: monkeysphere-authentication setup'] });
     }
     // Usually sshd's AuthorizedKeysCommandUser lacking search permission on a directory above it.
-    throw new EnvironmentError('MS_STORE_IO', `cannot read the store ${JSON.stringify(path)}: ${code === 'EACCES' ? `permission denied for uid ${process.geteuid?.()}` : (err as Error).message}`, {
-      cause: err,
-      hints: ['the store and the directories above it must be readable by the user running this command'],
-    });
+    throw unreadable(code === 'EACCES' ? 'permission denied' : (err as Error).message, err);
   }
   try {
-    return await AuthStore.open(path);
+    accessSync(path, constants.R_OK);
   } catch (err) {
-    if (err instanceof MsError && err.code === 'MS_STORE_IO') return AuthStore.open(path, { readonly: true });
-    throw err;
+    throw unreadable('permission denied', err);
   }
+  let writable = true;
+  try {
+    accessSync(path, constants.W_OK);
+    accessSync(dirname(path), constants.W_OK);
+  } catch {
+    writable = false;
+  }
+  return AuthStore.open(path, { readonly: !writable });
 }
 
 /**

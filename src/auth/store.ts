@@ -85,7 +85,9 @@ export class AuthStore {
    * @throws EnvironmentError (MS_STORE_IO, MS_STORE_SCHEMA) or TemporaryError (MS_STORE_BUSY)
    */
   static async open(location: string, opts: OpenOptions = {}): Promise<AuthStore> {
-    return new AuthStore(await openStore(location, { readonly: opts.readonly }));
+    // A rollback journal, not WAL: sshd's unprivileged AuthorizedKeysCommandUser reads the
+    // store without write access to it or its directory, which a WAL reader would need.
+    return new AuthStore(await openStore(location, { readonly: opts.readonly, journal: 'rollback' }));
   }
 
   get certs(): CertStore {

@@ -43,13 +43,25 @@ export function ensureBuilt(): void {
 export type Mode = 'file' | 'command';
 export const MODES: Mode[] = ['file', 'command'];
 
-export class AuthServer {
-  readonly root = secureTmpDir('ma-');
-  readonly home = join(this.root, 'home');
-  readonly env: Record<string, string>;
-  readonly dataDir = join(this.root, 'var');
+export interface AuthServerOptions {
+  /** Where the server's directory is made (default under ~/.cache): elsewhere when another account must reach it. */
+  base?: string;
+  /** The directory holding bin/ and dist/ that the keys-for-user wrapper runs (default this checkout). */
+  programRoot?: string;
+}
 
-  constructor(extraEnv: Record<string, string> = {}) {
+export class AuthServer {
+  readonly root: string;
+  readonly home: string;
+  readonly env: Record<string, string>;
+  readonly dataDir: string;
+  private readonly programRoot: string;
+
+  constructor(extraEnv: Record<string, string> = {}, opts: AuthServerOptions = {}) {
+    this.root = secureTmpDir('ma-', opts.base);
+    this.home = join(this.root, 'home');
+    this.dataDir = join(this.root, 'var');
+    this.programRoot = opts.programRoot ?? ROOT;
     mkdirSync(join(this.home, '.monkeysphere'), { recursive: true, mode: 0o755 });
     mkdirSync(join(this.root, 'etc'), { mode: 0o755 });
     const base: Record<string, string> = {};
@@ -115,23 +127,29 @@ export class AuthServer {
     const vars = Object.entries(this.env)
       .filter(([k]) => k.startsWith('MONKEYSPHERE_'))
       .map(([k, v]) => `${k}=${q(v)}`);
-    writeFileSync(path, `#!/bin/sh\nexec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${vars.join(' ')} ${q(process.execPath)} ${q(join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js'))} "$@"\n`);
+    writeFileSync(path, `#!/bin/sh\nexec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${vars.join(' ')} ${q(process.execPath)} ${q(join(this.programRoot, 'bin/monkeysphere-authentication-keys-for-user.js'))} "$@"\n`);
     chmodSync(path, 0o755);
     return path;
   }
 
-  sshdConfig(mode: Mode): string[] {
+  /** sshd_config lines for `mode`; the command runs as `commandUser` (AuthorizedKeysCommandUser). */
+  sshdConfig(mode: Mode, commandUser = 'root'): string[] {
     if (mode === 'file') return [`AuthorizedKeysFile ${join(this.dataDir, 'authorized_keys')}/%u`];
-    return ['AuthorizedKeysFile none', `AuthorizedKeysCommand ${this.wrapper()} %u`, 'AuthorizedKeysCommandUser root'];
+    return ['AuthorizedKeysFile none', `AuthorizedKeysCommand ${this.wrapper()} %u`, `AuthorizedKeysCommandUser ${commandUser}`];
   }
 
   /**
    * Logs in as the current user with `person`'s authentication key through a fresh sshd
    * in `mode` (running update-users first in file mode), and runs `command`.
    */
-  async login(mode: Mode, person: Person, command = 'true', opts: { sshArgs?: string[]; agentSocket?: string } = {}): Promise<{ status: number; stdout: string; stderr: string; sshdLog: string }> {
+  async login(
+    mode: Mode,
+    person: Person,
+    command = 'true',
+    opts: { sshArgs?: string[]; agentSocket?: string; commandUser?: string } = {},
+  ): Promise<{ status: number; stdout: string; stderr: string; sshdLog: string }> {
     if (mode === 'file') await this.run(['update-users', 'root']);
-    const sshd = new Sshd({ config: this.sshdConfig(mode) });
+    const sshd = new Sshd({ config: this.sshdConfig(mode, opts.commandUser) });
     try {
       await sshd.start();
       const r = opts.sshArgs || opts.agentSocket ? sshWith(sshd, opts.agentSocket ? undefined : person.identityFile(), command, opts.sshArgs ?? [], opts.agentSocket) : sshd.ssh(person.identityFile(), command);

@@ -13,8 +13,7 @@ import { join } from 'node:path';
  * A temp directory that sshd's StrictModes accepts: under the user's home (not /tmp,
  * which is world-writable), mode 0755, removed by the caller.
  */
-export function secureTmpDir(prefix = 'ms-'): string {
-  const base = join(homedir(), '.cache', 'monkeysphere-tests');
+export function secureTmpDir(prefix = 'ms-', base = join(homedir(), '.cache', 'monkeysphere-tests')): string {
   mkdirSync(base, { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(base, prefix));
   chmodSync(dir, 0o755);
