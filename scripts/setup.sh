@@ -28,6 +28,8 @@ APT_PACKAGES=(
   python3 make g++                   # better-sqlite3 is built from source by node-gyp
   chromium                           # headless browser tests of the web pages
   hyperfine                          # command-line benchmarks
+  systemd                            # systemd-analyze checks contrib/systemd units
+  libcrypt-openssl-rsa-perl lockfile-progs  # Monkeysphere 0.43 itself, to remake test/fixtures/ms043
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -38,6 +38,8 @@ subcommands:
  explain USER [USER-ID]              why each user ID the account lists (or USER-ID)
                                      grants keys or not: certificates, paths, keys
  refresh-keys (r)                    refresh keys in keyring
+ watch [--interval S] [USER]...      update-users for an account as soon as its files,
+                                     the certifiers or the certificates change
 
  add-id-certifier (c+) KEYID|FILE|-  import and tsign a certification key
    [--domain (-n) DOMAIN]              limit ID certifications to DOMAIN
@@ -427,6 +429,65 @@ async function cmdExplain(ctx: Ctx, name: string, userId?: string): Promise<numb
   });
 }
 
+/**
+ * Runs update-users whenever an account's files, the store or the time say its answer
+ * changed (src/auth/watch.ts), until SIGTERM or SIGINT. The first pass updates everyone.
+ */
+async function cmdWatch(ctx: Ctx, names: string[], opts: { interval: string }): Promise<number> {
+  const { accountSignature, changesBetween } = await import('../auth/watch.js');
+  const seconds = Number(opts.interval);
+  if (!/^\d+(\.\d+)?$/.test(opts.interval) || seconds <= 0) throw new UsageError('MS_AUTH_USAGE', `--interval must be a positive number of seconds, not ${JSON.stringify(opts.interval)}`);
+  const settings = { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: ctx.config.RAW_AUTHORIZED_KEYS, strictModes: ctx.config.STRICT_MODES };
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const stop = () => {
+    stopping = true;
+    wake?.();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const look = async () => {
+    const accounts = names.length > 0 ? [...(await lookupAccounts(names)).values()] : await listAccounts();
+    const { AuthStore } = await import('../auth/store.js');
+    const store = await AuthStore.open(ctx.paths.store);
+    try {
+      const state = await store.state();
+      return { accounts: new Map(accounts.map((a) => [a.name, accountSignature(a, settings)])), seq: state.seq, validUntil: state.computed?.validUntil ?? null };
+    } finally {
+      await store.close();
+    }
+  };
+  try {
+    let status = await cmdUpdateUsers(ctx, names);
+    let seen = await look();
+    ctx.log.info(`watching ${seen.accounts.size} account(s) and the store every ${seconds} s`);
+    while (!stopping) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, seconds * 1000);
+      });
+      if (stopping) break;
+      const now = referenceTime(ctx.io.env);
+      const current = await look();
+      const changes = changesBetween(seen, current, now);
+      if (changes.all || changes.accounts.length > 0) {
+        const which = changes.all ? names : changes.accounts;
+        ctx.log.verbose(`changed: ${changes.all ? 'the store or the time; updating every watched account' : changes.accounts.join(', ')}`);
+        status = await cmdUpdateUsers({ ...ctx, now }, which);
+        if (status !== EXIT.ok) ctx.log.error(`update-users ${which.join(' ')} exited ${status}`);
+        // The seq looked at before the update stays the baseline: a change made while it ran
+        // (a certifier removed, say) is seen at the next look. Its own keyserver fetches may
+        // cost one more pass, which then finds nothing new.
+      }
+      seen = current;
+    }
+    return status;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
 async function cmdMigrate(ctx: Ctx, opts: { dryRun?: boolean }): Promise<number> {
   const m = await import('../auth/migrate-043.js');
   const legacy = m.findLegacy043(ctx.paths);
@@ -613,6 +674,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .aliases(['c', 'list-certifiers', 'list-identity-certifiers', 'list-certifier'])
       .action(async () => {
         status = await cmdListCertifiers(ctx);
+      });
+    program
+      .command('watch')
+      .option('-i, --interval <seconds>', 'how often to look for changes', '5')
+      .argument('[users...]')
+      .action(async (users: string[], opts: { interval: string }) => {
+        status = await cmdWatch(ctx, users, opts);
       });
     program
       .command('explain')
