@@ -1,10 +1,10 @@
 /**
  * The show-keys listing of a host key: what `gpg --list-keys` shows for it (algorithm,
- * creation, usage, expiry, fingerprint, service names and their state), its designated
+ * creation, usage, expiry, fingerprint, service names and gpg's validity), its designated
  * revokers, and the OpenPGP and SSH fingerprints, as the original printed them.
  * User IDs are escaped (src/util/printable.ts): an imported key's may hold anything.
  */
-import type { EvaluatedCert } from '../cert/types.js';
+import type { EvaluatedCert, Status } from '../cert/types.js';
 import { PubKeyAlg } from '../openpgp/algorithms.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { KeyFlag } from '../openpgp/signature.js';
@@ -51,20 +51,34 @@ export function sshFingerprintLine(key: KeyPacket): string {
   return `${bits} ${sshFingerprint(blob)} (${label})`;
 }
 
+/**
+ * gpg's validity column for a user ID as the original showed it: it listed the host key
+ * in a fresh GnuPG home (no trusted keys), so a usable user ID is `[ unknown]`, never
+ * valid; a revoked or expired key makes every user ID so. Undefined: gpg would not have
+ * imported the user ID (no good self-signature), so it is not listed.
+ */
+function uidValidity(key: Status, uid: Status): string | undefined {
+  if (uid === 'invalid') return undefined;
+  if (key === 'revoked' || uid === 'revoked') return ' revoked';
+  if (key === 'expired' || uid === 'expired') return ' expired';
+  return ' unknown';
+}
+
 /** The lines show-keys prints for one evaluated host certificate. */
 export function showKeyLines(ev: EvaluatedCert): string[] {
   const p = ev.primary;
   const key = p.key;
   const selfFlags = ev.userIds.filter((u) => u.status === 'valid' && u.selfSig?.keyFlags !== undefined).sort((a, b) => b.selfSig!.created - a.selfSig!.created)[0]
     ?.selfSig?.keyFlags;
-  let head = `pub   ${algorithmLabel(key)} ${day(key.created)} [${usageLetters(selfFlags ?? p.flags)}]`;
+  // gpg counts a primary key as certification-capable whatever its flags say.
+  let head = `pub   ${algorithmLabel(key)} ${day(key.created)} [${usageLetters((selfFlags ?? p.flags) | KeyFlag.Certify)}]`;
   if (p.status === 'revoked' && p.revocation) head += ` [revoked: ${day(p.revocation.time)}]`;
   else if (p.expires !== undefined) head += ` [${p.expires <= ev.now ? 'expired' : 'expires'}: ${day(p.expires)}]`;
   const lines = [head, `      ${key.fpr}`];
-  for (const u of ev.userIds) {
-    if (u.component.kind !== 'userid') continue;
-    const state = u.status === 'valid' ? (p.status === 'valid' ? '  valid ' : p.status === 'expired' ? ' expired' : ' revoked') : u.status === 'revoked' ? ' revoked' : u.status === 'expired' ? ' expired' : ' invalid';
-    lines.push(`uid           [${state}] ${printable(u.text)}`);
+  // gpg lists the primary user ID first (its import moves it to the front).
+  for (const u of [...ev.userIds].sort((a, b) => Number(b.primary) - Number(a.primary))) {
+    const state = u.component.kind === 'userid' ? uidValidity(p.status, u.status) : undefined;
+    if (state !== undefined) lines.push(`uid           [${state}] ${printable(u.text)}`);
   }
   if (p.revokers.length > 0) {
     lines.push('The following keys are allowed to revoke this host key:');

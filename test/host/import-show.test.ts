@@ -27,7 +27,7 @@ describe('import-key', () => {
       assert.match(fpr, /^[0-9A-F]{40}$/);
       assert.match(r.text, new RegExp(`^OpenPGP fingerprint: ${fpr}$`, 'm'));
       assert.match(r.text, new RegExp(`^ssh fingerprint: \\d+ ${keygenFingerprint(`${file}.pub`).replace(/[+/]/g, '\\$&')} \\(`, 'm'));
-      assert.match(r.text, /^uid {11}\[ {2}valid \] ssh:\/\/host\.example\.org$/m);
+      assert.match(r.text, /^uid {11}\[ unknown\] ssh:\/\/host\.example\.org$/m);
       // The store: 0700 directory, 0600 key file; the public file is armored and public only.
       assert.equal(statSync(h.keysDir).mode & 0o777, 0o700);
       assert.equal(statSync(join(h.keysDir, `${fpr}.pgp`)).mode & 0o777, 0o600);
@@ -129,7 +129,7 @@ describe('show-keys', () => {
       assert.equal((await h.ok([alias, '--all'])).text, all.text);
     }
     const one = await h.ok(['s', fprA.slice(-8)]);
-    assert.match(one.text, new RegExp(`^pub   ed25519 2023-01-15 \\[A\\]\\n      ${fprA}\\n`));
+    assert.match(one.text, new RegExp(`^pub   ed25519 2023-01-15 \\[CA\\]\\n      ${fprA}\\n`));
     assert.doesNotMatch(one.text, /b\.example\.org/);
     assert.equal((await h.ok(['s', `0x${fprA.slice(-16).toLowerCase()}`])).text, one.text);
     const both = await h.ok(['s', fprB, fprA.slice(-12)]);
