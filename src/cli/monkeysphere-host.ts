@@ -1,7 +1,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
 import { COMMON_VARS, configFiles, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
 import { referenceTime } from '../clock.js';
@@ -110,7 +110,8 @@ See monkeysphere-host(8) for more info.
 function sub(name: string, io: Io): Command {
   return new Command(`${TOOL} ${name}`)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    // commander's own error lines are not printed: main() turns them into ours, in the `TOOL: error:` form, once.
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined })
     .allowExcessArguments(false);
 }
 
@@ -206,7 +207,10 @@ async function setExpire(ctx: Ctx, args: string[]): Promise<number> {
   const cmd = sub('set-expire', ctx.io).argument('[expire]', '0, <n>, <n>w, <n>m or <n>y').argument('[keyid]', 'which host key');
   cmd.parse(args, { from: 'user' });
   const [spec, keyId] = cmd.args;
-  if (spec === undefined) throw new UsageError('MS_HOST_EXPIRE', EXPIRE_HELP);
+  if (spec === undefined) {
+    const [first, ...possibilities] = EXPIRE_HELP.split('\n');
+    throw new UsageError('MS_HOST_EXPIRE', first.replace(/\s+The possibilities are:$/, ''), { hints: ['the possibilities are:', ...possibilities.map((l) => l.trim())] });
+  }
   return locked(ctx, async () => {
     const key = ctx.store.select(keyId);
     const now = ctx.now();
@@ -495,16 +499,14 @@ const COMMANDS: Array<{ names: string[]; run: Handler }> = [
 export async function main(argv: string[], io: Io = processIo(), deps: HostDeps = {}): Promise<number> {
   return runCommand(TOOL, io, async () => {
     const [command, ...args] = argv;
-    if (command === undefined) {
-      io.stderr.write(`Type '${TOOL} help' for usage.\n`);
-      return 2;
-    }
+    if (command === undefined) throw new UsageError('MS_HOST_NO_COMMAND', 'please supply a subcommand', { hints: [`Type '${TOOL} help' for usage.`] });
     if (['help', '--help', '-h', 'h', '?'].includes(command)) {
       io.stdout.write(USAGE);
       return 0;
     }
     if (command === 'version' || command === 'v' || command === '--version') {
-      io.stdout.write(`Monkeysphere ${version()}\n`);
+      // The bare version, as the original's `cat VERSION`.
+      io.stdout.write(`${version()}\n`);
       return 0;
     }
     const entry = COMMANDS.find((c) => c.names.includes(command));
@@ -523,6 +525,13 @@ export async function main(argv: string[], io: Io = processIo(), deps: HostDeps 
     };
     // On first use after 0.43: its host keys, before anything looks for a host key.
     if (entry.run !== migrate) await migrateHostKeys(ctx, false);
-    return entry.run(ctx, args);
+    try {
+      return await entry.run(ctx, args);
+    } catch (err) {
+      if (!(err instanceof CommanderError)) throw err;
+      // `--help` of a subcommand: commander printed it.
+      if (err.exitCode === 0) return 0;
+      throw new UsageError('MS_HOST_USAGE', `${command}: ${err.message.replace(/^error: /, '')}`, { hints: [`Type '${TOOL} help' for usage.`] });
+    }
   });
 }

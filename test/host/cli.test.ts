@@ -178,17 +178,47 @@ describe('prompts, config and help', () => {
       assert.match(r.text, /^usage: monkeysphere-host <subcommand> \[options\] \[args\]\n/);
       assert.match(r.text, / add-servicename \(n\+\) SERVICENAME \[KEYID\]/);
     }
-    assert.match((await h.ok(['version'])).text, /^Monkeysphere \d+\.\d+/);
-    assert.match((await h.ok(['v'])).text, /^Monkeysphere /);
+    // The bare version, as the original's `cat VERSION`.
+    for (const v of ['version', 'v', '--version']) assert.match((await h.ok([v])).text, /^\d+\.\d+\.\d+\n$/);
     const none = await h.run([]);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /Type 'monkeysphere-host help' for usage\./);
+    assert.equal(
+      none.stderr,
+      "monkeysphere-host: error: please supply a subcommand\nmonkeysphere-host: hint: Type 'monkeysphere-host help' for usage.\nmonkeysphere-host: code: MS_HOST_NO_COMMAND\n",
+    );
     const subHelp = await h.ok(['import-key', '--help']);
     assert.match(subHelp.text, /--passphrase-file/);
     // Commands needing a key, before any was imported.
     const noKey = await h.run(['show-keys']);
     assert.equal(noKey.code, 3);
     assert.match(noKey.stderr, /You don't appear to have a Monkeysphere host key on this server\./);
+  });
+
+  test('usage errors: once, in the monkeysphere-host: error: form, exit 2', async (t) => {
+    const h = new HostEnv();
+    t.after(() => h.cleanup());
+    const hint = "monkeysphere-host: hint: Type 'monkeysphere-host help' for usage.\n";
+    const usage = (message: string, code = 'MS_HOST_USAGE') => `monkeysphere-host: error: ${message}\n${hint}monkeysphere-host: code: ${code}\n`;
+    const cases: Array<[string[], string]> = [
+      [['bogus'], usage("Unknown command: 'bogus'", 'MS_HOST_COMMAND')],
+      [['import-key'], usage("import-key: missing required argument 'file'")],
+      [['import-key', '/etc/ssh/ssh_host_ed25519_key'], usage("import-key: missing required argument 'servicename'")],
+      [['add-servicename'], usage("add-servicename: missing required argument 'servicename'")],
+      [['show-keys', '--bogus'], usage("show-keys: unknown option '--bogus'")],
+      [['diagnostics', 'extra'], usage('diagnostics: too many arguments. Expected 0 arguments but got 1.')],
+    ];
+    for (const [argv, stderr] of cases) {
+      const r = await h.run(argv);
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.stderr, stderr, argv.join(' '));
+      assert.equal(r.text, '', argv.join(' '));
+    }
+    // set-expire with no expiry: one message, the possibilities as hints, no escaped newlines.
+    const expire = await h.run(['set-expire']);
+    assert.equal(expire.code, 2);
+    assert.match(expire.stderr, /^monkeysphere-host: error: Must specify expiration\.\n/);
+    assert.match(expire.stderr, /^monkeysphere-host: hint: <n>w = key expires in n weeks$/m);
+    assert.doesNotMatch(expire.stderr, /\\n/);
   });
 
   test('update-pgp-pub-file rewrites host_keys.pub.pgp', async (t) => {
