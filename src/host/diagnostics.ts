@@ -13,7 +13,7 @@ import { SigType } from '../openpgp/signature.js';
 import { parsePrivateKey, parsePublicKeyLine, sshBlobFromKeyPacket } from '../ssh/index.js';
 import { evaluateHostCert } from './operations.js';
 import { type HostKeyStore, minimalPublicCert } from './store.js';
-import { SERVICE_NAME_RE } from './service-name.js';
+import { parseServiceName, SERVICE_NAME_RE } from './service-name.js';
 
 export interface Finding {
   /** A problem to fix, or a note about what could not be checked. */
@@ -26,7 +26,7 @@ export interface Finding {
 
 export interface DiagnosticsDeps {
   now: number;
-  /** This host's fully qualified name (`hostname -f`). */
+  /** This host's name, fully qualified when the system knows how (`hostname -f`). */
   hostname: () => string;
   /** The HostKey files sshd uses (`sshd -T`), or why they are unknown. */
   sshdHostKeys: () => { files: string[] } | { error: string };
@@ -80,6 +80,30 @@ function packetBodies(cert: Cert): Set<string> {
   return new Set(cert.packets.map((p) => `${p.tag === 5 ? 6 : p.tag}:${(p.tag === 5 ? cert.primary.publicBody : p.body).toString('base64')}`));
 }
 
+/**
+ * The ssh service name to recommend for this host: `ssh://NAME` when it passes the rule
+ * import-key and add-servicename apply (a fully qualified name), else undefined. No
+ * default-port check applies: there is no port.
+ */
+export function sshNameFor(hostname: string): string | undefined {
+  try {
+    return parseServiceName(`ssh://${hostname.toLowerCase().replace(/\.$/, '')}`, new Map()).text;
+  } catch (err) {
+    if (err instanceof MsError) return undefined;
+    throw err;
+  }
+}
+
+/** A service name for recommendations: this host's, or a placeholder the admin must fill in, saying why. */
+function recommendedName(hostname: string): { name: string; why: string } {
+  const name = sshNameFor(hostname);
+  if (name) return { name, why: '' };
+  return {
+    name: 'ssh://HOST.DOMAIN',
+    why: ` with this host's fully qualified name for HOST.DOMAIN (the system's name for it, ${JSON.stringify(hostname)}, is not fully qualified, and a service name must be)`,
+  };
+}
+
 /** Runs every check; the result is empty when everything is in order. */
 export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Promise<Finding[]> {
   const findings: Finding[] = [];
@@ -97,18 +121,19 @@ export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Prom
   for (const p of store.permissionProblems()) problem(`Bad permissions on the host key store: ${p}.`, `chmod 0700 ${store.paths.keysDir} and 0600 the files in it`);
 
   const keys = store.list();
+  const hostname = deps.hostname().toLowerCase().replace(/\.$/, '');
+  const rec = recommendedName(hostname);
   if (keys.length === 0) {
     const oldHome = join(store.paths.sysDataDir, 'host');
     problem(
       'No host key found.',
       existsSync(oldHome)
-        ? `migrate the original's keyring: gpg --homedir ${oldHome} --export-secret-keys | monkeysphere-host import-key - ssh://$(hostname -f)`
-        : "run 'monkeysphere-host import-key /etc/ssh/ssh_host_ed25519_key ssh://$(hostname -f)'",
+        ? `migrate the original's keyring: gpg --homedir ${oldHome} --export-secret-keys | monkeysphere-host import-key - ${rec.name}${rec.why}`
+        : `run 'monkeysphere-host import-key /etc/ssh/ssh_host_ed25519_key ${rec.name}'${rec.why}`,
     );
     return findings;
   }
 
-  const hostname = deps.hostname().toLowerCase().replace(/\.$/, '');
   const sshd = deps.sshdHostKeys();
   const sshdBlobs = 'files' in sshd ? sshd.files.map((f) => ({ file: f, blob: hostKeyBlob(f) })) : [];
   if ('error' in sshd) note(`could not read sshd's configuration (${sshd.error}); sshd's host keys were not compared`);
@@ -127,10 +152,12 @@ export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Prom
     if (names.length === 0) problem('Host key has no valid service name.', "add one with 'monkeysphere-host add-servicename'", fpr);
     const sshNames = names.map((n) => SERVICE_NAME_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null && m[1] === 'ssh');
     if (sshNames.length > 0) {
-      if (!sshNames.some((m) => m[2].replace(/\.$/, '') === hostname)) {
+      if (!sshNameFor(hostname)) {
+        note(`this host's name (${hostname}) is not fully qualified, so the key's ssh service names were not compared with it`, fpr);
+      } else if (!sshNames.some((m) => m[2].replace(/\.$/, '') === hostname)) {
         problem(
           `No ssh service name on host key matches this host's name (${hostname}): ${sshNames.map((m) => m[0]).join(', ')}.`,
-          `add one with 'monkeysphere-host add-servicename ssh://${hostname}'`,
+          `add one with 'monkeysphere-host add-servicename ${rec.name}'`,
           fpr,
         );
       }
@@ -144,7 +171,7 @@ export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Prom
         if (!mine || !sshdBlobs.some((b) => b.blob?.equals(mine))) {
           problem(
             `sshd does not use this host key (its HostKey files: ${sshd.files.join(', ') || 'none'}).`,
-            `import the key sshd uses, e.g. 'monkeysphere-host import-key ${sshd.files[0] ?? '/etc/ssh/ssh_host_ed25519_key'} ssh://${hostname}', or add its file as a HostKey in sshd_config`,
+            `import the key sshd uses, e.g. 'monkeysphere-host import-key ${sshd.files[0] ?? '/etc/ssh/ssh_host_ed25519_key'} ${rec.name}'${rec.why}, or add its file as a HostKey in sshd_config`,
             fpr,
           );
         }

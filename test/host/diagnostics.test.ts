@@ -15,6 +15,7 @@ import { KeyserverClient } from '../../src/keyserver/client.js';
 import { GpgHome } from '../helpers/gpg.js';
 import { SksServer } from '../helpers/sks.js';
 import { Scratch } from '../ssh/tools.js';
+import { sshNameFor } from '../../src/host/diagnostics.js';
 import { HostEnv, T0 } from './harness.js';
 import { readFileSync } from 'node:fs';
 
@@ -75,6 +76,54 @@ describe('diagnostics', () => {
     // Expired a month later.
     h.now += 40 * 86400;
     assert.ok(problems((await h.run(['d'])).text).includes('! Host key is expired.'));
+  });
+
+  describe('recommends only service names add-servicename takes', () => {
+    /** The `monkeysphere-host …` commands recommended, as argument lists. */
+    const recommended = (text: string) => [...text.matchAll(/'monkeysphere-host ([^']+)'/g)].map((m) => m[1].split(' '));
+
+    test('sshNameFor: a fully qualified name, lower case, or nothing', async () => {
+      assert.equal(sshNameFor('vm.example.org'), 'ssh://vm.example.org');
+      assert.equal(sshNameFor('VM.Example.ORG.'), 'ssh://vm.example.org');
+      for (const name of ['vm', 'localhost', 'vm_1.example.org', '']) assert.equal(sshNameFor(name), undefined, name);
+    });
+
+    test('a fully qualified host name: the recommended commands succeed', async (t) => {
+      const h = diagEnv([]);
+      t.after(() => h.cleanup());
+      h.deps.hostname = () => 'Host.Example.ORG.';
+      const [importKey] = recommended((await h.run(['diagnostics'])).text);
+      assert.deepEqual(importKey, ['import-key', '/etc/ssh/ssh_host_ed25519_key', 'ssh://host.example.org']);
+      await h.ok(['import-key', scratch.sshKeygen('ed25519'), 'ssh://other.example.org']);
+      const r = await h.run(['diagnostics']);
+      const add = recommended(r.text).find((c) => c[0] === 'add-servicename')!;
+      assert.deepEqual(add, ['add-servicename', 'ssh://host.example.org']);
+      h.now += 10;
+      await h.ok(add);
+      assert.ok(!problems((await h.run(['diagnostics'])).text).some((l) => /No ssh service name/.test(l)));
+    });
+
+    test('a host name without a domain: no name is made up from it, the admin is told to give one', async (t) => {
+      const sshdKey = scratch.sshKeygen('ed25519');
+      const h = diagEnv([sshdKey]);
+      t.after(() => h.cleanup());
+      h.deps.hostname = () => 'vm';
+      let r = await h.run(['diagnostics']);
+      assert.doesNotMatch(r.text, /ssh:\/\/vm\b/);
+      assert.match(
+        r.text,
+        /Recommendation: run 'monkeysphere-host import-key \/etc\/ssh\/ssh_host_ed25519_key ssh:\/\/HOST\.DOMAIN' with this host's fully qualified name for HOST\.DOMAIN \(the system's name for it, "vm", is not fully qualified, and a service name must be\)/,
+      );
+      // What add-servicename would have said to the name the old recommendation made.
+      const refused = await h.run(['import-key', scratch.sshKeygen('ed25519'), 'ssh://vm']);
+      assert.equal(refused.code, 2);
+      await h.ok(['import-key', scratch.sshKeygen('ed25519'), 'ssh://vm.example.org']);
+      r = await h.run(['diagnostics']);
+      assert.doesNotMatch(r.text, /ssh:\/\/vm\b/);
+      assert.ok(!problems(r.text).some((l) => /No ssh service name/.test(l)), r.text);
+      assert.match(r.text, /^Note: this host's name \(vm\) is not fully qualified, so the key's ssh service names were not compared with it$/m);
+      assert.match(r.text, new RegExp(`import-key ${sshdKey} ssh://HOST\\.DOMAIN' with this host's fully qualified name`));
+    });
   });
 
   test('bad permissions on the store', async (t) => {
