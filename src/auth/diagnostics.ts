@@ -7,7 +7,8 @@
  */
 import { isoDate } from '../clock.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { AuthPaths } from './config.js';
 
 export interface DiagnosticsInput {
@@ -18,6 +19,37 @@ export interface DiagnosticsInput {
   certifiers: number;
   /** `sshd -T` output; undefined when sshd could not be asked. */
   sshdConfig?: string;
+  /** The keys-for-user command to recommend (default: keysCommandPath()). */
+  keysCommand?: { path: string; found: boolean };
+}
+
+export const KEYS_COMMAND = 'monkeysphere-authentication-keys-for-user';
+/** Where scripts/setup.sh links the commands unless MS_BIN_DIR says otherwise. */
+export const DEFAULT_BIN_DIR = '/usr/local/bin';
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    // Missing or not executable: not this one.
+    return false;
+  }
+}
+
+/**
+ * The installed keys-for-user command, for sshd_config: beside the running tool (its
+ * link in the bin directory), else the first on PATH, else where setup.sh links it by
+ * default. Absolute paths only: sshd runs the command without a PATH. The link itself,
+ * not its target: sshd checks the resolved path's ownership on its own.
+ */
+export function keysCommandPath(pathVar = process.env.PATH ?? '', running = process.argv[1]): { path: string; found: boolean } {
+  const dirs = [...(running && isAbsolute(running) ? [dirname(running)] : []), ...pathVar.split(':').filter((d) => isAbsolute(d))];
+  for (const dir of dirs) {
+    const path = join(dir, KEYS_COMMAND);
+    if (isExecutableFile(path)) return { path, found: true };
+  }
+  return { path: join(DEFAULT_BIN_DIR, KEYS_COMMAND), found: false };
 }
 
 const WARN_WINDOW = 60 * 86400;
@@ -72,11 +104,13 @@ export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: 
     const settings = input.sshdConfig.split('\n').map((l) => l.trim());
     const files = settings.filter((l) => l.toLowerCase().startsWith('authorizedkeysfile ')).flatMap((l) => l.split(/\s+/).slice(1));
     const command = settings.find((l) => l.toLowerCase().startsWith('authorizedkeyscommand '))?.split(/\s+/).slice(1).join(' ') ?? 'none';
-    const viaCommand = command.includes('monkeysphere-authentication-keys-for-user');
+    const viaCommand = command.includes(KEYS_COMMAND);
     if (!files.includes(file) && !viaCommand) {
+      const keys = input.keysCommand ?? keysCommandPath();
       problem(
         'sshd does not consult monkeysphere authorized keys.',
-        `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand /usr/bin/monkeysphere-authentication-keys-for-user %u' (with AuthorizedKeysCommandUser root) to sshd_config`,
+        `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand ${keys.path} %u' with 'AuthorizedKeysCommandUser monkeysphere' to sshd_config` +
+          (keys.found ? '' : ` (${KEYS_COMMAND} was not found on PATH; ${DEFAULT_BIN_DIR} is where scripts/setup.sh installs it)`),
       );
     }
     const others = files.filter((f) => f !== file && f !== 'none');
