@@ -121,7 +121,8 @@ export async function computeBindings(store: AuthStore, opts: ComputeOptions): P
 export async function loadNetwork(store: AuthStore, coreFpr: string, extra: Cert[] = []): Promise<{ certs: Cert[]; keyring: Keyring }> {
   const certs = await store.loadCerts(await reachableFrom(store, coreFpr));
   const keyring = new Keyring(certs);
-  for (const c of extra) if (!keyring.get(c.primary.fpr)) keyring.add(c);
+  // Merged into a stored copy, if any: a fetched certificate may add a certification or a revocation.
+  for (const c of extra) keyring.add(c);
   for (const c of [...certs, ...extra]) {
     for (const e of c.directSigs) {
       if (e.sig?.type !== SigType.KeyRevocation) continue;

@@ -12,6 +12,12 @@ export const AUTH_VARS = {
   ...COMMON_VARS,
   AUTHORIZED_USER_IDS: { kind: 'string', default: '%h/.monkeysphere/authorized_user_ids' },
   RAW_AUTHORIZED_KEYS: { kind: 'string', default: '%h/.ssh/authorized_keys' },
+  /** Where keys-for-user logs each login decision: syslog[:FACILITY.PRIORITY], stderr, file:PATH or none. */
+  LOGIN_LOG: { kind: 'string', default: 'syslog:authpriv.info' },
+  /** Seconds keys-for-user may spend on the keyserver during a login (just-in-time lookup, freshness refresh); 0: never. */
+  LOGIN_KEYSERVER_TIMEOUT: { kind: 'integer', default: 0 },
+  /** Seconds a certificate that grants a login may go without the keyserver confirming it; 0: no bound. */
+  REFRESH_MAX_AGE: { kind: 'integer', default: 0 },
 } as const satisfies Schema;
 
 export type AuthConfig = LoadedConfig<typeof AUTH_VARS>;

@@ -60,18 +60,22 @@ export function keyVerdicts(ev: EvaluatedCert, bindingValid: boolean): KeyVerdic
 
 /**
  * Explains each user ID against the store at `now`: every stored certificate carrying it
- * exactly (whether or not the core's web reaches it), with the engine's explanation.
+ * exactly (whether or not the core's web reaches it), and every one of `extra` (fetched,
+ * not stored), with the engine's explanation.
  */
-export async function explainUserIds(store: AuthStore, userIds: string[], now: UnixTime): Promise<UserIdExplanation[]> {
+export async function explainUserIds(store: AuthStore, userIds: string[], now: UnixTime, extra: Cert[] = []): Promise<UserIdExplanation[]> {
   const { coreFpr } = await store.state();
   const carriers = new Map<string, Cert[]>();
+  const carries = (c: Cert, uid: string) => c.users.some((u) => u.kind === 'userid' && u.text === uid);
   for (const uid of new Set(userIds)) {
-    const found = (await store.searchUserIds(uid)).map((s) => s.cert).filter((c) => c.users.some((u) => u.kind === 'userid' && u.text === uid));
-    carriers.set(uid, found);
+    const found = (await store.searchUserIds(uid)).map((s) => s.cert).filter((c) => carries(c, uid));
+    // Certificates not stored (fetched just now by a reader that may not write) take the place of stored ones.
+    const added = extra.filter((c) => carries(c, uid));
+    const fprs = new Set(added.map((c) => c.primary.fpr));
+    carriers.set(uid, [...found.filter((c) => !fprs.has(c.primary.fpr)), ...added]);
   }
   if (!coreFpr) return userIds.map((userId) => ({ userId, certs: [] }));
-  const extra = [...carriers.values()].flat();
-  const { keyring } = await loadNetwork(store, coreFpr, extra);
+  const { keyring } = await loadNetwork(store, coreFpr, [...carriers.values()].flat());
   const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'explanations');
   return userIds.map((userId) => ({
     userId,

@@ -10,7 +10,9 @@ import { dirname } from 'node:path';
 import type { UnixTime } from '../clock.js';
 import { EnvironmentError, NotFoundError } from '../errors.js';
 import { lookupAccounts } from './accounts.js';
-import { monkeysphereMarker } from './authorized-keys.js';
+import { type GrantedKey, monkeysphereMarker } from './authorized-keys.js';
+import { grantFor, lastChecked, type LoginKeyserver, lookupWithin, type OfferedKey, q, recordChecked } from './login.js';
+import type { Cert } from '../openpgp/cert.js';
 import type { AuthConfig, AuthPaths } from './config.js';
 import { AuthStore, type BindingRow } from './store.js';
 import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys } from './user-keys.js';
@@ -93,4 +95,114 @@ export async function keysForUser(name: string, config: AuthConfig['values'], pa
   } finally {
     await store.close();
   }
+}
+
+export interface LoginOptions {
+  offered: OfferedKey;
+  /** The bound on keyserver lookups during a login, in ms; 0: none. */
+  keyserverTimeoutMs: number;
+  keyserver?: () => Promise<LoginKeyserver>;
+  /** Seconds a granting certificate may go unconfirmed by the keyserver; 0: no bound. */
+  refreshMaxAge: number;
+}
+
+export interface LoginDecision {
+  accepted: boolean;
+  grant?: GrantedKey;
+  /** The certificate whose binding grants the key. */
+  fpr?: string;
+  /** In words: the user ID, certificate and certifier, or why not. */
+  why: string;
+  /** What happened on the way (lookups, timeouts, stale certificates). */
+  notes: string[];
+}
+
+/**
+ * keysForUser for a login whose offered key sshd named: the same answer, looked up on the
+ * keyserver first when the key is not granted (just in time) or its certificate is staler
+ * than the bound, and the decision in words (src/auth/login.ts).
+ */
+export async function keysForLogin(name: string, config: AuthConfig['values'], paths: AuthPaths, now: UnixTime, login: LoginOptions): Promise<{ keys: UserKeys; decision: LoginDecision }> {
+  const account = (await lookupAccounts([name])).get(name);
+  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
+  const sources = readUserKeySources(account, { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES });
+  const store = await openForLookup(paths.store);
+  try {
+    const uids = [...new Set(sources.entries.map((e) => e.userId))];
+    const marker = monkeysphereMarker(now);
+    let lookup = await freshBindings(store, now);
+    let fetched: Cert[] = [];
+    const notes: string[] = [];
+    const answer = async () => {
+      const keys = buildUserKeys(sources, await bindingsOf([sources], lookup), marker);
+      return { keys, grant: grantFor(keys.content, login.offered) };
+    };
+    let { keys, grant } = await answer();
+    const grantingCert = async () => (grant?.userId !== undefined ? (await lookup(grant.userId)).find((r) => grant !== undefined && r.keys.includes(grant.key))?.fpr : undefined);
+    /** Looks up, then recomputes with what came: stored when we may write, else in memory only. */
+    const fetchAndAnswer = async (what: string, lookups: Array<(signal: AbortSignal) => Promise<Cert[]>>) => {
+      const r = await lookupWithin(login.keyserverTimeoutMs, lookups);
+      if (r.timedOut) notes.push(`${what}: no answer from the keyserver within ${login.keyserverTimeoutMs} ms`);
+      for (const e of r.errors) notes.push(`${what}: ${e}`);
+      if (r.certs.length > 0) {
+        if (!store.readonly) {
+          const { ingestCerts } = await import('./ingest.js');
+          await ingestCerts(store, r.certs, now);
+          lookup = await freshBindings(store, now);
+        } else {
+          fetched = [...fetched, ...r.certs];
+          lookup = await inMemoryBindings(store, uids, fetched, now);
+        }
+        ({ keys, grant } = await answer());
+      }
+      return r;
+    };
+    const keyserver = login.keyserverTimeoutMs > 0 && login.keyserver ? await login.keyserver() : undefined;
+    if (!grant && keyserver && uids.length > 0) {
+      const carries = (c: Cert, uid: string) => !c.secret && c.users.some((u) => u.kind === 'userid' && u.text === uid);
+      await fetchAndAnswer(
+        'just-in-time lookup',
+        uids.map((uid) => async (signal) => (await keyserver.searchExact(uid, { signal })).certs.filter((c) => carries(c, uid))),
+      );
+      notes.push(`looked up ${uids.length} user ID(s) on the keyserver: the key is ${grant ? 'now' : 'still not'} granted`);
+    }
+    let fpr = await grantingCert();
+    if (grant && fpr !== undefined && keyserver && login.refreshMaxAge > 0) {
+      const checked = await lastChecked(store, fpr);
+      if (checked === undefined || now - checked > login.refreshMaxAge) {
+        const target = fpr;
+        const r = await fetchAndAnswer('freshness refresh', [async (signal) => (await keyserver.getByFingerprint(target, { signal })).certs.filter((c) => c.primary.fpr === target)]);
+        const age = checked === undefined ? 'never confirmed' : `last confirmed ${now - checked} s ago`;
+        if (r.certs.length > 0) {
+          await recordChecked(store, [target], now);
+          notes.push(`certificate ${target} was ${age}, more than REFRESH_MAX_AGE ${login.refreshMaxAge} s: refreshed`);
+        } else notes.push(`certificate ${target} was ${age}, more than REFRESH_MAX_AGE ${login.refreshMaxAge} s, and could not be refreshed; the stored certificate was used`);
+        fpr = await grantingCert();
+      }
+    }
+    let why: string;
+    if (!grant) why = `not among the ${keys.keyLines} key(s) the account's ${uids.length} user ID(s) grant${keys.rawIncluded ? ' or its own authorized_keys lines' : ''}`;
+    else if (grant.userId === undefined) why = "a key line of the account's own authorized_keys file";
+    else {
+      const { explainUserIds, whyKey } = await import('./explain.js');
+      const [x] = await explainUserIds(store, [grant.userId], now, fetched);
+      why = `user ID ${q(grant.userId)}, ${whyKey(x, grant.key)}`;
+    }
+    return { keys, decision: { accepted: grant !== undefined, grant, fpr, why, notes } };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Bindings of `uids` computed in memory with `extra` certificates merged in (a reader that may not write). */
+async function inMemoryBindings(store: AuthStore, uids: string[], extra: Cert[], now: UnixTime): Promise<(uid: string) => Promise<BindingRow[]>> {
+  const { explainUserIds } = await import('./explain.js');
+  const byUid = new Map<string, BindingRow[]>();
+  for (const x of await explainUserIds(store, uids, now, extra)) {
+    byUid.set(
+      x.userId,
+      x.certs.map((c) => ({ uid: x.userId, fpr: c.fpr, validity: c.binding.validity, keys: c.keys.filter((k) => k.accepted && k.sshKey !== undefined).map((k) => k.sshKey as string) })),
+    );
+  }
+  return async (uid) => byUid.get(uid) ?? [];
 }

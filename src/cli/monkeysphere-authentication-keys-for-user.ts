@@ -9,30 +9,74 @@
 import { errorMessage, MsError } from '../errors.js';
 import { authPaths, loadAuthConfig } from '../auth/config.js';
 import { referenceTime } from '../clock.js';
-import { keysForUser } from '../auth/keys-for-user.js';
+import { keysForLogin, keysForUser } from '../auth/keys-for-user.js';
+import { loginLog, parseOfferedKey } from '../auth/login.js';
 import { withoutControls } from '../util/printable.js';
 import { type Io, processIo } from './io.js';
 import { loggerFor } from './log.js';
 
 const TOOL = 'monkeysphere-authentication-keys-for-user';
 
+const USAGE = `usage: ${TOOL} USER [%f | %t %k]
+Prints USER's Monkeysphere authorized_keys, for sshd_config:
+
+  AuthorizedKeysCommand /usr/local/bin/${TOOL} %u %f
+  AuthorizedKeysCommandUser monkeysphere
+
+Given the offered key (sshd's %f, or %t %k), it also logs the decision in one line
+(LOGIN_LOG: syslog:authpriv.info by default, stderr, file:PATH or none): the user ID,
+certificate and certifier that grant the key, or why nothing does; and, when
+LOGIN_KEYSERVER_TIMEOUT is set (seconds), looks the account's user IDs up on the
+keyserver within that bound when the key is not granted, and refreshes a granting
+certificate older than REFRESH_MAX_AGE seconds. Exit status: 0 keys printed (maybe
+none), 2 usage, 3 unknown user, 4 store missing or unreadable, 70 bug; sshd accepts
+no key from a command that fails.
+`;
+
+/** The keyserver client, loaded only when a login needs it. */
+async function loginKeyserver(servers: string, timeoutMs: number) {
+  const { KeyserverClient } = await import('../keyserver/client.js');
+  return new KeyserverClient({ servers: servers.split(/[\s,]+/).filter((s) => s !== ''), timeoutMs, deadlineMs: timeoutMs });
+}
+
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   try {
     if (argv.length === 1 && (argv[0] === '-h' || argv[0] === '--help')) {
-      io.stdout.write(`usage: ${TOOL} USER\nPrint USER's Monkeysphere authorized_keys (for sshd's AuthorizedKeysCommand).\n`);
+      io.stdout.write(USAGE);
       return 0;
     }
-    if (argv.length !== 1 || argv[0] === '' || argv[0].startsWith('-')) {
-      io.stderr.write(`${TOOL}: error: expected exactly one user name\n${TOOL}: hint: usage: ${TOOL} USER\n`);
+    const offered = parseOfferedKey(argv.slice(1));
+    if (argv.length === 0 || argv[0] === '' || argv[0].startsWith('-') || typeof offered === 'string') {
+      io.stderr.write(`${TOOL}: error: ${typeof offered === 'string' ? offered : 'expected a user name'}\n${TOOL}: hint: usage: ${TOOL} USER [%f | %t %k]\n`);
       return 2;
     }
     const config = loadAuthConfig(io.env);
     const log = loggerFor(io, config.values.LOG_LEVEL);
     for (const p of config.problems) log.error(`${p.where}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-    const keys = await keysForUser(argv[0], config.values, authPaths(io.env), referenceTime(io.env));
-    for (const p of keys.problems) log.error(p.message);
-    io.stdout.write(keys.content);
-    return 0;
+    const now = referenceTime(io.env);
+    if (offered === undefined) {
+      const keys = await keysForUser(argv[0], config.values, authPaths(io.env), now);
+      for (const p of keys.problems) log.error(p.message);
+      io.stdout.write(keys.content);
+      return 0;
+    }
+    const loginLogLine = loginLog(config.values.LOGIN_LOG, io.stderr, 'monkeysphere-authentication');
+    try {
+      const { keys, decision } = await keysForLogin(argv[0], config.values, authPaths(io.env), now, {
+        offered,
+        keyserverTimeoutMs: config.values.LOGIN_KEYSERVER_TIMEOUT * 1000,
+        refreshMaxAge: config.values.REFRESH_MAX_AGE,
+        keyserver: () => loginKeyserver(config.values.KEYSERVER, config.values.LOGIN_KEYSERVER_TIMEOUT * 1000),
+      });
+      for (const p of keys.problems) log.error(p.message);
+      for (const n of decision.notes) log.verbose(n);
+      loginLogLine(`${decision.accepted ? 'accepted' : 'refused'} ${offered.fingerprint} for ${JSON.stringify(argv[0])}: ${decision.why}${decision.notes.length > 0 ? ` (${decision.notes.join('; ')})` : ''}`);
+      io.stdout.write(keys.content);
+      return 0;
+    } catch (err) {
+      loginLogLine(`refused ${offered.fingerprint} for ${JSON.stringify(argv[0])}: ${withoutControls(errorMessage(err))}`);
+      throw err;
+    }
   } catch (err) {
     if (err instanceof MsError) {
       io.stderr.write(`${TOOL}: error: ${withoutControls(err.message)}\n`);

@@ -5,9 +5,9 @@
  * either the generated authorized_keys file or asks the compiled
  * monkeysphere-authentication-keys-for-user (through a root-owned wrapper script).
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { main } from '../../src/cli/monkeysphere-authentication.js';
 import { runCli } from '../helpers/run-cli.js';
 import { Sshd, secureTmpDir } from '../helpers/sshd.js';
@@ -133,9 +133,9 @@ export class AuthServer {
   }
 
   /** sshd_config lines for `mode`; the command runs as `commandUser` (AuthorizedKeysCommandUser). */
-  sshdConfig(mode: Mode, commandUser = 'root'): string[] {
+  sshdConfig(mode: Mode, commandUser = 'root', tokens = '%u'): string[] {
     if (mode === 'file') return [`AuthorizedKeysFile ${join(this.dataDir, 'authorized_keys')}/%u`];
-    return ['AuthorizedKeysFile none', `AuthorizedKeysCommand ${this.wrapper()} %u`, `AuthorizedKeysCommandUser ${commandUser}`];
+    return ['AuthorizedKeysFile none', `AuthorizedKeysCommand ${this.wrapper()} ${tokens}`, `AuthorizedKeysCommandUser ${commandUser}`];
   }
 
   /**
@@ -146,10 +146,10 @@ export class AuthServer {
     mode: Mode,
     person: Person,
     command = 'true',
-    opts: { sshArgs?: string[]; agentSocket?: string; commandUser?: string } = {},
+    opts: { sshArgs?: string[]; agentSocket?: string; commandUser?: string; tokens?: string } = {},
   ): Promise<{ status: number; stdout: string; stderr: string; sshdLog: string }> {
     if (mode === 'file') await this.run(['update-users', 'root']);
-    const sshd = new Sshd({ config: this.sshdConfig(mode, opts.commandUser) });
+    const sshd = new Sshd({ config: this.sshdConfig(mode, opts.commandUser, opts.tokens) });
     try {
       await sshd.start();
       const r = opts.sshArgs || opts.agentSocket ? sshWith(sshd, opts.agentSocket ? undefined : person.identityFile(), command, opts.sshArgs ?? [], opts.agentSocket) : sshd.ssh(person.identityFile(), command);
@@ -194,4 +194,38 @@ function sshWith(sshd: Sshd, identity: string | undefined, command: string, extr
   else delete env.SSH_AUTH_SOCK;
   const r = spawnSync('ssh', args, { env, timeout: 30_000 });
   return { status: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** The monkeysphere system account, made as scripts/setup.sh makes it when missing. */
+export function monkeysphereAccount(): { uid: number; gid: number } {
+  if (spawnSync('getent', ['passwd', 'monkeysphere']).status !== 0) {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/var/lib/monkeysphere', '--shell', '/usr/sbin/nologin', 'monkeysphere']);
+  }
+  const [, , uid, gid] = execFileSync('getent', ['passwd', 'monkeysphere']).toString().split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Outside /root, so that the monkeysphere account can reach servers made there. */
+export const SHARED_BASE = '/var/cache/monkeysphere-tests';
+
+/**
+ * A root-owned copy of bin/, dist/ and the production node_modules in `dir`, readable by
+ * everyone: what scripts/setup.sh installs, for commands run as another account.
+ */
+export function installCopy(dir: string): void {
+  mkdirSync(SHARED_BASE, { recursive: true, mode: 0o755 });
+  chmodSync(SHARED_BASE, 0o755);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const root = ROOT.replace(/\/$/, '');
+  for (const f of ['package.json', 'bin', 'dist']) cpSync(join(root, f), join(dir, f), { recursive: true });
+  const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root })
+    .toString()
+    .split('\n')
+    .filter((p) => p.startsWith(`${root}/node_modules/`));
+  for (const p of prod) {
+    const to = join(dir, relative(root, p));
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(p, to, { recursive: true });
+  }
+  execFileSync('chmod', ['-R', 'go-w,a+rX', dir]);
 }

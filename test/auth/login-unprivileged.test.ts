@@ -8,41 +8,17 @@
  * root-owned copy of the program, as scripts/setup.sh installs it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AuthStore } from '../../src/auth/store.js';
-import { AuthServer, ensureBuilt } from './harness.js';
+import { AuthServer, ensureBuilt, installCopy, monkeysphereAccount, SHARED_BASE as BASE } from './harness.js';
 import { NOW, Person } from './pki.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
-const BASE = '/var/cache/monkeysphere-tests';
 const BOB = 'Bob <bob@example.net>';
 const MALLORY = 'Mallory <mallory@example.net>';
-
-/** The monkeysphere system account, made as scripts/setup.sh makes it when missing. */
-function monkeysphereAccount(): { uid: number; gid: number } {
-  if (spawnSync('getent', ['passwd', 'monkeysphere']).status !== 0) {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/var/lib/monkeysphere', '--shell', '/usr/sbin/nologin', 'monkeysphere']);
-  }
-  const [, , uid, gid] = execFileSync('getent', ['passwd', 'monkeysphere']).toString().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** A root-owned copy of bin/, dist/ and the production node_modules, readable by everyone. */
-function installCopy(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  for (const f of ['package.json', 'bin', 'dist']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
-  const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT }).toString().split('\n').filter((p) => p.startsWith(`${ROOT}/node_modules/`));
-  for (const p of prod) {
-    const to = join(dir, relative(ROOT, p));
-    mkdirSync(dirname(to), { recursive: true });
-    cpSync(p, to, { recursive: true });
-  }
-  execFileSync('chmod', ['-R', 'go-w,a+rX', dir]);
-}
 
 function digest(path: string): string {
   return `${createHash('sha256').update(readFileSync(path)).digest('hex')} ${statSync(path).mtimeMs}`;
@@ -74,8 +50,6 @@ describe('AuthorizedKeysCommandUser monkeysphere', () => {
   before(async () => {
     ensureBuilt();
     account = monkeysphereAccount();
-    mkdirSync(BASE, { recursive: true, mode: 0o755 });
-    chmodSync(BASE, 0o755);
     installCopy(program);
     server = new AuthServer({ MONKEYSPHERE_MONKEYSPHERE_USER: 'monkeysphere' }, { base: BASE, programRoot: program });
     await server.ok(['setup']);

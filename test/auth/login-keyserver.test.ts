@@ -1,0 +1,149 @@
+/**
+ * The login path when sshd names the offered key (`AuthorizedKeysCommand … %u %f`), with
+ * a real sshd and a real SKS keyserver, as root and as AuthorizedKeysCommandUser
+ * monkeysphere:
+ * - the decision is logged in one line naming the user ID, the certificate and the
+ *   certifier (Ed25519 and RSA), or why the key is refused;
+ * - just in time: a user whose certificate is only on the keyserver logs in on the first
+ *   try; with the keyserver silent, the login is answered once the bound has passed;
+ * - freshness: a certificate staler than REFRESH_MAX_AGE is refreshed first, so a
+ *   revocation published on the keyserver refuses the login at once.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { KeyserverClient } from '../../src/keyserver/client.js';
+import { SksServer } from '../helpers/sks.js';
+import { AuthServer, ensureBuilt, installCopy, monkeysphereAccount, SHARED_BASE } from './harness.js';
+import { NOW, Person } from './pki.js';
+
+const program = join(SHARED_BASE, `program-ks-${process.pid}`);
+
+function fingerprintOf(p: Person): string {
+  return spawnSync('ssh-keygen', ['-lf', '-'], { input: `${p.sshKey}\n` }).stdout.toString().split(' ')[1];
+}
+
+async function scene(keyserver: string, extraEnv: Record<string, string> = {}) {
+  const logFile = join(SHARED_BASE, `login-${process.pid}-${Math.random().toString(16).slice(2)}.log`);
+  writeFileSync(logFile, '');
+  // Written by the command, which runs as monkeysphere in some tests.
+  chmodSync(logFile, 0o666);
+  const server = new AuthServer(
+    {
+      MONKEYSPHERE_MONKEYSPHERE_USER: 'monkeysphere',
+      MONKEYSPHERE_KEYSERVER: keyserver,
+      MONKEYSPHERE_LOGIN_KEYSERVER_TIMEOUT: '5',
+      MONKEYSPHERE_LOGIN_LOG: `file:${logFile}`,
+      ...extraEnv,
+    },
+    { base: SHARED_BASE, programRoot: program },
+  );
+  const admin = new Person(['Admin <admin@example.net>']);
+  await server.ok(['setup']);
+  await server.addCertifier(admin);
+  return {
+    server,
+    admin,
+    log: () => readFileSync(logFile, 'utf8'),
+    cleanup: () => {
+      server.cleanup();
+      admin.cleanup();
+      rmSync(logFile, { force: true });
+    },
+  };
+}
+
+before(() => {
+  ensureBuilt();
+  monkeysphereAccount();
+  installCopy(program);
+});
+after(() => rmSync(program, { recursive: true, force: true }));
+
+describe('with a real SKS keyserver', () => {
+  let sks: SksServer;
+  before(async () => {
+    sks = await SksServer.start();
+  });
+  after(async () => {
+    await sks?.stop();
+  });
+
+  for (const commandUser of ['root', 'monkeysphere']) {
+    test(`just in time, as ${commandUser}: a user only on the keyserver logs in on the first try, and the log names who vouched (Ed25519, RSA)`, async () => {
+      const sc = await scene(sks.url);
+      const bob = new Person([`Bob ${commandUser} <bob-${commandUser}@example.net>`]).certifiedBy(sc.admin);
+      const dave = new Person([`Dave ${commandUser} <dave-${commandUser}@example.net>`], { alg: 'rsa' }).certifiedBy(sc.admin);
+      const mallory = new Person([`Mallory ${commandUser} <mallory-${commandUser}@example.net>`]);
+      try {
+        await new KeyserverClient({ servers: [sks.url] }).send([sc.admin.cert, bob.cert, dave.cert, mallory.cert]);
+        sc.server.writeUserIds(`${bob.userIds[0]}\n${dave.userIds[0]}\n${mallory.userIds[0]}\n`);
+        for (const p of [bob, dave]) {
+          const r = await sc.server.login('command', p, 'true', { commandUser, tokens: '%u %f' });
+          assert.equal(r.status, 0, `${p.userIds[0]} logs in\n${sc.log()}\n${r.sshdLog}`);
+          const line = sc.log().split('\n').find((l) => l.includes(`accepted ${fingerprintOf(p)}`));
+          assert.ok(line, `a log line accepting ${p.userIds[0]}:\n${sc.log()}`);
+          assert.match(line, new RegExp(`for "root": user ID "${p.userIds[0]}", certificate ${p.fpr}: fully valid, certified through ${sc.admin.fpr} "Admin <admin@example\\.net>"`));
+        }
+        const refused = await sc.server.login('command', mallory, 'true', { commandUser, tokens: '%u %f' });
+        assert.equal(refused.status, 255);
+        assert.match(sc.log(), new RegExp(`refused ${fingerprintOf(mallory).replace(/[+/]/g, '\\$&')} for "root": not among the 2 key\\(s\\)`));
+        // Root stores what it fetched; the unprivileged reader stores nothing.
+        const stored = (await sc.server.ok(['gpg-cmd', '--list-keys'])).stdout;
+        assert.equal(stored.includes(bob.fpr), commandUser === 'root', stored);
+      } finally {
+        sc.cleanup();
+        for (const p of [bob, dave, mallory]) p.cleanup();
+      }
+    });
+
+    test(`freshness, as ${commandUser}: a certificate older than REFRESH_MAX_AGE is refreshed, and its revocation refuses the login`, async () => {
+      const sc = await scene(sks.url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600' });
+      const erin = new Person([`Erin ${commandUser} <erin-${commandUser}@example.net>`]).certifiedBy(sc.admin);
+      try {
+        await sc.server.importCert(erin);
+        sc.server.writeUserIds(`${erin.userIds[0]}\n`);
+        await new KeyserverClient({ servers: [sks.url] }).send([erin.revokeKey(NOW - 60)]);
+        const r = await sc.server.login('command', erin, 'true', { commandUser, tokens: '%u %f' });
+        assert.equal(r.status, 255, `Erin's revoked key is refused\n${sc.log()}`);
+        assert.match(sc.log(), /never confirmed, more than REFRESH_MAX_AGE 3600 s: refreshed/);
+      } finally {
+        sc.cleanup();
+        erin.cleanup();
+      }
+    });
+  }
+});
+
+describe('with a keyserver that never answers', () => {
+  test('the login is answered when the bound has passed, from the store', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const url = `hkp://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const sc = await scene(url, { MONKEYSPHERE_LOGIN_KEYSERVER_TIMEOUT: '1' });
+    const bob = new Person(['Bob <bob@example.net>']).certifiedBy(sc.admin);
+    const carol = new Person(['Carol <carol@example.net>']).certifiedBy(sc.admin);
+    try {
+      await sc.server.importCert(bob);
+      sc.server.writeUserIds('Bob <bob@example.net>\nCarol <carol@example.net>\n');
+      assert.equal((await sc.server.login('command', bob, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' })).status, 0, 'Bob, stored, logs in');
+      const r = await sc.server.login('command', carol, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' });
+      assert.equal(r.status, 255, 'Carol, on no reachable keyserver, is refused');
+      assert.match(sc.log(), /refused \S+ for "root": .*just-in-time lookup: no answer from the keyserver within 1000 ms/);
+      assert.ok(existsSync(sc.server.uidsFile));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+      sc.cleanup();
+      bob.cleanup();
+      carol.cleanup();
+    }
+  });
+});
