@@ -21,6 +21,20 @@ export interface DiagnosticsInput {
   sshdConfig?: string;
   /** The keys-for-user command to recommend (default: keysCommandPath()). */
   keysCommand?: { path: string; found: boolean };
+  /** How recently the keyserver confirmed the certificates that grant keys (the window for revocations). */
+  freshness?: Freshness;
+}
+
+export interface Freshness {
+  /** Certificates whose bindings grant at least one key. */
+  granting: number;
+  /** Of those, how many were never confirmed. */
+  unchecked: number;
+  /** The least recently confirmed (a never-confirmed one first) and when; undefined when never. */
+  oldestFpr?: string;
+  oldestChecked?: number;
+  /** REFRESH_MAX_AGE; 0 for none. */
+  maxAge: number;
 }
 
 export const KEYS_COMMAND = 'monkeysphere-authentication-keys-for-user';
@@ -95,6 +109,21 @@ export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: 
       'No Identity Certifiers found!',
       'once you know who should be able to certify the identities of connecting users, add their key with: monkeysphere-authentication add-identity-certifier',
     );
+  }
+  if (input.freshness) {
+    const f = input.freshness;
+    lines.push('', 'Checking how fresh the certificates that grant keys are...');
+    if (f.granting === 0) lines.push('No certificate grants a key yet.');
+    else {
+      const age = f.oldestChecked === undefined ? undefined : input.now - f.oldestChecked;
+      const window =
+        age === undefined
+          ? `${f.unchecked} of ${f.granting} certificate(s) granting keys were never confirmed by the keyserver (for instance ${f.oldestFpr}), so a revocation published for them is not known here`
+          : `revocations reach this host within ${Math.round(age / 3600)} h: the least recently confirmed of ${f.granting} certificate(s) granting keys, ${f.oldestFpr}, was confirmed on ${isoDate(f.oldestChecked as number)}`;
+      if (f.maxAge > 0 && (age === undefined || age > f.maxAge)) {
+        problem(`${window}; REFRESH_MAX_AGE is ${f.maxAge} s.`, 'run refresh-keys regularly (contrib/systemd/monkeysphere-refresh-keys.timer), or set LOGIN_KEYSERVER_TIMEOUT so logins refresh stale certificates');
+      } else lines.push(window);
+    }
   }
   lines.push('', 'Checking for Monkeysphere-enabled public-key authentication for users ...');
   const file = `${paths.authorizedKeysDir}/%u`;

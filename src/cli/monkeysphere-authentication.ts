@@ -265,9 +265,13 @@ async function cmdKeysForUser(ctx: Ctx, name: string): Promise<number> {
 async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
   return withSetup(ctx, (store) =>
     withLock(ctx.paths.lock, async () => {
-      const certs: Cert[] = [];
+      const { lastChecked, recordChecked } = await import('../auth/login.js');
+      const stored: Array<{ cert: Cert; checked: number }> = [];
       const coreFpr = (await store.state()).coreFpr;
-      for await (const s of store.certs.all()) if (s.fpr !== coreFpr) certs.push(s.cert);
+      for await (const s of store.certs.all()) if (s.fpr !== coreFpr) stored.push({ cert: s.cert, checked: (await lastChecked(store, s.fpr)) ?? -1 });
+      // The least recently confirmed first (never confirmed before all): if the run is cut
+      // short, the oldest windows were closed first.
+      const certs = stored.sort((a, b) => a.checked - b.checked).map((s) => s.cert);
       let status: number = EXIT.ok;
       if (certs.length > 0) {
         // A refresh is one operation over every certificate: allow a second per certificate, at most an hour.
@@ -281,6 +285,9 @@ async function cmdRefreshKeys(ctx: Ctx): Promise<number> {
         const changed = ingested.filter((c) => c.status !== 'unchanged').length;
         ctx.log.info(`refreshed ${certs.length} key(s): ${changed} updated, ${r.notFound.length} not on the keyserver, ${r.failed.length} failed`);
         for (const f of r.failed) ctx.log.error(`could not refresh ${f.fpr}: ${f.error.message}`);
+        // Confirmed: the keyserver answered for them (what it had is merged in now).
+        const unconfirmed = new Set([...r.notFound, ...r.failed.map((f) => f.fpr)]);
+        await recordChecked(store, certs.map((c) => c.primary.fpr).filter((f) => !unconfirmed.has(f)), ctx.now);
         if (r.failed.length > 0) status = EXIT.temporary;
       }
       await refresh(ctx, store);
@@ -400,7 +407,14 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
   return withSetup(ctx, async (store, core) => {
     const [ev] = await evaluateCerts([core.cert], new Keyring([core.cert]), { now: ctx.now, verifier: new Verifier() });
     const certifiers = new Set((await certifierEntries(ctx, store, core)).map((e) => e.fpr)).size;
+    const { computeBindings } = await import('../auth/compute.js');
+    const { lastChecked } = await import('../auth/login.js');
+    const granting = [...new Set((await computeBindings(store, { now: ctx.now })).rows.filter((r) => r.keys.length > 0).map((r) => r.fpr))];
+    const checked = await Promise.all(granting.map(async (fpr) => ({ fpr, at: await lastChecked(store, fpr) })));
+    checked.sort((a, b) => (a.at ?? -1) - (b.at ?? -1));
+    const freshness = { granting: granting.length, unchecked: checked.filter((c) => c.at === undefined).length, oldestFpr: checked[0]?.fpr, oldestChecked: checked[0]?.at, maxAge: ctx.config.REFRESH_MAX_AGE };
     const { lines, problems } = diagnose({
+      freshness,
       paths: ctx.paths,
       now: ctx.now,
       core: { fpr: ev.fpr, created: ev.primary.key.created, expires: ev.primary.expires, status: ev.primary.status },
@@ -615,7 +629,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       return EXIT.ok;
     }
     if (VERSION.has(argv[0])) {
-      io.stdout.write(`Monkeysphere ${version()}\n`);
+      io.stdout.write(`${version()}\n`);
       return EXIT.ok;
     }
     const config = loadAuthConfig(io.env);

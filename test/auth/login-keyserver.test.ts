@@ -72,6 +72,29 @@ describe('with a real SKS keyserver', () => {
     await sks?.stop();
   });
 
+  test('refresh-keys records each confirmation, and diagnostics reports the window for revocations', async () => {
+    const sc = await scene(sks.url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600', MONKEYSPHERE_SSHD: '/bin/false' });
+    const frank = new Person(['Frank <frank@example.net>']).certifiedBy(sc.admin);
+    try {
+      await sc.server.importCert(frank);
+      sc.server.writeUserIds('Frank <frank@example.net>\n');
+      await new KeyserverClient({ servers: [sks.url] }).send([sc.admin.cert, frank.cert]);
+      // Frank's certificate and the certifier's own (its user ID is valid, so its keys are granted too).
+      const before = await sc.server.run(['diagnostics']);
+      assert.match(before.stdout, /! 2 of 2 certificate\(s\) granting keys were never confirmed by the keyserver \(for instance [0-9A-F]{40}\).*REFRESH_MAX_AGE is 3600 s\./);
+      await sc.server.ok(['refresh-keys']);
+      const after = await sc.server.run(['diagnostics']);
+      assert.match(after.stdout, /revocations reach this host within 0 h: the least recently confirmed of 2 certificate\(s\) granting keys, [0-9A-F]{40}, was confirmed on 2023-01-15/);
+      // Confirmed just now: the login does not ask the keyserver again.
+      const r = await sc.server.login('command', frank, 'true', { tokens: '%u %f' });
+      assert.equal(r.status, 0);
+      assert.doesNotMatch(sc.log(), /freshness refresh|REFRESH_MAX_AGE/);
+    } finally {
+      sc.cleanup();
+      frank.cleanup();
+    }
+  });
+
   for (const commandUser of ['root', 'monkeysphere']) {
     test(`just in time, as ${commandUser}: a user only on the keyserver logs in on the first try, and the log names who vouched (Ed25519, RSA)`, async () => {
       const sc = await scene(sks.url);
