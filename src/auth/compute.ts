@@ -21,6 +21,8 @@ import { Verifier } from '../verify/verifier.js';
 import { buildTrustNetwork } from '../wot/build.js';
 import { isFullyValid } from '../wot/network.js';
 import type { ValidityLetter, WotCertification } from '../wot/types.js';
+import { type AccountCertifier, amountOf } from './account-certifiers.js';
+import { domainRegex } from './core.js';
 import type { AuthStore, BindingRow } from './store.js';
 
 /** GnuPG's max-cert-depth: no chain is longer, so the reachable set stops there. */
@@ -140,10 +142,66 @@ export async function loadNetwork(store: AuthStore, coreFpr: string, extra: Cert
  * local certification but the core's. `explanations` verifies every certification of an
  * introducer so that each binding can be explained; `validity` only what decides the letters.
  */
-export async function serverNetwork(keyring: Keyring, coreFpr: string, now: UnixTime, verifier: Verifier, detail: 'validity' | 'explanations') {
+export async function serverNetwork(keyring: Keyring, coreFpr: string, now: UnixTime, verifier: Verifier, detail: 'validity' | 'explanations', accountCertifiers: AccountCertifier[] = []) {
   const evaluated = await evaluateKeyring(keyring, { now, verifier, certifications: false });
-  const { network } = await buildTrustNetwork({ evaluated, verifier }, { roots: [coreFpr], now, detail }, { exclude: foreignLocalCertification(coreFpr) });
+  const extra = accountTrust(keyring, coreFpr, accountCertifiers, now);
+  const { network } = await buildTrustNetwork({ evaluated, verifier }, { roots: [coreFpr], now, detail }, { exclude: foreignLocalCertification(coreFpr), extra });
   return { network, evaluated };
+}
+
+/**
+ * An account's certifiers as the trust signatures the core would have made on each of
+ * their user IDs (src/auth/account-certifiers.ts): for that account's computation only.
+ */
+function accountTrust(keyring: Keyring, coreFpr: string, certifiers: AccountCertifier[], now: UnixTime): Map<string, Map<string, WotCertification[]>> | undefined {
+  if (certifiers.length === 0) return undefined;
+  const out = new Map<string, Map<string, WotCertification[]>>();
+  for (const c of certifiers) {
+    const cert = keyring.get(c.fpr);
+    if (!cert || c.fpr === coreFpr) continue;
+    const byUid = out.get(c.fpr) ?? new Map<string, WotCertification[]>();
+    for (const u of cert.users) {
+      if (u.kind !== 'userid') continue;
+      const tsig: WotCertification = {
+        issuer: coreFpr,
+        issuerKeyId: keyIdOf(coreFpr),
+        type: SigType.GenericCert,
+        created: now,
+        trust: { level: c.depth, amount: amountOf(c) },
+        regexes: c.domain === undefined ? [] : [domainRegex(c.domain)],
+        exportable: false,
+        revocable: true,
+        hashAlgorithm: 8,
+        outcome: 'good',
+      };
+      byUid.set(u.text, [...(byUid.get(u.text) ?? []), tsig]);
+    }
+    out.set(c.fpr, byUid);
+  }
+  return out;
+}
+
+/**
+ * The bindings of `userIds` for an account with its own certifiers: the server's web of
+ * trust plus those certifiers (as core trust signatures), over the certificates the core
+ * reaches, the certifiers' own, those they certified, and those carrying the user IDs.
+ */
+export async function computeAccountBindings(store: AuthStore, now: UnixTime, certifiers: AccountCertifier[], userIds: string[]): Promise<Map<string, BindingRow[]>> {
+  const out = new Map<string, BindingRow[]>(userIds.map((u) => [u, []]));
+  const { coreFpr } = await store.state();
+  if (!coreFpr) return out;
+  const fprs = [...new Set(certifiers.map((c) => c.fpr))];
+  const certifierCerts = await store.loadCerts(fprs);
+  const certified = await store.loadCerts((await store.certifiedBy(certifierCerts.map((c) => c.primary.keyId))).map((r) => r.fpr));
+  const carriers: Cert[] = [];
+  for (const uid of userIds) for (const s of await store.searchUserIds(uid)) if (s.cert.users.some((u) => u.kind === 'userid' && u.text === uid)) carriers.push(s.cert);
+  const { keyring } = await loadNetwork(store, coreFpr, [...certifierCerts, ...certified, ...carriers]);
+  const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'validity', certifiers);
+  const wanted = new Set(userIds);
+  for (const r of bindingRows(carriers, evaluated, (fpr, uid) => network.validity(fpr, uid) ?? '-')) {
+    if (wanted.has(r.uid) && !out.get(r.uid)?.some((x) => x.fpr === r.fpr)) out.get(r.uid)?.push(r);
+  }
+  return out;
 }
 
 /**

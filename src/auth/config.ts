@@ -12,6 +12,12 @@ export const AUTH_VARS = {
   ...COMMON_VARS,
   AUTHORIZED_USER_IDS: { kind: 'string', default: '%h/.monkeysphere/authorized_user_ids' },
   RAW_AUTHORIZED_KEYS: { kind: 'string', default: '%h/.ssh/authorized_keys' },
+  /**
+   * An account's own identity certifiers, or `none`. Empty (the default): the file beside
+   * authorized_user_ids, unless RAW_AUTHORIZED_KEYS is none (an admin who forbids users
+   * their own keys forbids them their own certifiers too).
+   */
+  AUTHORIZED_CERTIFIERS: { kind: 'string', default: '' },
   /** Where keys-for-user logs each login decision: syslog[:FACILITY.PRIORITY], stderr, file:PATH or none. */
   LOGIN_LOG: { kind: 'string', default: 'syslog:authpriv.info' },
   /** Seconds keys-for-user may spend on the keyserver during a login (just-in-time lookup, freshness refresh); 0: never. */
@@ -73,4 +79,10 @@ export function keyserverTimeoutMs(env: Env): number {
   const raw = env.MONKEYSPHERE_KEYSERVER_TIMEOUT;
   if (raw && /^\d+(\.\d+)?$/.test(raw) && Number(raw) > 0) return Math.round(Number(raw) * 1000);
   return 10_000;
+}
+
+/** The account certifiers file pattern in effect (see AUTHORIZED_CERTIFIERS), or `none`. */
+export function accountCertifiersSetting(values: AuthConfig['values']): string {
+  if (values.AUTHORIZED_CERTIFIERS !== '') return values.AUTHORIZED_CERTIFIERS;
+  return values.RAW_AUTHORIZED_KEYS === 'none' ? 'none' : '%h/.monkeysphere/authorized_certifiers';
 }

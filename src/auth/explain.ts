@@ -15,6 +15,7 @@ import { quoted } from '../util/printable.js';
 import { Verifier } from '../verify/verifier.js';
 import { formatExplanation, reasonText, validityWord } from '../wot/format.js';
 import type { Explanation } from '../wot/network.js';
+import type { AccountCertifier } from './account-certifiers.js';
 import { loadNetwork, serverNetwork } from './compute.js';
 import type { AuthStore } from './store.js';
 
@@ -63,7 +64,7 @@ export function keyVerdicts(ev: EvaluatedCert, bindingValid: boolean): KeyVerdic
  * exactly (whether or not the core's web reaches it), and every one of `extra` (fetched,
  * not stored), with the engine's explanation.
  */
-export async function explainUserIds(store: AuthStore, userIds: string[], now: UnixTime, extra: Cert[] = []): Promise<UserIdExplanation[]> {
+export async function explainUserIds(store: AuthStore, userIds: string[], now: UnixTime, extra: Cert[] = [], accountCertifiers: AccountCertifier[] = []): Promise<UserIdExplanation[]> {
   const { coreFpr } = await store.state();
   const carriers = new Map<string, Cert[]>();
   const carries = (c: Cert, uid: string) => c.users.some((u) => u.kind === 'userid' && u.text === uid);
@@ -75,8 +76,9 @@ export async function explainUserIds(store: AuthStore, userIds: string[], now: U
     carriers.set(uid, [...found.filter((c) => !fprs.has(c.primary.fpr)), ...added]);
   }
   if (!coreFpr) return userIds.map((userId) => ({ userId, certs: [] }));
-  const { keyring } = await loadNetwork(store, coreFpr, [...carriers.values()].flat());
-  const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'explanations');
+  const certifierCerts = await store.loadCerts(accountCertifiers.map((c) => c.fpr));
+  const { keyring } = await loadNetwork(store, coreFpr, [...certifierCerts, ...[...carriers.values()].flat()]);
+  const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'explanations', accountCertifiers);
   return userIds.map((userId) => ({
     userId,
     certs: (carriers.get(userId) ?? []).map((c) => {

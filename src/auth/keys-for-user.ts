@@ -13,9 +13,9 @@ import { lookupAccounts } from './accounts.js';
 import { type GrantedKey, monkeysphereMarker } from './authorized-keys.js';
 import { grantFor, lastChecked, type LoginKeyserver, lookupWithin, type OfferedKey, q, recordChecked } from './login.js';
 import type { Cert } from '../openpgp/cert.js';
-import type { AuthConfig, AuthPaths } from './config.js';
+import { type AuthConfig, type AuthPaths, accountCertifiersSetting } from './config.js';
 import { AuthStore, type BindingRow } from './store.js';
-import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys } from './user-keys.js';
+import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeySources, type UserKeys, type UserKeysSettings } from './user-keys.js';
 
 /**
  * Opens the store for reading answers: writable when we may write it and its directory (to
@@ -78,6 +78,19 @@ export async function freshBindings(store: AuthStore, now: UnixTime): Promise<(u
   return async (uid) => byUid.get(uid) ?? [];
 }
 
+/** What readUserKeySources needs from the configuration. */
+export function userKeysSettings(config: AuthConfig['values']): UserKeysSettings {
+  return { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES, authorizedCertifiers: accountCertifiersSetting(config) };
+}
+
+/** How to look up an account's bindings: the precomputed ones, or its own web when it names certifiers. */
+async function accountLookup(store: AuthStore, now: UnixTime, sources: UserKeySources): Promise<(uid: string) => Promise<BindingRow[]>> {
+  if (sources.certifiers.length === 0) return freshBindings(store, now);
+  const { computeAccountBindings } = await import('./compute.js');
+  const own = await computeAccountBindings(store, now, sources.certifiers, sources.entries.map((e) => e.userId));
+  return async (uid) => own.get(uid) ?? [];
+}
+
 /**
  * The authorized_keys text for account `name` at `now`.
  * @throws NotFoundError (MS_AUTH_UNKNOWN_USER) when there is no such account;
@@ -87,10 +100,10 @@ export async function keysForUser(name: string, config: AuthConfig['values'], pa
   const accounts = await lookupAccounts([name]);
   const account = accounts.get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const sources = readUserKeySources(account, { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES });
+  const sources = readUserKeySources(account, userKeysSettings(config));
   const store = await openForLookup(paths.store);
   try {
-    const lookup = await freshBindings(store, now);
+    const lookup = await accountLookup(store, now, sources);
     return buildUserKeys(sources, await bindingsOf([sources], lookup), monkeysphereMarker(now));
   } finally {
     await store.close();
@@ -125,12 +138,12 @@ export interface LoginDecision {
 export async function keysForLogin(name: string, config: AuthConfig['values'], paths: AuthPaths, now: UnixTime, login: LoginOptions): Promise<{ keys: UserKeys; decision: LoginDecision }> {
   const account = (await lookupAccounts([name])).get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const sources = readUserKeySources(account, { authorizedUserIds: config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: config.RAW_AUTHORIZED_KEYS, strictModes: config.STRICT_MODES });
+  const sources = readUserKeySources(account, userKeysSettings(config));
   const store = await openForLookup(paths.store);
   try {
     const uids = [...new Set(sources.entries.map((e) => e.userId))];
     const marker = monkeysphereMarker(now);
-    let lookup = await freshBindings(store, now);
+    let lookup = await accountLookup(store, now, sources);
     let fetched: Cert[] = [];
     const notes: string[] = [];
     const answer = async () => {
@@ -148,7 +161,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
         if (!store.readonly) {
           const { ingestCerts } = await import('./ingest.js');
           await ingestCerts(store, r.certs, now);
-          lookup = await freshBindings(store, now);
+          lookup = await accountLookup(store, now, sources);
         } else {
           fetched = [...fetched, ...r.certs];
           lookup = await inMemoryBindings(store, uids, fetched, now);

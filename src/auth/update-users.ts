@@ -18,9 +18,10 @@ import { basename, dirname, join } from 'node:path';
 import type { UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
+import type { AccountCertifier } from './account-certifiers.js';
 import type { Account } from './accounts.js';
 import { type GrantedKey, keyChanges, monkeysphereMarker } from './authorized-keys.js';
-import { refreshBindings } from './compute.js';
+import { computeAccountBindings, refreshBindings } from './compute.js';
 import { type DroppedCounts, droppedTotal, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
 import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeys, type UserKeysSettings } from './user-keys.js';
@@ -46,6 +47,8 @@ export interface UserOutcome {
   /** Keys the account gained and lost with this run (none when the file was kept). */
   added: GrantedKey[];
   removed: GrantedKey[];
+  /** The account's own identity certifiers, which its answer was computed with. */
+  certifiers?: AccountCertifier[];
 }
 
 export interface UpdateUsersOptions {
@@ -198,11 +201,16 @@ export async function updateUsers(opts: UpdateUsersOptions): Promise<UpdateUsers
   await removeLeftovers(opts.outputDir);
   const marker = monkeysphereMarker(now);
   const bindings = await bindingsOf(sources, (uid) => store.bindingsFor(uid));
-  const contents = sources.map((s) => buildUserKeys(s, bindings, marker));
+  const contents: UserKeys[] = [];
+  for (const s of sources) {
+    // An account with its own certifiers has its own web of trust (account-certifiers.ts).
+    const own = s.certifiers.length > 0 ? await computeAccountBindings(store, now, s.certifiers, s.entries.map((e) => e.userId)) : undefined;
+    contents.push(buildUserKeys(s, own ?? bindings, marker));
+  }
   const users: UserOutcome[] = new Array(opts.accounts.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < opts.accounts.length; i = next++) users[i] = await install(opts.outputDir, opts.accounts[i], contents[i]);
+    for (let i = next++; i < opts.accounts.length; i = next++) users[i] = { ...(await install(opts.outputDir, opts.accounts[i], contents[i])), certifiers: sources[i].certifiers };
   };
   await Promise.all(Array.from({ length: INSTALL_CONCURRENCY }, worker));
   let problems = false;

@@ -10,6 +10,7 @@
  * Not here: computing validity (compute.ts) or writing files (update-users.ts).
  */
 import { readUserFiles, type UserFileResult } from '../files/user-file.js';
+import { type AccountCertifier, parseAccountCertifiers } from './account-certifiers.js';
 import { parseAuthorizedKeysLine } from '../ssh/authorized-keys.js';
 import type { Account } from './accounts.js';
 import { authorizedKeysLine } from './authorized-keys.js';
@@ -26,6 +27,8 @@ export interface UserKeysSettings {
   /** RAW_AUTHORIZED_KEYS, with %h and %u, or `none`. */
   rawAuthorizedKeys: string;
   strictModes: boolean;
+  /** AUTHORIZED_CERTIFIERS, with %h and %u, or `none` (the default when absent). */
+  authorizedCertifiers?: string;
 }
 
 /**
@@ -92,6 +95,8 @@ export interface UserKeySources {
   entries: Array<{ userId: string; options: string }>;
   /** The raw authorized_keys key lines (each with a newline), when that file is used and readable. */
   raw: string | undefined;
+  /** The account's own identity certifiers (src/auth/account-certifiers.ts). */
+  certifiers: AccountCertifier[];
   problems: UserProblem[];
 }
 
@@ -104,8 +109,13 @@ export function readUserKeySources(account: Account, settings: UserKeysSettings)
   const problems: UserProblem[] = [];
   const uidsPath = translateSshVariables(settings.authorizedUserIds, account);
   const rawPath = settings.rawAuthorizedKeys === 'none' ? undefined : translateSshVariables(settings.rawAuthorizedKeys, account);
-  const paths = rawPath === undefined ? [uidsPath] : [uidsPath, rawPath];
-  const [uidsFile, rawFile] = readUserFiles(paths, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
+  const certifiersSetting = settings.authorizedCertifiers ?? 'none';
+  const certifiersPath = certifiersSetting === 'none' ? undefined : translateSshVariables(certifiersSetting, account);
+  const paths = [uidsPath, rawPath, certifiersPath].filter((p): p is string => p !== undefined);
+  const files = readUserFiles(paths, account, { maxBytes: MAX_USER_FILE, strictModes: settings.strictModes });
+  const uidsFile = files[0];
+  const rawFile = rawPath === undefined ? undefined : files[1];
+  const certifiersFile = certifiersPath === undefined ? undefined : files[paths.length - 1];
   const uidsText = textOf(uidsFile, uidsPath, problems);
   const entries: UserKeySources['entries'] = [];
   if (uidsText !== undefined) {
@@ -118,7 +128,16 @@ export function readUserKeySources(account: Account, settings: UserKeysSettings)
     const text = textOf(rawFile, rawPath, problems);
     if (text !== undefined) raw = rawKeyLines(text, rawPath, problems);
   }
-  return { entries, raw, problems };
+  const certifiers: AccountCertifier[] = [];
+  if (certifiersPath !== undefined && certifiersFile !== undefined) {
+    const text = textOf(certifiersFile, certifiersPath, problems);
+    if (text !== undefined) {
+      const parsed = parseAccountCertifiers(text);
+      for (const p of parsed.problems) problems.push({ kind: 'syntax', path: certifiersPath, line: p.line, message: `${certifiersPath}:${p.line}: ${p.message}; line left out` });
+      certifiers.push(...parsed.certifiers);
+    }
+  }
+  return { entries, raw, certifiers, problems };
 }
 
 /**

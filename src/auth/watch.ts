@@ -28,6 +28,7 @@ export function pathSignature(path: string): string {
 export function accountSignature(account: Account, settings: UserKeysSettings): string {
   const paths = [translateSshVariables(settings.authorizedUserIds, account)];
   if (settings.rawAuthorizedKeys !== 'none') paths.push(translateSshVariables(settings.rawAuthorizedKeys, account));
+  if (settings.authorizedCertifiers !== undefined && settings.authorizedCertifiers !== 'none') paths.push(translateSshVariables(settings.authorizedCertifiers, account));
   return paths.map(pathSignature).join('|');
 }
 

@@ -10,11 +10,12 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { type Account, listAccounts, lookupAccounts } from '../auth/accounts.js';
 import { type CertifierOptions, describeCertifier } from '../auth/certifiers.js';
+import type { AccountCertifier } from '../auth/account-certifiers.js';
 import type { MigrationPlan } from '../auth/migrate-043.js';
 import { type AuthConfig, type AuthPaths, authPaths, keyserverTimeoutMs, loadAuthConfig } from '../auth/config.js';
 import { referenceTime, type UnixTime } from '../clock.js';
 import type { CoreKey } from '../auth/core.js';
-import { keysForUser } from '../auth/keys-for-user.js';
+import { keysForUser, userKeysSettings } from '../auth/keys-for-user.js';
 import { type AuthStore, keyIdOf } from '../auth/store.js';
 import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
@@ -202,7 +203,7 @@ async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
       const result = await updateUsers({
         store,
         accounts,
-        settings: { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: ctx.config.RAW_AUTHORIZED_KEYS, strictModes: ctx.config.STRICT_MODES },
+        settings: userKeysSettings(ctx.config),
         outputDir: ctx.paths.authorizedKeysDir,
         now: ctx.now,
         keyserver: ctx.config.CHECK_KEYSERVER ? await keyserverClient(ctx) : undefined,
@@ -242,9 +243,12 @@ async function logKeyChanges(ctx: Ctx, store: AuthStore, users: import('../auth/
   const changed = users.filter((u) => u.added.length + u.removed.length > 0);
   if (changed.length === 0) return;
   const { explainUserIds, sshKeyFingerprint, whyKey } = await import('../auth/explain.js');
-  const uids = [...new Set(changed.flatMap((u) => [...u.added, ...u.removed].flatMap((k) => (k.userId === undefined ? [] : [k.userId]))))];
-  const explained = new Map((await explainUserIds(store, uids, ctx.now)).map((x) => [x.userId, x]));
+  const uidsOf = (list: typeof changed) => [...new Set(list.flatMap((u) => [...u.added, ...u.removed].flatMap((k) => (k.userId === undefined ? [] : [k.userId]))))];
+  const explain = async (list: typeof changed, certifiers: AccountCertifier[] = []) => new Map((await explainUserIds(store, uidsOf(list), ctx.now, [], certifiers)).map((x) => [x.userId, x]));
+  // Accounts with their own certifiers are explained with them, one by one; the rest together.
+  const shared = await explain(changed.filter((u) => (u.certifiers ?? []).length === 0));
   for (const u of changed) {
+    const explained = (u.certifiers ?? []).length === 0 ? shared : await explain([u], u.certifiers);
     for (const [verb, list] of [['added', u.added], ['removed', u.removed]] as const) {
       for (const k of list) {
         const what = `${u.name}: ${verb} ${k.key.split(' ')[0]} ${sshKeyFingerprint(k.key)}`;
@@ -431,14 +435,15 @@ async function cmdExplain(ctx: Ctx, name: string, userId?: string): Promise<numb
   const { readUserKeySources } = await import('../auth/user-keys.js');
   const account = (await lookupAccounts([name])).get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const sources = readUserKeySources(account, { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: 'none', strictModes: ctx.config.STRICT_MODES });
+  const sources = readUserKeySources(account, { ...userKeysSettings(ctx.config), rawAuthorizedKeys: 'none' });
   for (const p of sources.problems) ctx.log.error(p.message);
   const listed = sources.entries.map((e) => e.userId);
   const asked = userId !== undefined ? [userId] : listed;
   return withSetup(ctx, async (store) => {
     await refresh(ctx, store);
     if (asked.length === 0) ctx.io.stdout.write(`account ${name} lists no user IDs, so Monkeysphere grants it no key\n`);
-    for (const x of await explainUserIds(store, asked, ctx.now)) ctx.io.stdout.write(`${formatUserIdExplanation(x, listed.includes(x.userId))}\n`);
+    for (const c of sources.certifiers) ctx.io.stdout.write(`account ${name} names its own identity certifier ${c.fpr} (${c.trust}, depth ${c.depth}${c.domain ? `, domain ${c.domain}` : ''}), for this account only\n`);
+    for (const x of await explainUserIds(store, asked, ctx.now, [], sources.certifiers)) ctx.io.stdout.write(`${formatUserIdExplanation(x, listed.includes(x.userId))}\n`);
     return EXIT.ok;
   });
 }
@@ -451,7 +456,7 @@ async function cmdWatch(ctx: Ctx, names: string[], opts: { interval: string }): 
   const { accountSignature, changesBetween } = await import('../auth/watch.js');
   const seconds = Number(opts.interval);
   if (!/^\d+(\.\d+)?$/.test(opts.interval) || seconds <= 0) throw new UsageError('MS_AUTH_USAGE', `--interval must be a positive number of seconds, not ${JSON.stringify(opts.interval)}`);
-  const settings = { authorizedUserIds: ctx.config.AUTHORIZED_USER_IDS, rawAuthorizedKeys: ctx.config.RAW_AUTHORIZED_KEYS, strictModes: ctx.config.STRICT_MODES };
+  const settings = userKeysSettings(ctx.config);
   let stopping = false;
   let wake: (() => void) | undefined;
   const stop = () => {

@@ -21,6 +21,12 @@ export type TrustInput =
 export interface BuildTrustOptions {
   /** Certifications that must never count whatever was evaluated (a server's foreign local certifications, say). */
   exclude?: (certification: WotCertification, key: WotKey) => boolean;
+  /**
+   * Certifications to add, by key fingerprint and user ID text: already judged (their
+   * outcome is final), never verified. The keys they go on are copied, not changed, so
+   * the same evaluated web can serve computations with and without them.
+   */
+  extra?: ReadonlyMap<string, ReadonlyMap<string, WotCertification[]>>;
 }
 
 export interface BuiltNetwork {
@@ -72,10 +78,19 @@ export async function buildTrustNetwork(input: TrustInput, trust: TrustOptions, 
     verify = input.verify;
   }
   if (opts.exclude) exclude(keys, opts.exclude);
+  if (opts.extra) keys = withExtra(keys, opts.extra);
   const fingerprints = keys.map((k) => k.fpr);
   const { resolved, unknown } = resolveRoots(trust.roots, fingerprints);
   const network = await TrustNetwork.compute(keys, { ...trust, roots: resolved }, verify);
   return { network, fingerprints, unknownRoots: unknown, web };
+}
+
+function withExtra(keys: readonly WotKey[], extra: NonNullable<BuildTrustOptions['extra']>): WotKey[] {
+  return keys.map((k) => {
+    const byUid = extra.get(k.fpr);
+    if (!byUid) return k;
+    return { ...k, userIds: k.userIds.map((u) => (u.attribute || !byUid.has(u.text) ? u : { ...u, certifications: [...u.certifications, ...(byUid.get(u.text) ?? [])] })) };
+  });
 }
 
 /** Drops excluded certifications in place (a user ID's list is replaced only when it loses one). */
