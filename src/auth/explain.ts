@@ -142,3 +142,20 @@ export function whyKey(x: UserIdExplanation | undefined, sshKey: string, removed
 export function sshKeyFingerprint(sshKey: string): string {
   return sshFingerprint(Buffer.from(sshKey.split(' ')[1] ?? '', 'base64'));
 }
+
+/**
+ * The short form for VERBOSE logs, as the original's `processing: UID` lines: each user
+ * ID, each certificate's verdict in one sentence, each key accepted or not and why.
+ */
+export function verboseLines(x: UserIdExplanation): string[] {
+  const lines = [`processing: ${quoted(x.userId)}`];
+  if (x.certs.length === 0) lines.push('  no certificate in the store carries this user ID');
+  for (const c of x.certs) {
+    lines.push(`  certificate ${c.fpr}: ${bindingSummary(c.binding)}`);
+    for (const k of c.keys) {
+      const what = `${k.role} ${k.fpr}${k.sshFingerprint ? ` (${k.sshFingerprint})` : ''}`;
+      lines.push(k.accepted ? `    accepted: ${what}` : `    not given to sshd: ${what}: ${k.why}`);
+    }
+  }
+  return lines;
+}

@@ -96,7 +96,13 @@ async function accountLookup(store: AuthStore, now: UnixTime, sources: UserKeySo
  * @throws NotFoundError (MS_AUTH_UNKNOWN_USER) when there is no such account;
  *         EnvironmentError when the store is missing or unreadable.
  */
-export async function keysForUser(name: string, config: AuthConfig['values'], paths: AuthPaths, now: UnixTime): Promise<UserKeys> {
+export async function keysForUser(
+  name: string,
+  config: AuthConfig['values'],
+  paths: AuthPaths,
+  now: UnixTime,
+  opts: { explain?: (lines: string[]) => void } = {},
+): Promise<UserKeys> {
   const accounts = await lookupAccounts([name]);
   const account = accounts.get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
@@ -104,6 +110,12 @@ export async function keysForUser(name: string, config: AuthConfig['values'], pa
   const store = await openForLookup(paths.store);
   try {
     const lookup = await accountLookup(store, now, sources);
+    if (opts.explain) {
+      // Asked for (VERBOSE): why each user ID does or does not grant keys; costs a full explanation.
+      const { explainUserIds, verboseLines } = await import('./explain.js');
+      const uids = [...new Set(sources.entries.map((e) => e.userId))];
+      opts.explain(uids.length === 0 ? [`account ${name} lists no user IDs`] : (await explainUserIds(store, uids, now, [], sources.certifiers)).flatMap(verboseLines));
+    }
     return buildUserKeys(sources, await bindingsOf([sources], lookup), monkeysphereMarker(now));
   } finally {
     await store.close();

@@ -73,6 +73,19 @@ describe('explain', () => {
     assert.doesNotMatch(r.stdout, /Bob/);
   });
 
+  test('keys-for-user at VERBOSE says why, user ID by user ID, as the original did', async () => {
+    server.env.MONKEYSPHERE_LOG_LEVEL = 'VERBOSE';
+    try {
+      const r = await server.ok(['keys-for-user', 'root']);
+      assert.match(r.stderr, /ms: processing: "Bob <bob@example\.net>"\nms:   certificate [0-9A-F]{40}: fully valid, certified through [0-9A-F]{40} "Admin <admin@example\.net>"/);
+      assert.match(r.stderr, /ms: processing: "Carol <carol@example\.net>"\nms:   certificate [0-9A-F]{40}: not valid: no path: the user ID carries no certifications/);
+      assert.match(r.stderr, /ms: processing: "Zed <zed@example\.net>"\nms:   no certificate in the store carries this user ID/);
+      assert.ok(r.stdout.includes(bob.sshKey));
+    } finally {
+      delete server.env.MONKEYSPHERE_LOG_LEVEL;
+    }
+  });
+
   test('an unknown account is an error', async () => {
     const r = await server.run(['explain', 'no-such-user-here']);
     assert.equal(r.status, 3);
