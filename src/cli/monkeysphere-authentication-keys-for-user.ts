@@ -55,7 +55,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     for (const p of config.problems) log.error(`${p.where}${p.line ? `:${p.line}` : ''}: ${p.message}`);
     const now = referenceTime(io.env);
     if (offered === undefined) {
-      const explain = log.enabled('VERBOSE') ? (lines: string[]) => lines.forEach((l) => log.verbose(l)) : undefined;
+      const explain = log.enabled('VERBOSE') ? (lines: string[]) => {
+            for (const l of lines) log.verbose(l);
+          } : undefined;
       const keys = await keysForUser(argv[0], config.values, authPaths(io.env), now, { explain });
       for (const p of keys.problems) log.error(p.message);
       io.stdout.write(keys.content);

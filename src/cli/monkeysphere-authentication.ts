@@ -260,7 +260,9 @@ async function logKeyChanges(ctx: Ctx, store: AuthStore, users: import('../auth/
 }
 
 async function cmdKeysForUser(ctx: Ctx, name: string): Promise<number> {
-  const explain = ctx.log.enabled('VERBOSE') ? (lines: string[]) => lines.forEach((l) => ctx.log.verbose(l)) : undefined;
+  const explain = ctx.log.enabled('VERBOSE') ? (lines: string[]) => {
+        for (const l of lines) ctx.log.verbose(l);
+      } : undefined;
   const keys = await keysForUser(name, ctx.config, ctx.paths, ctx.now, { explain });
   for (const p of keys.problems) ctx.log.error(p.message);
   ctx.io.stdout.write(keys.content);

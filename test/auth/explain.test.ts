@@ -77,9 +77,9 @@ describe('explain', () => {
     server.env.MONKEYSPHERE_LOG_LEVEL = 'VERBOSE';
     try {
       const r = await server.ok(['keys-for-user', 'root']);
-      assert.match(r.stderr, /ms: processing: "Bob <bob@example\.net>"\nms:   certificate [0-9A-F]{40}: fully valid, certified through [0-9A-F]{40} "Admin <admin@example\.net>"/);
-      assert.match(r.stderr, /ms: processing: "Carol <carol@example\.net>"\nms:   certificate [0-9A-F]{40}: not valid: no path: the user ID carries no certifications/);
-      assert.match(r.stderr, /ms: processing: "Zed <zed@example\.net>"\nms:   no certificate in the store carries this user ID/);
+      assert.match(r.stderr, /ms: processing: "Bob <bob@example\.net>"\nms: {3}certificate [0-9A-F]{40}: fully valid, certified through [0-9A-F]{40} "Admin <admin@example\.net>"/);
+      assert.match(r.stderr, /ms: processing: "Carol <carol@example\.net>"\nms: {3}certificate [0-9A-F]{40}: not valid: no path: the user ID carries no certifications/);
+      assert.match(r.stderr, /ms: processing: "Zed <zed@example\.net>"\nms: {3}no certificate in the store carries this user ID/);
       assert.ok(r.stdout.includes(bob.sshKey));
     } finally {
       delete server.env.MONKEYSPHERE_LOG_LEVEL;
