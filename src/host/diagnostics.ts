@@ -128,7 +128,7 @@ export async function diagnose(store: HostKeyStore, deps: DiagnosticsDeps): Prom
     problem(
       'No host key found.',
       existsSync(oldHome)
-        ? `migrate the original's keyring: gpg --homedir ${oldHome} --export-secret-keys | monkeysphere-host import-key - ${rec.name}${rec.why}`
+        ? `migrate the original's keyring ${oldHome}, keeping each key's fingerprint and certifications: monkeysphere-host migrate --dry-run, then monkeysphere-host migrate (it needs ${oldHome}/pubring.kbx or pubring.gpg)`
         : `run 'monkeysphere-host import-key /etc/ssh/ssh_host_ed25519_key ${rec.name}'${rec.why}`,
     );
     return findings;

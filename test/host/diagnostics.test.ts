@@ -52,7 +52,7 @@ describe('diagnostics', () => {
     const h = diagEnv([]);
     t.after(() => h.cleanup());
     mkdirSync(join(h.dataDir, 'host'));
-    assert.match((await h.run(['d'])).text, /migrate the original's keyring: gpg --homedir .*\/host --export-secret-keys \| monkeysphere-host import-key -/);
+    assert.match((await h.run(['d'])).text, /migrate the original's keyring .*\/host, keeping each key's fingerprint and certifications: monkeysphere-host migrate --dry-run, then monkeysphere-host migrate/);
   });
 
   test('a key sshd does not use, for another host name, expiring soon, uncertified; missing user; dead keyserver setting', async (t) => {
