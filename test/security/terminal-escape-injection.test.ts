@@ -216,7 +216,9 @@ describe('monkeysphere-host', () => {
     // What gpg makes of the published certificate: the same text for the C0-only user ID.
     gpg.ok(['--import'], readFileSync(h.pubFile));
     const theirs = gpgUidLines(gpg).find((l) => l.startsWith('Eve '));
-    assert.deepEqual(uids, [printable(HOSTILE_UID), theirs, 'ssh://new.example.org']);
+    // The primary user ID first, as gpg lists it: the service name import-key added.
+    assert.deepEqual(uids, ['ssh://new.example.org', printable(HOSTILE_UID), theirs]);
+    assert.equal(gpgUidLines(gpg)[0], 'ssh://new.example.org');
   });
 });
 

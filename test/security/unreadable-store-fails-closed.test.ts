@@ -31,7 +31,7 @@ test('keys-for-user as nobody, with the store under a directory nobody cannot en
     });
     assert.equal(r.status, 4, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /cannot read the store .*permission denied for uid \d+/);
+    assert.match(r.stderr, /cannot read the store .* as uid \d+: permission denied/);
     assert.doesNotMatch(r.stderr, /does not exist/);
   } finally {
     server.cleanup();
