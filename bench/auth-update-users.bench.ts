@@ -22,6 +22,7 @@ import { keyPacketFor, signV4, sp, userIdPacket } from '../src/openpgp/build.js'
 import { type Cert, readCerts } from '../src/openpgp/cert.js';
 import type { KeyPacket } from '../src/openpgp/key-packet.js';
 import { KeyFlag, SigType } from '../src/openpgp/signature.js';
+import { sshFingerprint } from '../src/ssh/public-key.js';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const arg = (name: string, dflt: number) => {
@@ -188,6 +189,19 @@ async function main(): Promise<void> {
       times.push(r.ms);
     }
     times.sort((a, b) => a - b);
+    // The same calls naming the offered key, as `AuthorizedKeysCommand … %u %f` does: the
+    // decision is logged with the user ID, certificate and certifier (an explanation).
+    const logged: number[] = [];
+    const envLog = { ...env, MONKEYSPHERE_LOGIN_LOG: `file:${join(dir, 'login.log')}` };
+    for (let i = 0; i < Math.min(CALLS, 30); i++) {
+      const name = names[(i * 7919) % names.length];
+      const first = run(process.execPath, [kfu, name], env).stdout.split('\n')[0];
+      const offered = sshFingerprint(Buffer.from(first.split(' ')[1], 'base64'));
+      const r = run(process.execPath, [kfu, name, offered], envLog);
+      if (r.status !== 0 || !readFileSync(join(dir, 'login.log'), 'utf8').includes(`accepted ${offered}`)) throw new Error(`keys-for-user ${name} ${offered} failed: ${r.status} ${r.stderr}`);
+      logged.push(r.ms);
+    }
+    logged.sort((a, b) => a - b);
     const bare: number[] = [];
     for (let i = 0; i < 10; i++) bare.push(run(process.execPath, ['-e', '0'], env).ms);
 
@@ -208,6 +222,8 @@ async function main(): Promise<void> {
     console.log(`| gpg-cmd --import of one certificate (recomputes the bindings) | ${both(imp)} | | |`);
     console.log(`| keys-for-user (AuthorizedKeysCommand), p50 | ${m(percentile(times, 50))} | 700-800 ms | <= 150 ms |`);
     console.log(`| keys-for-user (AuthorizedKeysCommand), p95 | ${m(percentile(times, 95))} | 700-800 ms | |`);
+    console.log(`| keys-for-user USER %f (the decision logged with its certifier path), p50 | ${m(percentile(logged, 50))} | | |`);
+    console.log(`| keys-for-user USER %f, p95 | ${m(percentile(logged, 95))} | | |`);
     console.log(`| (node -e 0, for scale), median | ${m(med(bare))} | | |`);
     console.log(`(keys-for-user: min ${m(times[0])}, max ${m(times[times.length - 1])})`);
   } finally {

@@ -8,7 +8,8 @@
 import type { EvaluatedCert } from '../cert/types.js';
 import type { UnixTime } from '../clock.js';
 import type { Cert } from '../openpgp/cert.js';
-import { KeyFlag } from '../openpgp/signature.js';
+import { KeyFlag, SigType } from '../openpgp/signature.js';
+import { keyIdOf } from '../openpgp/fingerprint.js';
 import { hasSshForm, sshLineFromKeyPacket } from '../ssh/openpgp.js';
 import { sshFingerprint } from '../ssh/public-key.js';
 import { quoted } from '../util/printable.js';
@@ -158,4 +159,36 @@ export function verboseLines(x: UserIdExplanation): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * The identity certifiers whose good certification of `uid` on `target` stands now: the
+ * cheap answer to "who vouched" for one binding the precomputed bindings already call
+ * valid, for the login log (a full explanation costs a whole computation). Certifiers are
+ * the keys the core trust-signs now, and the account's own; a binding made valid only
+ * through longer chains gets none (say so and point to `explain`).
+ */
+export async function vouchingCertifiers(store: AuthStore, target: Cert, uid: string, now: UnixTime, accountCertifiers: AccountCertifier[] = []): Promise<Array<{ fpr: string; userId?: string }>> {
+  const { coreFpr } = await store.state();
+  if (!coreFpr) return [];
+  const user = target.users.find((u) => u.kind === 'userid' && u.text === uid);
+  if (!user) return [];
+  const issuerIds = new Set(user.signatures.flatMap((e) => (e.sig ? [...e.sig.issuerFingerprints.map(keyIdOf), ...e.sig.issuerKeyIds] : [])));
+  const tsigned = (await store.certifiedBy([keyIdOf(coreFpr)])).filter((r) => r.tsig).map((r) => r.fpr);
+  const candidates = [...new Set([...tsigned, ...accountCertifiers.map((c) => c.fpr)])].filter((f) => issuerIds.has(keyIdOf(f)));
+  if (candidates.length === 0) return [];
+  const [core, ...certs] = await store.loadCerts([coreFpr, ...candidates]);
+  const { trustSignedBy } = await import('./certifiers.js');
+  const current = new Set([...(await trustSignedBy(store.cache, core, certs, now)).map((e) => e.fpr), ...accountCertifiers.map((c) => c.fpr)]);
+  const { evaluateCerts } = await import('../cert/evaluate.js');
+  const { Keyring } = await import('../keyring/keyring.js');
+  const [ev] = await evaluateCerts([target], new Keyring([target, ...certs]), { now, verifier: new Verifier({ cache: store.cache }), certifications: (issuer) => current.has(issuer) });
+  const certified = new Set(
+    ev.userIds
+      .filter((u) => u.component.kind === 'userid' && u.text === uid)
+      .flatMap((u) => u.certifications)
+      .filter((c) => c.outcome === 'good' && c.issuer !== undefined && current.has(c.issuer) && c.type !== SigType.CertRevocation && (c.expires === undefined || c.expires > now))
+      .map((c) => c.issuer as string),
+  );
+  return certs.filter((c) => certified.has(c.primary.fpr)).map((c) => ({ fpr: c.primary.fpr, userId: c.users.find((u) => u.kind === 'userid')?.text }));
 }

@@ -209,9 +209,12 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
     if (!grant) why = `not among the ${keys.keyLines} key(s) the account's ${uids.length} user ID(s) grant${keys.rawIncluded ? ' or its own authorized_keys lines' : ''}`;
     else if (grant.userId === undefined) why = "a key line of the account's own authorized_keys file";
     else {
-      const { explainUserIds, whyKey } = await import('./explain.js');
-      const [x] = await explainUserIds(store, [grant.userId], now, fetched);
-      why = `user ID ${q(grant.userId)}, ${whyKey(x, grant.key)}`;
+      // Who vouched, cheaply: the certifiers whose certification stands (not a whole explanation).
+      const { vouchingCertifiers } = await import('./explain.js');
+      const target = fetched.find((c) => c.primary.fpr === fpr) ?? (fpr !== undefined ? (await store.loadCerts([fpr]))[0] : undefined);
+      const by = target && grant.userId !== undefined ? await vouchingCertifiers(store, target, grant.userId, now, sources.certifiers) : [];
+      const via = by.length > 0 ? `certified by ${by.map((b) => `${b.fpr}${b.userId !== undefined ? ` ${q(b.userId)}` : ''}`).join(' and ')}` : `valid through a longer certification path ('monkeysphere-authentication explain ${name}' shows it)`;
+      why = `user ID ${q(grant.userId)}, certificate ${fpr ?? '?'}: fully valid, ${via}`;
     }
     return { keys, decision: { accepted: grant !== undefined, grant, fpr, why, notes } };
   } finally {

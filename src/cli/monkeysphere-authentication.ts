@@ -239,10 +239,19 @@ async function cmdUpdateUsers(ctx: Ctx, names: string[]): Promise<number> {
 }
 
 /** Logs (INFO) each key an account gained or lost, and why, in the engine's words. */
+/** Beyond this many keys added or removed in one run, the reasons are given at VERBOSE only (explaining costs a full computation). */
+const EXPLAINED_CHANGES = 100;
+
 async function logKeyChanges(ctx: Ctx, store: AuthStore, users: import('../auth/update-users.js').UserOutcome[]): Promise<void> {
   const changed = users.filter((u) => u.added.length + u.removed.length > 0);
   if (changed.length === 0) return;
   const { explainUserIds, sshKeyFingerprint, whyKey } = await import('../auth/explain.js');
+  const total = changed.reduce((n, u) => n + u.added.length + u.removed.length, 0);
+  if (total > EXPLAINED_CHANGES && !ctx.log.enabled('VERBOSE')) {
+    // A first run or a certifier removed: one line per account, not thousands.
+    for (const u of changed) ctx.log.info(`${u.name}: ${u.added.length} key(s) added, ${u.removed.length} removed (LOG_LEVEL=VERBOSE or 'explain ${u.name}' says why)`);
+    return;
+  }
   const uidsOf = (list: typeof changed) => [...new Set(list.flatMap((u) => [...u.added, ...u.removed].flatMap((k) => (k.userId === undefined ? [] : [k.userId]))))];
   const explain = async (list: typeof changed, certifiers: AccountCertifier[] = []) => new Map((await explainUserIds(store, uidsOf(list), ctx.now, [], certifiers)).map((x) => [x.userId, x]));
   // Accounts with their own certifiers are explained with them, one by one; the rest together.

@@ -109,7 +109,7 @@ describe('with a real SKS keyserver', () => {
           assert.equal(r.status, 0, `${p.userIds[0]} logs in\n${sc.log()}\n${r.sshdLog}`);
           const line = sc.log().split('\n').find((l) => l.includes(`accepted ${fingerprintOf(p)}`));
           assert.ok(line, `a log line accepting ${p.userIds[0]}:\n${sc.log()}`);
-          assert.match(line, new RegExp(`for "root": user ID "${p.userIds[0]}", certificate ${p.fpr}: fully valid, certified through ${sc.admin.fpr} "Admin <admin@example\\.net>"`));
+          assert.match(line, new RegExp(`for "root": user ID "${p.userIds[0]}", certificate ${p.fpr}: fully valid, certified by ${sc.admin.fpr} "Admin <admin@example\\.net>"`));
         }
         const refused = await sc.server.login('command', mallory, 'true', { commandUser, tokens: '%u %f' });
         assert.equal(refused.status, 255);
