@@ -5,32 +5,79 @@
  * or a validity period ran out. Imports are kept lean: the certificate and trust code is
  * loaded only when a recomputation is needed.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { UnixTime } from '../clock.js';
-import { EnvironmentError, NotFoundError } from '../errors.js';
+import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
 import { lookupAccounts } from './accounts.js';
-import { type GrantedKey, monkeysphereMarker } from './authorized-keys.js';
-import { grantFor, lastChecked, type LoginKeyserver, lookupWithin, type OfferedKey, q, recordChecked } from './login.js';
+import { monkeysphereMarker } from './authorized-keys.js';
+import type { GrantedKey } from './key-changes.js';
+import type { LoginKeyserver, OfferedKey } from './login.js';
 import type { Cert } from '../openpgp/cert.js';
 import { type AuthConfig, type AuthPaths, accountCertifiersSetting } from './config.js';
 import { AuthStore, type BindingRow } from './store.js';
 import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeySources, type UserKeys, type UserKeysSettings } from './user-keys.js';
 
+const SETUP_FIX = "run 'monkeysphere-authentication setup' as root (the store becomes readable by the monkeysphere group) and set AuthorizedKeysCommandUser monkeysphere";
+
+/** The first directory above `path` that this process may not enter, with its mode and owner. */
+function blockingDirectory(path: string): string | undefined {
+  const dirs: string[] = [];
+  for (let d = dirname(resolve(path)); ; d = dirname(d)) {
+    dirs.unshift(d);
+    if (d === dirname(d)) break;
+  }
+  for (const d of dirs) {
+    try {
+      accessSync(d, constants.X_OK);
+    } catch {
+      return `${JSON.stringify(d)} (${modeOf(d)})`;
+    }
+  }
+  return undefined;
+}
+
+function modeOf(path: string): string {
+  try {
+    const st = statSync(path);
+    return `mode 0${(st.mode & 0o7777).toString(8)}, owner uid ${st.uid}, group gid ${st.gid}`;
+  } catch {
+    return 'mode unknown';
+  }
+}
+
+/** SQLite's header says WAL (bytes 18 and 19 are 2); false when it cannot be read. */
+function isWal(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(2);
+      return readSync(fd, b, 0, 2, 18) === 2 && b[0] === 2;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Opens the store for reading answers: writable when we may write it and its directory (to
  * save a recomputation: root), else read-only (sshd's AuthorizedKeysCommandUser), so an
- * unprivileged reader never tries to write.
- * @throws EnvironmentError (MS_AUTH_STORE_UNINITIALIZED, MS_STORE_IO) naming the path, the uid and the fix.
+ * unprivileged reader never tries to write. A store it cannot read is refused in one line
+ * that names the path, the uid, what stands in the way and the fix (sshd logs the first
+ * line of a failed command's stderr; the login log repeats it).
+ * @throws EnvironmentError (MS_AUTH_STORE_UNINITIALIZED, MS_AUTH_STORE_UNREADABLE).
  */
 export async function openForLookup(path: string): Promise<AuthStore> {
   const uid = process.geteuid?.();
-  const unreadable = (detail: string, cause?: unknown) =>
-    new EnvironmentError('MS_STORE_IO', `cannot read the store ${JSON.stringify(path)} as uid ${uid}: ${detail}`, {
+  const unreadable = (detail: string, fix: string, cause?: unknown) =>
+    new EnvironmentError('MS_AUTH_STORE_UNREADABLE', `cannot read the store ${JSON.stringify(path)} as uid ${uid}: ${detail}; fix: ${fix}`, {
       cause,
+      data: { path, uid: uid ?? -1 },
       hints: [
         'the store and every directory above it must be readable by the user running this command',
-        'run it as AuthorizedKeysCommandUser monkeysphere (setup gives that user\'s group read access), or as root',
+        "run it as AuthorizedKeysCommandUser monkeysphere (setup gives that user's group read access), or as root",
       ],
     });
   try {
@@ -40,13 +87,19 @@ export async function openForLookup(path: string): Promise<AuthStore> {
     if (code === 'ENOENT') {
       throw new EnvironmentError('MS_AUTH_STORE_UNINITIALIZED', `the store ${JSON.stringify(path)} does not exist`, { hints: ['run: monkeysphere-authentication setup'] });
     }
+    if (code !== 'EACCES') throw unreadable((err as Error).message, 'check the path and its permissions', err);
     // Usually sshd's AuthorizedKeysCommandUser lacking search permission on a directory above it.
-    throw unreadable(code === 'EACCES' ? 'permission denied' : (err as Error).message, err);
+    const dir = blockingDirectory(path);
+    throw unreadable(
+      `permission denied${dir ? `: cannot enter the directory ${dir}` : ''}`,
+      `let uid ${uid} enter every directory above the store (chmod o+x, or group monkeysphere with g+x), or move SYSDATADIR out of a private directory; then ${SETUP_FIX}`,
+      err,
+    );
   }
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    throw unreadable('permission denied', err);
+    throw unreadable(`permission denied (the store is ${modeOf(path)})`, SETUP_FIX, err);
   }
   let writable = true;
   try {
@@ -55,7 +108,17 @@ export async function openForLookup(path: string): Promise<AuthStore> {
   } catch {
     writable = false;
   }
-  return AuthStore.open(path, { readonly: !writable });
+  try {
+    return await AuthStore.open(path, { readonly: !writable });
+  } catch (err) {
+    if (writable || !(err instanceof MsError) || err.code !== 'MS_STORE_IO') throw err;
+    // A reader without write access cannot open a WAL file (it would need its -shm), nor roll
+    // back a journal an interrupted writer left: both wait for root, who converts or recovers.
+    const sqlite = (err.cause as { code?: string } | undefined)?.code ?? '';
+    if (isWal(path)) throw unreadable('it uses a write-ahead log (WAL), which a reader that may not write it cannot open', "run 'monkeysphere-authentication setup' as root once: it switches the store to a rollback journal", err);
+    if (sqlite.startsWith('SQLITE_READONLY')) throw unreadable(`an interrupted write must be rolled back first (${err.message})`, "run any monkeysphere-authentication command as root, e.g. 'monkeysphere-authentication setup': it rolls the write back", err);
+    throw unreadable(err.message, SETUP_FIX, err);
+  }
 }
 
 /**
@@ -151,6 +214,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
   const account = (await lookupAccounts([name])).get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
   const sources = readUserKeySources(account, userKeysSettings(config));
+  const { grantFor, lastChecked, lookupWithin, q, recordChecked } = await import('./login.js');
   const store = await openForLookup(paths.store);
   try {
     const uids = [...new Set(sources.entries.map((e) => e.userId))];

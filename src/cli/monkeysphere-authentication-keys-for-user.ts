@@ -1,6 +1,7 @@
 /**
  * monkeysphere-authentication-keys-for-user USER: prints USER's authorized_keys, for
- * sshd_config's `AuthorizedKeysCommand /usr/bin/monkeysphere-authentication-keys-for-user %u`.
+ * sshd_config's `AuthorizedKeysCommand /usr/local/bin/monkeysphere-authentication-keys-for-user %u %f`
+ * (as `AuthorizedKeysCommandUser monkeysphere`, reading the store without writing it).
  * The login path: lean imports (no commander, no keyserver code), no network, the
  * answer read from the precomputed bindings in the store.
  * Exit codes: 0 keys printed (possibly none), 2 usage, 3 unknown user, 4 store missing or

@@ -150,13 +150,16 @@ export class AuthServer {
   ): Promise<{ status: number; stdout: string; stderr: string; sshdLog: string }> {
     if (mode === 'file') await this.run(['update-users', 'root']);
     const sshd = new Sshd({ config: this.sshdConfig(mode, opts.commandUser, opts.tokens) });
+    let r: { status: number; stdout: string; stderr: string };
     try {
       await sshd.start();
-      const r = opts.sshArgs || opts.agentSocket ? sshWith(sshd, opts.agentSocket ? undefined : person.identityFile(), command, opts.sshArgs ?? [], opts.agentSocket) : sshd.ssh(person.identityFile(), command);
-      return { ...r, sshdLog: sshd.log };
+      r = opts.sshArgs || opts.agentSocket ? sshWith(sshd, opts.agentSocket ? undefined : person.identityFile(), command, opts.sshArgs ?? [], opts.agentSocket) : sshd.ssh(person.identityFile(), command);
     } finally {
       await sshd.stop();
     }
+    // ssh ran synchronously: sshd's log of the login is read only now, once sshd has exited.
+    await new Promise((resolve) => setImmediate(resolve));
+    return { ...r, sshdLog: sshd.log };
   }
 
   cleanup(): void {

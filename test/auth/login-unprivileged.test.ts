@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AuthStore } from '../../src/auth/store.js';
@@ -115,12 +115,32 @@ describe('AuthorizedKeysCommandUser monkeysphere', () => {
     assert.equal(digest(store()), before, 'the store is untouched');
   });
 
+  test('sshd refuses a login when the store is unreadable, and the log line says why', async () => {
+    const mode = statSync(store()).mode & 0o777;
+    chmodSync(store(), 0o600);
+    try {
+      server.env.MONKEYSPHERE_LOGIN_LOG = 'stderr';
+      const r = await server.login('command', bobRsa, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' });
+      assert.equal(r.status, 255, 'refused');
+      // sshd logs what the command says on stderr: the refusal with its reason, then the error.
+      const why = `cannot read the store "${store()}" as uid ${account.uid}: permission denied \\(the store is mode 0600, owner uid 0, group gid ${account.gid}\\); fix: run 'monkeysphere-authentication setup' as root`;
+      assert.match(r.sshdLog, new RegExp(`monkeysphere-authentication: refused SHA256:\\S+ for "root": ${why}`), r.sshdLog);
+      assert.match(r.sshdLog, new RegExp(`monkeysphere-authentication-keys-for-user: error: ${why}`), r.sshdLog);
+      assert.match(r.sshdLog, /AuthorizedKeysCommand .* failed, status 4/);
+    } finally {
+      delete server.env.MONKEYSPHERE_LOGIN_LOG;
+      chmodSync(store(), mode);
+    }
+    // Readable again, the same key logs in.
+    assert.equal((await server.login('command', bobRsa, 'true', { commandUser: 'monkeysphere' })).status, 0);
+  });
+
   test('an account that cannot read the store fails closed, naming the path, the uid and the fix', () => {
     const r = spawnSync('runuser', ['-u', 'nobody', '--', server.wrapper(), 'root']);
     assert.equal(r.status, 4);
     assert.equal(r.stdout.length, 0, 'no keys');
     const err = r.stderr.toString();
-    assert.match(err, /monkeysphere-authentication-keys-for-user: error: cannot read the store ".*store\.sqlite" as uid 65534: permission denied/);
+    assert.match(err, /monkeysphere-authentication-keys-for-user: error: cannot read the store ".*store\.sqlite" as uid 65534: permission denied: cannot enter the directory ".*\/authentication" \(mode 0750, owner uid 0, group gid \d+\); fix: let uid 65534 enter every directory above the store/);
     assert.match(err, /hint: run it as AuthorizedKeysCommandUser monkeysphere/);
   });
 });
