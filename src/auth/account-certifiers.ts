@@ -13,7 +13,7 @@
  * (imported, or found on the keyserver by update-users).
  * Not here: the computation (compute.ts computeAccountBindings).
  */
-import { TRUST_AMOUNT } from './core.js';
+import { TRUST_AMOUNT } from './trust-amount.js';
 
 export interface AccountCertifier {
   fpr: string;

@@ -17,8 +17,7 @@ import { KeyFlag, type Signature, SigType, SubpacketType } from '../openpgp/sign
 
 export const CORE_UID_PREFIX = 'Monkeysphere authentication trust core UID (random string: ';
 
-/** Trust amounts of `add-id-certifier -t`: gpg's tsign levels 1 (marginal) and 2 (full). */
-export const TRUST_AMOUNT = { marginal: 60, full: 120 } as const;
+export { TRUST_AMOUNT } from './trust-amount.js';
 
 export interface CoreKey {
   /** The public certificate (primary key, user ID, self-signature). */

@@ -23,7 +23,7 @@ import { errorMessage } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import { sshFingerprint } from '../ssh/public-key.js';
 import { printable } from '../util/printable.js';
-import { type GrantedKey, grantedKeysOf } from './authorized-keys.js';
+import { type GrantedKey, grantedKeysOf } from './key-changes.js';
 import type { AuthStore } from './store.js';
 
 /** The key sshd was offered: its `SHA256:` fingerprint, and `type base64` when sshd passed it. */

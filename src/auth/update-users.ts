@@ -20,7 +20,8 @@ import { errorMessage, MsError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { AccountCertifier } from './account-certifiers.js';
 import type { Account } from './accounts.js';
-import { type GrantedKey, keyChanges, monkeysphereMarker } from './authorized-keys.js';
+import { monkeysphereMarker } from './authorized-keys.js';
+import { type GrantedKey, keyChanges } from './key-changes.js';
 import { computeAccountBindings, refreshBindings } from './compute.js';
 import { type DroppedCounts, droppedTotal, ingestCerts } from './ingest.js';
 import type { AuthStore } from './store.js';
@@ -114,12 +115,12 @@ export async function fetchUserIds(store: AuthStore, source: CertSource, userIds
 /**
  * Replaces `target` atomically, like writeFileAtomic (src/files/atomic.ts) but asynchronous,
  * so the fsyncs of many accounts overlap: write a temporary file beside it, fsync, set
- * owner and mode, rename. Returns false when the file already had this content.
+ * owner and mode, rename. Returns false when the file already had this content (`before`,
+ * as read by the caller).
  */
-async function replaceFile(target: string, content: string, mode: number, uid: number, gid: number): Promise<boolean> {
+async function replaceFile(target: string, content: string, mode: number, uid: number, gid: number, before?: string): Promise<boolean> {
   const data = Buffer.from(content);
-  const old = await readFile(target).catch(() => undefined);
-  if (old?.equals(data)) {
+  if (before === content) {
     await chmod(target, mode);
     await chown(target, uid, gid);
     return false;
@@ -159,7 +160,7 @@ async function install(outputDir: string, account: Account, keys: UserKeys): Pro
   if (keys.incomplete) return { name: account.name, action: 'kept', keys, ...none };
   try {
     const before = await readFile(target, 'utf8').catch(() => '');
-    const changes = keyChanges(before, keys.content);
+    const changes = before === keys.content ? { added: [], removed: [] } : keyChanges(before, keys.content);
     if (keys.content.length === 0) {
       let existed = true;
       try {
@@ -171,7 +172,7 @@ async function install(outputDir: string, account: Account, keys: UserKeys): Pro
       return { name: account.name, action: existed ? 'removed' : 'absent', keys, ...changes };
     }
     // Owned by us (root, like sshd), readable by the account's group: sshd reads it as the user.
-    const changed = await replaceFile(target, keys.content, 0o640, process.getuid?.() ?? 0, account.gid);
+    const changed = await replaceFile(target, keys.content, 0o640, process.getuid?.() ?? 0, account.gid, before);
     return { name: account.name, action: changed ? 'written' : 'unchanged', keys, ...changes };
   } catch (err) {
     return { name: account.name, action: 'kept', keys, error: errorMessage(err), ...none };

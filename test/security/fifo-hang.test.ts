@@ -57,7 +57,7 @@ test('FIFOs as user files: update-users, keys-for-user and a concurrent gpg-cmd 
     assert.match(update.stderr, /authorized_user_ids' is not a regular file; not using/);
     assert.match(update.stderr, /authorized_keys' is not a regular file; not using/);
     assert.equal(keys.signal, null, 'keys-for-user hung on a FIFO');
-    assert.equal(keys.status, 0);
+    assert.equal(keys.status, 0, keys.stderr);
     assert.equal(imported.signal, null, 'gpg-cmd --import waited on the lock forever');
     assert.equal(imported.status, 0, imported.stderr);
   } finally {
