@@ -159,6 +159,22 @@ install_root_copy() {
   rm -rf "$prefix.old"
 }
 
+# The wrapper runs node as root and as monkeysphere: node and every directory above it
+# should be root-owned and not group- or world-writable too (a node under someone's
+# home, from nvm say, would hand them both accounts). Warned about, not refused.
+warn_unsafe_node() {
+  local p
+  p=$(readlink -f "$(command -v node)")
+  while :; do
+    if [[ $(stat -c %u "$p") != 0 ]] || (($(stat -c '%#a' "$p") & 022)); then
+      say "install: warning: $p (on the way to node) is not root-owned or is writable by others; sshd's AuthorizedKeysCommand would run it; install node as root (e.g. the Debian or NodeSource package)"
+      return
+    fi
+    [[ $p == / ]] && return
+    p=$(dirname "$p")
+  done
+}
+
 install_system() {
   local prefix=${MS_PREFIX:-/usr/local/lib/monkeysphere}
   if [[ -f $prefix/.stamp && -z $(find bin dist package.json node_modules/.monkeysphere-setup -newer "$prefix/.stamp" -print -quit) ]]; then
@@ -169,6 +185,7 @@ install_system() {
     touch "$prefix/.stamp"
     say "install: root-owned copy in $prefix"
   fi
+  warn_unsafe_node
   # The account sshd runs AuthorizedKeysCommand as (AuthorizedKeysCommandUser monkeysphere):
   # setup gives its group read access to the store.
   if ! getent passwd monkeysphere >/dev/null; then
@@ -220,11 +237,16 @@ link_commands() {
   case ":$PATH:" in *":$dir:"*) ;; *) say "commands: note: $dir is not on PATH" ;; esac
 }
 
-command -v node >/dev/null || die "node is not installed (Node 20 is required)"
-[[ $(node -p 'process.versions.node.split(".")[0]') == 20 ]] || say "warning: node $(node -v) found; the project targets Node 20"
+main() {
+  command -v node >/dev/null || die "node is not installed (Node 20 is required)"
+  [[ $(node -p 'process.versions.node.split(".")[0]') == 20 ]] || say "warning: node $(node -v) found; the project targets Node 20"
 
-if [[ ${MS_SKIP_APT:-} == 1 ]]; then say "debian packages: skipped (MS_SKIP_APT=1)"; else install_apt_packages; fi
-install_npm_packages
-build
-link_commands
-say "done"
+  if [[ ${MS_SKIP_APT:-} == 1 ]]; then say "debian packages: skipped (MS_SKIP_APT=1)"; else install_apt_packages; fi
+  install_npm_packages
+  build
+  link_commands
+  say "done"
+}
+
+# Sourced (by tests), it only defines the steps.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
