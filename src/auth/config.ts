@@ -48,6 +48,8 @@ export interface AuthPaths {
   lock: string;
   /** $SYSDATADIR/authorized_keys: one file per account. */
   authorizedKeysDir: string;
+  /** $SYSDATADIR/authentication/login-lookups (0770, group monkeysphere): when each account last triggered a login-time keyserver lookup. */
+  loginLookupsDir: string;
 }
 
 export function authPaths(env: Env): AuthPaths {
@@ -62,6 +64,7 @@ export function authPaths(env: Env): AuthPaths {
     coreKey: join(coreDir, 'core-secret.pgp'),
     lock: join(dataDir, 'lock'),
     authorizedKeysDir: join(sysDataDir, 'authorized_keys'),
+    loginLookupsDir: join(dataDir, 'login-lookups'),
   };
 }
 

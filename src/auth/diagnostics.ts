@@ -138,7 +138,7 @@ export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: 
       const keys = input.keysCommand ?? keysCommandPath();
       problem(
         'sshd does not consult monkeysphere authorized keys.',
-        `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand ${keys.path} %u' with 'AuthorizedKeysCommandUser monkeysphere' to sshd_config` +
+        `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand ${keys.path} %u %f' with 'AuthorizedKeysCommandUser monkeysphere' to sshd_config (%f lets it log each decision)` +
           (keys.found ? '' : ` (${KEYS_COMMAND} was not found on PATH; ${DEFAULT_BIN_DIR} is where scripts/setup.sh installs it)`),
       );
     }

@@ -214,7 +214,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
   const account = (await lookupAccounts([name])).get(name);
   if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
   const sources = readUserKeySources(account, userKeysSettings(config));
-  const { grantFor, lastChecked, lookupWithin, q, recordChecked } = await import('./login.js');
+  const { grantFor, lastChecked, loadFetched, lookupWithin, mayLookUp, q, recordChecked, saveFetched } = await import('./login.js');
   const store = await openForLookup(paths.store);
   try {
     const uids = [...new Set(sources.entries.map((e) => e.userId))];
@@ -241,24 +241,44 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
         } else {
           fetched = [...fetched, ...r.certs];
           lookup = await inMemoryBindings(store, uids, fetched, now);
+          saveFetched(paths.loginLookupsDir, name, fetched, now);
         }
         ({ keys, grant } = await answer());
       }
       return r;
     };
     const keyserver = login.keyserverTimeoutMs > 0 && login.keyserver ? await login.keyserver() : undefined;
-    if (!grant && keyserver && uids.length > 0) {
+    if (login.refreshMaxAge > 0 && !keyserver) notes.push('REFRESH_MAX_AGE has no effect while LOGIN_KEYSERVER_TIMEOUT is 0');
+    const limited = !grant && keyserver && uids.length > 0 ? mayLookUp(paths.loginLookupsDir, name, now) : undefined;
+    if (limited && !limited.ok) {
+      notes.push(`no just-in-time lookup: ${limited.why}`);
+      if (store.readonly) {
+        // What the lookup of this minute brought (sshd's second ask for the same key).
+        const { readCerts } = await import('../openpgp/cert.js');
+        fetched = loadFetched(paths.loginLookupsDir, name, now, (b) => readCerts(b).certs);
+        if (fetched.length > 0) {
+          lookup = await inMemoryBindings(store, uids, fetched, now);
+          ({ keys, grant } = await answer());
+          notes.push(`used the ${fetched.length} certificate(s) that lookup brought`);
+        }
+      }
+    }
+    if (!grant && keyserver && uids.length > 0 && limited?.ok) {
       const carries = (c: Cert, uid: string) => !c.secret && c.users.some((u) => u.kind === 'userid' && u.text === uid);
       await fetchAndAnswer(
         'just-in-time lookup',
         uids.map((uid) => async (signal) => (await keyserver.searchExact(uid, { signal })).certs.filter((c) => carries(c, uid))),
       );
-      notes.push(`looked up ${uids.length} user ID(s) on the keyserver: the key is ${grant ? 'now' : 'still not'} granted`);
+      notes.push(`just-in-time lookup of ${uids.length} user ID(s): the key is ${grant ? 'now' : 'still not'} granted`);
     }
     let fpr = await grantingCert();
     if (grant && fpr !== undefined && keyserver && login.refreshMaxAge > 0) {
       const checked = await lastChecked(store, fpr);
-      if (checked === undefined || now - checked > login.refreshMaxAge) {
+      const stale = checked === undefined || now - checked > login.refreshMaxAge;
+      // Anyone may offer a public key sshd then asks about: refreshes share the lookup limit.
+      const allowed = stale ? (limited ?? mayLookUp(paths.loginLookupsDir, name, now)) : undefined;
+      if (stale && allowed && !allowed.ok && limited === undefined) notes.push(`certificate ${fpr} is older than REFRESH_MAX_AGE, not refreshed: ${allowed.why}`);
+      if (stale && allowed?.ok) {
         const target = fpr;
         const r = await fetchAndAnswer('freshness refresh', [async (signal) => (await keyserver.getByFingerprint(target, { signal })).certs.filter((c) => c.primary.fpr === target)]);
         const age = checked === undefined ? 'never confirmed' : `last confirmed ${now - checked} s ago`;

@@ -16,7 +16,8 @@
  * with the same engine, and stores nothing. A keyserver that is down or slow costs the
  * bound and no more; then the stored answer stands.
  */
-import { appendFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, lstatSync, openSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { UnixTime } from '../clock.js';
 import { errorMessage } from '../errors.js';
@@ -32,15 +33,19 @@ export interface OfferedKey {
   key?: string;
 }
 
-const KEY_TYPE = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+)$/;
+/** Key type names as sshd passes %t: plain keys, security keys, OpenSSH certificates. */
+const KEY_TYPE = /^[a-z0-9][a-z0-9@.-]{2,80}$/;
 
 /**
- * Reads sshd's tokens after the user name: `%f` (SHA256:…), or `%t %k`, or `%k` alone.
+ * Reads sshd's tokens after the user name: `%f` (SHA256:…, or MD5:… under FingerprintHash
+ * md5, which matches no key here), or `%t %k`, or `%k` alone. A key of a kind we do not
+ * grant (an OpenSSH certificate) is still an offered key: refused and logged, never a
+ * usage error that would refuse every key.
  * @returns undefined when there are none; a string saying what is wrong otherwise.
  */
 export function parseOfferedKey(args: string[]): OfferedKey | string | undefined {
   if (args.length === 0) return undefined;
-  if (args.length === 1 && /^SHA256:[A-Za-z0-9+/]{43}$/.test(args[0])) return { fingerprint: args[0] };
+  if (args.length === 1 && /^(SHA256:[A-Za-z0-9+/]{43}|MD5(:[0-9a-f]{2}){16})$/.test(args[0])) return { fingerprint: args[0] };
   const [type, blob] = args.length === 2 ? args : [undefined, args[0]];
   if (args.length > 2 || (type !== undefined && !KEY_TYPE.test(type)) || !/^[A-Za-z0-9+/]+=*$/.test(blob)) {
     return 'expected the offered key as sshd passes it: %f (SHA256:…), or %t %k';
@@ -67,7 +72,14 @@ export function loginLog(spec: string, stderr: { write(s: string): unknown }, ta
     const path = s.slice(5);
     return (line) => {
       try {
-        appendFileSync(path, `${new Date().toISOString()} ${tag}[${process.pid}]: ${line}\n`);
+        // Never blocks on a FIFO, never follows a symlink (it may run as root), regular files only.
+        const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o640);
+        try {
+          if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+          writeSync(fd, `${new Date().toISOString()} ${tag}[${process.pid}]: ${line}\n`);
+        } finally {
+          closeSync(fd);
+        }
       } catch (err) {
         stderr.write(`${tag}: error: cannot write the login log ${JSON.stringify(path)}: ${errorMessage(err)}\n`);
       }
@@ -136,4 +148,79 @@ export async function recordChecked(store: AuthStore, fprs: string[], now: UnixT
 /** `"uid"` escaped for a log line. */
 export function q(text: string): string {
   return JSON.stringify(printable(text));
+}
+
+/** Login-time keyserver lookups per account: at most one per this many seconds. */
+export const LOOKUP_INTERVAL = 60;
+
+/**
+ * Whether a login may ask the keyserver for `account` now: at most once a minute per
+ * account, shared by every sshd child (the mtime of a file per account in `dir`), because
+ * anyone who connects can offer keys, each of which would otherwise cost a lookup. When
+ * the time cannot be recorded (the directory is missing or not writable), no lookup.
+ */
+export function mayLookUp(dir: string, account: string, now: UnixTime): { ok: boolean; why?: string } {
+  const path = join(dir, account);
+  try {
+    const last = Math.floor(lstatSync(path).mtimeMs / 1000);
+    if (now >= last && now - last < LOOKUP_INTERVAL) return { ok: false, why: `a keyserver lookup for this account was made ${now - last} s ago (at most one per ${LOOKUP_INTERVAL} s)` };
+  } catch {
+    // Never looked up: go on.
+  }
+  try {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o660);
+    try {
+      if (!fstatSync(fd).isFile()) return { ok: false, why: `${path} is not a regular file` };
+      futimesSync(fd, now, now);
+    } finally {
+      closeSync(fd);
+    }
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, why: `cannot record the lookup in ${dir} (${errorMessage(err)}); run monkeysphere-authentication setup as root` };
+  }
+}
+
+/** The largest saved lookup answer read back (bytes). */
+const MAX_SAVED = 256 * 1024;
+
+/**
+ * What a login-time lookup brought, kept for the minute in which no other lookup is made
+ * (`dir`/ACCOUNT.pgp), for readers that may not write the store: sshd asks twice for an
+ * accepted key (the probe, then the signature) and the second ask must see what the
+ * first fetched. It is only ever evaluated like a keyserver answer, never trusted.
+ */
+export function saveFetched(dir: string, account: string, certs: Cert[], now: UnixTime): void {
+  const bytes = Buffer.concat(certs.flatMap((c) => c.packets.map((p) => p.raw)));
+  if (bytes.length > MAX_SAVED) return;
+  const tmp = join(dir, `.${account}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, bytes, { mode: 0o660, flag: 'wx' });
+    // Stamped with the reference time, as the lookup itself (mayLookUp).
+    utimesSync(tmp, now, now);
+    renameSync(tmp, join(dir, `${account}.pgp`));
+  } catch {
+    // Not kept: the next ask within the minute answers from the store alone.
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** The saved answer for `account` when it is from the current lookup minute; [] otherwise. */
+export function loadFetched(dir: string, account: string, now: UnixTime, parse: (bytes: Buffer) => Cert[]): Cert[] {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, `${account}.pgp`), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return [];
+  }
+  try {
+    const st = fstatSync(fd);
+    const age = now - Math.floor(st.mtimeMs / 1000);
+    if (!st.isFile() || st.size > MAX_SAVED || age < 0 || age >= LOOKUP_INTERVAL) return [];
+    return parse(readFileSync(fd));
+  } catch {
+    return [];
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -36,6 +36,8 @@ export async function setup(paths: AuthPaths, now: number, monkeysphereUser?: Ac
     ensureDir(paths.dataDir, 0o750, monkeysphereUser?.gid);
     ensureDir(paths.coreDir, 0o700);
     ensureDir(paths.authorizedKeysDir, 0o755);
+    // Written by keys-for-user as sshd's AuthorizedKeysCommandUser: group-writable for it.
+    ensureDir(paths.loginLookupsDir, 0o770, monkeysphereUser?.gid);
   } catch (err) {
     throw new EnvironmentError('MS_AUTH_SETUP', `cannot create the data directories under ${JSON.stringify(paths.sysDataDir)}: ${(err as Error).message}`, {
       cause: err,

@@ -5,10 +5,11 @@
  * or removed, certificates imported or refreshed), and the time the precomputed bindings
  * stop holding (a key expiring). Polling rather than inotify: homes come and go, may sit
  * on NFS, and a stat per account every few seconds costs nothing; files are only stat'ed
- * here, never read (update-users reads them as their owner).
+ * here, never read (update-users reads them as their owner); stat follows symlinks without
+ * opening, so a FIFO there cannot block.
  * Not here: what an update does (update-users.ts).
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import type { UnixTime } from '../clock.js';
 import type { Account } from './accounts.js';
 import { translateSshVariables } from './config.js';
@@ -16,12 +17,16 @@ import type { UserKeysSettings } from './user-keys.js';
 
 /** What a path looks like now: enough to notice a write, a replacement or a removal. */
 export function pathSignature(path: string): string {
-  try {
-    const st = lstatSync(path);
-    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}`;
-  } catch (err) {
-    return `absent:${(err as NodeJS.ErrnoException).code ?? ''}`;
-  }
+  // The name and what it leads to: a symlinked file (a dotfile manager's) changes at its target.
+  const look = (f: typeof lstatSync) => {
+    try {
+      const st = f(path);
+      return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}`;
+    } catch (err) {
+      return `absent:${(err as NodeJS.ErrnoException).code ?? ''}`;
+    }
+  };
+  return `${look(lstatSync)}>${look(statSync)}`;
 }
 
 /** The signature of everything of an account's own that update-users reads. */

@@ -37,8 +37,14 @@ no key from a command that fails.
 /** The keyserver client, loaded only when a login needs it. */
 async function loginKeyserver(servers: string, timeoutMs: number) {
   const { KeyserverClient } = await import('../keyserver/client.js');
-  return new KeyserverClient({ servers: servers.split(/[\s,]+/).filter((s) => s !== ''), timeoutMs, deadlineMs: timeoutMs });
+  // A login evaluates what arrives: answers larger than LOGIN_MAX_ANSWER (a flooded
+  // certificate) are refused, so the work after the fetch stays small too; update-users
+  // fetches and trims such certificates.
+  return new KeyserverClient({ servers: servers.split(/[\s,]+/).filter((s) => s !== ''), timeoutMs, deadlineMs: timeoutMs, maxResponseBytes: LOGIN_MAX_ANSWER });
 }
+
+/** The largest keyserver answer a login takes (bytes): ordinary certificates are a few KiB. */
+const LOGIN_MAX_ANSWER = 256 * 1024;
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   try {
@@ -74,7 +80,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       });
       for (const p of keys.problems) log.error(p.message);
       for (const n of decision.notes) log.verbose(n);
-      loginLogLine(`${decision.accepted ? 'accepted' : 'refused'} ${offered.fingerprint} for ${JSON.stringify(argv[0])}: ${decision.why}${decision.notes.length > 0 ? ` (${decision.notes.join('; ')})` : ''}`);
+      // The account's unreadable or refused files are the usual reason for a refusal: say so in the one line.
+      const notes = [...keys.problems.map((p) => p.message), ...decision.notes];
+      loginLogLine(`${decision.accepted ? 'accepted' : 'refused'} ${offered.fingerprint} for ${JSON.stringify(argv[0])}: ${decision.why}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
       io.stdout.write(keys.content);
       return 0;
     } catch (err) {

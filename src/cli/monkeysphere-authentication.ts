@@ -533,6 +533,16 @@ async function cmdMigrate(ctx: Ctx, opts: { dryRun?: boolean }): Promise<number>
   if (opts.dryRun) {
     // Nothing is written, not even the store: the plan is made with a throwaway cache.
     const { MemoryVerificationCache } = await import('../verify/cache.js');
+    const { existsSync } = await import('node:fs');
+    if (existsSync(ctx.paths.store)) {
+      const { AuthStore } = await import('../auth/store.js');
+      const store = await AuthStore.open(ctx.paths.store, { readonly: true });
+      try {
+        if (await m.isMigrated(store)) ctx.io.stdout.write('already migrated; migrate would merge what changed in the 0.43 data since\n');
+      } finally {
+        await store.close();
+      }
+    }
     show(await m.planMigration(new MemoryVerificationCache(), legacy, ctx.io.env, ctx.now));
     return EXIT.ok;
   }

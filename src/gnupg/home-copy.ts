@@ -7,7 +7,7 @@
  * Its configuration is not copied: the exports need none, and it may name other keyrings.
  */
 import { spawnSync } from 'node:child_process';
-import { constants, closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, closeSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvironmentError, errorMessage } from '../errors.js';
@@ -23,7 +23,21 @@ function copyRegularFile(from: string, to: string): boolean {
   try {
     fd = openSync(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code === 'ELOOP') {
+      // O_NOFOLLOW met a symlink: GnuPG never makes one here; whoever owns it may want to point us elsewhere.
+      let owner = '';
+      try {
+        owner = ` owned by uid ${lstatSync(from).uid}`;
+      } catch {
+        // Gone meanwhile: the message stands without the owner.
+      }
+      throw new EnvironmentError('MS_MIGRATE_READ', `${JSON.stringify(from)} is a symbolic link${owner}, not a keyring file; it is not followed`, {
+        cause: err,
+        hints: ['replace it with the keyring file itself (or remove it), then run the command again; nothing was migrated and no authorized_keys file was changed'],
+      });
+    }
     throw new EnvironmentError('MS_MIGRATE_READ', `cannot read ${JSON.stringify(from)}: ${errorMessage(err)}`, { cause: err });
   }
   try {

@@ -53,10 +53,10 @@ describe('the recommended AuthorizedKeysCommand', () => {
   test('names that command and the monkeysphere user, never /usr/bin or root', () => {
     const { lines } = run('authorizedkeysfile .ssh/authorized_keys\nauthorizedkeyscommand none\n', { path: join(installed, KEYS_COMMAND), found: true });
     const rec = lines.find((l) => l.includes('AuthorizedKeysCommand'))!;
-    assert.ok(rec.includes(`'AuthorizedKeysCommand ${join(installed, KEYS_COMMAND)} %u' with 'AuthorizedKeysCommandUser monkeysphere'`), rec);
+    assert.ok(rec.includes(`'AuthorizedKeysCommand ${join(installed, KEYS_COMMAND)} %u %f' with 'AuthorizedKeysCommandUser monkeysphere'`), rec);
     assert.doesNotMatch(rec, /\/usr\/bin\/|AuthorizedKeysCommandUser root/);
     const missing = run('authorizedkeysfile .ssh/authorized_keys\n', { path: `${DEFAULT_BIN_DIR}/${KEYS_COMMAND}`, found: false });
-    assert.ok(missing.lines.some((l) => l.includes(`'AuthorizedKeysCommand /usr/local/bin/${KEYS_COMMAND} %u'`) && l.includes('was not found on PATH')));
+    assert.ok(missing.lines.some((l) => l.includes(`'AuthorizedKeysCommand /usr/local/bin/${KEYS_COMMAND} %u %f'`) && l.includes('was not found on PATH')));
   });
 
   test('sshd takes the recommended lines, and diagnostics is then content', () => {
@@ -71,7 +71,7 @@ describe('the recommended AuthorizedKeysCommand', () => {
     chmodSync(cfg, 0o600);
     const t = spawnSync('/usr/sbin/sshd', ['-T', '-f', cfg], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
-    assert.match(t.stdout, new RegExp(`^authorizedkeyscommand ${command} %u$`, 'm'));
+    assert.match(t.stdout, new RegExp(`^authorizedkeyscommand ${command} %u %f$`, 'm'));
     assert.match(t.stdout, /^authorizedkeyscommanduser monkeysphere$/m);
     const fixed = run(t.stdout, { path: command, found: true });
     assert.equal(fixed.problems, 0, fixed.lines.join('\n'));

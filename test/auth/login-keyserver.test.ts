@@ -104,7 +104,9 @@ describe('with a real SKS keyserver', () => {
       try {
         await new KeyserverClient({ servers: [sks.url] }).send([sc.admin.cert, bob.cert, dave.cert, mallory.cert]);
         sc.server.writeUserIds(`${bob.userIds[0]}\n${dave.userIds[0]}\n${mallory.userIds[0]}\n`);
-        for (const p of [bob, dave]) {
+        for (const [i, p] of [bob, dave].entries()) {
+          // A minute on: one login-time lookup per account and minute (an unprivileged reader stores nothing it fetched).
+          sc.server.setNow(NOW + i * 120);
           const r = await sc.server.login('command', p, 'true', { commandUser, tokens: '%u %f' });
           assert.equal(r.status, 0, `${p.userIds[0]} logs in\n${sc.log()}\n${r.sshdLog}`);
           const line = sc.log().split('\n').find((l) => l.includes(`accepted ${fingerprintOf(p)}`));
@@ -160,6 +162,10 @@ describe('with a keyserver that never answers', () => {
       const r = await sc.server.login('command', carol, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' });
       assert.equal(r.status, 255, 'Carol, on no reachable keyserver, is refused');
       assert.match(sc.log(), /refused \S+ for "root": .*just-in-time lookup: no answer from the keyserver within 1000 ms/);
+      // A stranger offering key after key costs one lookup per account and minute, not one per key.
+      const again = await sc.server.login('command', carol, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' });
+      assert.equal(again.status, 255);
+      assert.match(sc.log(), /no just-in-time lookup: a keyserver lookup for this account was made \d+ s ago \(at most one per 60 s\)/);
       assert.ok(existsSync(sc.server.uidsFile));
     } finally {
       for (const s of sockets) s.destroy();

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main as hostMain } from '../../src/cli/monkeysphere-host.js';
@@ -153,6 +153,22 @@ describe('no lockout', () => {
       // And nothing was recorded as migrated: a fixed keyring migrates on the next run.
       const again = await server.run(['migrate', '--dry-run']);
       assert.notEqual(again.status, 0);
+    } finally {
+      server.cleanup();
+    }
+  });
+
+  test("a symlink planted in the monkeysphere account's sphere keyring is not followed, and loses no access", async () => {
+    const { server } = legacyServer();
+    try {
+      const before043 = readFileSync(server.authorizedKeysFile);
+      const kbx = join(server.dataDir, 'authentication', 'sphere', 'pubring.kbx');
+      rmSync(kbx);
+      symlinkSync('/etc/shadow', kbx);
+      const r = await server.run(['update-users', 'root']);
+      assert.equal(r.status, 4);
+      assert.match(r.stderr, /sphere\/pubring\.kbx" is a symbolic link owned by uid \d+, not a keyring file; it is not followed/);
+      assert.deepEqual(readFileSync(server.authorizedKeysFile), before043);
     } finally {
       server.cleanup();
     }
