@@ -267,7 +267,12 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
       const carries = (c: Cert, uid: string) => !c.secret && c.users.some((u) => u.kind === 'userid' && u.text === uid);
       await fetchAndAnswer(
         'just-in-time lookup',
-        uids.map((uid) => async (signal) => (await keyserver.searchExact(uid, { signal })).certs.filter((c) => carries(c, uid))),
+        uids.map((uid) => async (signal) => {
+          const r = await keyserver.searchExact(uid, { signal });
+          // Keys the index listed but that could not be fetched (too large: a flood, say).
+          for (const u of r.unfetched ?? []) notes.push(`just-in-time lookup of ${q(uid)}: ${u.error.message}`);
+          return r.certs.filter((c) => carries(c, uid));
+        }),
       );
       notes.push(`just-in-time lookup of ${uids.length} user ID(s): the key is ${grant ? 'now' : 'still not'} granted`);
     }

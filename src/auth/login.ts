@@ -96,7 +96,7 @@ export function loginLog(spec: string, stderr: { write(s: string): unknown }, ta
 
 /** Something that finds certificates on a keyserver (src/keyserver/client.ts). */
 export interface LoginKeyserver {
-  searchExact(userId: string, opts: { signal: AbortSignal }): Promise<{ certs: Cert[] }>;
+  searchExact(userId: string, opts: { signal: AbortSignal }): Promise<{ certs: Cert[]; unfetched?: Array<{ error: { message: string } }> }>;
   getByFingerprint(fpr: string, opts: { signal: AbortSignal }): Promise<{ certs: Cert[] }>;
 }
 

@@ -10,7 +10,7 @@
  *   revocation published on the keyserver refuses the login at once.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -141,6 +141,36 @@ describe('with a real SKS keyserver', () => {
       }
     });
   }
+});
+
+describe('with a keyserver that serves a flooded certificate', () => {
+  test('the answer is refused at 256 KiB, so the login costs no more than the bound', async () => {
+    const sc = await scene('', { MONKEYSPHERE_LOGIN_KEYSERVER_TIMEOUT: '5' });
+    const eve = new Person(['Eve <eve@example.net>']).certifiedBy(sc.admin);
+    // Eve's certificate followed by 400 KiB of junk signatures' worth of bytes: as big as a flood gets under the general cap.
+    const flood = Buffer.concat([eve.bytes, Buffer.alloc(400 * 1024, 0x88)]);
+    // In a process of its own: the test's event loop is blocked while ssh runs (spawnSync).
+    const floodFile = join(SHARED_BASE, `flood-${process.pid}.pgp`);
+    writeFileSync(floodFile, flood);
+    const index = `info:1:1\npub:${eve.fpr}:22:256:${NOW - 365 * 86400}::\nuid:Eve <eve@example.net>:${NOW - 365 * 86400}::\n`;
+    const script = `const fs=require('fs');const h=require('http').createServer((q,r)=>{if(q.url.includes('op=index')){r.end(${JSON.stringify(index)});return}r.end(fs.readFileSync(${JSON.stringify(floodFile)}))});h.listen(0,'127.0.0.1',()=>console.log(h.address().port))`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<string>((resolve) => child.stdout?.once('data', (d) => resolve(String(d).trim())));
+    sc.server.env.MONKEYSPHERE_KEYSERVER = `hkp://127.0.0.1:${port}`;
+    try {
+      sc.server.writeUserIds('Eve <eve@example.net>\n');
+      const r = await sc.server.login('command', eve, 'true', { commandUser: 'monkeysphere', tokens: '%u %f' });
+      assert.equal(r.status, 255);
+      assert.match(sc.log(), /refused \S+ for "root": .*just-in-time lookup of 1 user ID\(s\): the key is still not granted/);
+      assert.doesNotMatch(sc.log(), /no answer from the keyserver/);
+      assert.match(sc.log(), /just-in-time lookup of "Eve <eve@example\.net>": .*262144/);
+    } finally {
+      child.kill();
+      rmSync(floodFile, { force: true });
+      sc.cleanup();
+      eve.cleanup();
+    }
+  });
 });
 
 describe('with a keyserver that never answers', () => {
