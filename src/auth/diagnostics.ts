@@ -23,6 +23,8 @@ export interface DiagnosticsInput {
   keysCommand?: { path: string; found: boolean };
   /** How recently the keyserver confirmed the certificates that grant keys (the window for revocations). */
   freshness?: Freshness;
+  /** The accounts' authorized_user_ids files, to check that an unprivileged AuthorizedKeysCommandUser can reach them. */
+  userFiles?: Array<{ account: string; path: string }>;
 }
 
 export interface Freshness {
@@ -67,6 +69,17 @@ export function keysCommandPath(pathVar = process.env.PATH ?? '', running = proc
 }
 
 const WARN_WINDOW = 60 * 86400;
+
+/** Whether a user other than the owner (nor in its group) can read `path`: every directory above it searchable, the file readable, by others. */
+function searchableByOthers(path: string): boolean {
+  try {
+    if ((statSync(path).mode & 0o004) === 0) return false;
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) if ((statSync(dir).mode & 0o001) === 0) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs `sshd -T` (as the original read sshd_config); undefined when that fails. */
 export function sshdEffectiveConfig(sshd = '/usr/sbin/sshd'): string | undefined {
@@ -141,6 +154,17 @@ export function diagnose(input: DiagnosticsInput): { lines: string[]; problems: 
         `add 'AuthorizedKeysFile ${file}' or 'AuthorizedKeysCommand ${keys.path} %u %f' with 'AuthorizedKeysCommandUser monkeysphere' to sshd_config (%f lets it log each decision)` +
           (keys.found ? '' : ` (${KEYS_COMMAND} was not found on PATH; ${DEFAULT_BIN_DIR} is where scripts/setup.sh installs it)`),
       );
+    }
+    const commandUser = settings.find((l) => l.toLowerCase().startsWith('authorizedkeyscommanduser '))?.split(/\s+/)[1];
+    if (viaCommand && commandUser !== undefined && commandUser !== 'root' && input.userFiles) {
+      // The command reads these with its own rights: a home others may not enter hides them.
+      const hidden = input.userFiles.filter((f) => existsSync(f.path) && !searchableByOthers(f.path));
+      if (hidden.length > 0) {
+        problem(
+          `${hidden.length} account(s) list user IDs that ${commandUser} (AuthorizedKeysCommandUser) cannot reach, e.g. ${hidden[0].path}: their logins through the command are refused.`,
+          'let others enter those homes (chmod 711 on the home and .monkeysphere, the file 0644), or use AuthorizedKeysCommandUser root, or AuthorizedKeysFile with update-users',
+        );
+      }
     }
     const others = files.filter((f) => f !== file && f !== 'none');
     if (others.length > 0 && files.includes(file)) {

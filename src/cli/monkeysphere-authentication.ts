@@ -429,7 +429,10 @@ async function cmdDiagnostics(ctx: Ctx): Promise<number> {
     const checked = await Promise.all(granting.map(async (fpr) => ({ fpr, at: await lastChecked(store, fpr) })));
     checked.sort((a, b) => (a.at ?? -1) - (b.at ?? -1));
     const freshness = { granting: granting.length, unchecked: checked.filter((c) => c.at === undefined).length, oldestFpr: checked[0]?.fpr, oldestChecked: checked[0]?.at, maxAge: ctx.config.REFRESH_MAX_AGE };
+    const { translateSshVariables } = await import('../auth/config.js');
+    const userFiles = (await listAccounts().catch(() => [])).map((a) => ({ account: a.name, path: translateSshVariables(ctx.config.AUTHORIZED_USER_IDS, a) }));
     const { lines, problems } = diagnose({
+      userFiles,
       freshness,
       paths: ctx.paths,
       now: ctx.now,

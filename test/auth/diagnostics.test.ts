@@ -78,3 +78,25 @@ describe('the recommended AuthorizedKeysCommand', () => {
     assert.ok(fixed.lines.includes('Everything seems to be in order!'));
   });
 });
+
+describe('an unprivileged AuthorizedKeysCommandUser and users\' homes', () => {
+  test('homes others may not enter (Debian 12 makes them 0700) are reported; searchable ones are not', () => {
+    const home = join(root, 'home-bob');
+    mkdirSync(join(home, '.monkeysphere'), { recursive: true });
+    const file = join(home, '.monkeysphere', 'authorized_user_ids');
+    writeFileSync(file, 'Bob <bob@example.net>\n');
+    chmodSync(file, 0o644);
+    chmodSync(join(home, '.monkeysphere'), 0o755);
+    chmodSync(root, 0o755);
+    const sshd = `authorizedkeysfile none\nauthorizedkeyscommand /usr/local/bin/${KEYS_COMMAND} %u %f\nauthorizedkeyscommanduser monkeysphere\n`;
+    const paths = authPaths({ MONKEYSPHERE_SYSDATADIR: join(root, 'var') });
+    mkdirSync(paths.dataDir, { recursive: true });
+    const check = () =>
+      diagnose({ paths, now: NOW, core: { fpr: 'F'.repeat(40), created: NOW - 10, status: 'valid' }, certifiers: 1, sshdConfig: sshd, userFiles: [{ account: 'bob', path: file }] });
+    chmodSync(home, 0o700);
+    const hidden = check();
+    assert.ok(hidden.lines.some((l) => l.includes(`1 account(s) list user IDs that monkeysphere (AuthorizedKeysCommandUser) cannot reach, e.g. ${file}`)), hidden.lines.join('\n'));
+    chmodSync(home, 0o711);
+    assert.ok(!check().lines.some((l) => l.includes('cannot reach')));
+  });
+});
