@@ -556,7 +556,7 @@ async function cmdMigrate(ctx: Ctx, opts: { dryRun?: boolean }): Promise<number>
         if (await m.isMigrated(store)) ctx.io.stdout.write('already migrated; running again merges what changed in the 0.43 data since\n');
         const plan = await m.planMigration(store.cache, legacy, ctx.io.env, ctx.now);
         show(plan);
-        if (!(await confirm(ctx, 'Migrate this data into the store?', true))) throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'nothing migrated');
+        if (!(await confirm(ctx, 'Migrate this data into the store?', true))) throw new UsageError('MS_AUTH_NOT_CONFIRMED', 'nothing migrated', { hints: ['answer y, or run without a terminal with MONKEYSPHERE_PROMPT=false; any other subcommand migrates without asking'] });
         await applyPlan(ctx, store, core, plan);
         return EXIT.ok;
       }),
