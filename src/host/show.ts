@@ -1,6 +1,6 @@
 /**
  * The show-keys listing of a host key: what `gpg --list-keys` shows for it (algorithm,
- * creation, usage, expiry, fingerprint, service names and gpg's validity), its designated
+ * creation, usage, expiry, fingerprint, service names and gpg's validity, usable subkeys), its designated
  * revokers, and the OpenPGP and SSH fingerprints, as the original printed them.
  * User IDs are escaped (src/util/printable.ts): an imported key's may hold anything.
  */
@@ -79,6 +79,13 @@ export function showKeyLines(ev: EvaluatedCert): string[] {
   for (const u of [...ev.userIds].sort((a, b) => Number(b.primary) - Number(a.primary))) {
     const state = u.component.kind === 'userid' ? uidValidity(p.status, u.status) : undefined;
     if (state !== undefined) lines.push(`uid           [${state}] ${printable(u.text)}`);
+  }
+  // Subkeys as gpg lists them by default: usable ones only (no show-unusable-subkeys), after the user IDs.
+  for (const sub of ev.subkeys) {
+    if (sub.status !== 'valid') continue;
+    let line = `sub   ${algorithmLabel(sub.key)} ${day(sub.key.created)} [${usageLetters(sub.flags)}]`;
+    if (sub.expires !== undefined) line += ` [expires: ${day(sub.expires)}]`;
+    lines.push(line);
   }
   if (p.revokers.length > 0) {
     lines.push('The following keys are allowed to revoke this host key:');

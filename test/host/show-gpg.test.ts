@@ -75,3 +75,27 @@ describe('show-keys prints what gpg lists', () => {
     });
   }
 });
+
+describe('show-keys lists usable subkeys as gpg does', () => {
+  test('a host key made by gpg with an authentication and an expiring signing subkey (a migrated 0.43 key may have them)', async (t) => {
+    const h = new HostEnv();
+    const maker = new GpgHome(T0 - 1000);
+    t.after(() => {
+      h.cleanup();
+      maker.cleanup();
+    });
+    maker.ok(['--quick-gen-key', 'ssh://sub.example.org', 'ed25519', 'cert', 'never']);
+    const fpr = maker
+      .ok(['--with-colons', '--list-keys'])
+      .stdout.split('\n')
+      .find((l) => l.startsWith('fpr:'))!
+      .split(':')[9];
+    maker.ok(['--quick-add-key', fpr, 'ed25519', 'auth', 'never']);
+    maker.ok(['--quick-add-key', fpr, 'ed25519', 'sign', '2y']);
+    const secret = maker.ok(['--export-secret-keys', fpr]).stdoutBytes;
+    await h.ok(['import-key', '-', 'ssh://sub.example.org'], { stdin: secret });
+    const ours = await ourListing(h);
+    assert.deepEqual(ours, gpgListing(h, fpr, h.now));
+    assert.equal(ours.filter((l) => l.startsWith('sub ')).length, 2);
+  });
+});
