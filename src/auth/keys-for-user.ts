@@ -14,6 +14,7 @@ import { monkeysphereMarker } from './authorized-keys.js';
 import type { GrantedKey } from './key-changes.js';
 import type { LoginKeyserver, OfferedKey } from './login.js';
 import type { Cert } from '../openpgp/cert.js';
+import type { AccountCertifier } from './account-certifiers.js';
 import { type AuthConfig, type AuthPaths, accountCertifiersSetting } from './config.js';
 import { AuthStore, type BindingRow } from './store.js';
 import { bindingsOf, buildUserKeys, readUserKeySources, type UserKeySources, type UserKeys, type UserKeysSettings } from './user-keys.js';
@@ -240,7 +241,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
           lookup = await accountLookup(store, now, sources);
         } else {
           fetched = [...fetched, ...r.certs];
-          lookup = await inMemoryBindings(store, uids, fetched, now);
+          lookup = await inMemoryBindings(store, uids, fetched, now, sources.certifiers);
           saveFetched(paths.loginLookupsDir, name, fetched, now);
         }
         ({ keys, grant } = await answer());
@@ -257,7 +258,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
         const { readCerts } = await import('../openpgp/cert.js');
         fetched = loadFetched(paths.loginLookupsDir, name, now, (b) => readCerts(b).certs);
         if (fetched.length > 0) {
-          lookup = await inMemoryBindings(store, uids, fetched, now);
+          lookup = await inMemoryBindings(store, uids, fetched, now, sources.certifiers);
           ({ keys, grant } = await answer());
           notes.push(`used the ${fetched.length} certificate(s) that lookup brought`);
         }
@@ -311,11 +312,11 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
   }
 }
 
-/** Bindings of `uids` computed in memory with `extra` certificates merged in (a reader that may not write). */
-async function inMemoryBindings(store: AuthStore, uids: string[], extra: Cert[], now: UnixTime): Promise<(uid: string) => Promise<BindingRow[]>> {
+/** Bindings of `uids` computed in memory with `extra` certificates merged in and the account's own certifiers (a reader that may not write). */
+async function inMemoryBindings(store: AuthStore, uids: string[], extra: Cert[], now: UnixTime, accountCertifiers: AccountCertifier[]): Promise<(uid: string) => Promise<BindingRow[]>> {
   const { explainUserIds } = await import('./explain.js');
   const byUid = new Map<string, BindingRow[]>();
-  for (const x of await explainUserIds(store, uids, now, extra)) {
+  for (const x of await explainUserIds(store, uids, now, extra, accountCertifiers)) {
     byUid.set(
       x.userId,
       x.certs.map((c) => ({ uid: x.userId, fpr: c.fpr, validity: c.binding.validity, keys: c.keys.filter((k) => k.accepted && k.sshKey !== undefined).map((k) => k.sshKey as string) })),
