@@ -181,21 +181,49 @@ function accountTrust(keyring: Keyring, coreFpr: string, certifiers: AccountCert
   return out;
 }
 
+/** Certificates accountReach loads at most: a bound against certifications by the thousand. */
+const ACCOUNT_REACH_LIMIT = 2000;
+
+/**
+ * What an account's own certifiers may matter for: their certificates, and the issuers of
+ * the certifications on `carriers` (the certificates of the account's user IDs), then of
+ * those on them, up to max-cert-depth levels. Walked back from the carriers because the
+ * store indexes only certifications by keys the core reaches, and the account's
+ * certifiers' are not among them.
+ */
+export async function accountReach(store: AuthStore, certifiers: AccountCertifier[], carriers: Cert[]): Promise<Cert[]> {
+  const out = new Map<string, Cert>((await store.loadCerts(certifiers.map((c) => c.fpr))).map((c) => [c.primary.fpr, c]));
+  let frontier = carriers;
+  for (let level = 0; level < MAX_DEPTH && frontier.length > 0 && out.size < ACCOUNT_REACH_LIMIT; level++) {
+    const issuers = new Set<string>();
+    for (const c of frontier) {
+      for (const u of c.users) for (const e of u.signatures) if (e.sig) for (const id of issuerKeyIds(e.sig.issuerFingerprints, e.sig.issuerKeyIds)) if (id !== c.primary.keyId) issuers.add(id);
+    }
+    const next: Cert[] = [];
+    for (const id of issuers) {
+      for (const s of await store.certs.byKeyId(id)) {
+        if (out.has(s.fpr) || out.size >= ACCOUNT_REACH_LIMIT) continue;
+        out.set(s.fpr, s.cert);
+        next.push(s.cert);
+      }
+    }
+    frontier = next;
+  }
+  return [...out.values()];
+}
+
 /**
  * The bindings of `userIds` for an account with its own certifiers: the server's web of
  * trust plus those certifiers (as core trust signatures), over the certificates the core
- * reaches, the certifiers' own, those they certified, and those carrying the user IDs.
+ * reaches, those carrying the user IDs, and those that may vouch for them (accountReach).
  */
 export async function computeAccountBindings(store: AuthStore, now: UnixTime, certifiers: AccountCertifier[], userIds: string[]): Promise<Map<string, BindingRow[]>> {
   const out = new Map<string, BindingRow[]>(userIds.map((u) => [u, []]));
   const { coreFpr } = await store.state();
   if (!coreFpr) return out;
-  const fprs = [...new Set(certifiers.map((c) => c.fpr))];
-  const certifierCerts = await store.loadCerts(fprs);
-  const certified = await store.loadCerts((await store.certifiedBy(certifierCerts.map((c) => c.primary.keyId))).map((r) => r.fpr));
   const carriers: Cert[] = [];
   for (const uid of userIds) for (const s of await store.searchUserIds(uid)) if (s.cert.users.some((u) => u.kind === 'userid' && u.text === uid)) carriers.push(s.cert);
-  const { keyring } = await loadNetwork(store, coreFpr, [...certifierCerts, ...certified, ...carriers]);
+  const { keyring } = await loadNetwork(store, coreFpr, [...(await accountReach(store, certifiers, carriers)), ...carriers]);
   const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'validity', certifiers);
   const wanted = new Set(userIds);
   for (const r of bindingRows(carriers, evaluated, (fpr, uid) => network.validity(fpr, uid) ?? '-')) {

@@ -17,7 +17,7 @@ import { Verifier } from '../verify/verifier.js';
 import { formatExplanation, reasonText, validityWord } from '../wot/format.js';
 import type { Explanation } from '../wot/network.js';
 import type { AccountCertifier } from './account-certifiers.js';
-import { loadNetwork, serverNetwork } from './compute.js';
+import { accountReach, loadNetwork, serverNetwork } from './compute.js';
 import type { AuthStore } from './store.js';
 
 export interface KeyVerdict {
@@ -77,8 +77,8 @@ export async function explainUserIds(store: AuthStore, userIds: string[], now: U
     carriers.set(uid, [...found.filter((c) => !fprs.has(c.primary.fpr)), ...added]);
   }
   if (!coreFpr) return userIds.map((userId) => ({ userId, certs: [] }));
-  const certifierCerts = await store.loadCerts(accountCertifiers.map((c) => c.fpr));
-  const { keyring } = await loadNetwork(store, coreFpr, [...certifierCerts, ...[...carriers.values()].flat()]);
+  const reach = accountCertifiers.length > 0 ? await accountReach(store, accountCertifiers, [...carriers.values()].flat()) : [];
+  const { keyring } = await loadNetwork(store, coreFpr, [...reach, ...[...carriers.values()].flat()]);
   const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'explanations', accountCertifiers);
   return userIds.map((userId) => ({
     userId,

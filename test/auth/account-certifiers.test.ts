@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseAccountCertifiers } from '../../src/auth/account-certifiers.js';
 import { AuthServer, ensureBuilt, MODES, SHARED_BASE } from './harness.js';
-import { Person } from './pki.js';
+import { signV4, sp } from '../../src/openpgp/build.js';
+import { SigType } from '../../src/openpgp/signature.js';
+import { CREATED, Person } from './pki.js';
 
 const BOB = 'Bob <bob@example.net>';
 const DAVE = 'Dave <dave@example.org>';
@@ -109,5 +111,42 @@ describe('parseAccountCertifiers', () => {
       r.problems.map((p) => p.line),
       [5, 6, 7, 8],
     );
+  });
+});
+
+describe('account certifiers delegating (depth 2)', () => {
+  test("a trust signature by the account's certifier makes its introducee an introducer for that account, as far as the depth allows", async () => {
+    const server = new AuthServer({}, { base: SHARED_BASE });
+    const admin = new Person(['Admin <admin@example.net>']);
+    const carol = new Person(['Carol <carol@example.net>']);
+    const dana = new Person(['Dana <dana@example.net>']);
+    const gus = new Person(['Gus <gus@example.net>']).certifiedBy(dana);
+    // Carol trust-signs Dana: level 1, full (amount 120).
+    const danaUser = dana.cert.users[0];
+    const tsig = signV4(
+      { kind: 'user', primary: dana.primary, user: danaUser.packet },
+      { type: SigType.GenericCert, signer: carol.primary, privateKey: carol.privateKey, hashed: [sp.created(CREATED + 86400), sp.issuerFingerprint(carol.primary), sp.trust(1, 120)] },
+    );
+    // After the user ID's self-signature, before the subkey.
+    const afterUid = danaUser.signatures[danaUser.signatures.length - 1].packet;
+    const danaCert = Buffer.concat(dana.cert.packets.flatMap((p) => (p === afterUid ? [p.raw, tsig.packet.raw] : [p.raw])));
+    const home = join(server.home, 'root');
+    try {
+      server.env.MONKEYSPHERE_AUTHORIZED_USER_IDS = join(server.home, '%u', 'authorized_user_ids');
+      server.env.MONKEYSPHERE_AUTHORIZED_CERTIFIERS = join(server.home, '%u', 'authorized_certifiers');
+      mkdirSync(home, { recursive: true, mode: 0o755 });
+      await server.ok(['setup']);
+      await server.addCertifier(admin);
+      for (const c of [carol.bytes, danaCert, gus.bytes]) await server.importCert(c);
+      writeFileSync(join(home, 'authorized_user_ids'), 'Gus <gus@example.net>\n');
+      writeFileSync(join(home, 'authorized_certifiers'), `-d 1 ${carol.fpr}\n`);
+      assert.ok(!(await server.ok(['keys-for-user', 'root'])).stdout.includes(gus.sshKey), 'depth 1: Carol may not delegate');
+      writeFileSync(join(home, 'authorized_certifiers'), `-d 2 ${carol.fpr}\n`);
+      assert.ok((await server.ok(['keys-for-user', 'root'])).stdout.includes(gus.sshKey), 'depth 2: Dana, trust-signed by Carol, vouches for Gus');
+      assert.match((await server.ok(['explain', 'root'])).stdout, new RegExp(`├ ${dana.fpr} "Dana <dana@example\\.net>"`));
+    } finally {
+      server.cleanup();
+      for (const p of [admin, carol, dana, gus]) p.cleanup();
+    }
   });
 });
