@@ -215,14 +215,18 @@ export async function accountReach(store: AuthStore, certifiers: AccountCertifie
 /**
  * The bindings of `userIds` for an account with its own certifiers: the server's web of
  * trust plus those certifiers (as core trust signatures), over the certificates the core
- * reaches, those carrying the user IDs, and those that may vouch for them (accountReach).
+ * reaches, those carrying the user IDs, and those that may vouch for them (accountReach);
+ * `extra` certificates (fetched by a reader that may not write) are merged in. With no
+ * certifiers it is the server's own web, for just these user IDs.
  */
-export async function computeAccountBindings(store: AuthStore, now: UnixTime, certifiers: AccountCertifier[], userIds: string[]): Promise<Map<string, BindingRow[]>> {
+export async function computeAccountBindings(store: AuthStore, now: UnixTime, certifiers: AccountCertifier[], userIds: string[], extra: Cert[] = []): Promise<Map<string, BindingRow[]>> {
   const out = new Map<string, BindingRow[]>(userIds.map((u) => [u, []]));
   const { coreFpr } = await store.state();
   if (!coreFpr) return out;
-  const carriers: Cert[] = [];
-  for (const uid of userIds) for (const s of await store.searchUserIds(uid)) if (s.cert.users.some((u) => u.kind === 'userid' && u.text === uid)) carriers.push(s.cert);
+  const carries = (c: Cert, uid: string) => c.users.some((u) => u.kind === 'userid' && u.text === uid);
+  // Fetched certificates (`extra`, not stored) merge with stored copies in the keyring.
+  const carriers: Cert[] = extra.filter((c) => userIds.some((uid) => carries(c, uid)));
+  for (const uid of userIds) for (const s of await store.searchUserIds(uid)) if (carries(s.cert, uid)) carriers.push(s.cert);
   const { keyring } = await loadNetwork(store, coreFpr, [...(await accountReach(store, certifiers, carriers)), ...carriers]);
   const { network, evaluated } = await serverNetwork(keyring, coreFpr, now, new Verifier({ cache: store.cache }), 'validity', certifiers);
   const wanted = new Set(userIds);

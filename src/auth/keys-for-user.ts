@@ -9,6 +9,7 @@ import { accessSync, closeSync, constants, openSync, readSync, statSync } from '
 import { dirname, resolve } from 'node:path';
 import type { UnixTime } from '../clock.js';
 import { EnvironmentError, MsError, NotFoundError } from '../errors.js';
+import { quoted } from '../util/printable.js';
 import { lookupAccounts } from './accounts.js';
 import { monkeysphereMarker } from './authorized-keys.js';
 import type { GrantedKey } from './key-changes.js';
@@ -155,6 +156,13 @@ async function accountLookup(store: AuthStore, now: UnixTime, sources: UserKeySo
   return async (uid) => own.get(uid) ?? [];
 }
 
+/** The account's files, read as the account. @throws NotFoundError (MS_AUTH_UNKNOWN_USER) */
+async function accountSources(name: string, config: AuthConfig['values']): Promise<UserKeySources> {
+  const account = (await lookupAccounts([name])).get(name);
+  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
+  return readUserKeySources(account, userKeysSettings(config));
+}
+
 /**
  * The authorized_keys text for account `name` at `now`.
  * @throws NotFoundError (MS_AUTH_UNKNOWN_USER) when there is no such account;
@@ -167,10 +175,7 @@ export async function keysForUser(
   now: UnixTime,
   opts: { explain?: (lines: string[]) => void } = {},
 ): Promise<UserKeys> {
-  const accounts = await lookupAccounts([name]);
-  const account = accounts.get(name);
-  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const sources = readUserKeySources(account, userKeysSettings(config));
+  const sources = await accountSources(name, config);
   const store = await openForLookup(paths.store);
   try {
     const lookup = await accountLookup(store, now, sources);
@@ -212,10 +217,8 @@ export interface LoginDecision {
  * than the bound, and the decision in words (src/auth/login.ts).
  */
 export async function keysForLogin(name: string, config: AuthConfig['values'], paths: AuthPaths, now: UnixTime, login: LoginOptions): Promise<{ keys: UserKeys; decision: LoginDecision }> {
-  const account = (await lookupAccounts([name])).get(name);
-  if (!account) throw new NotFoundError('MS_AUTH_UNKNOWN_USER', `unknown user ${JSON.stringify(name)}`);
-  const sources = readUserKeySources(account, userKeysSettings(config));
-  const { grantFor, lastChecked, loadFetched, lookupWithin, mayLookUp, q, recordChecked, saveFetched } = await import('./login.js');
+  const sources = await accountSources(name, config);
+  const { grantFor, lastChecked, loadFetched, lookupWithin, mayLookUp, recordChecked, saveFetched } = await import('./login.js');
   const store = await openForLookup(paths.store);
   try {
     const uids = [...new Set(sources.entries.map((e) => e.userId))];
@@ -271,7 +274,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
         uids.map((uid) => async (signal) => {
           const r = await keyserver.searchExact(uid, { signal });
           // Keys the index listed but that could not be fetched (too large: a flood, say).
-          for (const u of r.unfetched ?? []) notes.push(`just-in-time lookup of ${q(uid)}: ${u.error.message}`);
+          for (const u of r.unfetched ?? []) notes.push(`just-in-time lookup of ${quoted(uid)}: ${u.error.message}`);
           return r.certs.filter((c) => carries(c, uid));
         }),
       );
@@ -303,8 +306,8 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
       const { vouchingCertifiers } = await import('./explain.js');
       const target = fetched.find((c) => c.primary.fpr === fpr) ?? (fpr !== undefined ? (await store.loadCerts([fpr]))[0] : undefined);
       const by = target && grant.userId !== undefined ? await vouchingCertifiers(store, target, grant.userId, now, sources.certifiers) : [];
-      const via = by.length > 0 ? `certified by ${by.map((b) => `${b.fpr}${b.userId !== undefined ? ` ${q(b.userId)}` : ''}`).join(' and ')}` : `valid through a longer certification path ('monkeysphere-authentication explain ${name}' shows it)`;
-      why = `user ID ${q(grant.userId)}, certificate ${fpr ?? '?'}: fully valid, ${via}`;
+      const via = by.length > 0 ? `certified by ${by.map((b) => `${b.fpr}${b.userId !== undefined ? ` ${quoted(b.userId)}` : ''}`).join(' and ')}` : `valid through a longer certification path ('monkeysphere-authentication explain ${name}' shows it)`;
+      why = `user ID ${quoted(grant.userId)}, certificate ${fpr ?? '?'}: fully valid, ${via}`;
     }
     return { keys, decision: { accepted: grant !== undefined, grant, fpr, why, notes } };
   } finally {
@@ -314,13 +317,7 @@ export async function keysForLogin(name: string, config: AuthConfig['values'], p
 
 /** Bindings of `uids` computed in memory with `extra` certificates merged in and the account's own certifiers (a reader that may not write). */
 async function inMemoryBindings(store: AuthStore, uids: string[], extra: Cert[], now: UnixTime, accountCertifiers: AccountCertifier[]): Promise<(uid: string) => Promise<BindingRow[]>> {
-  const { explainUserIds } = await import('./explain.js');
-  const byUid = new Map<string, BindingRow[]>();
-  for (const x of await explainUserIds(store, uids, now, extra, accountCertifiers)) {
-    byUid.set(
-      x.userId,
-      x.certs.map((c) => ({ uid: x.userId, fpr: c.fpr, validity: c.binding.validity, keys: c.keys.filter((k) => k.accepted && k.sshKey !== undefined).map((k) => k.sshKey as string) })),
-    );
-  }
+  const { computeAccountBindings } = await import('./compute.js');
+  const byUid = await computeAccountBindings(store, now, accountCertifiers, uids, extra);
   return async (uid) => byUid.get(uid) ?? [];
 }

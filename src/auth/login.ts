@@ -23,7 +23,6 @@ import type { UnixTime } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import { sshFingerprint } from '../ssh/public-key.js';
-import { printable } from '../util/printable.js';
 import { type GrantedKey, grantedKeysOf } from './key-changes.js';
 import type { AuthStore } from './store.js';
 
@@ -143,11 +142,6 @@ export async function lastChecked(store: AuthStore, fpr: string): Promise<UnixTi
 export async function recordChecked(store: AuthStore, fprs: string[], now: UnixTime): Promise<void> {
   if (store.readonly) return;
   for (const fpr of fprs) await store.store.meta.setMeta(`${CHECKED}${fpr}`, String(now));
-}
-
-/** `"uid"` escaped for a log line. */
-export function q(text: string): string {
-  return JSON.stringify(printable(text));
 }
 
 /** Login-time keyserver lookups per account: at most one per this many seconds. */

@@ -21,7 +21,7 @@ import { InputError, MsError, NotFoundError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
 import type { Cert } from '../openpgp/cert.js';
 import { type KeySpec, parseKeySpec } from '../openpgp/fingerprint.js';
-import { printable } from '../util/printable.js';
+import { printable, quoted } from '../util/printable.js';
 import { type Io, processIo, readAll } from './io.js';
 import { type Logger, loggerFor } from './log.js';
 import { EXIT, runCommand } from './run.js';
@@ -262,7 +262,7 @@ async function logKeyChanges(ctx: Ctx, store: AuthStore, users: import('../auth/
       for (const k of list) {
         const what = `${u.name}: ${verb} ${k.key.split(' ')[0]} ${sshKeyFingerprint(k.key)}`;
         if (k.userId === undefined) ctx.log.info(`${what} (a key line of the account's own authorized_keys file)`);
-        else ctx.log.info(`${what} for ${JSON.stringify(printable(k.userId))}: ${whyKey(explained.get(k.userId), k.key, verb === 'removed')}`);
+        else ctx.log.info(`${what} for ${quoted(k.userId)}: ${whyKey(explained.get(k.userId), k.key, verb === 'removed')}`);
       }
     }
   }

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { KeyserverClient } from '../../src/keyserver/client.js';
-import { freePort, SksServer } from '../helpers/sks.js';
+import { freePort, useSks } from '../helpers/sks.js';
 import { AuthServer } from './harness.js';
 import { NOW, Person } from './pki.js';
 
@@ -40,20 +40,14 @@ async function silentServer(): Promise<{ url: string; connections: () => number;
 }
 
 describe('with a real SKS keyserver', () => {
-  let sks: SksServer;
-  before(async () => {
-    sks = await SksServer.start();
-  });
-  after(async () => {
-    await sks?.stop();
-  });
+  const sks = useSks();
 
   test('add-id-certifier by key ID, update-users fetching Bob, refresh-keys bringing his revocation', async () => {
     const admin = new Person(['Admin <admin@example.net>']);
     const bob = new Person([BOB]).certifiedBy(admin);
-    const server = new AuthServer({ MONKEYSPHERE_KEYSERVER: sks.url, MONKEYSPHERE_CHECK_KEYSERVER: 'true' });
+    const server = new AuthServer({ MONKEYSPHERE_KEYSERVER: sks().url, MONKEYSPHERE_CHECK_KEYSERVER: 'true' });
     try {
-      const client = new KeyserverClient({ servers: [sks.url] });
+      const client = new KeyserverClient({ servers: [sks().url] });
       await client.send([admin.cert, bob.cert]);
       const added = await server.run(['add-id-certifier', admin.fpr.slice(-16)]);
       assert.equal(added.status, 0, added.stderr);

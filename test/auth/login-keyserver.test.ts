@@ -16,7 +16,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KeyserverClient } from '../../src/keyserver/client.js';
-import { SksServer } from '../helpers/sks.js';
+import { useSks } from '../helpers/sks.js';
 import { AuthServer, ensureBuilt, installCopy, monkeysphereAccount, SHARED_BASE } from './harness.js';
 import { NOW, Person } from './pki.js';
 
@@ -64,21 +64,15 @@ before(() => {
 after(() => rmSync(program, { recursive: true, force: true }));
 
 describe('with a real SKS keyserver', () => {
-  let sks: SksServer;
-  before(async () => {
-    sks = await SksServer.start();
-  });
-  after(async () => {
-    await sks?.stop();
-  });
+  const sks = useSks();
 
   test('refresh-keys records each confirmation, and diagnostics reports the window for revocations', async () => {
-    const sc = await scene(sks.url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600', MONKEYSPHERE_SSHD: '/bin/false' });
+    const sc = await scene(sks().url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600', MONKEYSPHERE_SSHD: '/bin/false' });
     const frank = new Person(['Frank <frank@example.net>']).certifiedBy(sc.admin);
     try {
       await sc.server.importCert(frank);
       sc.server.writeUserIds('Frank <frank@example.net>\n');
-      await new KeyserverClient({ servers: [sks.url] }).send([sc.admin.cert, frank.cert]);
+      await new KeyserverClient({ servers: [sks().url] }).send([sc.admin.cert, frank.cert]);
       // Frank's certificate and the certifier's own (its user ID is valid, so its keys are granted too).
       const before = await sc.server.run(['diagnostics']);
       assert.match(before.stdout, /! 2 of 2 certificate\(s\) granting keys were never confirmed by the keyserver \(for instance [0-9A-F]{40}\).*REFRESH_MAX_AGE is 3600 s\./);
@@ -97,12 +91,12 @@ describe('with a real SKS keyserver', () => {
 
   for (const commandUser of ['root', 'monkeysphere']) {
     test(`just in time, as ${commandUser}: a user only on the keyserver logs in on the first try, and the log names who vouched (Ed25519, RSA)`, async () => {
-      const sc = await scene(sks.url);
+      const sc = await scene(sks().url);
       const bob = new Person([`Bob ${commandUser} <bob-${commandUser}@example.net>`]).certifiedBy(sc.admin);
       const dave = new Person([`Dave ${commandUser} <dave-${commandUser}@example.net>`], { alg: 'rsa' }).certifiedBy(sc.admin);
       const mallory = new Person([`Mallory ${commandUser} <mallory-${commandUser}@example.net>`]);
       try {
-        await new KeyserverClient({ servers: [sks.url] }).send([sc.admin.cert, bob.cert, dave.cert, mallory.cert]);
+        await new KeyserverClient({ servers: [sks().url] }).send([sc.admin.cert, bob.cert, dave.cert, mallory.cert]);
         sc.server.writeUserIds(`${bob.userIds[0]}\n${dave.userIds[0]}\n${mallory.userIds[0]}\n`);
         for (const [i, p] of [bob, dave].entries()) {
           // A minute on: one login-time lookup per account and minute (an unprivileged reader stores nothing it fetched).
@@ -126,12 +120,12 @@ describe('with a real SKS keyserver', () => {
     });
 
     test(`freshness, as ${commandUser}: a certificate older than REFRESH_MAX_AGE is refreshed, and its revocation refuses the login`, async () => {
-      const sc = await scene(sks.url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600' });
+      const sc = await scene(sks().url, { MONKEYSPHERE_REFRESH_MAX_AGE: '3600' });
       const erin = new Person([`Erin ${commandUser} <erin-${commandUser}@example.net>`]).certifiedBy(sc.admin);
       try {
         await sc.server.importCert(erin);
         sc.server.writeUserIds(`${erin.userIds[0]}\n`);
-        await new KeyserverClient({ servers: [sks.url] }).send([erin.revokeKey(NOW - 60)]);
+        await new KeyserverClient({ servers: [sks().url] }).send([erin.revokeKey(NOW - 60)]);
         const r = await sc.server.login('command', erin, 'true', { commandUser, tokens: '%u %f' });
         assert.equal(r.status, 255, `Erin's revoked key is refused\n${sc.log()}`);
         assert.match(sc.log(), /never confirmed, more than REFRESH_MAX_AGE 3600 s: refreshed/);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 const SKS = '/usr/sbin/sks';
 
@@ -108,4 +109,19 @@ export class SksServer {
   private removeDir(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** In a describe block: one SKS for its tests, started before them and stopped after; call the result for it. */
+export function useSks(): () => SksServer {
+  let sks: SksServer | undefined;
+  before(async () => {
+    sks = await SksServer.start();
+  });
+  after(async () => {
+    await sks?.stop();
+  });
+  return () => {
+    if (!sks) throw new Error('SKS is not running');
+    return sks;
+  };
 }
