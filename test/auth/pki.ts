@@ -40,6 +40,8 @@ export interface PersonOptions {
   keyExpiresAfter?: number;
   /** false: the primary key itself is the authentication key (no subkey). */
   authSubkey?: boolean;
+  /** The primary's private key (an ssh host key, say) instead of a new one. */
+  key?: KeyObject;
 }
 
 export class Person {
@@ -57,7 +59,7 @@ export class Person {
   ) {
     const alg = opts.alg ?? 'ed25519';
     const created = opts.created ?? CREATED;
-    this.privateKey = keyPair(alg);
+    this.privateKey = opts.key ?? keyPair(alg);
     this.primary = keyPacketFor(this.privateKey, created);
     const subkey = opts.authSubkey !== false;
     const raws: Buffer[] = [this.primary.packet.raw];
@@ -139,6 +141,19 @@ export class Person {
       { type: SigType.GenericCert, signer: signer.primary, privateKey: signer.privateKey, hashed: [sp.created(created), sp.issuerFingerprint(signer.primary)] },
     );
     this.append(this.lastOfUser(userId), sig.packet.raw);
+    return this;
+  }
+
+  /** Adds a user ID with its self-certification (a second service name, say). */
+  addUserId(text: string, created = CREATED + 3600): this {
+    const user = userIdPacket(text);
+    const flags = this.authPacket === this.primary ? KeyFlag.Certify | KeyFlag.Authenticate : KeyFlag.Certify | KeyFlag.Sign;
+    const sig = signV4(
+      { kind: 'user', primary: this.primary, user },
+      { type: SigType.PositiveCert, signer: this.primary, privateKey: this.privateKey, hashed: [sp.created(created), sp.issuerFingerprint(this.primary), sp.keyFlags(flags)] },
+    );
+    this.userIds.push(text);
+    this.cert = one(Buffer.concat([...this.cert.packets.map((p) => p.raw), user.raw, sig.packet.raw]));
     return this;
   }
 

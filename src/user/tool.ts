@@ -1,0 +1,89 @@
+/**
+ * What every `monkeysphere` subcommand works with: the settings, the log, the reference
+ * time, the user's GnuPG home and its user ID index (userid-index.ts, kept in the user's
+ * cache store), and keyserver lookups that import into that home. Commands (src/cli/
+ * monkeysphere.ts) word the results; the rules live in the modules this one calls.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Logger } from '../cli/log.js';
+import type { UnixTime } from '../clock.js';
+import type { Env } from '../config/config.js';
+import { errorMessage } from '../errors.js';
+import { defaultWebCachePath, openWebCache, type WebCache } from '../gnupg/cache.js';
+import type { UidCert } from './home-keys.js';
+import type { UserSettings } from './settings.js';
+import { userHome } from './settings.js';
+import { openUserIdIndex, type UserIdIndex } from './userid-index.js';
+
+export class UserTool {
+  private cache: WebCache | undefined;
+  private index: UserIdIndex | undefined;
+  /** Set once a keyserver lookup imported something: the next lookup reads the keyring again. */
+  private stale = false;
+
+  constructor(
+    readonly env: Env,
+    readonly settings: UserSettings,
+    readonly log: Logger,
+    readonly now: UnixTime,
+  ) {}
+
+  get gnupgHome(): string {
+    return this.settings.config.GNUPGHOME;
+  }
+
+  get home(): string {
+    return userHome(this.env);
+  }
+
+  /** Creates the GnuPG home (0700) when missing, as the original does before anything else. */
+  ensureGnupgHome(): void {
+    try {
+      mkdirSync(this.gnupgHome, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      this.log.debug(`cannot create ${this.gnupgHome}: ${errorMessage(err)}`);
+    }
+  }
+
+  private async userIds(): Promise<UserIdIndex> {
+    if (!this.index || this.stale) {
+      this.index = await openUserIdIndex(this.gnupgHome, this.now, { env: this.env, store: await this.cacheStore(), onWarning: (m) => this.log.verbose(m) });
+      this.stale = false;
+      this.log.debug(`user IDs of ${this.gnupgHome}: ${this.index.from}`);
+    }
+    return this.index;
+  }
+
+  /** The user's cache store, when it could be opened. */
+  async cacheStore() {
+    if (!this.cache) this.cache = await openWebCache(this.env.MONKEYSPHERE_CACHE || defaultWebCachePath(this.env), (m) => this.log.debug(m));
+    return this.cache.store;
+  }
+
+  /** The certificates of the keyring carrying exactly `userId`, with their keys. */
+  async certsFor(userId: string): Promise<UidCert[]> {
+    return (await this.userIds()).lookup(userId);
+  }
+
+  /** Asks the keyserver for these user IDs and imports what it has (failures are logged). */
+  async fetch(userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    const { fetchUserIds } = await import('./fetch.js');
+    const imported = await fetchUserIds(userIds, {
+      keyserver: this.settings.keyserver,
+      timeoutSeconds: this.settings.config.KEYSERVER_TIMEOUT,
+      gnupgHome: this.gnupgHome,
+      env: this.env,
+      verbose: (m) => this.log.verbose(m),
+      error: (m) => this.log.error(m),
+    });
+    if (imported > 0) this.stale = true;
+  }
+
+  async close(): Promise<void> {
+    const cache = this.cache;
+    this.cache = undefined;
+    this.index = undefined;
+    await cache?.close();
+  }
+}
