@@ -57,7 +57,9 @@ const DISABLED = 128;
 export function uidKeys(ev: EvaluatedCert, uidValid: boolean, disabled: boolean): UidKey[] {
   const usable = uidValid && !disabled && ev.primary.status === 'valid';
   const keys: UidKey[] = [];
-  if (ev.primary.flags & KeyFlag.Authenticate && hasSshForm(ev.primary.key)) keys.push({ ssh: sshLineFromKeyPacket(ev.primary.key), ok: usable, primary: true });
+  // Listed even when not authentication-capable (a key whose only user ID is revoked has no
+  // flags left, say): what is listed but not acceptable leaves the user's files.
+  if (hasSshForm(ev.primary.key)) keys.push({ ssh: sshLineFromKeyPacket(ev.primary.key), ok: usable && (ev.primary.flags & KeyFlag.Authenticate) !== 0, primary: true });
   for (const s of ev.subkeys) {
     if (!hasSshForm(s.key)) continue;
     keys.push({ ssh: sshLineFromKeyPacket(s.key), ok: usable && s.status === 'valid' && (s.flags & KeyFlag.Authenticate) !== 0, primary: false });
