@@ -51,8 +51,16 @@ export function parseKnownHostsLine(line: string): KnownHostsLine | undefined {
   const fields = line.trim().split(/[ \t]+/);
   if (fields[0] === '' || fields[0].startsWith('#')) return undefined;
   const marker = fields[0].startsWith('@') ? fields.shift() : undefined;
-  if (fields.length < 3 || !/^[A-Za-z0-9@.-]+$/.test(fields[1]) || !/^[A-Za-z0-9+/]+={0,2}$/.test(fields[2])) return undefined;
+  if (fields.length < 3 || !/^[A-Za-z0-9+/]+={0,2}$/.test(fields[2]) || !blobOfType(fields[2], fields[1])) return undefined;
   return { marker, hosts: fields[0], key: `${fields[1]} ${fields[2]}` };
+}
+
+/** Whether base64 `b64` is an SSH key blob of type `type` (its first string). */
+function blobOfType(b64: string, type: string): boolean {
+  const blob = Buffer.from(b64, 'base64');
+  if (blob.length < 4) return false;
+  const n = blob.readUInt32BE(0);
+  return n === type.length && n > 0 && blob.subarray(4, 4 + n).toString('latin1') === type;
 }
 
 /** Whether a line is a comment or blank (kept, never reported). */

@@ -4,11 +4,11 @@
  * cache store), and keyserver lookups that import into that home. Commands (src/cli/
  * monkeysphere.ts) word the results; the rules live in the modules this one calls.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import type { Logger } from '../cli/log.js';
 import type { UnixTime } from '../clock.js';
 import type { Env } from '../config/config.js';
-import { errorMessage } from '../errors.js';
+import { EnvironmentError, errorMessage, MsError } from '../errors.js';
 import { defaultWebCachePath, openWebCache, type WebCache } from '../gnupg/cache.js';
 import type { UidCert } from './home-keys.js';
 import type { UserSettings } from './settings.js';
@@ -36,18 +36,30 @@ export class UserTool {
     return userHome(this.env);
   }
 
-  /** Creates the GnuPG home (0700) when missing, as the original does before anything else. */
+  /**
+   * Creates the GnuPG home (0700) when missing, as the original does before anything else.
+   * @throws EnvironmentError (MS_USER_GNUPG_HOME) when it cannot be made or is not a directory.
+   */
   ensureGnupgHome(): void {
     try {
       mkdirSync(this.gnupgHome, { recursive: true, mode: 0o700 });
+      if (!statSync(this.gnupgHome).isDirectory()) throw new Error('not a directory');
     } catch (err) {
-      this.log.debug(`cannot create ${this.gnupgHome}: ${errorMessage(err)}`);
+      throw new EnvironmentError('MS_USER_GNUPG_HOME', `cannot use the GnuPG home ${JSON.stringify(this.gnupgHome)}: ${errorMessage(err)}`, {
+        cause: err,
+        hints: ['set GNUPGHOME (or MONKEYSPHERE_GNUPGHOME) to your GnuPG home directory'],
+      });
     }
   }
 
   private async userIds(): Promise<UserIdIndex> {
     if (!this.index || this.stale) {
-      this.index = await openUserIdIndex(this.gnupgHome, this.now, { env: this.env, store: await this.cacheStore(), onWarning: (m) => this.log.verbose(m) });
+      try {
+        this.index = await openUserIdIndex(this.gnupgHome, this.now, { env: this.env, store: await this.cacheStore(), onWarning: (m) => this.log.verbose(m) });
+      } catch (err) {
+        if (!(err instanceof MsError) || err.message.includes(this.gnupgHome)) throw err;
+        throw new EnvironmentError(err.code, `reading the GnuPG home ${JSON.stringify(this.gnupgHome)}: ${err.message}`, { cause: err, hints: err.hints });
+      }
       this.stale = false;
       this.log.debug(`user IDs of ${this.gnupgHome}: ${this.index.from}`);
     }
