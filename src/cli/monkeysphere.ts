@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { referenceTime } from '../clock.js';
-import { MsError, UsageError } from '../errors.js';
+import { NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import type { UidCert } from '../user/home-keys.js';
 import { type HostTarget, keysOf, parseHost, proxyChecksKeyserver, updateKnownHosts } from '../user/hosts.js';
 import { knownHostsHosts } from '../user/known-hosts.js';
@@ -164,7 +164,7 @@ async function updateKnownHostsCmd(ctx: Ctx, args: string[]): Promise<number> {
   } else {
     const path = tool.settings.config.KNOWN_HOSTS;
     const text = readOwnFile(path, { strictModes: tool.settings.config.STRICT_MODES, home: tool.home, what: 'known_hosts file' });
-    if (text === undefined) throw new MsError('MS_USER_NO_KNOWN_HOSTS', `known_hosts file '${path}' does not exist.`);
+    if (text === undefined) throw new NotFoundError('MS_USER_NO_KNOWN_HOSTS', `known_hosts file '${path}' does not exist.`);
     log.debug('processing known_hosts file:');
     log.debug(` ${path}`);
     targets = [];
@@ -193,7 +193,7 @@ async function updateAuthorizedKeysCmd(ctx: Ctx, args: string[]): Promise<number
 }
 
 async function importSubkey(): Promise<number> {
-  throw new MsError('MS_USER_IMPORT_SUBKEY', 'import-subkey is not implemented yet.  We welcome patches.  Sorry!', {
+  throw new UnsupportedError('MS_USER_IMPORT_SUBKEY', 'import-subkey is not implemented yet.  We welcome patches.  Sorry!', {
     hints: ['to use an existing OpenSSH key with gpg, see gpg --import-options and pem2openpgp(1); gen-subkey makes a new authentication subkey'],
   });
 }
