@@ -104,6 +104,22 @@ test('validity equals gpg for every host and user ID: full, marginal, none, revo
   assert.equal((await run(w, ['u', 'ssh://subkey.example.org'])).text, `${hosts.subkey.sshKey}\n`);
   // Person user IDs answer too, from the same index.
   assert.equal((await run(w, ['u', 'Alice <alice@example.org>'])).text, `${w.alice.sshKey}\n`);
+  // gpg.conf's trust settings count: with completes-needed 2, Alice alone makes it marginal.
+  writeFileSync(join(w.gpg.dir, 'gpg.conf'), 'no-auto-check-trustdb\ncompletes-needed 2\n');
+  assert.equal(w.gpgValidity(hosts.full.fpr, 'ssh://full.example.org'), 'm');
+  assert.equal((await run(w, ['u', 'ssh://full.example.org'])).text, '');
+});
+
+test('the GnuPG home: MONKEYSPHERE_GNUPGHOME, then GNUPGHOME in monkeysphere.conf, then $GNUPGHOME', async (t) => {
+  const { w, host } = hostWorld();
+  t.after(() => w.cleanup());
+  const empty = join(w.home, 'empty-gnupg');
+  mkdirSync(join(w.home, '.monkeysphere'), { recursive: true });
+  assert.equal((await run(w, ['u', HOST])).text, `${host.sshKey}\n`);
+  assert.equal((await run(w, ['u', HOST], { MONKEYSPHERE_GNUPGHOME: empty })).text, '');
+  writeFileSync(join(w.home, '.monkeysphere', 'monkeysphere.conf'), `GNUPGHOME=${empty}\n`);
+  assert.equal((await run(w, ['u', HOST])).text, '');
+  assert.equal((await run(w, ['u', HOST], { MONKEYSPHERE_GNUPGHOME: w.gpg.dir })).text, `${host.sshKey}\n`);
 });
 
 test('update-known_hosts (k): writes 0.43 lines, removes keys that stopped being valid, --exit-status tells found/valid', async (t) => {
