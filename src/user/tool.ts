@@ -4,7 +4,8 @@
  * cache store), and keyserver lookups that import into that home. Commands (src/cli/
  * monkeysphere.ts) word the results; the rules live in the modules this one calls.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, type Stats, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../cli/log.js';
 import type { UnixTime } from '../clock.js';
 import type { Env } from '../config/config.js';
@@ -14,6 +15,23 @@ import type { UidCert } from './home-keys.js';
 import type { UserSettings } from './settings.js';
 import { userHome } from './settings.js';
 import { openUserIdIndex, type UserIdIndex } from './userid-index.js';
+
+/** Why the cache at `location` (a file path) may not be trusted, or undefined: someone else owns or may write it or its directory. */
+export function unsafeCachePath(location: string): string | undefined {
+  if (/^[a-z]+:\/\//i.test(location)) return undefined;
+  const me = process.geteuid?.() ?? 0;
+  for (const path of [dirname(location), location]) {
+    let st: Stats;
+    try {
+      st = statSync(path);
+    } catch {
+      continue;
+    }
+    if (st.uid !== me && st.uid !== 0) return `'${path}' is owned by uid ${st.uid}`;
+    if (st.mode & 0o022) return `'${path}' is writable by ${st.mode & 0o020 ? 'group' : 'others'}`;
+  }
+  return undefined;
+}
 
 export class UserTool {
   private cache: WebCache | undefined;
@@ -66,9 +84,18 @@ export class UserTool {
     return this.index;
   }
 
-  /** The user's cache store, when it could be opened. */
+  /**
+   * The user's cache store, when it could be opened. It decides which keys ssh accepts, so
+   * it is trusted like the keyring: a cache (or its directory) that someone else owns or
+   * may write is not used.
+   */
   async cacheStore() {
-    if (!this.cache) this.cache = await openWebCache(this.env.MONKEYSPHERE_CACHE || defaultWebCachePath(this.env), (m) => this.log.debug(m));
+    if (!this.cache) {
+      const location = this.env.MONKEYSPHERE_CACHE || defaultWebCachePath(this.env);
+      const unsafe = location && unsafeCachePath(location);
+      if (unsafe) this.log.info(`not using the cache ${location}: ${unsafe}`);
+      this.cache = await openWebCache(unsafe ? undefined : location, (m) => this.log.debug(m));
+    }
     return this.cache.store;
   }
 

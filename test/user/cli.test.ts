@@ -294,3 +294,15 @@ test('the kept answer is used while the keyring is unchanged and recomputed when
   w2.ownertrust(w2.alice, 4);
   assert.equal((await run(w2, ['u', HOST])).text, '');
 });
+
+test('a cache someone else may write is not used: it decides which keys ssh accepts', async (t) => {
+  const { w, host } = hostWorld();
+  t.after(() => w.cleanup());
+  const debug = { MONKEYSPHERE_LOG_LEVEL: 'DEBUG' };
+  assert.match((await run(w, ['u', HOST], debug)).stderr, /: computed$/m);
+  chmodSync(join(w.home, '.cache', 'monkeysphere'), 0o777);
+  const r = await run(w, ['u', HOST], debug);
+  assert.match(r.stderr, /ms: not using the cache .*writable by group/);
+  assert.match(r.stderr, /: computed$/m);
+  assert.equal(r.text, `${host.sshKey}\n`);
+});
