@@ -36,7 +36,8 @@ export async function fetchUserIds(userIds: readonly string[], opts: FetchOption
     opts.verbose(` checking keyserver ${opts.keyserver}... `);
     try {
       const found = await client.searchExact(userId, { signal });
-      opts.verbose(` Found keyids on keyserver: ${found.certs.map((c) => `0x${c.primary.fpr}`).join(' ')}`);
+      opts.verbose(` Found keyids on keyserver: ${found.matches.map((m) => `0x${m.id}`).join(' ')}`);
+      for (const u of found.unfetched) opts.error(`Failure receiving keyid 0x${u.key.id} from keyserver ${opts.keyserver}: ${errorMessage(u.error)}`);
       if (found.certs.length === 0) continue;
       importCerts(writeCerts(found.certs), opts);
       imported += found.certs.length;
