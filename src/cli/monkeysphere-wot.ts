@@ -7,11 +7,11 @@
 import { Command, Option } from 'commander';
 import { parseTime, referenceTime, type UnixTime } from '../clock.js';
 import { InputError, UsageError } from '../errors.js';
-import { cachedComputeOptions, defaultWebCachePath, openWebCache, type WebCache } from '../gnupg/cache.js';
+import { defaultWebCachePath, openWebCache, type WebCache } from '../gnupg/cache.js';
 import { normalizeKeyHandle, parseOwnertrust, parseRootHandle } from '../gnupg/config.js';
 import { defaultGnupgHome, type GnupgTrustSettings, readGnupgHome } from '../gnupg/home.js';
 import { type CertSource, keyringSource, readInput } from '../gnupg/source.js';
-import { type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../gnupg/web.js';
+import { cachedComputeOptions, type ComputedWeb, type ComputeOptions, computeWeb, listBindings } from '../gnupg/web.js';
 import { type KeySpec, parseKeySpec, specMatches } from '../openpgp/fingerprint.js';
 import { quoted } from '../util/printable.js';
 import { explanationJson, formatExplanation, validityWord, verdictText } from '../wot/format.js';

@@ -18,7 +18,6 @@ import { loadUserSettings } from '../user/settings.js';
 import { UserTool } from '../user/tool.js';
 import { type Io, processIo } from './io.js';
 import { Logger, parseLevel } from './log.js';
-import { stdinAsker } from './prompt.js';
 import { reportError } from './run.js';
 import { version } from './version.js';
 
@@ -315,15 +314,16 @@ async function genSubkeyCmd(ctx: Ctx, args: string[]): Promise<number> {
   if (rest.length > 1) throw new UsageError('MS_USER_USAGE', 'You must specify only a single primary key ID.');
   if (type === 'ed25519' && length !== undefined) throw new UsageError('MS_USER_USAGE', 'gen-subkey: --length applies to RSA keys only');
   const { genSubkey } = await import('../user/subkeys.js');
-  return genSubkey(subkeyContext(ctx), { keyId: rest[0], length, type: type ?? 'rsa' });
+  return genSubkey(await subkeyContext(ctx), { keyId: rest[0], length, type: type ?? 'rsa' });
 }
 
 async function subkeyToSshAgentCmd(ctx: Ctx, args: string[]): Promise<number> {
   const { subkeyToSshAgent } = await import('../user/subkeys.js');
-  return subkeyToSshAgent(subkeyContext(ctx), args);
+  return subkeyToSshAgent(await subkeyContext(ctx), args);
 }
 
-function subkeyContext(ctx: Ctx) {
+async function subkeyContext(ctx: Ctx) {
   const { tool } = ctx;
+  const { stdinAsker } = await import('./prompt.js');
   return { env: tool.env as NodeJS.ProcessEnv, gnupgHome: tool.gnupgHome, log: ctx.log, prompt: tool.settings.config.PROMPT, asker: stdinAsker(ctx.io.stdin, ctx.io.stderr), now: tool.now };
 }

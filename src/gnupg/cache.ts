@@ -2,16 +2,15 @@
  * The cache behind web-of-trust computations: a store (src/store/, SQLite by default)
  * whose verification results and snapshots of evaluated keyrings (src/gnupg/web.ts) it
  * uses, by default under $XDG_CACHE_HOME/monkeysphere. A cache that cannot be opened is not
- * an error: the computation then runs without one.
+ * an error: the computation then runs without one. Light on purpose (ssh's per-connection
+ * path opens it): what computes over it is in web.ts.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { Verifier } from '../verify/verifier.js';
 import type { Env } from './gpg.js';
-import type { ComputeOptions } from './web.js';
 
 /** $XDG_CACHE_HOME/monkeysphere/wot-verify.sqlite, else under ~/.cache; undefined without either. */
 export function defaultWebCachePath(env: Env): string | undefined {
@@ -37,20 +36,4 @@ export async function openWebCache(location: string | undefined, onWarning: (mes
     onWarning(`cache ${JSON.stringify(location)} not used: ${errorMessage(err)}`);
     return NO_CACHE;
   }
-}
-
-/** Compute options over a cache: its snapshots, and a verifier (made only when packets need verifying) over its verification cache. */
-export function cachedComputeOptions(cache: WebCache, onProblem?: ComputeOptions['onProblem']): ComputeOptions & { verifierMade(): Verifier | undefined } {
-  const { store } = cache;
-  let verifier: Verifier | undefined;
-  return {
-    snapshots: store?.snapshots,
-    // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
-    verifier: () => {
-      verifier = new Verifier({ cache: store?.verifications });
-      return verifier;
-    },
-    onProblem,
-    verifierMade: () => verifier,
-  };
 }

@@ -7,5 +7,5 @@ export { type Env, runGpg } from './gpg.js';
 export { defaultGnupgHome, type GnupgTrustInputs, type GnupgTrustSettings, gnupgSource, type ReadHomeOptions, readGnupgHome } from './home.js';
 export { type CertSource, keyringSource, readInput, sourceOf } from './source.js';
 export { computeGnupgWeb, type GnupgWebOptions, gnupgTrustOptions } from './trust.js';
-export { cachedComputeOptions, defaultWebCachePath, openWebCache, type WebCache } from './cache.js';
-export { type ComputedWeb, type ComputeOptions, computeWeb, type ListedBindings, listBindings, snapshotKey } from './web.js';
+export { defaultWebCachePath, openWebCache, type WebCache } from './cache.js';
+export { cachedComputeOptions, type ComputedWeb, type ComputeOptions, computeWeb, type ListedBindings, listBindings, snapshotKey } from './web.js';

@@ -14,7 +14,8 @@ import { Keyring } from '../keyring/keyring.js';
 import { readCerts } from '../openpgp/cert.js';
 import type { SnapshotStore } from '../store/types.js';
 import { codeDigest, EVALUATION_CODE } from '../util/code-digest.js';
-import type { Verifier } from '../verify/verifier.js';
+import { Verifier } from '../verify/verifier.js';
+import type { WebCache } from './cache.js';
 import { buildTrustNetwork } from '../wot/build.js';
 import { evaluateWeb } from '../wot/from-cert.js';
 import { type Binding, isFullyValid, type TrustNetwork } from '../wot/network.js';
@@ -187,4 +188,20 @@ async function readSnapshot(store: SnapshotStore, key: Buffer, at: number): Prom
   } catch {
     return undefined;
   }
+}
+
+/** Compute options over a cache: its snapshots, and a verifier (made only when packets need verifying) over its verification cache. */
+export function cachedComputeOptions(cache: WebCache, onProblem?: ComputeOptions['onProblem']): ComputeOptions & { verifierMade(): Verifier | undefined } {
+  const { store } = cache;
+  let verifier: Verifier | undefined;
+  return {
+    snapshots: store?.snapshots,
+    // Verification runs on libuv's thread pool (async node:crypto): no workers to start for one run.
+    verifier: () => {
+      verifier = new Verifier({ cache: store?.verifications });
+      return verifier;
+    },
+    onProblem,
+    verifierMade: () => verifier,
+  };
 }
