@@ -92,30 +92,51 @@ export async function openUserIdIndex(home: string, now: UnixTime, opts: OpenInd
   const code = codeState();
   const store = opts.store;
   if (store && !opts.fresh) {
-    const kept = await store.derived.stamp(name);
-    const stamp = kept && parseStamp(kept.stamp);
-    if (stamp && stamp.home === state && stamp.code === code && (stamp.after === null || now > stamp.after) && (stamp.before === null || now < stamp.before)) {
-      return {
-        from: 'stored',
-        lookup: async (userId) => (await store.derived.lookup(name, userId)).map((v) => JSON.parse(v) as UidCert),
-      };
+    try {
+      const kept = await store.derived.stamp(name);
+      const stamp = kept && parseStamp(kept.stamp);
+      if (stamp && stamp.home === state && stamp.code === code && (stamp.after === null || now > stamp.after) && (stamp.before === null || now < stamp.before)) {
+        return {
+          from: 'stored',
+          lookup: async (userId) => {
+            try {
+              return (await store.derived.lookup(name, userId)).map((v) => JSON.parse(v) as UidCert);
+            } catch (err) {
+              // A damaged cache must not cost the answer: compute it, without the cache.
+              opts.onWarning?.(`the kept answer cannot be read (${(err as Error).message}); computing it`);
+              return (await compute(home, now, { ...opts, store: undefined }, name, state, code)).lookup(userId);
+            }
+          },
+        };
+      }
+    } catch (err) {
+      opts.onWarning?.(`the kept answer cannot be read (${(err as Error).message}); computing it`);
+      return compute(home, now, { ...opts, store: undefined }, name, state, code);
     }
   }
+  return compute(home, now, opts, name, state, code);
+}
+
+async function compute(home: string, now: UnixTime, opts: OpenIndexOptions, name: string, state: string, code: string): Promise<UserIdIndex> {
+  const store = opts.store;
   // The slow path's modules load only when needed: the per-connection path stays lean.
   const { computeHomeKeys } = await import('./home-keys.js');
-  const seq = store ? await store.changes.latest() : 0;
+  let seq = 0;
+  try {
+    seq = store ? await store.changes.latest() : 0;
+  } catch {
+    // Unreadable: the table is then not kept.
+  }
   const computed: HomeKeys = await computeHomeKeys(home, now, { env: opts.env, verifications: store?.verifications, onWarning: opts.onWarning });
-  if (store && !store.readonly) {
+  if (store && !store.readonly && homeState(home) === state) {
+    // Kept only if the files did not change while we read them: else the next run computes again.
     const stamp: Stamp = { format: STAMP_FORMAT, home: state, code, after: bound(computed.window.after), before: bound(computed.window.before) };
-    // Only if the files did not change while we read them: else the next run computes again.
-    if (homeState(home) === state) {
-      const rows: Array<[string, string]> = [];
-      for (const [uid, certs] of computed.byUserId) for (const c of certs) rows.push([uid, JSON.stringify(c)]);
-      try {
-        await store.derived.replace(name, JSON.stringify(stamp), seq, rows);
-      } catch (err) {
-        opts.onWarning?.(`the computed keys were not kept: ${(err as Error).message}`);
-      }
+    const rows: Array<[string, string]> = [];
+    for (const [uid, certs] of computed.byUserId) for (const c of certs) rows.push([uid, JSON.stringify(c)]);
+    try {
+      await store.derived.replace(name, JSON.stringify(stamp), seq, rows);
+    } catch (err) {
+      opts.onWarning?.(`the computed keys were not kept: ${(err as Error).message}`);
     }
   }
   return { from: 'computed', lookup: async (userId) => computed.byUserId.get(userId) ?? [] };

@@ -306,3 +306,13 @@ test('a cache someone else may write is not used: it decides which keys ssh acce
   assert.match(r.stderr, /: computed$/m);
   assert.equal(r.text, `${host.sshKey}\n`);
 });
+
+test('a damaged cache never costs the answer', async (t) => {
+  const { w, host } = hostWorld();
+  t.after(() => w.cleanup());
+  assert.equal((await run(w, ['u', HOST])).text, `${host.sshKey}\n`);
+  writeFileSync(join(w.home, '.cache', 'monkeysphere', 'wot-verify.sqlite'), Buffer.alloc(8192, 0x41));
+  const r = await run(w, ['u', HOST]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.text, `${host.sshKey}\n`);
+});
