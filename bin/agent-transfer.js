@@ -1,12 +1,22 @@
 #!/usr/bin/env node
-// agent-transfer: runs dist/cli/agent-transfer.js (compiled by `npm run build`). Kept minimal: no tsx, no
-// other imports, because some commands (keys-for-user) sit on sshd's login path.
-import { existsSync } from 'node:fs';
+// agent-transfer: runs what `npm run build` made, preferring the one-file bundle
+// (dist/bundle/agent-transfer.cjs, started with its V8 code cache by dist/bundle/launch.cjs)
+// unless dist/cli/agent-transfer.js is newer or alone. CommonJS (bin/package.json) and
+// minimal: some commands sit on sshd's login path.
+'use strict';
+const { statSync } = require('node:fs');
 
-const target = new URL('../dist/cli/agent-transfer.js', import.meta.url);
-if (!existsSync(target)) {
+const bundle = `${__dirname}/../dist/bundle/agent-transfer.cjs`;
+const target = `${__dirname}/../dist/cli/agent-transfer.js`;
+const b = statSync(bundle, { throwIfNoEntry: false });
+const t = statSync(target, { throwIfNoEntry: false });
+if (b && !(t && t.mtimeMs > b.mtimeMs)) {
+  require(`${__dirname}/../dist/bundle/launch.cjs`).launch(bundle);
+} else if (t) {
+  import(require('node:url').pathToFileURL(target).href).then(async ({ main }) => {
+    process.exitCode = await main(process.argv.slice(2));
+  });
+} else {
   process.stderr.write('agent-transfer: error: not built or not implemented yet\n');
   process.exit(70);
 }
-const { main } = await import(target.href);
-process.exitCode = await main(process.argv.slice(2));

@@ -118,11 +118,11 @@ install_npm_packages() {
 # --- 3. build ----------------------------------------------------------------------
 build() {
   local stamp=dist/.monkeysphere-build
-  if [[ -f $stamp ]] && [[ -z $(find src tsconfig.json tsconfig.build.json package.json package-lock.json -newer "$stamp" -print -quit) ]]; then
+  if [[ -f $stamp ]] && [[ -z $(find src bin scripts/build.ts tsconfig.json tsconfig.build.json package.json package-lock.json -newer "$stamp" -print -quit) ]]; then
     say "build: dist/ up to date"
     return
   fi
-  say "build: tsc -p tsconfig.build.json"
+  say "build: tsc, then one bundle per command (scripts/build.ts)"
   npm run --silent build >&2
   mkdir -p dist
   touch "$stamp"

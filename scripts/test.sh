@@ -65,7 +65,7 @@ step() {
 
 step typecheck "$BIN/tsc" --noEmit -p tsconfig.json
 step lint "$BIN/biome" lint --error-on-warnings src test bench scripts
-step build "$BIN/tsc" -p tsconfig.build.json
+step build node --import tsx scripts/build.ts
 [[ ${result[build]} == ok ]] && touch dist/.monkeysphere-build
 
 summary="no test files"

@@ -163,13 +163,26 @@ test('the login path stays lean: no commander, keyserver client or trust code wh
     writeFileSync(hooks, `export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('LOAD ' + r.url + '\\n'); return r; }\n`);
     const reg = join(server.root, 'register.mjs');
     writeFileSync(reg, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
-    const r = spawnSync(process.execPath, ['--import', reg, join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js'), 'root'], { env: server.env, encoding: 'utf8' });
+    // The module graph, in dist/ (the bundle keeps its lazy imports lazy: each module is
+    // initialised where it was imported).
+    const runner = join(server.root, 'runner.mjs');
+    writeFileSync(runner, `const { main } = await import(${JSON.stringify(`file://${join(ROOT, 'dist/cli/monkeysphere-authentication-keys-for-user.js')}`)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const r = spawnSync(process.execPath, ['--import', reg, runner, 'root'], { env: server.env, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const loaded = r.stderr.split('\n').filter((l) => l.startsWith('LOAD ')).map((l) => l.slice(5));
     assert.ok(loaded.some((u) => u.endsWith('/dist/auth/store.js')), 'the hook saw the modules');
     for (const heavy of ['commander', '/keyserver/client.js', '/keyserver/hkp.js', '/wot/', '/cert/evaluate.js', '/verify/verifier.js', '/auth/compute.js']) {
       assert.ok(!loaded.some((u) => u.includes(heavy)), `${heavy} loaded on the login path`);
     }
+    // What the shim runs, the bundle: of node_modules only better-sqlite3 is loaded.
+    const requires = join(server.root, 'requires.cjs');
+    writeFileSync(requires, `const M = require('node:module'); const load = M._load; M._load = function (r, p, ...a) { process.stderr.write('REQUIRE ' + (p?.filename ?? '-') + ' ' + r + '\\n'); return load.call(this, r, p, ...a); };\n`);
+    const b = spawnSync(process.execPath, ['--require', requires, join(ROOT, 'bin/monkeysphere-authentication-keys-for-user.js'), 'root'], { env: server.env, encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    const required = b.stderr.split('\n').filter((l) => l.startsWith('REQUIRE ')).map((l) => l.slice(8).split(' '));
+    const byBundle = required.filter(([from]) => from.endsWith('/dist/bundle/monkeysphere-authentication-keys-for-user.cjs')).map(([, r]) => r);
+    assert.ok(byBundle.length > 0, `the bundle is run: ${required.join(' ')}`);
+    assert.deepEqual(byBundle.filter((r) => !r.startsWith('node:')), ['better-sqlite3'], byBundle.join(' '));
   } finally {
     done();
   }

@@ -15,6 +15,8 @@ import { NOW, type Person } from './pki.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DIST_KFU = join(ROOT, 'dist/cli/monkeysphere-authentication-keys-for-user.js');
+/** What the shims prefer (scripts/build.ts): rebuilt with dist/, so no test runs stale code. */
+const BUNDLE_KFU = join(ROOT, 'dist/bundle/monkeysphere-authentication-keys-for-user.cjs');
 
 export interface RunResult {
   status: number;
@@ -32,11 +34,16 @@ function newestMtime(dir: string): number {
   return t;
 }
 
-/** Compiles src/ into dist/ when the keys-for-user command is missing or older than any source. */
+/**
+ * Builds (`npm run build`'s scripts/build.ts: dist/ and the command bundles) when the
+ * keys-for-user command or its bundle is missing or older than any source, a shim or the
+ * build script.
+ */
 export function ensureBuilt(): void {
-  const stale = !existsSync(DIST_KFU) || statSync(DIST_KFU).mtimeMs < newestMtime(join(ROOT, 'src'));
+  const newest = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'bin')), statSync(join(ROOT, 'scripts/build.ts')).mtimeMs);
+  const stale = [DIST_KFU, BUNDLE_KFU].some((f) => !existsSync(f) || statSync(f).mtimeMs < newest);
   if (!stale) return;
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/build.ts')], { cwd: ROOT, encoding: 'utf8' });
   if (!existsSync(DIST_KFU)) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
 }
 

@@ -91,6 +91,17 @@ describe('setup.sh installs a root-owned copy that sshd runs as monkeysphere', (
     assert.equal(statSync(prefix).mode & 0o777, 0o755);
   });
 
+  test('the copy runs each command from its one-file bundle, with a code cache that the installed node accepts', () => {
+    const bundles = readdirSync(join(prefix, 'dist', 'bundle'));
+    assert.ok(bundles.includes(`${KFU}.cjs`) && bundles.includes('launch.cjs'), bundles.join(' '));
+    // As sshd runs it: the wrapper, as monkeysphere, with no environment.
+    const r = spawnSync('runuser', ['-u', 'monkeysphere', '--', '/usr/bin/env', '-i', link, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: ${KFU} USER`));
+    const check = spawnSync(readFileSync(link, 'utf8').match(/^exec (\S+)/m)![1].replace(/^'|'$/g, ''), ['-e', 'process.exitCode = require(process.argv[1]).load(process.argv[2]).cached ? 0 : 1', join(prefix, 'dist/bundle/launch.cjs'), join(prefix, `dist/bundle/${KFU}.cjs`)], { env: {} });
+    assert.equal(check.status, 0, 'the code cache is used');
+  });
+
   test('a second run installs nothing', () => {
     const before = statSync(prefix).ino;
     const again = linkCommands(env);
