@@ -91,12 +91,12 @@ describe('agent-transfer', () => {
   });
 
   test('-t SECONDS: ssh-agent forgets the key when its lifetime ends', async () => {
-    const r = await run(['-t', '1', sub.rsa.grip, 'short-lived'], w.env());
+    const r = await run(['-t', '2', sub.rsa.grip, 'short-lived'], w.env());
     assert.equal(r.status, 0, r.stderr);
     const agent = await SshAgentClient.connect(w.sshSock);
     try {
       assert.deepEqual((await agent.listIdentities()).map((i) => i.comment), ['short-lived']);
-      await sleep(2500);
+      await sleep(3000);
       assert.deepEqual(await agent.listIdentities(), [], 'the key outlived its lifetime');
     } finally {
       agent.close();
