@@ -6,6 +6,8 @@
 import { connect, type Socket } from 'node:net';
 import { EnvironmentError, TemporaryError } from '../errors.js';
 
+const seconds = (ms: number) => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
+
 export class SocketReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -62,7 +64,7 @@ export class SocketReader {
         if (this.ended) return;
         if (timedOut) {
           this.socket.destroy();
-          throw new TemporaryError('MS_AGENT_TIMEOUT', `${this.peer} did not answer within ${Math.round(timeoutMs / 1000)} s (waiting for ${what})`);
+          throw new TemporaryError('MS_AGENT_TIMEOUT', `${this.peer} did not answer within ${seconds(timeoutMs)} (waiting for ${what})`);
         }
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -132,7 +134,7 @@ export function connectUnix(path: string, peer: string, timeoutMs: number): Prom
     const socket = connect({ path });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new TemporaryError('MS_AGENT_TIMEOUT', `${peer} at ${path} did not accept the connection within ${Math.round(timeoutMs / 1000)} s`));
+      reject(new TemporaryError('MS_AGENT_TIMEOUT', `${peer} at ${path} did not accept the connection within ${seconds(timeoutMs)}`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
