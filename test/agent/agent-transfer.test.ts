@@ -9,8 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { SshAgentClient } from '../../src/agent/ssh-agent.js';
 import { main } from '../../src/cli/agent-transfer.js';
+import { ensureBuilt } from '../auth/harness.js';
 import { secureTmpDir, Sshd } from '../helpers/sshd.js';
 import { AgentWorld, PASSPHRASE } from './harness.js';
 
@@ -34,6 +36,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return { status, stdout, stderr };
 }
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('agent-transfer', () => {
@@ -150,6 +153,21 @@ describe('agent-transfer', () => {
       rmSync(keys, { recursive: true, force: true });
       spawnSync('ssh-add', ['-D'], { env: { ...process.env, SSH_AUTH_SOCK: w.sshSock } });
     }
+  });
+
+  test('the installed command (bin/agent-transfer.js, built): exit 0 with the key in ssh-agent, 1 on a bad keygrip', () => {
+    ensureBuilt();
+    const bin = join(ROOT, 'bin', 'agent-transfer.js');
+    const ok = spawnSync(process.execPath, [bin, sub.ecdsa.grip, 'from bin'], { env: w.env(), encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(w.sshAdd('-L').out.trim(), `${sub.ecdsa.ssh} from bin`);
+    const bad = spawnSync(process.execPath, [bin, 'xyz'], { env: w.env(), encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^agent-transfer: error: keygrip must be 40 hexadecimal digits$/m);
+    const help = spawnSync(process.execPath, [bin, '-h'], { env: w.env(), encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: agent-transfer/);
+    spawnSync('ssh-add', ['-D'], { env: { ...process.env, SSH_AUTH_SOCK: w.sshSock } });
   });
 
   test('-h and --help print the help on stdout and exit 0', async () => {

@@ -11,10 +11,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Logger } from '../../src/cli/log.js';
+import { main as monkeysphere } from '../../src/cli/monkeysphere.js';
 import type { Asker } from '../../src/cli/prompt.js';
 import { MsError } from '../../src/errors.js';
 import { genSubkey, type SubkeyContext, subkeyToSshAgent } from '../../src/user/subkeys.js';
 import { GpgHome } from '../helpers/gpg.js';
+import { runCli } from '../helpers/run-cli.js';
 import { secureTmpDir, Sshd } from '../helpers/sshd.js';
 import { AgentWorld } from './harness.js';
 
@@ -269,5 +271,39 @@ describe('gen-subkey', () => {
     } finally {
       empty.cleanup();
     }
+  });
+});
+
+describe('through the monkeysphere command (in-process main)', () => {
+  const w = new AgentWorld();
+  let frank = '';
+  before(async () => {
+    frank = w.makeKey('Frank <frank@example.org>', 'ed25519', 'sign');
+    await w.startSshAgent();
+  });
+  after(() => w.cleanup());
+
+  const env = (extra: NodeJS.ProcessEnv = {}) => w.env({ HOME: w.home, MONKEYSPHERE_GNUPGHOME: w.home, MONKEYSPHERE_PROMPT: 'false', MONKEYSPHERE_CHECK_KEYSERVER: 'false', ...extra });
+
+  test('g makes an Ed25519 subkey, s loads it, s -d removes it; failures exit 255 as 0.43', async () => {
+    const g = await runCli(monkeysphere, ['gen-subkey', '--type', 'ed25519'], { env: env() });
+    assert.equal(g.code, 0, g.stderr);
+    const made = w.keys(frank).at(-1)!;
+    assert.deepEqual([made.type, made.algo, made.usage], ['sub', '22', 'a']);
+    const again = await runCli(monkeysphere, ['g'], { env: env() });
+    assert.equal(again.code, 255);
+    assert.match(again.stderr, /^monkeysphere: error: aborting\.$/m);
+    const s = await runCli(monkeysphere, ['s'], { env: env() });
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(w.sshAdd('-L').out.trim(), `${w.sshLine(made.fpr)} Frank <frank@example.org>`);
+    const d = await runCli(monkeysphere, ['subkey-to-ssh-agent', '-d'], { env: env() });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(w.sshAdd('-l').status, 1);
+    const noAgent = await runCli(monkeysphere, ['s'], { env: env({ SSH_AUTH_SOCK: '' }) });
+    assert.equal(noAgent.code, 255);
+    assert.match(noAgent.stderr, /^monkeysphere: error: No ssh-agent available\.$/m);
+    const badT = await runCli(monkeysphere, ['s', '-t', 'abc'], { env: env() });
+    assert.equal(badT.code, 1, 'a bad option fails each key: status 1, as 0.43');
+    assert.match(badT.stderr, /lifetime \(seconds\) must be > 0/);
   });
 });
