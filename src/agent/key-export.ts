@@ -53,11 +53,17 @@ export async function exportSecretKey(agent: AssuanClient, keygrip: string, comm
   } catch (err) {
     throw failed(err, `failed to export secret key ${keygrip}`);
   }
+  let plain: Buffer | undefined;
   try {
-    return parseAgentSecretKey(aesKeyUnwrap(kek, wrapped));
+    plain = aesKeyUnwrap(kek, wrapped);
+    // The parsed key holds copies: the plaintext S-expression is wiped below.
+    return parseAgentSecretKey(plain);
   } catch (err) {
     if (err instanceof InputError) throw new InputError('MS_AGENT_KEY_MALFORMED', `failed to unwrap secret key: ${err.message}`, { cause: err });
     if (err instanceof MsError) throw err;
     throw new InputError('MS_AGENT_KEY_MALFORMED', `failed to unwrap secret key: ${String(err)}`, { cause: err });
+  } finally {
+    plain?.fill(0);
+    kek.fill(0);
   }
 }

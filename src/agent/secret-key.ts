@@ -58,7 +58,7 @@ function rsaKey(params: Sexp[]): AgentSecretKey {
   const get = (name: string) => {
     const v = findAtom(params, name);
     if (!v || v.length === 0) throw malformed(`RSA parameter ${name} is missing`);
-    return stripZeros(v);
+    return Buffer.from(stripZeros(v));
   };
   const [n, e, d, p, q] = ['n', 'e', 'd', 'p', 'q'].map(get);
   const [N, P, Q] = [n, p, q].map(bytesToBigint);
@@ -102,7 +102,7 @@ function ecdsaKey(params: Sexp[], curveName: string): AgentSecretKey {
     throw malformed(`${curve} d is not a valid secret of the curve`);
   }
   if (!derived.equals(point)) throw malformed(`${curve} q does not belong to d`);
-  return { type: `ecdsa-sha2-${curve}`, curve, point: Buffer.from(point), d: stripZeros(d) };
+  return { type: `ecdsa-sha2-${curve}`, curve, point: Buffer.from(point), d: Buffer.from(stripZeros(d)) };
 }
 
 /**
@@ -134,6 +134,13 @@ export function sshAgentKeyFields(key: AgentSecretKey): Buffer {
     default:
       return Buffer.concat([sshString(key.type), sshString(key.curve), sshString(key.point), sshMpint(key.d)]);
   }
+}
+
+/** Overwrites the key's secret parts with zeros, once it has been handed on (best effort: the JS heap may hold copies). */
+export function wipeSecretKey(key: AgentSecretKey): void {
+  if (key.type === 'ssh-rsa') for (const b of [key.d, key.p, key.q, key.iqmp]) b.fill(0);
+  else if (key.type === 'ssh-ed25519') key.seed.fill(0);
+  else key.d.fill(0);
 }
 
 /** The public key blob (RFC 4253 §6.6) of the secret key. */

@@ -76,7 +76,13 @@ export class SshAgentClient {
    * @throws EnvironmentError (MS_AGENT_PROTOCOL), TemporaryError (MS_AGENT_TIMEOUT)
    */
   async request(message: Buffer): Promise<Buffer> {
-    await this.reader.write(Buffer.concat([sshUint32(message.length), message]));
+    const framed = Buffer.concat([sshUint32(message.length), message]);
+    try {
+      await this.reader.write(framed);
+    } finally {
+      // An ADD_IDENTITY message carries the secret key: this copy is not kept either.
+      framed.fill(0);
+    }
     const head = await this.reader.bytes(4, this.timeoutMs);
     if (head.length !== 4) throw new EnvironmentError('MS_AGENT_PROTOCOL', `failed to get 4 bytes from ssh-agent (got ${head.length})`);
     const length = head.readUInt32BE(0);
@@ -116,7 +122,13 @@ export class SshAgentClient {
     if (constraints.confirm) extra.push(Buffer.from([SSH_AGENT.CONSTRAIN_CONFIRM]));
     if (constraints.lifetime) extra.push(Buffer.from([SSH_AGENT.CONSTRAIN_LIFETIME]), sshUint32(constraints.lifetime));
     const type = extra.length > 0 ? SSH_AGENT.ADD_ID_CONSTRAINED : SSH_AGENT.ADD_IDENTITY;
-    const reply = await this.request(Buffer.concat([Buffer.from([type]), keyFields, sshString(comment), ...extra]));
+    const message = Buffer.concat([Buffer.from([type]), keyFields, sshString(comment), ...extra]);
+    let reply: Buffer;
+    try {
+      reply = await this.request(message);
+    } finally {
+      message.fill(0);
+    }
     if (reply.length !== 1 || reply[0] !== SSH_AGENT.SUCCESS) {
       throw new EnvironmentError('MS_AGENT_SSH_AGENT_REFUSED', `ssh-agent did not claim success (expected: ${SSH_AGENT.SUCCESS}; got ${reply[0]})`, {
         hints: constraints.confirm ? ['an agent that cannot ask for confirmation (no ssh-askpass) refuses keys added with -c'] : [],

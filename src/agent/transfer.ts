@@ -5,7 +5,7 @@
  */
 import { connectGpgAgent, type GpgAgentOptions, sendPinentryOptions } from './gpg-agent.js';
 import { exportSecretKey } from './key-export.js';
-import { type AgentSecretKey, sshAgentKeyFields, sshPublicBlobOf } from './secret-key.js';
+import { type AgentSecretKey, sshAgentKeyFields, sshPublicBlobOf, wipeSecretKey } from './secret-key.js';
 import { type Constraints, SshAgentClient, sshAuthSock } from './ssh-agent.js';
 
 export interface TransferRequest extends GpgAgentOptions, Constraints {
@@ -40,7 +40,13 @@ export async function transferKey(req: TransferRequest): Promise<Transferred> {
       await sendPinentryOptions(agent, req.env, req.notice);
       const key = await exportSecretKey(agent, req.keygrip, req.comment);
       const comment = req.comment ?? defaultComment(req.keygrip);
-      await ssh.addIdentity(sshAgentKeyFields(key), comment, { confirm: req.confirm, lifetime: req.lifetime });
+      const fields = sshAgentKeyFields(key);
+      try {
+        await ssh.addIdentity(fields, comment, { confirm: req.confirm, lifetime: req.lifetime });
+      } finally {
+        fields.fill(0);
+        wipeSecretKey(key);
+      }
       return { type: key.type, blob: sshPublicBlobOf(key), comment };
     } finally {
       agent.close();

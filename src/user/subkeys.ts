@@ -13,7 +13,7 @@ import type { AssuanClient } from '../agent/assuan.js';
 import { connectGpgAgent, type SecretKeyKind, secretKeygrips, sendPinentryOptions } from '../agent/gpg-agent.js';
 import { exportSecretKey } from '../agent/key-export.js';
 import { keygripOf } from '../agent/keygrip.js';
-import { sshAgentKeyFields, sshPublicBlobOf } from '../agent/secret-key.js';
+import { sshAgentKeyFields, sshPublicBlobOf, wipeSecretKey } from '../agent/secret-key.js';
 import { type Constraints, SshAgentClient, sshAuthSock } from '../agent/ssh-agent.js';
 import { parseTransferArgs } from '../agent/transfer-args.js';
 import { evaluateCerts } from '../cert/evaluate.js';
@@ -213,9 +213,15 @@ export async function subkeyToSshAgent(ctx: SubkeyContext, args: string[]): Prom
             ctx.log.info(`Identity removed: ${label}`);
           } else {
             const key = await exportSecretKey(home.agent, c.grip, label);
-            // The keygrip was computed here, not read from gpg: never add a key other than the one listed.
-            if (!sshPublicBlobOf(key).equals(blob)) throw new EnvironmentError('MS_AGENT_PROTOCOL', `gpg-agent's key for keygrip ${c.grip} is not subkey ${c.subkey.key.fpr}`);
-            await ssh.addIdentity(sshAgentKeyFields(key), label, constraints);
+            const fields = sshAgentKeyFields(key);
+            try {
+              // The keygrip was computed here, not read from gpg: never add a key other than the one listed.
+              if (!sshPublicBlobOf(key).equals(blob)) throw new EnvironmentError('MS_AGENT_PROTOCOL', `gpg-agent's key for keygrip ${c.grip} is not subkey ${c.subkey.key.fpr}`);
+              await ssh.addIdentity(fields, label, constraints);
+            } finally {
+              fields.fill(0);
+              wipeSecretKey(key);
+            }
             ctx.log.verbose(`added subkey ${c.subkey.key.fpr} to ssh-agent as "${label}"`);
           }
         } catch (err) {
