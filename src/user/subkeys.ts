@@ -7,8 +7,7 @@
  * material and looked up in gpg-agent. No gpg listing is read.
  */
 import { spawn } from 'node:child_process';
-import type { Logger } from '../cli/log.js';
-import type { Asker } from '../cli/prompt.js';
+import type { Asker, UserLog } from './ports.js';
 import type { AssuanClient } from '../agent/assuan.js';
 import { connectGpgAgent, type SecretKeyKind, secretKeygrips, sendPinentryOptions } from '../agent/gpg-agent.js';
 import { exportSecretKey } from '../agent/key-export.js';
@@ -31,7 +30,7 @@ import { Verifier } from '../verify/verifier.js';
 export interface SubkeyContext {
   env: NodeJS.ProcessEnv;
   gnupgHome: string;
-  log: Logger;
+  log: UserLog;
   prompt: boolean;
   asker: Asker;
   /** Reference time, Unix seconds. */

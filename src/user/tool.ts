@@ -6,7 +6,7 @@
  */
 import { mkdirSync, type Stats, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { UserLog } from './ports.js';
 import type { UnixTime } from '../clock.js';
 import type { Env } from '../config/config.js';
 import { EnvironmentError, errorMessage, MsError } from '../errors.js';
@@ -42,7 +42,7 @@ export class UserTool {
   constructor(
     readonly env: Env,
     readonly settings: UserSettings,
-    readonly log: Logger,
+    readonly log: UserLog,
     readonly now: UnixTime,
   ) {}
 

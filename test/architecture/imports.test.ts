@@ -33,7 +33,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   keytrans: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'ssh', 'files'],
   auth: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg'],
   host: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans'],
-  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host'],
+  // The gpg-agent and ssh-agent protocols: they know key material, not trust.
+  agent: ['errors', 'clock', 'util', 'openpgp', 'ssh'],
+  // The user's tool: the user's GnuPG home evaluated by the engine, known_hosts, keys into ssh-agent.
+  user: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'auth', 'agent'],
+  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user'],
 };
 
 /** Commands that are another command under the original's name (keytrans's translators): they only call its main. */
