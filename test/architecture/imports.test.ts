@@ -37,7 +37,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   agent: ['errors', 'clock', 'util', 'openpgp', 'ssh'],
   // The user's tool: the user's GnuPG home evaluated by the engine, known_hosts, keys into ssh-agent.
   user: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'auth', 'agent'],
-  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user'],
+  // The keyserver's service: ingest policy (verify, budget, held-aside certifications), takedowns, bulk import and dump.
+  server: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver'],
+  // The keyserver's HTTP face: HKP v1/v2, VKS, WKD, the web pages, health and metrics.
+  hkp: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver', 'server'],
+  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user', 'server', 'hkp'],
 };
 
 /** Commands that are another command under the original's name (keytrans's translators): they only call its main. */
