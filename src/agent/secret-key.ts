@@ -7,9 +7,10 @@
  */
 import { createECDH, createPrivateKey } from 'node:crypto';
 import { InputError, UnsupportedError } from '../errors.js';
-import { bigintToBytes, bytesToBigint, modInverse } from '../util/bigint.js';
 import { SSH_CURVES, type SshCurve } from '../ssh/public-key.js';
 import { sshMpint, sshString } from '../ssh/wire.js';
+import { bigintToBytes, bytesToBigint, modInverse } from '../util/bigint.js';
+import { publicKeyMaterial } from '../util/key-material.js';
 import { atomText, findAtom, findList, parseCanonicalSexp, type Sexp } from './sexp.js';
 
 export type AgentSecretKey =
@@ -79,8 +80,8 @@ function ed25519Key(params: Sexp[]): AgentSecretKey {
   const publicKey = Buffer.from(q.subarray(1));
   // The public key must be the one the seed gives: never hand ssh-agent a mismatched pair.
   const derived = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, d]), format: 'der', type: 'pkcs8' });
-  const x = Buffer.from(derived.export({ format: 'jwk' }).x ?? '', 'base64url');
-  if (!x.equals(publicKey)) throw malformed('Ed25519 q does not belong to d');
+  const material = publicKeyMaterial(derived);
+  if (material.type !== 'ed25519' || !material.a.equals(publicKey)) throw malformed('Ed25519 q does not belong to d');
   return { type: 'ssh-ed25519', publicKey, seed: Buffer.from(d) };
 }
 
