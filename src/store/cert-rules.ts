@@ -103,3 +103,15 @@ export function keyIdRanges(id: string): { keyId: [string, string]; fpr: [string
   const keyIdPrefix = hexId.length === 16 || hexId.length === 8 ? prefix : 'G';
   return { keyId: [keyIdPrefix, `${keyIdPrefix}G`], fpr: [prefix, `${prefix}G`] };
 }
+
+/** (key ID, fingerprint) pairs without duplicates, ordered by key ID then fingerprint (`CertStore.primariesByKeyId`). */
+export function sortKeyIdPairs<T extends { keyId: string; fpr: string }>(pairs: T[]): T[] {
+  const seen = new Set<string>();
+  const out = pairs.filter((p) => {
+    const k = `${p.keyId}:${p.fpr}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  return out.sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : a.fpr < b.fpr ? -1 : a.fpr > b.fpr ? 1 : 0));
+}

@@ -106,6 +106,13 @@ export interface CertStore {
    * @throws InputError (MS_STORE_KEYID) when `id` is not 8 to 64 hex digits.
    */
   byKeyId(id: string): Promise<StoredCert[]>;
+  /**
+   * Which of these key IDs (16 hex digits each; others are ignored) belong to the primary key of
+   * a stored certificate: one pair per (key ID, certificate), ordered by key ID then fingerprint.
+   * Subkeys MUST NOT match. For resolving many issuers at once: a flooded certificate names
+   * thousands, nearly all unknown.
+   */
+  primariesByKeyId(keyIds: readonly string[]): Promise<Array<{ keyId: KeyId; fpr: Fingerprint }>>;
   /** Certificates that carry a user ID packet whose UTF-8 text is exactly `text` (case-sensitive). */
   byExactUserId(text: string): Promise<StoredCert[]>;
   /**
@@ -241,6 +248,50 @@ export interface DerivedTables {
   replace(name: string, stamp: string, seq: number, rows: ReadonlyArray<readonly [key: string, value: string]>): Promise<boolean>;
 }
 
+/**
+ * A third-party certification held aside by a keyserver: its issuer's key is not stored, so it
+ * cannot be verified, and it is not served; it waits for the issuer's key (src/server/).
+ */
+export interface HeldCertification {
+  /** The certified certificate. */
+  target: Fingerprint;
+  /** The issuer's key ID, as the signature names it (from its issuer fingerprint when it has one). */
+  issuer: KeyId;
+  /** The user ID or user attribute packet it certifies: header and body, as received. */
+  component: Buffer;
+  /** The signature packet: header and body, as received. */
+  sig: Buffer;
+  /** The signature's creation time. */
+  created: UnixTime;
+  /** When it was first held. */
+  held: UnixTime;
+}
+
+/**
+ * Certifications held aside, by target and by issuer. Bounded per target: a flood of
+ * certifications by unknown issuers MUST NOT grow the store without limit. A held
+ * certification is identified by its target and its exact signature packet bytes.
+ */
+export interface HeldCertifications {
+  /**
+   * Holds these certifications; one already held (same target and signature bytes) keeps its
+   * first `held` time. Afterwards each target touched MUST hold at most `maxPerTarget`: the
+   * newest by `created`, ties broken by signature bytes (bytewise ascending), the others are
+   * removed. Returns how many of the given ones are held after the call.
+   */
+  hold(items: readonly HeldCertification[], maxPerTarget: number): Promise<number>;
+  /** Those made by any of these key IDs (16 hex), ordered by target, then newest first, then signature bytes. */
+  byIssuer(keyIds: readonly string[]): Promise<HeldCertification[]>;
+  /** Those held on `target`, newest first (ties by signature bytes). */
+  of(target: string): Promise<HeldCertification[]>;
+  /** How many are held on `target`. */
+  count(target: string): Promise<number>;
+  /** Removes these (by target and signature bytes); returns how many were held. */
+  remove(items: ReadonlyArray<{ target: string; sig: Buffer }>): Promise<number>;
+  /** Removes all held on `target` (its certificate was deleted); returns how many. */
+  removeTarget(target: string): Promise<number>;
+}
+
 /** One database, all roles. */
 export interface Store {
   readonly certs: CertStore;
@@ -252,6 +303,7 @@ export interface Store {
   readonly derived: DerivedTables;
   readonly snapshots: SnapshotStore;
   readonly verifications: VerificationCache;
+  readonly held: HeldCertifications;
   /** Opened without write access: reads work, writes throw MS_STORE_READONLY, caches keep nothing. */
   readonly readonly: boolean;
   /** A description for messages: the file path, or the database URL without its password. */

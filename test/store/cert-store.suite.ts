@@ -104,6 +104,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         get: (fpr) => c.get(fpr),
         getMany: (fprs) => c.getMany(fprs),
         byKeyId: (id) => c.byKeyId(id),
+        primariesByKeyId: (ids) => c.primariesByKeyId(ids),
         byExactUserId: (text) => c.byExactUserId(text),
         all: () => c.all(),
         delete: (fpr, now) => c.delete(fpr, now),

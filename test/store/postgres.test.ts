@@ -17,6 +17,7 @@ import { PostgresStore, SCHEMA_VERSION } from '../../src/store/postgres/index.js
 import { NOW as AUTH_NOW, Person } from '../auth/pki.js';
 import { PostgresServer } from '../helpers/postgres.js';
 import { fixture, INDEX, NOW, publicBytes, storeSuite } from './cert-store.suite.js';
+import { keyserverSuite } from './held.suite.js';
 
 const server = new PostgresServer();
 before(() => server.start());
@@ -28,6 +29,11 @@ storeSuite('postgresql', async () => PostgresStore.open(await server.database())
     await store.close();
     return PostgresStore.open(url, { readonly: true });
   },
+});
+keyserverSuite('postgresql', async () => PostgresStore.open(await server.database()), async (store) => {
+  const url = (store as PostgresStore).database.url;
+  await store.close();
+  return PostgresStore.open(url, { readonly: true });
 });
 
 describe('PostgresStore', () => {

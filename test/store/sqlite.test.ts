@@ -16,6 +16,7 @@ import { EnvironmentError, TemporaryError } from '../../src/errors.js';
 import { writeCerts } from '../../src/openpgp/cert.js';
 import { SCHEMA_VERSION, SNAPSHOTS_KEPT, SqliteCertStore, SqliteDatabase, SqliteMetaStore, SqliteStore, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
 import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite, syntheticCerts } from './cert-store.suite.js';
+import { keyserverSuite } from './held.suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ms-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -27,6 +28,10 @@ storeSuite('sqlite', () => SqliteStore.open(freshPath()), {
     await store.close();
     return SqliteStore.open(store.location, { readonly: true });
   },
+});
+keyserverSuite('sqlite', () => SqliteStore.open(freshPath()), async (store) => {
+  await store.close();
+  return SqliteStore.open(store.location, { readonly: true });
 });
 
 const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;

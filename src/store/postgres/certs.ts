@@ -6,9 +6,9 @@
  */
 import type pg from 'pg';
 import type { Cert } from '../../openpgp/cert.js';
-import { asFingerprint, type Fingerprint } from '../../openpgp/fingerprint.js';
+import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
-import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, storedBytes } from '../cert-rules.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
 import { type Derived, deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { PostgresDatabase, Queryable } from './database.js';
@@ -146,6 +146,18 @@ export class PostgresCertStore implements CertStore {
       [...keyId, ...fpr],
     );
     return rows.map(storedCert);
+  }
+
+  async primariesByKeyId(keyIds: readonly string[]): Promise<Array<{ keyId: KeyId; fpr: Fingerprint }>> {
+    const wanted = [...new Set(keyIds.map((k) => k.toUpperCase()).filter((k) => /^[0-9A-F]{16}$/.test(k)))].map(reverse);
+    if (wanted.length === 0) return [];
+    const rows = await this.database.query<{ rkeyid: string; rfpr: string; fpr: string }>(
+      'cannot look up key IDs',
+      'SELECT k.rkeyid AS rkeyid, k.rfpr AS rfpr, c.fpr AS fpr FROM cert_keys k JOIN certs c ON c.id = k.cert_id WHERE k.rkeyid = ANY($1::text[])',
+      [wanted],
+    );
+    // The primary key's row: its reversed fingerprint is the certificate's.
+    return sortKeyIdPairs(rows.filter((r) => r.rfpr === reverse(r.fpr)).map((r) => ({ keyId: reverse(r.rkeyid) as KeyId, fpr: asFingerprint(r.fpr) })));
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {

@@ -12,6 +12,7 @@ import { PostgresCertStore, PostgresDigestIndex } from './certs.js';
 import { PostgresSnapshotStore, PostgresVerificationCache } from './caches.js';
 import { PostgresDatabase } from './database.js';
 import { PostgresChangeFeed, PostgresDerivedTables } from './feed.js';
+import { PostgresHeldCertifications } from './held.js';
 import { PostgresMetaStore } from './meta.js';
 import { migrate } from './migrations.js';
 import { PostgresUserIdSearch } from './search.js';
@@ -29,6 +30,7 @@ export class PostgresStore implements Store {
   readonly derived: PostgresDerivedTables;
   readonly snapshots: PostgresSnapshotStore;
   readonly verifications: PostgresVerificationCache;
+  readonly held: PostgresHeldCertifications;
 
   private constructor(readonly database: PostgresDatabase) {
     this.certs = new PostgresCertStore(database);
@@ -40,6 +42,7 @@ export class PostgresStore implements Store {
     this.derived = new PostgresDerivedTables(database);
     this.snapshots = new PostgresSnapshotStore(database);
     this.verifications = new PostgresVerificationCache(database);
+    this.held = new PostgresHeldCertifications(database);
   }
 
   /**

@@ -11,6 +11,7 @@
  *   the certification index; the change feed with its high-water mark in `feed` (gapless and
  *   transactional, unlike a sequence); meta; derived tables and stamps; snapshots; the
  *   verification cache.
+ * - 2: a keyserver's held-aside certifications (`HeldCertifications`).
  */
 import type pg from 'pg';
 import { EnvironmentError } from '../../errors.js';
@@ -107,11 +108,29 @@ async function trigramIndex(c: pg.PoolClient): Promise<void> {
   }
 }
 
+/** 2: a keyserver's certifications held aside (as SQLite's schema 3). */
+const V2 = `
+  CREATE TABLE held_certifications (
+    target text COLLATE "C" NOT NULL,
+    sig_hash bytea NOT NULL,
+    issuer text COLLATE "C" NOT NULL,
+    component bytea NOT NULL,
+    sig bytea NOT NULL,
+    created bigint NOT NULL,
+    held bigint NOT NULL,
+    PRIMARY KEY (target, sig_hash)
+  );
+  CREATE INDEX held_certifications_issuer ON held_certifications (issuer);
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
 const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   async (c) => {
     await c.query(V1);
     await trigramIndex(c);
+  },
+  async (c) => {
+    await c.query(V2);
   },
 ];
 

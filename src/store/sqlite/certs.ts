@@ -6,10 +6,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { Cert } from '../../openpgp/cert.js';
-import { asFingerprint, type Fingerprint } from '../../openpgp/fingerprint.js';
+import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
-import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, storedBytes } from '../cert-rules.js';
-import { deriveIndexes } from '../derive.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
+import { deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 import { CHUNK, padded } from './chunks.js';
@@ -37,6 +37,7 @@ export class SqliteCertStore implements CertStore {
   private readonly s;
   private readonly indexer: Indexer;
   private readonly byFprs = new Map<number, Database.Statement<string[], CertRow>>();
+  private readonly byKeyIds = new Map<number, Database.Statement<string[], { rkeyid: string; rfpr: string; fpr: string }>>();
 
   constructor(readonly database: SqliteDatabase) {
     const db = database.db;
@@ -146,6 +147,32 @@ export class SqliteCertStore implements CertStore {
   async byKeyId(id: string): Promise<StoredCert[]> {
     const { keyId, fpr } = keyIdRanges(id);
     return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1]).map(storedCert));
+  }
+
+  private keyIdStatement(n: number): Database.Statement<string[], { rkeyid: string; rfpr: string; fpr: string }> {
+    let st = this.byKeyIds.get(n);
+    if (!st) {
+      st = this.database.db.prepare(
+        `SELECT k.rkeyid AS rkeyid, k.rfpr AS rfpr, c.fpr AS fpr FROM cert_keys k JOIN certs c ON c.id = k.cert_id WHERE k.rkeyid IN (${new Array(n).fill('?').join(',')})`,
+      );
+      this.byKeyIds.set(n, st);
+    }
+    return st;
+  }
+
+  async primariesByKeyId(keyIds: readonly string[]): Promise<Array<{ keyId: KeyId; fpr: Fingerprint }>> {
+    const wanted = [...new Set(keyIds.map((k) => k.toUpperCase()).filter((k) => /^[0-9A-F]{16}$/.test(k)))].map(reverse);
+    const out: Array<{ keyId: KeyId; fpr: Fingerprint }> = [];
+    this.database.read('cannot look up key IDs', () => {
+      for (let i = 0; i < wanted.length; i += CHUNK) {
+        const chunk = padded(wanted.slice(i, i + CHUNK));
+        for (const row of this.keyIdStatement(chunk.length).all(...chunk)) {
+          // The primary key's row: its reversed fingerprint is the certificate's.
+          if (row.rfpr === reverse(row.fpr)) out.push({ keyId: reverse(row.rkeyid) as KeyId, fpr: asFingerprint(row.fpr) });
+        }
+      }
+    });
+    return sortKeyIdPairs(out);
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {

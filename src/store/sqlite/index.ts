@@ -11,6 +11,7 @@ import { SqliteCertStore, SqliteDigestIndex } from './certs.js';
 import { SqliteChangeFeed } from './changes.js';
 import { SqliteDatabase, type SqliteOptions } from './database.js';
 import { SqliteDerivedTables } from './derived.js';
+import { SqliteHeldCertifications } from './held.js';
 import { SqliteCertificationIndex } from './indexes.js';
 import { SqliteMetaStore } from './meta.js';
 import { SqliteUserIdSearch } from './search.js';
@@ -21,6 +22,7 @@ export { SCHEMA_VERSION, SqliteDatabase, type SqliteOptions } from './database.j
 export { SqliteCertStore, SqliteDigestIndex } from './certs.js';
 export { SqliteChangeFeed } from './changes.js';
 export { SqliteDerivedTables } from './derived.js';
+export { SqliteHeldCertifications } from './held.js';
 export { SqliteCertificationIndex } from './indexes.js';
 export { SqliteMetaStore } from './meta.js';
 export { SqliteUserIdSearch } from './search.js';
@@ -42,6 +44,7 @@ export class SqliteStore implements Store {
   #derived?: SqliteDerivedTables;
   #snapshots?: SqliteSnapshotStore;
   #verifications?: SqliteVerificationCache;
+  #held?: SqliteHeldCertifications;
 
   /** The roles on an open database (which the store then owns: `close` closes it). */
   constructor(readonly database: SqliteDatabase) {}
@@ -89,6 +92,11 @@ export class SqliteStore implements Store {
   get verifications(): SqliteVerificationCache {
     this.#verifications ??= new SqliteVerificationCache(this.database);
     return this.#verifications;
+  }
+
+  get held(): SqliteHeldCertifications {
+    this.#held ??= new SqliteHeldCertifications(this.database);
+    return this.#held;
   }
 
   /**

@@ -13,6 +13,7 @@
  *   only the store writes its tables. That module's own `auth_*` tables go too: their one
  *   lasting value, the trust core's fingerprint, moves to meta (`auth.core`), and the
  *   precomputed bindings are recomputed at the next lookup.
+ * - 3: a keyserver's held-aside certifications (`HeldCertifications`).
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -206,8 +207,26 @@ function digestOfUnparseable(data: Buffer): Buffer {
   }
 }
 
+/**
+ * 3: a keyserver's certifications held aside (issuer unknown, not served), by target and by
+ * issuer; identified by target and the SHA-256 of the signature packet.
+ */
+const V3 = `
+  CREATE TABLE held_certifications (
+    target TEXT NOT NULL,
+    sig_hash BLOB NOT NULL,
+    issuer TEXT NOT NULL,
+    component BLOB NOT NULL,
+    sig BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    PRIMARY KEY (target, sig_hash)
+  ) WITHOUT ROWID;
+  CREATE INDEX held_certifications_issuer ON held_certifications(issuer);
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2];
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3)];
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
