@@ -1,0 +1,347 @@
+/**
+ * What the key page and the result list show of stored certificates, evaluated at a reference
+ * time (src/cert/evaluate.ts): the primary key's state, user IDs with their certifications
+ * (issuer, whether it verified against an issuer the server holds, whether the key holder
+ * attested it), subkeys with capabilities. Signatures are checked through the store's shared
+ * verification cache. Every list is bounded, so a flooded certificate costs a fixed amount.
+ * No HTML here: pages.ts renders these views.
+ */
+import { evaluateCerts } from '../../cert/evaluate.js';
+import type { Certification, EvaluatedCert, Revocation, Status, UserIdState } from '../../cert/types.js';
+import type { UnixTime } from '../../clock.js';
+import { Keyring } from '../../keyring/keyring.js';
+import type { Cert, SigEntry } from '../../openpgp/cert.js';
+import { keyIdOf } from '../../openpgp/fingerprint.js';
+import type { KeyPacket } from '../../openpgp/key-packet.js';
+import { type Signature, SigType } from '../../openpgp/signature.js';
+import type { StoredCert, Store } from '../../store/types.js';
+import { Verifier } from '../../verify/verifier.js';
+import { algorithmLabel, attestationDigest, capabilities } from './describe.js';
+
+/** The bounds of one key page. */
+export interface KeyViewLimits {
+  /** Third-party signatures per user ID that are looked at (issuer looked up, verified); the rest are counted. */
+  examinedPerUserId: number;
+  /** Certifications listed per user ID; the rest are counted. */
+  shownPerUserId: number;
+  /** User IDs and attributes listed. */
+  userIds: number;
+  subkeys: number;
+  /** Distinct issuers looked up in the store. */
+  issuerLookups: number;
+}
+
+export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
+  examinedPerUserId: 1000,
+  shownPerUserId: 50,
+  userIds: 100,
+  subkeys: 100,
+  issuerLookups: 500,
+});
+
+export interface KeyInfo {
+  fpr: string;
+  keyId: string;
+  version: number;
+  algorithm: string;
+  created: UnixTime;
+}
+
+export interface CertificationView {
+  /** The issuer's key ID as the signature names it. */
+  issuerKeyId: string;
+  /** The issuer's fingerprint when the server holds the issuer (or the signature names it). */
+  issuerFpr?: string;
+  /** Whether the issuer's certificate is on this server. */
+  issuerOnServer: boolean;
+  /** The issuer's primary user ID, when the server holds the issuer. */
+  issuerName?: string;
+  /** The issuer's own state (revoked or expired issuers are flagged). */
+  issuerStatus?: Status;
+  type: number;
+  created: UnixTime;
+  expires?: UnixTime;
+  /** Verification outcome (src/cert/types.ts SigOutcome): `good` means it verified and policy accepts it. */
+  outcome: Certification['outcome'];
+  reason?: string;
+  /** Listed by the key holder's newest valid attestation (first-party attested, 1PA3PC). */
+  attested: boolean;
+  /** Withdrawn by a later verified certification revocation from the same issuer. */
+  revokedByIssuer: boolean;
+  trust?: { level: number; amount: number };
+  regexes: string[];
+  exportable: boolean;
+}
+
+export interface UserIdView {
+  kind: 'userid' | 'attribute';
+  /** The user ID text; empty for attributes. */
+  text: string;
+  /** Size of an attribute (a photo, usually), in bytes. */
+  size: number;
+  status: Status;
+  primary: boolean;
+  selfSigned?: UnixTime;
+  expires?: UnixTime;
+  revocation?: Revocation;
+  certifications: CertificationView[];
+  /** Third-party signatures on this user ID, all of them. */
+  certificationCount: number;
+  /** Verified third-party certifications among those examined. */
+  verifiedCount: number;
+  attestedCount: number;
+  /** Third-party signatures not examined (beyond the bound). */
+  notExamined: number;
+}
+
+export interface SubkeyView extends KeyInfo {
+  status: Status;
+  capabilities: string[];
+  expires?: UnixTime;
+  revocation?: Revocation;
+  problems: string[];
+}
+
+export interface KeyView extends KeyInfo {
+  status: Status;
+  expires?: UnixTime;
+  revocation?: Revocation;
+  capabilities: string[];
+  problems: string[];
+  userIds: UserIdView[];
+  userIdsHidden: number;
+  subkeys: SubkeyView[];
+  subkeysHidden: number;
+  /** The stored certificate's size in bytes, and when the server first and last stored it. */
+  size: number;
+  stored: { created: UnixTime; updated: UnixTime };
+  now: UnixTime;
+}
+
+/** A row of the result list. */
+export interface SummaryView extends KeyInfo {
+  status: Status;
+  expires?: UnixTime;
+  /** User ID texts, primary first; bound ones before unbound. */
+  userIds: Array<{ text: string; status: Status; primary: boolean }>;
+  userIdsHidden: number;
+  subkeyCount: number;
+}
+
+export function keyInfo(key: KeyPacket): KeyInfo {
+  return { fpr: key.fpr, keyId: key.keyId, version: key.version, algorithm: algorithmLabel(key), created: key.created };
+}
+
+const isThirdPartyType = (t: number) => (t >= SigType.GenericCert && t <= SigType.PositiveCert) || t === SigType.CertRevocation;
+
+function issuedBy(sig: Signature, key: KeyPacket): boolean {
+  return sig.issuerFingerprints.length > 0 ? sig.issuerFingerprints.includes(key.fpr) : sig.issuerKeyIds.includes(key.keyId);
+}
+
+/**
+ * The certificate with at most `examined` third-party signatures per user ID (self-signatures
+ * all kept: they decide validity), and how many were left out per user ID.
+ */
+function trimmed(cert: Cert, examined: number): { cert: Cert; left: Map<object, number>; total: Map<object, number> } {
+  const left = new Map<object, number>();
+  const total = new Map<object, number>();
+  const users = cert.users.map((u) => {
+    const kept: SigEntry[] = [];
+    let third = 0;
+    for (const e of u.signatures) {
+      if (!e.sig) continue;
+      if (issuedBy(e.sig, cert.primary) || !isThirdPartyType(e.sig.type)) kept.push(e);
+      else if (third++ < examined) kept.push(e);
+    }
+    const out = { ...u, signatures: kept };
+    left.set(u.packet, Math.max(0, third - examined));
+    total.set(u.packet, third);
+    return out;
+  });
+  return { cert: { ...cert, users }, left, total };
+}
+
+/** Issuers (and designated revokers) named in the certificate, by fingerprint and by bare key ID. */
+function namedIssuers(cert: Cert): { fprs: Set<string>; keyIds: Set<string> } {
+  const fprs = new Set<string>();
+  const keyIds = new Set<string>();
+  for (const u of cert.users) {
+    for (const e of u.signatures) {
+      const sig = e.sig;
+      if (!sig || issuedBy(sig, cert.primary) || !isThirdPartyType(sig.type)) continue;
+      if (sig.issuerFingerprints.length > 0) for (const f of sig.issuerFingerprints) fprs.add(f);
+      else for (const k of sig.issuerKeyIds) keyIds.add(k);
+    }
+  }
+  for (const e of cert.directSigs) for (const rk of e.sig?.revocationKeys ?? []) fprs.add(rk.fingerprint);
+  fprs.delete(cert.primary.fpr);
+  keyIds.delete(cert.primary.keyId);
+  return { fprs, keyIds };
+}
+
+/** The issuers' certificates the store holds, at most `limit` lookups. */
+async function loadIssuers(store: Store, named: { fprs: Set<string>; keyIds: Set<string> }, limit: number): Promise<Cert[]> {
+  const fprs = [...named.fprs].slice(0, limit);
+  const found = new Map<string, Cert>();
+  for (let i = 0; i < fprs.length; i += 100) {
+    for (const sc of await store.certs.getMany(fprs.slice(i, i + 100))) found.set(sc.fpr, sc.cert);
+  }
+  const keyIds = [...named.keyIds].slice(0, Math.max(0, limit - fprs.length));
+  for (const id of keyIds) {
+    for (const sc of await store.certs.byKeyId(id)) if (sc.cert.primary.keyId === id) found.set(sc.fpr, sc.cert);
+  }
+  return [...found.values()];
+}
+
+function primaryUserIdText(ev: EvaluatedCert): string | undefined {
+  return (ev.userIds.find((u) => u.primary && u.component.kind === 'userid') ?? ev.userIds.find((u) => u.component.kind === 'userid'))?.text;
+}
+
+/** Digests the user ID's newest valid attestation lists, checked with each hash its attestations use. */
+function attestedSet(state: UserIdState): { digests: Set<string>; hashes: number[] } {
+  const digests = new Set(state.attested);
+  const hashes = new Set<number>();
+  if (digests.size > 0) for (const e of state.component.signatures) if (e.sig?.type === SigType.Attestation) hashes.add(e.sig.hashAlgorithm);
+  return { digests, hashes: [...hashes] };
+}
+
+function isAttested(sig: Signature, att: { digests: Set<string>; hashes: number[] }): boolean {
+  if (att.digests.size === 0) return false;
+  return att.hashes.some((h) => {
+    const d = attestationDigest(sig, h);
+    return d !== undefined && att.digests.has(d.toString('hex'));
+  });
+}
+
+/** Rank for listing: verified and attested first, then verified, attested, unknown issuer, the rest. */
+function rank(c: CertificationView): number {
+  if (c.outcome === 'good') return c.attested ? 0 : 1;
+  if (c.attested) return 2;
+  if (c.outcome === 'no-key') return 3;
+  return 4;
+}
+
+function userIdOrder(u: UserIdView): number {
+  if (u.primary) return 0;
+  if (u.kind === 'userid') return u.status === 'valid' ? 1 : 2;
+  return 3;
+}
+
+/**
+ * The key page of a stored certificate at `now`. Looks up issuers in the store (bounded),
+ * verifies what can be verified through `store.verifications`, and never throws for what a
+ * certificate holds: a bad signature is an answer shown on the page.
+ */
+export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTime, limits: KeyViewLimits = DEFAULT_KEY_VIEW_LIMITS): Promise<KeyView> {
+  const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId);
+  const issuers = await loadIssuers(store, namedIssuers(cert), limits.issuerLookups);
+  const keyring = new Keyring([cert, ...issuers]);
+  const verifier = new Verifier({ cache: store.verifications });
+  const [ev] = await evaluateCerts([cert], keyring, { now, verifier });
+  const issuerStates = new Map<string, EvaluatedCert>();
+  if (issuers.length > 0) {
+    for (const iev of await evaluateCerts(issuers, keyring, { now, verifier, certifications: false, subkeys: false })) issuerStates.set(iev.fpr, iev);
+  }
+
+  const userIds: UserIdView[] = ev.userIds.map((state) => {
+    const att = attestedSet(state);
+    // A later verified revocation by the same issuer withdraws its certifications (RFC 9580 §5.2.1.14).
+    const revokedAt = new Map<string, number>();
+    for (const c of state.certifications) {
+      if (c.type === SigType.CertRevocation && c.outcome === 'good' && c.issuer) revokedAt.set(c.issuer, Math.max(revokedAt.get(c.issuer) ?? 0, c.created));
+    }
+    const views = state.certifications.map((c): CertificationView => {
+      const issuerEv = c.issuer ? issuerStates.get(c.issuer) : undefined;
+      const named = c.sig.issuerFingerprints[0];
+      return {
+        issuerKeyId: c.issuerKeyId || (named ? keyIdOf(named) : ''),
+        issuerFpr: c.issuer ?? named,
+        issuerOnServer: issuerEv !== undefined,
+        issuerName: issuerEv ? primaryUserIdText(issuerEv) : undefined,
+        issuerStatus: issuerEv?.primary.status,
+        type: c.type,
+        created: c.created,
+        expires: c.expires,
+        outcome: c.outcome,
+        reason: c.policyReason,
+        attested: isAttested(c.sig, att),
+        revokedByIssuer: c.type !== SigType.CertRevocation && c.issuer !== undefined && (revokedAt.get(c.issuer) ?? -1) >= c.created,
+        trust: c.trust,
+        regexes: c.regexes,
+        exportable: c.exportable,
+      };
+    });
+    views.sort((a, b) => rank(a) - rank(b) || b.created - a.created);
+    const component = state.component;
+    return {
+      kind: component.kind,
+      text: component.kind === 'userid' ? state.text : '',
+      size: component.packet.body.length,
+      status: state.status,
+      primary: state.primary,
+      selfSigned: state.selfSig?.created,
+      expires: state.expires,
+      revocation: state.revocation,
+      certifications: views.slice(0, limits.shownPerUserId),
+      certificationCount: total.get(component.packet) ?? views.length,
+      verifiedCount: views.filter((v) => v.outcome === 'good').length,
+      attestedCount: views.filter((v) => v.attested).length,
+      notExamined: left.get(component.packet) ?? 0,
+    };
+  });
+  userIds.sort((a, b) => userIdOrder(a) - userIdOrder(b));
+
+  const subkeys: SubkeyView[] = ev.subkeys.map((s) => ({
+    ...keyInfo(s.key),
+    status: s.status,
+    capabilities: capabilities(s.flags),
+    expires: s.expires,
+    revocation: s.revocation,
+    problems: s.problems,
+  }));
+
+  return {
+    ...keyInfo(ev.cert.primary),
+    status: ev.primary.status,
+    expires: ev.primary.expires,
+    revocation: ev.primary.revocation,
+    capabilities: capabilities(ev.primary.flags),
+    problems: ev.primary.problems,
+    userIds: userIds.slice(0, limits.userIds),
+    userIdsHidden: Math.max(0, userIds.length - limits.userIds),
+    subkeys: subkeys.slice(0, limits.subkeys),
+    subkeysHidden: Math.max(0, subkeys.length - limits.subkeys),
+    size: stored.bytes.length,
+    stored: { created: stored.created, updated: stored.updated },
+    now,
+  };
+}
+
+/** How many user IDs a result row lists. */
+export const SUMMARY_USER_IDS = 10;
+
+/**
+ * Result-list rows for stored certificates at `now`: self-signatures only (third-party
+ * certifications are left unchecked), so a page of results costs little.
+ */
+export async function buildSummaries(store: Store, stored: StoredCert[], now: UnixTime): Promise<SummaryView[]> {
+  if (stored.length === 0) return [];
+  // Third-party signatures play no part in a summary: leave them out before evaluating.
+  const certs = stored.map((sc) => trimmed(sc.cert, 0).cert);
+  const verifier = new Verifier({ cache: store.verifications });
+  const evs = await evaluateCerts(certs, new Keyring(certs), { now, verifier, certifications: false });
+  return evs.map((ev) => {
+    const uids = ev.userIds
+      .filter((u) => u.component.kind === 'userid')
+      .map((u) => ({ text: u.text, status: u.status, primary: u.primary }))
+      .sort((a, b) => Number(b.primary) - Number(a.primary) || Number(b.status === 'valid') - Number(a.status === 'valid'));
+    return {
+      ...keyInfo(ev.cert.primary),
+      status: ev.primary.status,
+      expires: ev.primary.expires,
+      userIds: uids.slice(0, SUMMARY_USER_IDS),
+      userIdsHidden: Math.max(0, uids.length - SUMMARY_USER_IDS),
+      subkeyCount: ev.subkeys.length,
+    };
+  });
+}

@@ -1,0 +1,374 @@
+/**
+ * The pages, as pure functions from views to HTML: the layout (search box in every page),
+ * home, results, key page, upload form and report, stats, and errors. Every value from a
+ * certificate or a request goes through `html` (escaped) or `showText` (escaped, hidden
+ * characters shown); nothing here reads the store or the clock.
+ */
+import type { Revocation, Status } from '../../cert/types.js';
+import { isoDate, toDate, type UnixTime } from '../../clock.js';
+import { formatFingerprint } from '../../openpgp/fingerprint.js';
+import { SCRIPT, STYLE } from './assets.js';
+import type { CertOutcome, SubmitReport } from './contract.js';
+import { signatureClass } from './describe.js';
+import { codePointLabel, hasHiddenCharacters, html, mixedScripts, queryValue, raw, type SafeHtml, showText } from './html.js';
+import type { CertificationView, KeyView, SubkeyView, SummaryView, UserIdView } from './key-view.js';
+import { describeQuery, type Query } from './query.js';
+
+export const SITE_NAME = 'Monkeysphere keyserver';
+
+export interface LayoutOptions {
+  title: string;
+  /** The query to show in the search box. */
+  query?: string;
+  /** Put the focus in the search box (the home page). */
+  focusSearch?: boolean;
+}
+
+/** The page shell: head, navigation, the search box, main content, footer. */
+export function layout(opts: LayoutOptions, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${opts.title} · ${SITE_NAME}</title>
+<link rel="stylesheet" href="${STYLE.href}">
+<script src="${SCRIPT.href}" defer></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header>
+<nav aria-label="Site">
+<a class="home" href="/">${SITE_NAME}</a>
+<a href="/upload">Upload a key</a>
+<a href="/stats">Statistics</a>
+</nav>
+<form class="search" role="search" action="/search" method="get">
+<label for="q">Search keys</label>
+<input id="q" name="q" type="search" value="${opts.query ?? ''}" maxlength="512" autocomplete="off" spellcheck="false" ${opts.focusSearch ? raw(' aria-describedby="q-help" autofocus') : ''}>
+<button type="submit">Search</button>
+<output id="q-hint" class="hint" for="q" aria-live="polite"></output>
+</form>
+</header>
+<main id="main">
+${body}
+</main>
+<footer>
+<p>This keyserver checks that what it stores is self-consistent: every signature on a certificate is verified, and third-party certifications are published only when their issuer is known here or the key holder attested them. It does not check who owns a key: trust comes from the web of trust.</p>
+</footer>
+</body>
+</html>
+`.value;
+}
+
+const STATUS_CLASS: Readonly<Record<Status, string>> = { valid: 'ok', expired: 'warn', revoked: 'bad', invalid: 'bad' };
+
+function badge(text: string, cls: string, title?: string): SafeHtml {
+  return title ? html`<span class="badge ${cls}" title="${title}">${text}</span>` : html`<span class="badge ${cls}">${text}</span>`;
+}
+
+function statusBadge(status: Status, what = ''): SafeHtml {
+  return badge(status === 'invalid' ? 'not bound' : status, STATUS_CLASS[status], what ? `${what} is ${status}` : undefined);
+}
+
+function time(t: UnixTime | undefined): SafeHtml {
+  if (t === undefined) return html`<span class="muted">never</span>`;
+  return html`<time datetime="${toDate(t).toISOString()}">${isoDate(t)}</time>`;
+}
+
+function fingerprint(fpr: string): SafeHtml {
+  return html`<code class="fpr">${formatFingerprint(fpr)}</code>`;
+}
+
+function keyLink(fpr: string, label: SafeHtml | string): SafeHtml {
+  return html`<a href="/key/${fpr}">${label}</a>`;
+}
+
+/** Badges that warn about a user ID's text: hidden characters, mixed scripts. */
+function textWarnings(text: string): SafeHtml[] {
+  const out: SafeHtml[] = [];
+  const mixed = mixedScripts(text);
+  if (mixed.length > 0) out.push(badge(`mixed scripts: ${mixed.join(' + ')}`, 'warn', 'letters from scripts that look alike are mixed in one word: check it character by character'));
+  if (hasHiddenCharacters(text)) out.push(badge('hidden characters', 'warn', 'invisible or control characters, shown as U+XXXX marks'));
+  return out;
+}
+
+/** A user ID as shown: visible marks for hidden characters, warnings, and the non-ASCII code points on hover. */
+function userIdText(text: string): SafeHtml {
+  const nonAscii = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e))];
+  const title = nonAscii.length > 0 ? `non-ASCII characters: ${nonAscii.map((c) => codePointLabel(c.codePointAt(0)!)).join(' ')}` : undefined;
+  const shown = title ? html`<span class="uid-text" title="${title}">${showText(text)}</span>` : html`<span class="uid-text">${showText(text)}</span>`;
+  return html`${shown}${textWarnings(text)}`;
+}
+
+function revocationNote(r: Revocation | undefined): SafeHtml | string {
+  if (!r) return '';
+  const reason = r.reason && (r.reason.text || r.reason.code) ? html`: ${showText(r.reason.text || `reason ${r.reason.code}`)}` : '';
+  return html`<span class="muted">revoked ${time(r.time)}${reason}</span>`;
+}
+
+export function homePage(): string {
+  return layout(
+    { title: 'Search', focusSearch: true },
+    html`<h1>Find an OpenPGP key</h1>
+<p id="q-help">Search by e-mail address (<code>alice@example.org</code>), by name or any text in a user ID, by key ID (<code>0x0123456789ABCDEF</code>), by fingerprint, or by the host an SSH server publishes its key for (<code>ssh://host.example.org</code>). Start with <code>=</code> to match a user ID exactly.</p>
+<p>Keys are also served to OpenPGP software over HKP (<code>/pks/lookup</code>), as <code>gpg --keyserver</code> uses it.</p>`,
+  );
+}
+
+export interface ResultsModel {
+  input: string;
+  query: Query;
+  rows: SummaryView[];
+  more: boolean;
+  limit: number;
+}
+
+function summaryRow(r: SummaryView): SafeHtml {
+  const uids = r.userIds.map((u) => html`<li>${userIdText(u.text)}${u.primary ? badge('primary', 'info') : ''}${u.status !== 'valid' ? statusBadge(u.status, 'this user ID') : ''}</li>`);
+  const hidden = r.userIdsHidden > 0 ? html`<li class="muted">and ${r.userIdsHidden} more user IDs</li>` : '';
+  return html`<li>
+<div>${keyLink(r.fpr, fingerprint(r.fpr))}${r.status !== 'valid' ? statusBadge(r.status, 'the key') : ''}</div>
+<div class="muted">${r.algorithm} · created ${time(r.created)}${r.expires !== undefined ? html` · expires ${time(r.expires)}` : ''} · ${r.subkeyCount} ${r.subkeyCount === 1 ? 'subkey' : 'subkeys'}</div>
+<ul>${uids}${hidden}</ul>
+</li>`;
+}
+
+export function resultsPage(m: ResultsModel): string {
+  const n = m.rows.length;
+  const what = m.query.kind === 'email' ? m.query.address : m.query.kind === 'exact' || m.query.kind === 'text' ? m.query.text : m.query.kind === 'fingerprint' || m.query.kind === 'keyid' ? m.query.hex : m.input;
+  const heading = html`<h1>Results</h1><p>${n === 0 ? 'No certificates' : n === 1 ? '1 certificate' : `${n} certificates`} for ${describeQuery(m.query)} <strong>${showText(what)}</strong>.</p>`;
+  const more = m.more ? html`<p class="notice" role="status">More than ${m.limit} certificates match; the first ${m.limit} are listed. Refine the search to see others.</p>` : '';
+  const list = n > 0 ? html`<ol class="results">${m.rows.map(summaryRow)}</ol>` : '';
+  return layout({ title: `Search: ${m.input}`, query: m.input }, html`${heading}${more}${list}`);
+}
+
+function verification(c: CertificationView, now: UnixTime): SafeHtml {
+  const out: SafeHtml[] = [];
+  switch (c.outcome) {
+    case 'good':
+      out.push(badge('verified', 'ok', 'the issuer is on this server and the signature checks'));
+      break;
+    case 'no-key':
+      out.push(badge('issuer unknown', 'neutral', 'the issuer is not on this server, so the signature could not be checked'));
+      break;
+    case 'unchecked':
+      out.push(badge('not checked', 'neutral'));
+      break;
+    case 'bad':
+      out.push(badge('bad signature', 'bad', c.reason));
+      break;
+    case 'rejected':
+      out.push(badge('rejected', 'bad', c.reason));
+      break;
+    case 'unsupported':
+      out.push(badge('unsupported', 'warn', c.reason));
+      break;
+  }
+  if (c.attested) out.push(badge('attested', 'info', 'the key holder attested this certification (first-party attested third-party certification)'));
+  if (c.revokedByIssuer) out.push(badge('withdrawn', 'warn', 'the issuer revoked this certification later'));
+  if (c.expires !== undefined && c.expires <= now) out.push(badge('expired', 'warn'));
+  if (c.issuerStatus && c.issuerStatus !== 'valid') out.push(badge(`issuer ${c.issuerStatus === 'invalid' ? 'not bound' : c.issuerStatus}`, STATUS_CLASS[c.issuerStatus]));
+  const reason = c.reason && (c.outcome === 'rejected' || c.outcome === 'bad' || c.outcome === 'unsupported') ? html` <span class="muted">${c.reason}</span>` : '';
+  return html`${out}${reason}`;
+}
+
+function issuerCell(c: CertificationView): SafeHtml {
+  const id = html`<code>0x${c.issuerKeyId}</code>`;
+  if (c.issuerOnServer && c.issuerFpr) {
+    return html`${keyLink(c.issuerFpr, id)}${c.issuerName !== undefined ? html`<br>${userIdText(c.issuerName)}` : ''}`;
+  }
+  return html`${id}<br><span class="muted">not on this server</span>`;
+}
+
+function certificationExtras(c: CertificationView): SafeHtml {
+  const parts: SafeHtml[] = [];
+  if (c.trust && c.trust.level > 0) parts.push(html`<br><span class="muted">trust signature: depth ${c.trust.level}, amount ${c.trust.amount}</span>`);
+  for (const re of c.regexes) parts.push(html`<br><span class="muted">scope: <code>${showText(re)}</code></span>`);
+  if (!c.exportable) parts.push(html`<br><span class="muted">local (not exportable)</span>`);
+  return html`${parts}`;
+}
+
+function certificationTable(u: UserIdView, now: UnixTime, n: number): SafeHtml {
+  if (u.certificationCount === 0) return html`<p class="muted">No third-party certifications.</p>`;
+  const rows = u.certifications.map(
+    (c) => html`<tr>
+<td>${issuerCell(c)}</td>
+<td>${signatureClass(c.type)}${certificationExtras(c)}</td>
+<td>${time(c.created)}</td>
+<td>${c.expires !== undefined ? time(c.expires) : html`<span class="muted">never</span>`}</td>
+<td>${verification(c, now)}</td>
+</tr>`,
+  );
+  const rest = u.certificationCount - u.certifications.length;
+  const restNote =
+    rest > 0
+      ? html`<p class="muted">${rest} more ${rest === 1 ? 'certification is' : 'certifications are'} not listed${u.notExamined > 0 ? html` (${u.notExamined} not examined)` : ''}; download the key to see them all.</p>`
+      : '';
+  return html`<table>
+<caption id="certs-${n}">Third-party certifications: ${u.certificationCount} (${u.verifiedCount} verified, ${u.attestedCount} attested)</caption>
+<thead><tr><th scope="col">Issuer</th><th scope="col">Class</th><th scope="col">Made</th><th scope="col">Expires</th><th scope="col">Verification</th></tr></thead>
+<tbody>${rows}</tbody>
+</table>${restNote}`;
+}
+
+function userIdSection(u: UserIdView, now: UnixTime, n: number): SafeHtml {
+  const title = u.kind === 'userid' ? userIdText(u.text) : html`<span class="muted">User attribute (${u.size} bytes, usually a photo)</span>`;
+  const self =
+    u.selfSigned !== undefined
+      ? html`<p class="muted">Self-signed ${time(u.selfSigned)}${u.expires !== undefined ? html`, expires ${time(u.expires)}` : ''}. ${revocationNote(u.revocation)}</p>`
+      : html`<p class="muted">No valid self-signature: not bound to the key.</p>`;
+  return html`<section class="uid" aria-labelledby="uid-${n}">
+<h3 id="uid-${n}">${title}${u.primary ? badge('primary', 'info') : ''}${statusBadge(u.status, 'this user ID')}</h3>
+${self}
+${certificationTable(u, now, n)}
+</section>`;
+}
+
+function subkeyRows(subkeys: SubkeyView[]): SafeHtml {
+  return html`${subkeys.map(
+    (s) => html`<tr>
+<td><code>0x${s.keyId}</code><br>${fingerprint(s.fpr)}</td>
+<td>${s.algorithm}</td>
+<td>${s.capabilities.length > 0 ? s.capabilities.join(', ') : html`<span class="muted">none</span>`}</td>
+<td>${time(s.created)}</td>
+<td>${time(s.expires)}</td>
+<td>${statusBadge(s.status, 'this subkey')}${s.revocation ? html`<br>${revocationNote(s.revocation)}` : ''}${s.problems.map((p) => html`<br><span class="muted">${p}</span>`)}</td>
+</tr>`,
+  )}`;
+}
+
+export function keyPage(v: KeyView): string {
+  const facts = html`<dl class="facts">
+<dt>Fingerprint</dt><dd>${fingerprint(v.fpr)}</dd>
+<dt>Key ID</dt><dd><code>0x${v.keyId}</code></dd>
+<dt>Algorithm</dt><dd>${v.algorithm} <span class="muted">(version ${v.version} key)</span></dd>
+<dt>Created</dt><dd>${time(v.created)}</dd>
+<dt>Expires</dt><dd>${time(v.expires)}</dd>
+<dt>Capabilities</dt><dd>${v.capabilities.join(', ')}</dd>
+<dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.problems.map((p) => html` <span class="muted">${p}</span>`)}</dd>
+<dt>On this server</dt><dd>since ${time(v.stored.created)}, last changed ${time(v.stored.updated)}, ${v.size} bytes</dd>
+</dl>`;
+  const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">HKP index</a></p>`;
+  const uids = v.userIds.map((u, i) => userIdSection(u, v.now, i + 1));
+  const uidsHidden = v.userIdsHidden > 0 ? html`<p class="muted">${v.userIdsHidden} more user IDs are not listed.</p>` : '';
+  const subs =
+    v.subkeys.length > 0
+      ? html`<table>
+<thead><tr><th scope="col">Key</th><th scope="col">Algorithm</th><th scope="col">Capabilities</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Status</th></tr></thead>
+<tbody>${subkeyRows(v.subkeys)}</tbody>
+</table>${v.subkeysHidden > 0 ? html`<p class="muted">${v.subkeysHidden} more subkeys are not listed.</p>` : ''}`
+      : html`<p class="muted">No subkeys.</p>`;
+  const body = html`<h1>Key <code>0x${v.keyId}</code>${v.status !== 'valid' ? statusBadge(v.status, 'the key') : ''}</h1>
+${facts}
+${actions}
+<h2>User IDs (${v.userIds.length + v.userIdsHidden})</h2>
+${uids}${uidsHidden}
+<h2>Subkeys (${v.subkeys.length + v.subkeysHidden})</h2>
+${subs}`;
+  return layout({ title: `Key 0x${v.keyId}` }, body);
+}
+
+export const UPLOAD_FIELD = 'keytext';
+export const UPLOAD_FILE_FIELD = 'keyfile';
+
+function uploadForm(): SafeHtml {
+  return html`<form action="/upload" method="post" enctype="multipart/form-data">
+<p><label for="keytext">Paste an ASCII-armored public key (several may follow one another)</label></p>
+<textarea id="${UPLOAD_FIELD}" name="${UPLOAD_FIELD}" spellcheck="false" autocomplete="off" placeholder="-----BEGIN PGP PUBLIC KEY BLOCK-----"></textarea>
+<p><label for="${UPLOAD_FILE_FIELD}">or choose a key file (armored or binary)</label>
+<input id="${UPLOAD_FILE_FIELD}" name="${UPLOAD_FILE_FIELD}" type="file" accept=".asc,.gpg,.pgp,.key,application/pgp-keys"></p>
+<p><button type="submit">Upload</button></p>
+</form>`;
+}
+
+export function uploadPage(): string {
+  return layout(
+    { title: 'Upload a key' },
+    html`<h1>Upload a key</h1>
+<p>Upload public keys, new certifications or revocations. What is uploaded is merged into what the server holds: every signature is verified, and only what is bound to its key is kept. Third-party certifications whose issuer is not on the server are held aside until the issuer arrives.</p>
+${uploadForm()}`,
+  );
+}
+
+const STATUS_WORDS: Readonly<Record<CertOutcome['status'], [string, string]>> = {
+  inserted: ['new', 'ok'],
+  updated: ['updated', 'ok'],
+  unchanged: ['unchanged', 'neutral'],
+  blocked: ['blocked', 'bad'],
+  'rate-limited': ['rate limited', 'warn'],
+};
+
+function outcomeItem(o: CertOutcome): SafeHtml {
+  const [word, cls] = STATUS_WORDS[o.status] ?? [o.status, 'neutral'];
+  const dropped = Object.entries(o.dropped).filter(([, n]) => n > 0);
+  const droppedList =
+    dropped.length > 0
+      ? html`<table><caption>Dropped</caption><thead><tr><th scope="col">Reason</th><th scope="col">Count</th></tr></thead><tbody>${dropped.map(([why, n]) => html`<tr><td>${showText(why)}</td><td>${n}</td></tr>`)}</tbody></table>`
+      : html`<p class="muted">Nothing dropped.</p>`;
+  const stored = o.status === 'inserted' || o.status === 'updated' || o.status === 'unchanged';
+  return html`<li>
+<div>${stored ? keyLink(o.fpr, fingerprint(o.fpr)) : fingerprint(o.fpr)}${badge(word, cls)}</div>
+<ul class="uids">${o.userIds.map((u) => html`<li>${userIdText(u)}</li>`)}</ul>
+<p>Kept: ${o.kept.userIds} user IDs, ${o.kept.subkeys} subkeys, ${o.kept.certifications} third-party certifications. Held aside: ${o.held}${o.released > 0 ? html`; released: ${o.released}` : ''}.</p>
+${droppedList}
+</li>`;
+}
+
+export function uploadReportPage(report: SubmitReport): string {
+  const counts = new Map<string, number>();
+  for (const c of report.certs) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  const summary = [...counts].map(([s, n]) => `${n} ${STATUS_WORDS[s as CertOutcome['status']]?.[0] ?? s}`).join(', ');
+  const n = report.certs.length;
+  const body = html`<h1>Upload report</h1>
+<p role="status">${n === 0 ? 'No certificates found in the upload.' : html`${n === 1 ? '1 certificate' : `${n} certificates`}: ${summary}.`}</p>
+<ol class="results">${report.certs.map(outcomeItem)}</ol>
+<h2>Upload another</h2>
+${uploadForm()}`;
+  return layout({ title: 'Upload report' }, body);
+}
+
+export interface StatsModel {
+  count: number;
+  latest: number;
+  now: UnixTime;
+  changes: Array<{ seq: number; fpr: string; at: UnixTime; kind: 'new' | 'updated' | 'deleted'; userId?: string; present: boolean }>;
+}
+
+export function statsPage(m: StatsModel): string {
+  const rows = m.changes.map(
+    (c) => html`<tr>
+<td>${time(c.at)} <span class="muted">${toDate(c.at).toISOString().slice(11, 19)}</span></td>
+<td>${c.kind}</td>
+<td>${c.present ? keyLink(c.fpr, fingerprint(c.fpr)) : fingerprint(c.fpr)}</td>
+<td>${c.userId !== undefined ? userIdText(c.userId) : html`<span class="muted">—</span>`}</td>
+</tr>`,
+  );
+  const table =
+    rows.length > 0
+      ? html`<table><caption>The ${rows.length} most recent changes, newest first</caption>
+<thead><tr><th scope="col">When (UTC)</th><th scope="col">Change</th><th scope="col">Key</th><th scope="col">User ID</th></tr></thead>
+<tbody>${rows}</tbody></table>`
+      : html`<p class="muted">No changes yet.</p>`;
+  return layout(
+    { title: 'Statistics' },
+    html`<h1>Statistics</h1>
+<dl class="facts">
+<dt>Certificates</dt><dd id="cert-count">${m.count}</dd>
+<dt>Changes so far</dt><dd>${m.latest}</dd>
+<dt>Server time</dt><dd>${time(m.now)}</dd>
+</dl>
+<h2>Recent changes</h2>
+${table}`,
+  );
+}
+
+export function errorPage(title: string, message: string, query?: string): string {
+  return layout({ title, query }, html`<h1>${title}</h1><p class="notice error" role="alert">${message}</p><p><a href="/">Search again</a></p>`);
+}
+
+/** The link to a search for `text`. */
+export function searchHref(text: string): string {
+  return `/search?q=${queryValue(text)}`;
+}
