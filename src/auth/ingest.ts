@@ -38,16 +38,25 @@
  */
 import type { UnixTime } from '../clock.js';
 import type { Cert, SigEntry } from '../openpgp/cert.js';
-import { HASH_NAMES } from '../openpgp/algorithms.js';
-import { readCerts } from '../openpgp/cert.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { canonicalCert, mergeCerts } from '../openpgp/merge.js';
-import { encodePacket, type Packet, Tag } from '../openpgp/packets.js';
-import type { SigTarget } from '../openpgp/signed-data.js';
-import { type Signature, SigType } from '../openpgp/signature.js';
-import { verificationKey } from '../openpgp/verify.js';
+import type { Signature } from '../openpgp/signature.js';
 import type { PutStatus } from '../store/types.js';
 import { MemoryVerificationCache, type VerificationCache } from '../verify/cache.js';
+import {
+  addIssuerKey,
+  type CheckedSig,
+  checkSignatures,
+  type IssuerKeys,
+  isCertification,
+  issuedBy,
+  issuerKeys,
+  issuersIn,
+  publicOnly,
+  rebuildCert,
+  unboundComponents,
+  withoutLocal,
+} from '../verify/sanitize.js';
 import { type SigCheck, Verifier } from '../verify/verifier.js';
 import { type AuthStore, keyIdOf } from './store.js';
 
@@ -126,46 +135,13 @@ export function describeDropped(d: DroppedCounts): string | undefined {
 // Known issuers
 
 /** Keys whose certifications are verified and kept (see the module comment). */
-export interface KnownIssuers {
-  byFpr: Map<string, KeyPacket>;
-  byKeyId: Map<string, KeyPacket[]>;
+export interface KnownIssuers extends IssuerKeys {
   core?: KeyPacket;
 }
 
 function knownFrom(keys: KeyPacket[], core?: KeyPacket): KnownIssuers {
-  const k: KnownIssuers = { byFpr: new Map(), byKeyId: new Map(), core };
-  for (const key of keys) addKnown(k, key);
-  return k;
+  return { ...issuerKeys(keys), core };
 }
-
-function addKnown(k: KnownIssuers, key: KeyPacket): void {
-  if (k.byFpr.has(key.fpr)) return;
-  k.byFpr.set(key.fpr, key);
-  const id = keyIdOf(key.fpr);
-  k.byKeyId.set(id, [...(k.byKeyId.get(id) ?? []), key]);
-}
-
-/** The keys `sig` names as its issuer, among `k`: by fingerprint when it gives one (as evaluate.ts issuedBy), else by key ID. */
-function issuersIn(k: KnownIssuers, sig: Signature): KeyPacket[] {
-  if (sig.issuerFingerprints.length > 0) {
-    for (const f of sig.issuerFingerprints) {
-      const key = k.byFpr.get(f);
-      if (key) return [key];
-    }
-    return [];
-  }
-  if (sig.issuerKeyIds.length === 1) return k.byKeyId.get(sig.issuerKeyIds[0]) ?? [];
-  const out: KeyPacket[] = [];
-  for (const id of sig.issuerKeyIds) for (const key of k.byKeyId.get(id) ?? []) if (!out.includes(key)) out.push(key);
-  return out;
-}
-
-function issuedBy(sig: Signature, key: KeyPacket): boolean {
-  if (sig.issuerFingerprints.length > 0) return sig.issuerFingerprints.includes(key.fpr);
-  return sig.issuerKeyIds.includes(key.keyId);
-}
-
-const isCertification = (t: number) => t >= SigType.GenericCert && t <= SigType.PositiveCert;
 
 /**
  * The trust core and every key reached from it through good trust signatures on user IDs,
@@ -203,8 +179,8 @@ export async function knownIssuers(store: AuthStore, batch: Cert[], verifier: Ve
     results.forEach((ok, i) => {
       const key = owner[i].primary;
       if (ok && !known.byFpr.has(key.fpr)) {
-        addKnown(known, key);
-        addKnown(next, key);
+        addIssuerKey(known, key);
+        addIssuerKey(next, key);
       }
     });
     frontier = next;
@@ -223,39 +199,8 @@ interface TrimContext {
   revoker: (fpr: string) => Promise<KeyPacket | undefined>;
 }
 
-interface Item {
-  entry: SigEntry;
-  /** Index of the component in `components`. */
-  component: number;
-  created: number;
-}
-
-interface Component {
-  packet?: Packet;
-  kind: 'key' | 'user' | 'subkey';
-  signatures: SigEntry[];
-  target: SigTarget;
-}
-
-/** Whether node:crypto can verify with this key (cached per fingerprint). */
-const usableKeys = new Map<string, boolean>();
-function canVerifyWith(key: KeyPacket): boolean {
-  let ok = usableKeys.get(key.fpr);
-  if (ok === undefined) {
-    try {
-      verificationKey(key);
-      ok = true;
-    } catch {
-      ok = false;
-    }
-    if (usableKeys.size > 10_000) usableKeys.clear();
-    usableKeys.set(key.fpr, ok);
-  }
-  return ok;
-}
-
 /** Newest first; ties by packet bytes, so the order the signatures came in never matters. */
-function byNewest(a: Item, b: Item): number {
+function byNewest(a: CheckedSig, b: CheckedSig): number {
   return b.created - a.created || Buffer.compare(a.entry.packet.body, b.entry.packet.body);
 }
 
@@ -267,94 +212,26 @@ function byNewest(a: Item, b: Item): number {
  */
 async function trim(cert: Cert, ctx: TrimContext, incoming: boolean): Promise<{ cert: Cert; dropped: DroppedCounts } | undefined> {
   const dropped = none();
-  const primary = cert.primary;
-  const components: Component[] = [
-    { kind: 'key', signatures: cert.directSigs, target: { kind: 'key', primary } },
-    ...cert.users.map((u): Component => ({ packet: u.packet, kind: 'user', signatures: u.signatures, target: { kind: 'user', primary, user: u.packet } })),
-    ...cert.subkeys.map((s): Component => ({ packet: s.key.packet, kind: 'subkey', signatures: s.signatures, target: { kind: 'subkey', primary, subkey: s.key } })),
-  ];
-  // Designated revokers, as direct-key self-signatures name them (a forged one is dropped below; its revoker is then merely looked up).
-  const revokers = new Set<string>();
-  for (const e of cert.directSigs) if (e.sig?.type === SigType.DirectKey && issuedBy(e.sig, primary)) for (const rk of e.sig.revocationKeys) revokers.add(rk.fingerprint);
-  const revokerKeys = new Map<string, KeyPacket | undefined>();
-  for (const f of revokers) revokerKeys.set(f, await ctx.revoker(f));
-
+  const core = ctx.known.core;
+  // The core's own local signatures, already stored, are the only ones that stay.
+  const coreLocal = (sig: Signature | undefined) => !incoming && core !== undefined && sig !== undefined && issuedBy(sig, core);
+  const checked = await checkSignatures(cert, {
+    verifier: ctx.verifier,
+    certifiers: (sig) => issuersIn(ctx.known, sig),
+    revoker: ctx.revoker,
+    localIssuer: (sig) => (coreLocal(sig) ? core : undefined),
+  });
   const kept = new Set<SigEntry>();
-  const pool: Item[] = [];
-  const toVerify: Array<{ item: Item; issuers: KeyPacket[]; self: boolean }> = [];
-  components.forEach((comp, ci) => {
-    for (const entry of comp.signatures) {
-      const sig = entry.sig;
-      const item: Item = { entry, component: ci, created: sig?.created ?? -1 };
-      if (!sig) {
-        pool.push(item);
-        continue;
-      }
-      if (!sig.exportable) {
-        // The core's own local signatures, already stored, are the only ones that stay.
-        const core = ctx.known.core;
-        if (incoming || !core || !issuedBy(sig, core)) dropped.local++;
-        else toVerify.push({ item, issuers: [core], self: false });
-        continue;
-      }
-      if (issuedBy(sig, primary)) {
-        toVerify.push({ item, issuers: [primary], self: true });
-        continue;
-      }
-      let issuers: KeyPacket[] = [];
-      if (comp.kind === 'user' && (isCertification(sig.type) || sig.type === SigType.CertRevocation)) issuers = issuersIn(ctx.known, sig);
-      else if (comp.kind === 'key' && sig.type === SigType.KeyRevocation) {
-        for (const f of sig.issuerFingerprints.length > 0 ? sig.issuerFingerprints : [...revokers].filter((r) => sig.issuerKeyIds.includes(keyIdOf(r)))) {
-          const key = revokerKeys.get(f);
-          if (key) issuers.push(key);
-        }
-      }
-      if (issuers.length > 0) toVerify.push({ item, issuers, self: false });
-      else pool.push(item);
-    }
-  });
-
-  // Verify what can count; what nothing here can verify (an unsupported algorithm) joins the pool.
-  const checks: SigCheck[] = [];
-  const checkOwner: number[] = [];
-  toVerify.forEach((v, i) => {
-    const sig = v.item.entry.sig!;
-    const usable = HASH_NAMES[sig.hashAlgorithm] ? v.issuers.filter(canVerifyWith) : [];
-    if (usable.length === 0) {
-      pool.push(v.item);
-      return;
-    }
-    for (const issuer of usable) {
-      checks.push({ issuer, sig, target: components[v.item.component].target });
-      checkOwner.push(i);
-    }
-  });
-  const results = checks.length > 0 ? await ctx.verifier.verify(checks) : [];
-  const checked = new Set<number>(checkOwner);
-  const good = new Set<number>();
-  results.forEach((ok, j) => {
-    if (ok) good.add(checkOwner[j]);
-  });
-  const boundBy = new Set<number>();
-  const maybeBound = new Set<number>();
-  toVerify.forEach((v, i) => {
-    if (good.has(i)) {
-      kept.add(v.item.entry);
-      if (v.self) boundBy.add(v.item.component);
-    } else if (checked.has(i)) dropped.bad++;
-    else if (v.self) maybeBound.add(v.item.component);
-  });
-
-  // Components from outside without a good (or at least unverifiable) self-signature.
-  const droppedComponents = new Set<number>();
-  if (incoming) {
-    components.forEach((comp, ci) => {
-      if (comp.kind !== 'key' && !boundBy.has(ci) && !maybeBound.has(ci)) {
-        droppedComponents.add(ci);
-        dropped.unbound++;
-      }
-    });
+  const pool: CheckedSig[] = [];
+  for (const item of checked.sigs) {
+    if (item.local && !coreLocal(item.entry.sig)) dropped.local++;
+    else if (item.outcome === 'good') kept.add(item.entry);
+    else if (item.outcome === 'bad') dropped.bad++;
+    else pool.push(item);
   }
+  // Components from outside without a good (or at least unverifiable) self-signature.
+  const droppedComponents = incoming ? unboundComponents(checked) : new Set<number>();
+  dropped.unbound += droppedComponents.size;
 
   const candidates = pool.filter((item) => !droppedComponents.has(item.component)).sort(byNewest);
   candidates.slice(0, ctx.budget).forEach((item) => {
@@ -362,41 +239,10 @@ async function trim(cert: Cert, ctx: TrimContext, incoming: boolean): Promise<{ 
   });
   dropped.unknownIssuers += Math.max(0, candidates.length - ctx.budget);
 
-  // The certificate without what was dropped, packets in their order.
-  const keep = new Set<Packet>([primary.packet]);
-  components.forEach((comp, ci) => {
-    if (droppedComponents.has(ci)) return;
-    if (comp.packet) keep.add(comp.packet);
-    for (const e of comp.signatures) if (kept.has(e)) keep.add(e.packet);
-  });
-  const packets = cert.packets.filter((p) => keep.has(p));
-  const componentPackets = new Set(components.map((c) => c.packet));
-  dropped.other += cert.packets.filter((p) => !keep.has(p) && p.tag !== Tag.Signature && !componentPackets.has(p)).length;
-  if (packets.length === cert.packets.length) return undefined;
-  const keepSigs = (list: SigEntry[]) => list.filter((e) => kept.has(e));
-  const result: Cert = {
-    primary,
-    directSigs: keepSigs(cert.directSigs),
-    users: cert.users.filter((_, i) => !droppedComponents.has(1 + i)).map((u) => ({ ...u, signatures: keepSigs(u.signatures) })),
-    subkeys: cert.subkeys.filter((_, i) => !droppedComponents.has(1 + cert.users.length + i)).map((s) => ({ ...s, signatures: keepSigs(s.signatures) })),
-    secret: false,
-    packets,
-  };
-  return { cert: result, dropped };
-}
-
-/** The public certificate of a secret one: each secret key packet replaced by its public part. */
-function publicOnly(cert: Cert): { cert: Cert; converted: number } {
-  const secretSubkeys = new Map<Packet, KeyPacket>();
-  for (const s of cert.subkeys) if (s.key.packet.tag === Tag.SecretSubkey) secretSubkeys.set(s.key.packet, s.key);
-  if (!cert.secret && secretSubkeys.size === 0) return { cert, converted: 0 };
-  const raws = cert.packets.map((p) => {
-    if (p === cert.primary.packet && p.tag === Tag.SecretKey) return encodePacket(Tag.PublicKey, cert.primary.publicBody);
-    const sub = secretSubkeys.get(p);
-    return sub ? encodePacket(Tag.PublicSubkey, sub.publicBody) : p.raw;
-  });
-  const [pub] = readCerts(Buffer.concat(raws)).certs;
-  return { cert: pub, converted: secretSubkeys.size + (cert.secret ? 1 : 0) };
+  const rebuilt = rebuildCert(cert, checked.components, droppedComponents, kept);
+  if (!rebuilt) return undefined;
+  dropped.other += rebuilt.otherDropped;
+  return { cert: rebuilt.cert, dropped };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -463,7 +309,7 @@ async function ingestNow(store: AuthStore, input: Cert[], now: UnixTime, opts: I
     return pub.cert;
   });
   const coreFpr = (await store.state()).coreFpr ?? undefined;
-  const unsigned = stripped.map((c) => withoutLocal(c, counts(c.primary.fpr), coreFpr));
+  const unsigned = stripped.map((c) => withoutLocalButCore(c, counts(c.primary.fpr), coreFpr));
   const known = await knownIssuers(store, unsigned, verifier);
   const revokers = new Map<string, KeyPacket | null>();
   for (const c of unsigned) revokers.set(c.primary.fpr, c.primary);
@@ -513,28 +359,17 @@ async function ingestNow(store: AuthStore, input: Cert[], now: UnixTime, opts: I
 }
 
 /**
- * The certificate without its non-exportable signatures, without parsing again. Those are
- * counted, except the trust core's: refresh-keys hands back the stored copy merged with the
- * keyserver's, so the core's own local signatures come along (and stay stored).
+ * The certificate without its non-exportable signatures, all of them. Those are counted, except the trust
+ * core's: refresh-keys hands back the stored copy merged with the keyserver's, so the core's
+ * own local signatures come along (and stay stored).
  */
-function withoutLocal(cert: Cert, dropped: DroppedCounts, coreFpr: string | undefined): Cert {
-  const local = new Set<SigEntry>();
+function withoutLocalButCore(cert: Cert, dropped: DroppedCounts, coreFpr: string | undefined): Cert {
   const byCore = (sig: Signature) => coreFpr !== undefined && (sig.issuerFingerprints.length > 0 ? sig.issuerFingerprints.includes(coreFpr) : sig.issuerKeyIds.includes(keyIdOf(coreFpr)));
+  let byCoreCount = 0;
   for (const list of [cert.directSigs, ...cert.users.map((u) => u.signatures), ...cert.subkeys.map((s) => s.signatures)]) {
-    for (const e of list) {
-      if (!e.sig || e.sig.exportable) continue;
-      local.add(e);
-      if (!byCore(e.sig)) dropped.local++;
-    }
+    for (const e of list) if (e.sig && !e.sig.exportable && byCore(e.sig)) byCoreCount++;
   }
-  if (local.size === 0) return cert;
-  const packets = new Set<Packet>([...local].map((e) => e.packet));
-  const keep = (list: SigEntry[]) => list.filter((e) => !local.has(e));
-  return {
-    ...cert,
-    directSigs: keep(cert.directSigs),
-    users: cert.users.map((u) => ({ ...u, signatures: keep(u.signatures) })),
-    subkeys: cert.subkeys.map((s) => ({ ...s, signatures: keep(s.signatures) })),
-    packets: cert.packets.filter((p) => !packets.has(p)),
-  };
+  const r = withoutLocal(cert);
+  dropped.local += r.dropped - byCoreCount;
+  return r.cert;
 }
