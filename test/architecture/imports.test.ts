@@ -41,7 +41,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   server: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver'],
   // The keyserver's HTTP face: HKP v1/v2, VKS, WKD, the web pages, health and metrics.
   hkp: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver', 'server'],
-  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user', 'server', 'hkp'],
+  // The validation agent (MSVA): TLS and SSH keys checked with the user's GnuPG trust, as the user's tool does.
+  msva: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'user'],
+  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user', 'server', 'hkp', 'msva'],
 };
 
 /** Commands that are another command under the original's name (keytrans's translators): they only call its main. */
