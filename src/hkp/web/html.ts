@@ -81,6 +81,15 @@ export function showText(text: string): SafeHtml {
   return new SafeHtml(`<bdi>${out}</bdi>`);
 }
 
+/**
+ * Text from a certificate or a request for places that take no markup (a `<title>`, an
+ * attribute): escaped, each hidden character written as `U+XXXX`.
+ */
+export function plainText(text: string): SafeHtml {
+  HIDDEN.lastIndex = 0;
+  return new SafeHtml(escapeHtml(text.replace(HIDDEN, (c) => `[${codePointLabel(c.codePointAt(0)!)}]`)));
+}
+
 /** Scripts whose letters pass for one another (Latin a, Cyrillic а, Greek α, …). */
 const CONFUSABLE_SCRIPTS: ReadonlyArray<[string, RegExp]> = [
   ['Latin', /\p{Script=Latin}/u],

@@ -10,7 +10,7 @@ import { formatFingerprint } from '../../openpgp/fingerprint.js';
 import { SCRIPT, STYLE } from './assets.js';
 import type { CertOutcome, SubmitReport } from './contract.js';
 import { signatureClass } from './describe.js';
-import { codePointLabel, hasHiddenCharacters, html, mixedScripts, queryValue, raw, type SafeHtml, showText } from './html.js';
+import { codePointLabel, hasHiddenCharacters, html, mixedScripts, plainText, queryValue, raw, type SafeHtml, showText } from './html.js';
 import type { CertificationView, KeyView, SubkeyView, SummaryView, UserIdView } from './key-view.js';
 import { describeQuery, type Query } from './query.js';
 
@@ -32,7 +32,7 @@ export function layout(opts: LayoutOptions, body: SafeHtml): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${opts.title} · ${SITE_NAME}</title>
+<title>${plainText(opts.title)} · ${SITE_NAME}</title>
 <link rel="stylesheet" href="${STYLE.href}">
 <script src="${SCRIPT.href}" defer></script>
 </head>
@@ -64,8 +64,9 @@ ${body}
 
 const STATUS_CLASS: Readonly<Record<Status, string>> = { valid: 'ok', expired: 'warn', revoked: 'bad', invalid: 'bad' };
 
+/** A badge: `text` is always our own words; `title` may quote a certificate. */
 function badge(text: string, cls: string, title?: string): SafeHtml {
-  return title ? html`<span class="badge ${cls}" title="${title}">${text}</span>` : html`<span class="badge ${cls}">${text}</span>`;
+  return title ? html`<span class="badge ${cls}" title="${plainText(title)}">${text}</span>` : html`<span class="badge ${cls}">${text}</span>`;
 }
 
 function statusBadge(status: Status, what = ''): SafeHtml {
@@ -170,7 +171,7 @@ function verification(c: CertificationView, now: UnixTime): SafeHtml {
   if (c.revokedByIssuer) out.push(badge('withdrawn', 'warn', 'the issuer revoked this certification later'));
   if (c.expires !== undefined && c.expires <= now) out.push(badge('expired', 'warn'));
   if (c.issuerStatus && c.issuerStatus !== 'valid') out.push(badge(`issuer ${c.issuerStatus === 'invalid' ? 'not bound' : c.issuerStatus}`, STATUS_CLASS[c.issuerStatus]));
-  const reason = c.reason && (c.outcome === 'rejected' || c.outcome === 'bad' || c.outcome === 'unsupported') ? html` <span class="muted">${c.reason}</span>` : '';
+  const reason = c.reason && (c.outcome === 'rejected' || c.outcome === 'bad' || c.outcome === 'unsupported') ? html` <span class="muted">${showText(c.reason)}</span>` : '';
   return html`${out}${reason}`;
 }
 
@@ -230,11 +231,11 @@ function subkeyRows(subkeys: SubkeyView[]): SafeHtml {
   return html`${subkeys.map(
     (s) => html`<tr>
 <td><code>0x${s.keyId}</code><br>${fingerprint(s.fpr)}</td>
-<td>${s.algorithm}</td>
+<td>${showText(s.algorithm)}</td>
 <td>${s.capabilities.length > 0 ? s.capabilities.join(', ') : html`<span class="muted">none</span>`}</td>
 <td>${time(s.created)}</td>
 <td>${time(s.expires)}</td>
-<td>${statusBadge(s.status, 'this subkey')}${s.revocation ? html`<br>${revocationNote(s.revocation)}` : ''}${s.problems.map((p) => html`<br><span class="muted">${p}</span>`)}</td>
+<td>${statusBadge(s.status, 'this subkey')}${s.revocation ? html`<br>${revocationNote(s.revocation)}` : ''}${s.problems.map((p) => html`<br><span class="muted">${showText(p)}</span>`)}</td>
 </tr>`,
   )}`;
 }
@@ -243,11 +244,11 @@ export function keyPage(v: KeyView): string {
   const facts = html`<dl class="facts">
 <dt>Fingerprint</dt><dd>${fingerprint(v.fpr)}</dd>
 <dt>Key ID</dt><dd><code>0x${v.keyId}</code></dd>
-<dt>Algorithm</dt><dd>${v.algorithm} <span class="muted">(version ${v.version} key)</span></dd>
+<dt>Algorithm</dt><dd>${showText(v.algorithm)} <span class="muted">(version ${v.version} key)</span></dd>
 <dt>Created</dt><dd>${time(v.created)}</dd>
 <dt>Expires</dt><dd>${time(v.expires)}</dd>
 <dt>Capabilities</dt><dd>${v.capabilities.join(', ')}</dd>
-<dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.problems.map((p) => html` <span class="muted">${p}</span>`)}</dd>
+<dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.problems.map((p) => html` <span class="muted">${showText(p)}</span>`)}</dd>
 <dt>On this server</dt><dd>since ${time(v.stored.created)}, last changed ${time(v.stored.updated)}, ${v.size} bytes</dd>
 </dl>`;
   const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">HKP index</a></p>`;
@@ -365,7 +366,7 @@ ${table}`,
 }
 
 export function errorPage(title: string, message: string, query?: string): string {
-  return layout({ title, query }, html`<h1>${title}</h1><p class="notice error" role="alert">${message}</p><p><a href="/">Search again</a></p>`);
+  return layout({ title, query }, html`<h1>${showText(title)}</h1><p class="notice error" role="alert">${showText(message)}</p><p><a href="/">Search again</a></p>`);
 }
 
 /** The link to a search for `text`. */
