@@ -1,0 +1,344 @@
+/**
+ * The keyserver's ingest policy (docs/design/keyserver.md, rule by rule): what of a
+ * certificate from outside is stored and served. One function, `applyPolicy`, takes the
+ * stored copy (if any) merged with what came in and returns what to store, what to hold
+ * aside and what was dropped, by reason. It reads the store (issuer keys, who certified
+ * them) but never writes it; keyserver.ts writes.
+ *
+ * Shared with the authentication service's ingest (src/verify/sanitize.ts): public packets
+ * only, no local signatures, every signature checked against the key it names, unbound user
+ * IDs and subkeys left out. Ours on top: known issuers are every key the server holds; a
+ * certification by an unknown issuer is held aside; a per-certificate budget for
+ * third-party certifications (newest per issuer and user ID, issuers connected to other
+ * stored keys first, count and size caps) that never trims self-signatures, revocations or
+ * first-party attested certifications.
+ */
+import { createHash } from 'node:crypto';
+import type { UnixTime } from '../clock.js';
+import { HASH_NAMES } from '../openpgp/algorithms.js';
+import type { Cert, SigEntry } from '../openpgp/cert.js';
+import { asFingerprint } from '../openpgp/fingerprint.js';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import { canonicalCert } from '../openpgp/merge.js';
+import type { Packet } from '../openpgp/packets.js';
+import { type Signature, SigType } from '../openpgp/signature.js';
+import type { HeldCertification, Store } from '../store/types.js';
+import {
+  addIssuerKey,
+  type CheckedSig,
+  checkSignatures,
+  isCertification,
+  type IssuerKeys,
+  issuerKeyId,
+  issuerKeys,
+  issuersIn,
+  publicOnly,
+  rebuildCert,
+  unboundComponents,
+  withoutLocal,
+} from '../verify/sanitize.js';
+import type { Verifier } from '../verify/verifier.js';
+
+/** The ingest policy's knobs (docs/design/keyserver.md). Sizes in bytes, windows in seconds. */
+export interface IngestPolicy {
+  /** Largest upload taken (the bytes as sent, armored or not); over it: MS_KS_TOO_LARGE (413). */
+  maxUploadBytes: number;
+  /** Most certificates in one upload; over it: MS_KS_TOO_LARGE. */
+  maxUploadCerts: number;
+  /** Largest packet taken (user attributes excepted); over it the upload is refused: MS_KS_TOO_LARGE. */
+  maxPacketBytes: number;
+  /** Largest user attribute packet (a photo). */
+  maxAttributeBytes: number;
+  /** Third-party certifications served per certificate (attested ones and revocations not counted). */
+  maxCertifications: number;
+  /** Bytes of third-party certifications served per certificate (same exceptions). */
+  maxCertificationBytes: number;
+  /** Certifications held aside per certificate (issuer unknown). */
+  maxHeld: number;
+  /** Uploads one client may make per window; over it: MS_KS_RATE_LIMITED (429). */
+  clientUploads: number;
+  clientWindow: number;
+  /** Changes one certificate may take per window; over it that certificate is reported `rate-limited`. */
+  certUpdates: number;
+  certWindow: number;
+}
+
+export const DEFAULT_POLICY: Readonly<IngestPolicy> = Object.freeze({
+  maxUploadBytes: 32 * 1024 * 1024,
+  maxUploadCerts: 1000,
+  maxPacketBytes: 64 * 1024,
+  maxAttributeBytes: 1024 * 1024,
+  maxCertifications: 100,
+  maxCertificationBytes: 64 * 1024,
+  maxHeld: 100,
+  clientUploads: 60,
+  clientWindow: 60,
+  certUpdates: 20,
+  certWindow: 3600,
+});
+
+/** Reasons in words, as CertOutcome.dropped counts them. */
+export const Reason = {
+  bad: 'bad signature',
+  unverifiable: 'unverifiable signature',
+  unparseable: 'unparseable signature',
+  local: 'local signature',
+  unboundUserId: 'unbound user ID',
+  unboundSubkey: 'unbound subkey',
+  overBudget: 'over budget',
+  superseded: 'superseded certification',
+  notCertification: 'misplaced signature',
+  secret: 'secret key material',
+  other: 'other packet',
+} as const;
+
+export interface PolicyResult {
+  /** What to store: the certificate after the policy; undefined when nothing of it can be stored (no bound user ID or subkey, no revocation). */
+  cert?: Cert;
+  /** Certifications to hold aside (issuer unknown), newest first, at most `maxHeld`. */
+  held: HeldCertification[];
+  dropped: Record<string, number>;
+}
+
+function count(into: Record<string, number>, reason: string, n = 1): void {
+  if (n > 0) into[reason] = (into[reason] ?? 0) + n;
+}
+
+/**
+ * The incoming certificate cleaned of what no policy keeps: public packets only, canonical,
+ * no local signatures. Counts into `dropped`.
+ */
+export function cleanIncoming(cert: Cert, dropped: Record<string, number>): Cert {
+  const pub = publicOnly(canonicalCert(cert));
+  count(dropped, Reason.secret, pub.converted);
+  const local = withoutLocal(pub.cert);
+  count(dropped, Reason.local, local.dropped);
+  return local.cert;
+}
+
+/**
+ * The digest an Attested Certifications subpacket lists for `sig` (RFC 9580 §5.2.3.30, as
+ * Sequoia computes it): the hash, with the attestation's algorithm, of 0x88, a four-octet
+ * length and the signature packet body with its unhashed area emptied.
+ */
+export function attestationDigest(sig: Signature, hash: string): Buffer | undefined {
+  if (sig.version !== 4) return undefined;
+  const body = sig.packet.body;
+  const hp = sig.hashedPart.length;
+  if (body.length < hp + 2) return undefined;
+  const unhashed = body.readUInt16BE(hp);
+  const tail = body.subarray(hp + 2 + unhashed);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(hp + 2 + tail.length);
+  return createHash(hash).update(Buffer.from([0x88])).update(len).update(sig.hashedPart).update(Buffer.from([0, 0])).update(tail).digest();
+}
+
+/** Issuer key IDs named by the third-party signatures on user IDs of `cert`. */
+export function thirdPartyIssuerIds(cert: Cert): string[] {
+  const ids = new Set<string>();
+  for (const u of cert.users) {
+    for (const e of u.signatures) {
+      const sig = e.sig;
+      if (!sig || sig.issuerKeyIds.includes(cert.primary.keyId)) continue;
+      for (const id of sig.issuerKeyIds) ids.add(id);
+    }
+  }
+  return [...ids];
+}
+
+/** The stored primary keys among these key IDs (batch lookups: a flood names thousands). */
+export async function storedIssuers(store: Store, keyIds: string[], exclude: string): Promise<IssuerKeys> {
+  const known = issuerKeys();
+  const pairs = await store.certs.primariesByKeyId(keyIds);
+  const fprs = [...new Set(pairs.map((p) => p.fpr).filter((f) => f !== exclude))];
+  for (const s of await store.certs.getMany(fprs)) {
+    try {
+      addIssuerKey(known, s.cert.primary);
+    } catch {
+      // A stored row that no longer parses certifies nothing.
+    }
+  }
+  return known;
+}
+
+/**
+ * How connected each issuer is: the number of other stored keys that certify it (by the
+ * certification index, unverified claims of stored certificates, excluding the target and the
+ * issuer itself). Used only to order certifications for the budget.
+ */
+async function connectedness(store: Store, issuers: KeyPacket[], target: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const key of issuers) {
+    const rows = await store.certifications.certificationsOf(key.fpr);
+    const ids = rows.map((r) => r.issuer).filter((id) => id !== key.keyId);
+    const pairs = ids.length > 0 ? await store.certs.primariesByKeyId(ids) : [];
+    out.set(key.fpr, new Set(pairs.map((p) => p.fpr).filter((f) => f !== target && f !== key.fpr)).size);
+  }
+  return out;
+}
+
+interface Candidate {
+  item: CheckedSig;
+  sig: Signature;
+  /** User component index. */
+  component: number;
+  issuer: string;
+  size: number;
+}
+
+const newestFirst = (a: Candidate, b: Candidate) => b.sig.created - a.sig.created || Buffer.compare(a.item.entry.packet.body, b.item.entry.packet.body);
+
+/**
+ * Applies the policy to `cert`: the stored copy merged with what came in (cleaned by
+ * `cleanIncoming`), or what came in alone. `now` dates held certifications.
+ */
+export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime): Promise<PolicyResult> {
+  const dropped: Record<string, number> = {};
+  const primary = cert.primary;
+  const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
+  const revokerCache = new Map<string, KeyPacket | undefined>();
+  const checked = await checkSignatures(cert, {
+    verifier,
+    certifiers: (sig) => issuersIn(known, sig),
+    revoker: async (fpr) => {
+      if (!revokerCache.has(fpr)) {
+        const s = await store.certs.get(fpr);
+        let key: KeyPacket | undefined;
+        try {
+          key = s?.cert.primary;
+        } catch {
+          key = undefined;
+        }
+        revokerCache.set(fpr, key);
+      }
+      return revokerCache.get(fpr);
+    },
+  });
+  // Rule: user IDs and subkeys need a good self-signature; unverifiable ones do not count.
+  const unbound = unboundComponents(checked, { allowUnverified: false });
+  for (const ci of unbound) count(dropped, checked.components[ci].kind === 'user' ? Reason.unboundUserId : Reason.unboundSubkey);
+
+  const keep = new Set<SigEntry>();
+  const attestedBy = new Map<number, { created: number; digests: Set<string> }>();
+  const goodThirdParty: Candidate[] = [];
+  const unknownThirdParty: Candidate[] = [];
+  const revocations: Candidate[] = [];
+
+  // Attestations first: the newest good attestation on each user ID names what it attests.
+  for (const item of checked.sigs) {
+    const sig = item.entry.sig;
+    if (!item.self || item.outcome !== 'good' || !sig || sig.type !== SigType.Attestation) continue;
+    const prev = attestedBy.get(item.component);
+    if (!prev || sig.created >= prev.created) {
+      attestedBy.set(item.component, { created: sig.created, digests: new Set(sig.attested.map((d) => `${sig.hashAlgorithm}:${d.toString('hex')}`)) });
+    }
+  }
+  const isAttested = (c: Candidate) => {
+    const digests = attestedBy.get(c.component)?.digests;
+    if (!digests || digests.size === 0) return false;
+    const algs = new Set([...digests].map((k) => Number(k.slice(0, k.indexOf(':')))));
+    for (const alg of algs) {
+      const name = HASH_NAMES[alg];
+      const d = name ? attestationDigest(c.sig, name) : undefined;
+      if (d && digests.has(`${alg}:${d.toString('hex')}`)) return true;
+    }
+    return false;
+  };
+
+  for (const item of checked.sigs) {
+    if (unbound.has(item.component)) {
+      if (item.outcome === 'bad') count(dropped, Reason.bad);
+      continue;
+    }
+    const sig = item.entry.sig;
+    const comp = checked.components[item.component];
+    if (!sig) {
+      count(dropped, Reason.unparseable);
+      continue;
+    }
+    if (item.self) {
+      // Rule: self-signatures (bindings, revocations, attestations) are kept when good, never trimmed.
+      if (item.outcome === 'good') keep.add(item.entry);
+      else count(dropped, item.outcome === 'bad' ? Reason.bad : Reason.unverifiable);
+      continue;
+    }
+    if (item.outcome === 'bad') {
+      count(dropped, Reason.bad);
+      continue;
+    }
+    if (comp.kind === 'key' && sig.type === SigType.KeyRevocation && item.outcome === 'good') {
+      // A designated revoker's revocation: never trimmed.
+      keep.add(item.entry);
+      continue;
+    }
+    const onUser = comp.kind === 'user' && (isCertification(sig.type) || sig.type === SigType.CertRevocation);
+    if (!onUser) {
+      count(dropped, item.outcome === 'good' ? Reason.notCertification : Reason.unverifiable);
+      continue;
+    }
+    const c: Candidate = { item, sig, component: item.component, issuer: issuerKeyId(sig) ?? '', size: item.entry.packet.raw.length };
+    if (item.outcome === 'good') {
+      if (sig.type === SigType.CertRevocation) revocations.push(c);
+      else goodThirdParty.push(c);
+    } else unknownThirdParty.push(c);
+  }
+
+  // Rule: first-party attested certifications are always kept, verified or not (the key holder vouches for them).
+  const rest: Candidate[] = [];
+  for (const c of goodThirdParty) (isAttested(c) ? keep.add(c.item.entry) : rest.push(c));
+  const unknownRest: Candidate[] = [];
+  for (const c of unknownThirdParty) {
+    if (c.sig.type !== SigType.CertRevocation && isAttested(c)) keep.add(c.item.entry);
+    else unknownRest.push(c);
+  }
+
+  // Rule: a certification revocation by a known issuer is kept (the newest per issuer and user ID).
+  const newestPer = (list: Candidate[]) => {
+    const best = new Map<string, Candidate>();
+    for (const c of [...list].sort(newestFirst)) {
+      const k = `${c.component}:${c.issuer}`;
+      if (!best.has(k)) best.set(k, c);
+    }
+    return best;
+  };
+  const revs = newestPer(revocations);
+  for (const c of revs.values()) keep.add(c.item.entry);
+  count(dropped, Reason.superseded, revocations.length - revs.size);
+
+  // Rule: the newest certification per issuer and user ID; then issuers connected to other
+  // stored keys first, newest first, within the count and size caps.
+  const newest = newestPer(rest);
+  count(dropped, Reason.superseded, rest.length - newest.size);
+  const issuerKeysOf = new Map<string, KeyPacket>();
+  for (const c of newest.values()) if (c.item.issuer) issuerKeysOf.set(c.item.issuer.fpr, c.item.issuer);
+  const connected = issuerKeysOf.size > 0 ? await connectedness(store, [...issuerKeysOf.values()], primary.fpr) : new Map<string, number>();
+  const ranked = [...newest.values()].sort((a, b) => (connected.get(b.item.issuer!.fpr) ?? 0) - (connected.get(a.item.issuer!.fpr) ?? 0) || newestFirst(a, b));
+  let n = 0;
+  let bytes = 0;
+  for (const c of ranked) {
+    if (n < policy.maxCertifications && bytes + c.size <= policy.maxCertificationBytes) {
+      keep.add(c.item.entry);
+      n++;
+      bytes += c.size;
+    } else count(dropped, Reason.overBudget);
+  }
+
+  // Rule: certifications by unknown issuers are held aside (newest per issuer and user ID, at most maxHeld), not served.
+  const held: HeldCertification[] = [];
+  const unknownNewest = [...newestPer(unknownRest).values()].sort(newestFirst);
+  count(dropped, Reason.superseded, unknownRest.length - unknownNewest.length);
+  for (const c of unknownNewest) {
+    if (held.length < policy.maxHeld && c.issuer) {
+      const comp = checked.components[c.component].packet as Packet;
+      held.push({ target: asFingerprint(primary.fpr), issuer: c.issuer as HeldCertification['issuer'], component: comp.raw, sig: c.item.entry.packet.raw, created: c.sig.created, held: now });
+    } else count(dropped, Reason.overBudget);
+  }
+
+  const rebuilt = rebuildCert(cert, checked.components, unbound, keep);
+  const result = rebuilt?.cert ?? cert;
+  if (rebuilt) count(dropped, Reason.other, rebuilt.otherDropped);
+  // Nothing left to serve: no bound user ID or subkey and no revocation.
+  const revoked = result.directSigs.some((e) => e.sig?.type === SigType.KeyRevocation);
+  const usable = result.users.length > 0 || result.subkeys.length > 0 || revoked;
+  return { cert: usable ? result : undefined, held, dropped };
+}

@@ -1,0 +1,393 @@
+/**
+ * The keyserver's service: uploads through the ingest policy (ingest.ts), held-aside
+ * certifications released when their issuer arrives, upload rate limits, takedowns and the
+ * blocklist. Reads (HKP lookups) go straight to `store`: the stored bytes are what is served.
+ * One write at a time per Keyserver (a queue), and compare-and-swap against the store, so
+ * several servers on one PostgreSQL never lose each other's writes.
+ * Not here: HTTP (src/hkp/), bulk import and dump (bulk.ts).
+ */
+import type { UnixTime } from '../clock.js';
+import { MsError, TemporaryError } from '../errors.js';
+import { dearmor } from '../openpgp/armor.js';
+import { type Cert, readCerts } from '../openpgp/cert.js';
+import { asFingerprint, type Fingerprint, parseFingerprint } from '../openpgp/fingerprint.js';
+import { mergeCerts } from '../openpgp/merge.js';
+import { framePackets, type Packet, Tag } from '../openpgp/packets.js';
+import { parseSignature, type Signature, SigType } from '../openpgp/signature.js';
+import type { HeldCertification, Store } from '../store/types.js';
+import { MemoryVerificationCache, type VerificationCache } from '../verify/cache.js';
+import { Verifier } from '../verify/verifier.js';
+import { rateLimited, tooLarge, unparseable } from './errors.js';
+import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
+
+export { DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
+
+export interface SubmitOptions {
+  now: UnixTime;
+  /** The client's address, for per-client limits; none: no per-client limit (bulk import, tests). */
+  client?: string;
+}
+
+export interface CertOutcome {
+  /** Upper-case hex primary fingerprint. */
+  fpr: Fingerprint;
+  /**
+   * inserted, updated, unchanged: what the store did; blocked: on the blocklist, nothing stored;
+   * rate-limited: this certificate changed too often lately, nothing stored; rejected: nothing
+   * of it can be served (no user ID or subkey with a good self-signature, no revocation).
+   */
+  status: 'inserted' | 'updated' | 'unchanged' | 'blocked' | 'rate-limited' | 'rejected';
+  /** User IDs of the stored result (for the upload report). */
+  userIds: string[];
+  /** What the submission added to the stored certificate. */
+  kept: { userIds: number; subkeys: number; certifications: number };
+  /** Third-party certifications held aside (issuer unknown), not served. */
+  held: number;
+  /** Held certifications elsewhere that this key's arrival verified and published. */
+  released: number;
+  /** Reason in words -> count (see ingest.ts `Reason`). */
+  dropped: Record<string, number>;
+}
+
+export interface SubmitReport {
+  certs: CertOutcome[];
+}
+
+export interface BlockEntry {
+  fpr: Fingerprint;
+  reason: string;
+  since: UnixTime;
+}
+
+const BLOCKLIST_META = 'keyserver.blocklist';
+
+/**
+ * The verification cache during a submission: the store's cache for lookups, every outcome
+ * remembered in memory for this run, only good outcomes written to the store (bad ones are
+ * dropped signatures, which must not fill the shared cache).
+ */
+class SubmitCache implements VerificationCache {
+  private readonly memory = new MemoryVerificationCache();
+  constructor(private readonly store: Store) {}
+
+  async lookup(keys: Buffer[]): Promise<Map<string, boolean>> {
+    const found = await this.memory.lookup(keys);
+    const rest = keys.filter((k) => !found.has(k.toString('hex')));
+    if (rest.length > 0) for (const [k, v] of await this.store.verifications.lookup(rest)) found.set(k, v);
+    return found;
+  }
+
+  async record(entries: Array<[Buffer, boolean]>): Promise<void> {
+    await this.memory.record(entries);
+    const good = entries.filter(([, ok]) => ok);
+    if (good.length > 0 && !this.store.readonly) await this.store.verifications.record(good);
+  }
+}
+
+/** Sliding-window counters (in memory, per process: several servers each keep their own). */
+class RateWindow {
+  private readonly hits = new Map<string, number[]>();
+  constructor(
+    private readonly limit: number,
+    private readonly window: number,
+  ) {}
+
+  private recent(key: string, now: number): number[] {
+    const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.window);
+    if (list.length === 0) this.hits.delete(key);
+    else this.hits.set(key, list);
+    if (this.hits.size > 100_000) for (const k of [...this.hits.keys()].slice(0, 50_000)) this.hits.delete(k);
+    return list;
+  }
+
+  /** Seconds until one more is allowed; 0 when allowed now. */
+  wait(key: string, now: number): number {
+    const list = this.recent(key, now);
+    if (list.length < this.limit) return 0;
+    return Math.max(1, list[list.length - this.limit] + this.window - now);
+  }
+
+  add(key: string, now: number): void {
+    const list = this.recent(key, now);
+    list.push(now);
+    this.hits.set(key, list);
+  }
+}
+
+const componentKey = (p: Packet) => `${p.tag}:${p.body.toString('latin1')}`;
+
+/** What `after` has that `before` lacks: user IDs, subkeys, signatures on user IDs by other keys. */
+function added(before: Cert | undefined, after: Cert): CertOutcome['kept'] {
+  const users = new Set(before?.users.map((u) => componentKey(u.packet)) ?? []);
+  const subkeys = new Set(before?.subkeys.map((s) => s.key.fpr) ?? []);
+  const sigs = new Set(before?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  let certifications = 0;
+  for (const u of after.users) {
+    for (const e of u.signatures) {
+      if (e.sig && !e.sig.issuerKeyIds.includes(after.primary.keyId) && !sigs.has(e.packet.body.toString('latin1'))) certifications++;
+    }
+  }
+  return {
+    userIds: after.users.filter((u) => !users.has(componentKey(u.packet))).length,
+    subkeys: after.subkeys.filter((s) => !subkeys.has(s.key.fpr)).length,
+    certifications,
+  };
+}
+
+const userIdsOf = (cert: Cert | undefined) => cert?.users.filter((u) => u.kind === 'userid').map((u) => u.text) ?? [];
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+export class Keyserver {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly clients: RateWindow;
+  private readonly certUpdates: RateWindow;
+
+  private constructor(
+    readonly store: Store,
+    readonly policy: Readonly<IngestPolicy>,
+  ) {
+    this.clients = new RateWindow(policy.clientUploads, policy.clientWindow);
+    this.certUpdates = new RateWindow(policy.certUpdates, policy.certWindow);
+  }
+
+  /** A keyserver on `store` (which it does not close) with the default policy, overridden by `policy`. */
+  static async open(store: Store, policy: Partial<IngestPolicy> = {}): Promise<Keyserver> {
+    return new Keyserver(store, Object.freeze({ ...DEFAULT_POLICY, ...policy }));
+  }
+
+  /** Runs `fn` after every earlier write of this keyserver. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.catch(() => undefined).then(fn);
+    this.queue = run;
+    return run;
+  }
+
+  /**
+   * Takes an upload: armored or binary, one or many certificates, or bare key and subkey
+   * revocation signatures of stored keys; each certificate goes through the ingest policy and
+   * is merged into the stored copy.
+   * @throws InputError (MS_KS_TOO_LARGE) over maxUploadBytes, maxUploadCerts or a packet size cap;
+   *         InputError (MS_KS_UNPARSEABLE) when it holds no certificate and no revocation of a stored key;
+   *         TemporaryError (MS_KS_RATE_LIMITED) when `client` uploaded too often.
+   */
+  async submit(input: Buffer, opts: SubmitOptions): Promise<SubmitReport> {
+    const p = this.policy;
+    if (input.length > p.maxUploadBytes) throw tooLarge(`upload of ${input.length} bytes is over the limit of ${p.maxUploadBytes}`, { size: input.length, limit: p.maxUploadBytes });
+    if (opts.client !== undefined) {
+      const wait = this.clients.wait(opts.client, opts.now);
+      if (wait > 0) throw rateLimited(`too many uploads from ${opts.client}`, wait, { client: opts.client });
+      this.clients.add(opts.client, opts.now);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = dearmor(input);
+    } catch (err) {
+      throw unparseable(`the upload is not OpenPGP: ${(err as Error).message}`, err);
+    }
+    const bare = this.checkPackets(bytes);
+    const { certs } = readCerts(bytes);
+    if (certs.length > p.maxUploadCerts) throw tooLarge(`upload of ${certs.length} certificates is over the limit of ${p.maxUploadCerts}`, { certs: certs.length, limit: p.maxUploadCerts });
+    return this.serial(async () => {
+      const fromRevocations = bare.length > 0 ? await this.revocationFragments(bare) : [];
+      if (certs.length === 0 && fromRevocations.length === 0) throw unparseable(bare.length > 0 ? 'the upload revokes no key this server has' : 'the upload holds no certificate');
+      // Copies of one certificate merged, in the order first given.
+      const byFpr = new Map<string, Cert>();
+      for (const c of [...certs, ...fromRevocations]) {
+        const prev = byFpr.get(c.primary.fpr);
+        byFpr.set(c.primary.fpr, prev ? mergeCerts(prev, c) : c);
+      }
+      const out: CertOutcome[] = [];
+      const verifier = new Verifier({ cache: new SubmitCache(this.store) });
+      for (const cert of byFpr.values()) out.push(await this.ingestOne(cert, opts.now, verifier));
+      return { certs: out };
+    });
+  }
+
+  /**
+   * Frames every packet, refusing the upload when one is over its size cap; returns the
+   * signatures that come before the first key (bare revocations).
+   */
+  private checkPackets(bytes: Buffer): Signature[] {
+    const bare: Signature[] = [];
+    let inCert = false;
+    try {
+      for (const { packet } of framePackets(bytes)) {
+        const limit = packet.tag === Tag.UserAttribute ? this.policy.maxAttributeBytes : this.policy.maxPacketBytes;
+        if (packet.body.length > limit) {
+          throw tooLarge(`a packet (tag ${packet.tag}) of ${packet.body.length} bytes is over the limit of ${limit}`, { tag: packet.tag, size: packet.body.length, limit });
+        }
+        if (packet.tag === Tag.PublicKey || packet.tag === Tag.SecretKey) inCert = true;
+        else if (!inCert && packet.tag === Tag.Signature) {
+          try {
+            bare.push(parseSignature(packet));
+          } catch {
+            // An unparseable bare signature revokes nothing.
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof MsError && err.code === 'MS_KS_TOO_LARGE') throw err;
+      // A framing error: readCerts keeps what came before it.
+    }
+    return bare;
+  }
+
+  /**
+   * Certificates made of a stored primary key (and subkey) and a bare revocation of it, to be
+   * merged like any upload: the policy verifies the revocation. Key revocations (0x20) and
+   * subkey revocations (0x28) by the key itself; a subkey revocation is paired with each stored
+   * subkey (the policy keeps it only on the one it verifies on).
+   */
+  private async revocationFragments(sigs: Signature[]): Promise<Cert[]> {
+    const out: Cert[] = [];
+    for (const sig of sigs) {
+      if (sig.type !== SigType.KeyRevocation && sig.type !== SigType.SubkeyRevocation) continue;
+      const ids = [...new Set([...sig.issuerKeyIds, ...sig.issuerFingerprints.map((f) => f.slice(-16))])];
+      const pairs = await this.store.certs.primariesByKeyId(ids);
+      for (const s of await this.store.certs.getMany([...new Set(pairs.map((p) => p.fpr))])) {
+        const cert = s.cert;
+        const parts = sig.type === SigType.KeyRevocation ? [[cert.primary.packet.raw, sig.packet.raw]] : cert.subkeys.map((sub) => [cert.primary.packet.raw, sub.key.packet.raw, sig.packet.raw]);
+        for (const p of parts) out.push(...readCerts(Buffer.concat(p)).certs);
+      }
+    }
+    return out;
+  }
+
+  private async blocked(fpr: string): Promise<boolean> {
+    return (await this.blocklist()).some((b) => b.fpr === fpr);
+  }
+
+  /** One certificate through the policy into the store, then what its arrival releases. */
+  private async ingestOne(incoming: Cert, now: UnixTime, verifier: Verifier): Promise<CertOutcome> {
+    const fpr = asFingerprint(incoming.primary.fpr);
+    const outcome: CertOutcome = { fpr, status: 'unchanged', userIds: [], kept: { userIds: 0, subkeys: 0, certifications: 0 }, held: 0, released: 0, dropped: {} };
+    if (await this.blocked(fpr)) return { ...outcome, status: 'blocked' };
+    if (this.certUpdates.wait(fpr, now) > 0) {
+      const stored = await this.store.certs.get(fpr);
+      return { ...outcome, status: 'rate-limited', userIds: userIdsOf(stored?.cert) };
+    }
+    const clean = cleanIncoming(incoming, outcome.dropped);
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.store.certs.get(fpr);
+      const before = stored?.cert;
+      const merged = before ? mergeCerts(before, clean) : clean;
+      const dropped: Record<string, number> = {};
+      const result = await applyPolicy(this.store, merged, this.policy, verifier, now);
+      addCounts(dropped, result.dropped);
+      if (!result.cert) {
+        addCounts(outcome.dropped, dropped);
+        return { ...outcome, status: 'rejected', userIds: userIdsOf(before) };
+      }
+      const written = stored ? await this.store.certs.replace(fpr, stored.bytes, result.cert, now) : await this.store.certs.put(result.cert, now);
+      if (!written) {
+        if (attempt < 3) continue;
+        throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
+      }
+      addCounts(outcome.dropped, dropped);
+      outcome.status = written.status;
+      outcome.userIds = userIdsOf(written.cert);
+      outcome.kept = added(before, written.cert);
+      if (result.held.length > 0) outcome.held = await this.store.held.hold(result.held, this.policy.maxHeld);
+      if (written.status !== 'unchanged') {
+        this.certUpdates.add(fpr, now);
+        outcome.released = await this.release(written.cert, now, verifier);
+      }
+      return outcome;
+    }
+  }
+
+  /**
+   * Certifications held on other certificates that `issuer`'s key can now verify: each target is
+   * run through the policy again with them, and those it then serves are no longer held.
+   * Returns how many were released.
+   */
+  private async release(issuer: Cert, now: UnixTime, verifier: Verifier): Promise<number> {
+    const held = await this.store.held.byIssuer([issuer.primary.keyId]);
+    if (held.length === 0) return 0;
+    const byTarget = new Map<string, HeldCertification[]>();
+    for (const h of held) byTarget.set(h.target, [...(byTarget.get(h.target) ?? []), h]);
+    let released = 0;
+    for (const [target, items] of byTarget) {
+      if (target === issuer.primary.fpr) continue;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const stored = await this.store.certs.get(target);
+        if (!stored) break;
+        const parts = [stored.cert.primary.packet.raw, ...items.flatMap((h) => [h.component, h.sig])];
+        const [fragment] = readCerts(Buffer.concat(parts)).certs;
+        if (!fragment) break;
+        const result = await applyPolicy(this.store, mergeCerts(stored.cert, fragment), this.policy, verifier, now);
+        if (!result.cert) break;
+        const served = new Set(result.cert.packets.map((p) => p.raw.toString('latin1')));
+        const done = items.filter((h) => served.has(h.sig.toString('latin1')));
+        if (done.length === 0) break;
+        const written = await this.store.certs.replace(target, stored.bytes, result.cert, now);
+        if (!written) continue;
+        released += await this.store.held.remove(done.map((h) => ({ target: h.target, sig: h.sig })));
+        break;
+      }
+    }
+    return released;
+  }
+
+  /**
+   * Removes a certificate (and what is held on it); with `block`, also puts it on the blocklist
+   * so later uploads cannot bring it back. True when it was stored.
+   * @throws InputError (MS_PGP_FINGERPRINT) when `fpr` is not a whole fingerprint.
+   */
+  async delete(fpr: string, opts: { now: UnixTime; block?: boolean; reason?: string }): Promise<boolean> {
+    const f = parseFingerprint(fpr);
+    return this.serial(async () => {
+      if (opts.block) await this.addBlock(f, opts.reason ?? 'deleted', opts.now);
+      await this.store.held.removeTarget(f);
+      return this.store.certs.delete(f, opts.now);
+    });
+  }
+
+  /**
+   * Puts `fpr` on the blocklist and removes what is stored of it: later uploads of it are
+   * answered `blocked` and store nothing.
+   * @throws InputError (MS_PGP_FINGERPRINT) when `fpr` is not a whole fingerprint.
+   */
+  async block(fpr: string, reason: string, now: UnixTime): Promise<void> {
+    const f = parseFingerprint(fpr);
+    await this.serial(async () => {
+      await this.addBlock(f, reason, now);
+      await this.store.held.removeTarget(f);
+      await this.store.certs.delete(f, now);
+    });
+  }
+
+  private async addBlock(fpr: Fingerprint, reason: string, now: UnixTime): Promise<void> {
+    const list = (await this.blocklist()).filter((b) => b.fpr !== fpr);
+    list.push({ fpr, reason, since: now });
+    await this.writeBlocklist(list);
+  }
+
+  /** Takes `fpr` off the blocklist; true when it was on it. Nothing comes back until uploaded again. */
+  async unblock(fpr: string, _now: UnixTime): Promise<boolean> {
+    const f = parseFingerprint(fpr);
+    return this.serial(async () => {
+      const list = await this.blocklist();
+      const rest = list.filter((b) => b.fpr !== f);
+      if (rest.length === list.length) return false;
+      await this.writeBlocklist(rest);
+      return true;
+    });
+  }
+
+  /** The blocklist, by fingerprint. */
+  async blocklist(): Promise<BlockEntry[]> {
+    const raw = await this.store.meta.getMeta(BLOCKLIST_META);
+    if (!raw) return [];
+    const list = JSON.parse(raw) as BlockEntry[];
+    return list.map((b) => ({ fpr: asFingerprint(b.fpr), reason: String(b.reason), since: Number(b.since) }));
+  }
+
+  private async writeBlocklist(list: BlockEntry[]): Promise<void> {
+    list.sort((a, b) => (a.fpr < b.fpr ? -1 : a.fpr > b.fpr ? 1 : 0));
+    await this.store.meta.setMeta(BLOCKLIST_META, JSON.stringify(list));
+  }
+}
