@@ -304,7 +304,7 @@ describe('upload', () => {
     assert.match(first.text, /1 certificate: 1 new\./);
     assert.ok(first.text.includes(`href="/key/${carol.fpr}"`));
     assert.ok(first.text.includes('Carol &lt;carol@example.net&gt;'));
-    assert.match(first.text, /Kept: 1 user IDs, 1 subkeys, 0 third-party certifications\. Held aside: 0/);
+    assert.match(first.text, /Kept: 1 user ID, 1 subkey, 0 third-party certifications\. Held aside: 0/);
     const again = await postForm({ keytext: text }, false);
     assert.match(again.text, /1 certificate: 1 unchanged\./);
     assert.equal(ks.calls.at(-1)!.opts.now, NOW);

@@ -1,6 +1,6 @@
 /**
- * The web pages' two static files: one style sheet, and a small script that only adds to
- * pages that work without it (it names what the search box will look for as one types).
+ * The web pages' static files: one style sheet, an icon, and a small script that only adds
+ * to pages that work without it (it names what the search box will look for as one types).
  * Served under `/assets/` with a content hash in the link, so they can be cached for good.
  */
 import { createHash } from 'node:crypto';
@@ -69,6 +69,10 @@ const JS = `'use strict';
 })();
 `;
 
+/** A key, drawn in the page's link colour. */
+const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="5" cy="8" r="3.5" fill="none" stroke="#0b57d0" stroke-width="2"/><path d="M8.5 8H15M12 8v3M14.5 8v2" stroke="#0b57d0" stroke-width="2" fill="none"/></svg>
+`;
+
 export interface Asset {
   path: string;
   body: Buffer;
@@ -87,4 +91,6 @@ function asset(name: string, text: string, type: string): Asset {
 export const STYLE = asset('web.css', CSS, 'text/css; charset=utf-8');
 export const SCRIPT = asset('web.js', JS, 'text/javascript; charset=utf-8');
 
-export const ASSETS: ReadonlyMap<string, Asset> = new Map([STYLE, SCRIPT].map((a) => [a.path, a]));
+export const FAVICON = asset('icon.svg', ICON, 'image/svg+xml');
+
+export const ASSETS: ReadonlyMap<string, Asset> = new Map([STYLE, SCRIPT, FAVICON].map((a) => [a.path, a]));

@@ -7,7 +7,7 @@
 import type { Revocation, Status } from '../../cert/types.js';
 import { isoDate, toDate, type UnixTime } from '../../clock.js';
 import { formatFingerprint } from '../../openpgp/fingerprint.js';
-import { SCRIPT, STYLE } from './assets.js';
+import { FAVICON, SCRIPT, STYLE } from './assets.js';
 import type { CertOutcome, SubmitReport } from './contract.js';
 import { signatureClass } from './describe.js';
 import { codePointLabel, hasHiddenCharacters, html, mixedScripts, plainText, queryValue, raw, type SafeHtml, showText } from './html.js';
@@ -34,6 +34,7 @@ export function layout(opts: LayoutOptions, body: SafeHtml): string {
 <meta name="referrer" content="no-referrer">
 <title>${plainText(opts.title)} · ${SITE_NAME}</title>
 <link rel="stylesheet" href="${STYLE.href}">
+<link rel="icon" href="${FAVICON.href}" type="image/svg+xml">
 <script src="${SCRIPT.href}" defer></script>
 </head>
 <body>
@@ -63,6 +64,11 @@ ${body}
 }
 
 const STATUS_CLASS: Readonly<Record<Status, string>> = { valid: 'ok', expired: 'warn', revoked: 'bad', invalid: 'bad' };
+
+/** `1 subkey`, `2 subkeys`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
 
 /** A badge: `text` is always our own words; `title` may quote a certificate. */
 function badge(text: string, cls: string, title?: string): SafeHtml {
@@ -128,10 +134,10 @@ export interface ResultsModel {
 
 function summaryRow(r: SummaryView): SafeHtml {
   const uids = r.userIds.map((u) => html`<li>${userIdText(u.text)}${u.primary ? badge('primary', 'info') : ''}${u.status !== 'valid' ? statusBadge(u.status, 'this user ID') : ''}</li>`);
-  const hidden = r.userIdsHidden > 0 ? html`<li class="muted">and ${r.userIdsHidden} more user IDs</li>` : '';
+  const hidden = r.userIdsHidden > 0 ? html`<li class="muted">and ${count(r.userIdsHidden, 'more user ID')}</li>` : '';
   return html`<li>
 <div>${keyLink(r.fpr, fingerprint(r.fpr))}${r.status !== 'valid' ? statusBadge(r.status, 'the key') : ''}</div>
-<div class="muted">${r.algorithm} · created ${time(r.created)}${r.expires !== undefined ? html` · expires ${time(r.expires)}` : ''} · ${r.subkeyCount} ${r.subkeyCount === 1 ? 'subkey' : 'subkeys'}</div>
+<div class="muted">${r.algorithm} · created ${time(r.created)}${r.expires !== undefined ? html` · expires ${time(r.expires)}` : ''} · ${count(r.subkeyCount, 'subkey')}</div>
 <ul>${uids}${hidden}</ul>
 </li>`;
 }
@@ -253,13 +259,13 @@ export function keyPage(v: KeyView): string {
 </dl>`;
   const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">HKP index</a></p>`;
   const uids = v.userIds.map((u, i) => userIdSection(u, v.now, i + 1));
-  const uidsHidden = v.userIdsHidden > 0 ? html`<p class="muted">${v.userIdsHidden} more user IDs are not listed.</p>` : '';
+  const uidsHidden = v.userIdsHidden > 0 ? html`<p class="muted">${count(v.userIdsHidden, 'more user ID')} not listed.</p>` : '';
   const subs =
     v.subkeys.length > 0
       ? html`<table>
 <thead><tr><th scope="col">Key</th><th scope="col">Algorithm</th><th scope="col">Capabilities</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Status</th></tr></thead>
 <tbody>${subkeyRows(v.subkeys)}</tbody>
-</table>${v.subkeysHidden > 0 ? html`<p class="muted">${v.subkeysHidden} more subkeys are not listed.</p>` : ''}`
+</table>${v.subkeysHidden > 0 ? html`<p class="muted">${count(v.subkeysHidden, 'more subkey')} not listed.</p>` : ''}`
       : html`<p class="muted">No subkeys.</p>`;
   const body = html`<h1>Key <code>0x${v.keyId}</code>${v.status !== 'valid' ? statusBadge(v.status, 'the key') : ''}</h1>
 ${facts}
@@ -312,7 +318,7 @@ function outcomeItem(o: CertOutcome): SafeHtml {
   return html`<li>
 <div>${stored ? keyLink(o.fpr, fingerprint(o.fpr)) : fingerprint(o.fpr)}${badge(word, cls)}</div>
 <ul class="uids">${o.userIds.map((u) => html`<li>${userIdText(u)}</li>`)}</ul>
-<p>Kept: ${o.kept.userIds} user IDs, ${o.kept.subkeys} subkeys, ${o.kept.certifications} third-party certifications. Held aside: ${o.held}${o.released > 0 ? html`; released: ${o.released}` : ''}.</p>
+<p>Kept: ${count(o.kept.userIds, 'user ID')}, ${count(o.kept.subkeys, 'subkey')}, ${count(o.kept.certifications, 'third-party certification')}. Held aside: ${o.held}${o.released > 0 ? html`; released: ${o.released}` : ''}.</p>
 ${droppedList}
 </li>`;
 }
