@@ -8,7 +8,7 @@
  * Throwaway certifications are built straight from bytes (no parsing): 150,000 take a few
  * seconds; `floodCertifications` caches them in the temp directory by their parameters.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +23,12 @@ export const FLOOD_NOW = 1767225600;
 /** Keys are made a year before. */
 export const FLOOD_CREATED = FLOOD_NOW - 365 * 86400;
 
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+/** Any 32 bytes: a private JWK's `x` is not read, the public key comes from `d` (10 times faster than a PKCS#8 import). */
+const UNUSED_X = Buffer.alloc(32).toString('base64url');
 
 /** The Ed25519 private key whose seed is sha256(`seed`). */
 export function seededKey(seed: string): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, createHash('sha256').update(seed).digest()]), format: 'der', type: 'pkcs8' });
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: createHash('sha256').update(seed).digest('base64url'), x: UNUSED_X }, format: 'jwk' });
 }
 
 /** A key holder with self-signed user IDs (positive certifications), made from a seed. */
@@ -125,8 +126,8 @@ const ED25519_OID = Buffer.from([0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47,
 
 /** A v4 legacy-EdDSA public key packet body and its fingerprint, from the private key. */
 function keyBody(key: KeyObject, created: number): { body: Buffer; fpr: Buffer } {
-  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  const point = Buffer.concat([Buffer.from([0x40]), spki.subarray(spki.length - 32)]);
+  const x = Buffer.from(String(key.export({ format: 'jwk' }).x), 'base64url');
+  const point = Buffer.concat([Buffer.from([0x40]), x]);
   const body = Buffer.concat([Buffer.from([4]), u32(created), Buffer.from([22]), ED25519_OID, encodeMpi(point)]);
   const head = Buffer.from([0x99, body.length >> 8, body.length & 0xff]);
   return { body, fpr: createHash('sha1').update(head).update(body).digest() };
@@ -141,7 +142,7 @@ export function floodCertifications(target: Cert, userId: string, n: number, opt
   const user = target.users.find((u) => u.text === userId);
   if (!user) throw new Error(`no user ID ${userId}`);
   const cacheDir = join(tmpdir(), 'ms-flood-cache');
-  const id = createHash('sha256').update(`${target.primary.fpr}\0${userId}\0${n}\0${opts.seed}\0${opts.newest}\0v1`).digest('hex').slice(0, 32);
+  const id = createHash('sha256').update(`${target.primary.fpr}\0${userId}\0${n}\0${opts.seed}\0${opts.newest}\0v2`).digest('hex').slice(0, 32);
   const cacheFile = join(cacheDir, `${id}.bin`);
   if (existsSync(cacheFile)) {
     const data = readFileSync(cacheFile);
