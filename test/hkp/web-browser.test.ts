@@ -1,8 +1,9 @@
 /**
  * The web pages in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven by
  * playwright-core, which never downloads a browser. A small node:http server on loopback
- * serves `webHandler` over a temporary SQLite store holding built certificates and keys made
- * by real gpg (--faked-system-time). Searches by e-mail, ssh://host and key ID, the key page's
+ * serves `webHandler` and the real keyserver service (src/server/keyserver.ts) over a temporary
+ * SQLite store holding built certificates; keys made by real gpg (--faked-system-time) are
+ * uploaded through the form. Searches by e-mail, ssh://host and key ID, the key page's
  * certifications and badges, an upload through the form (pasted text and a file) and its
  * report, the stats page, hostile user IDs, all with JavaScript on and again with it off.
  * Screenshots go to test-artifacts/web/. Chromium, the server, the store and gpg's home are
@@ -18,8 +19,9 @@ import { after, before, describe, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { webHandler } from '../../src/hkp/web/index.js';
 import { readCerts } from '../../src/openpgp/cert.js';
+import { Keyserver } from '../../src/server/keyserver.js';
 import { GpgHome } from '../helpers/gpg.js';
-import { fakeKeyserver, makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
+import { makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
@@ -62,7 +64,8 @@ before(async () => {
   people = makePeople(200);
   const { alice, bob, host, revoked, mallory, flooded } = people;
   ws = await openWebStore([alice.cert, bob.cert, host.cert, revoked.cert, mallory.cert, flooded.cert]);
-  const handle = webHandler({ ks: fakeKeyserver(ws.store), now: () => NOW });
+  // The certificates above are put straight into the store; uploads go through the keyserver's policy.
+  const handle = webHandler({ ks: await Keyserver.open(ws.store), now: () => NOW });
   server = createServer((req, res) => {
     handle(req, res, new URL(req.url ?? '/', 'http://localhost')).then((done) => {
       if (!done) {
@@ -239,6 +242,10 @@ describe('the web pages in Chromium, with JavaScript', () => {
     await Promise.all([page.waitForURL(`${base}/upload`), page.getByRole('button', { name: 'Upload' }).click()]);
     await page.getByRole('heading', { name: 'Upload report' }).waitFor();
     assert.match((await page.locator('[role=status]').textContent()) ?? '', /2 certificates: 2 new\./);
+    // The pasted host key came first: Gina's certification waited for her key, which came in the file.
+    const report = (await page.locator('main').textContent()) ?? '';
+    assert.match(report, /Held aside: 1 certification by issuers not on this server/);
+    assert.match(report, /Released: 1 held certification on other keys/);
     assert.ok(await page.locator(`a[href="/key/${keys.host.fpr}"]`).isVisible());
     assert.ok(await page.locator(`a[href="/key/${keys.gina.fpr}"]`).isVisible());
     assert.match((await page.locator('main').textContent()) ?? '', /ssh:\/\/gpghost\.example\.org/);
@@ -261,9 +268,12 @@ describe('the web pages in Chromium, with JavaScript', () => {
     await assertAccessible(page);
     const count = await ws!.store.certs.count();
     assert.equal((await page.locator('#cert-count').textContent())?.trim(), String(count));
-    const first = page.locator('tbody tr').first();
-    assert.match((await first.textContent()) ?? '', /new/);
-    assert.ok((await page.locator('tbody tr').count()) >= 2);
+    // Newest first: Gina's key released the held certification into the host's, after both were new.
+    const rows = await page.locator('tbody tr').allTextContents();
+    assert.match(rows[0], /updated[\s\S]*ssh:\/\/gpghost\.example\.org/);
+    assert.match(rows[1], /new[\s\S]*Gina Gpg <gina@example\.org>/);
+    assert.match(rows[2], /new[\s\S]*ssh:\/\/gpghost\.example\.org/);
+    assert.ok(await page.locator(`tbody a[href="/key/${keys.gina.fpr}"]`).isVisible());
     await shot(page, 'stats');
   });
 

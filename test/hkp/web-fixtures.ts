@@ -80,9 +80,9 @@ function flood(target: Person, signer: Person, n: number): void {
     sigs.push(sig.packet.raw);
   }
   const raws = target.cert.packets.map((p) => p.raw);
-  const at = raws.indexOf(user.signatures[user.signatures.length - 1].packet.raw);
-  raws.splice(at + 1, 0, ...sigs);
-  target.cert = readCerts(Buffer.concat(raws)).certs[0];
+  const at = raws.indexOf(user.signatures[user.signatures.length - 1].packet.raw) + 1;
+  // No spread: a flood has more signatures than a call takes arguments.
+  target.cert = readCerts(Buffer.concat([...raws.slice(0, at), Buffer.concat(sigs), ...raws.slice(at)])).certs[0];
 }
 
 export function makePeople(floodSize = 3000): WebPeople {

@@ -113,7 +113,8 @@ describe('forms', () => {
 describe('describe', () => {
   test('algorithms, capabilities, classes', () => {
     const p = new Person(['D <d@example.org>']);
-    assert.equal(algorithmLabel(p.primary), 'EdDSA ed25519');
+    assert.equal(algorithmLabel(p.primary), 'EdDSA ed25519 (255 bits)');
+    assert.equal(algorithmLabel(new Person(['R <r@example.org>'], { alg: 'rsa' }).primary), 'RSA 2048');
     assert.deepEqual(capabilities(KeyFlag.Certify | KeyFlag.Sign), ['sign', 'certify']);
     assert.deepEqual(capabilities(KeyFlag.EncryptStorage | KeyFlag.Authenticate), ['encrypt', 'authenticate']);
     assert.equal(signatureClass(SigType.CasualCert), 'casual certification');
@@ -180,6 +181,7 @@ function hostileView(): KeyView {
     subkeys: [{ ...info, status: 'expired', capabilities: [], problems: [HOSTILE] }],
     subkeysHidden: 0,
     size: 1,
+    held: 2,
     stored: { created: NOW, updated: NOW },
     now: NOW,
   };

@@ -13,6 +13,7 @@ import { InputError, TemporaryError } from '../../src/errors.js';
 import { CONTENT_SECURITY_POLICY, type SubmitReport, webHandler } from '../../src/hkp/web/index.js';
 import { armor, dearmor } from '../../src/openpgp/armor.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
+import { Keyserver } from '../../src/server/keyserver.js';
 import { Person } from '../auth/pki.js';
 import { EVIL_LOOKALIKE, EVIL_MARKUP, fakeKeyserver, makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
 
@@ -304,7 +305,7 @@ describe('upload', () => {
     assert.match(first.text, /1 certificate: 1 new\./);
     assert.ok(first.text.includes(`href="/key/${carol.fpr}"`));
     assert.ok(first.text.includes('Carol &lt;carol@example.net&gt;'));
-    assert.match(first.text, /Kept: 1 user ID, 1 subkey, 0 third-party certifications\. Held aside: 0/);
+    assert.match(first.text, /Added: 1 user ID, 1 subkey, 0 third-party certifications\.<\/p>\n\n\n/);
     const again = await postForm({ keytext: text }, false);
     assert.match(again.text, /1 certificate: 1 unchanged\./);
     assert.equal(ks.calls.at(-1)!.opts.now, NOW);
@@ -342,7 +343,8 @@ describe('upload', () => {
     try {
       const r = await postForm({ keytext: 'x' });
       assert.match(r.text, /2 certificates: 1 updated, 1 blocked\./);
-      assert.match(r.text, /Held aside: 7; released: 2\./);
+      assert.match(r.text, /Held aside: 7 certifications by issuers not on this server/);
+      assert.match(r.text, /Released: 2 held certifications on other keys/);
       assert.match(r.text, /<td><bdi>bad signature<\/bdi><\/td><td>5<\/td>/);
       assert.ok(r.text.includes('&lt;b&gt;budget&lt;/b&gt;'));
       assert.ok(!r.text.includes('<td>none</td>'));
@@ -410,5 +412,75 @@ describe('stats', () => {
     assert.match(firstRow, /<td>deleted<\/td>/);
     assert.ok(firstRow.includes(extra.primary.fpr.slice(0, 4)));
     assert.ok(!firstRow.includes('<a href'));
+  });
+});
+
+describe('upload through the real keyserver (src/server/keyserver.ts)', () => {
+  let store: WebStore;
+  let real: Keyserver;
+  let srv: Server;
+  let url: string;
+
+  before(async () => {
+    store = await openWebStore([]);
+    real = await Keyserver.open(store.store, { clientUploads: 6, clientWindow: 60, maxUploadBytes: 1024 * 1024 });
+    const handle = webHandler({ ks: real, now: () => NOW });
+    srv = createServer((req, res) => void handle(req, res, new URL(req.url ?? '/', 'http://x')));
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => srv?.close(() => resolve()));
+    await store?.close();
+  });
+
+  const upload = async (keytext: string) => {
+    const form = new FormData();
+    form.append('keytext', keytext);
+    const r = await fetch(`${url}/upload`, { method: 'POST', body: form });
+    return { status: r.status, headers: r.headers, text: await r.text() };
+  };
+  const page = async (path: string) => (await fetch(url + path)).text();
+
+  test('a certification by an unknown issuer is held aside, then released when the issuer arrives', async () => {
+    const host = await upload(armor('PUBLIC KEY BLOCK', writeCert(people.host.cert)));
+    assert.equal(host.status, 200);
+    assert.match(host.text, /1 certificate: 1 new\./);
+    assert.match(host.text, /Held aside: 1 certification by issuers not on this server/);
+    assert.match(await page(`/key/${people.host.fpr}`), /<dt>Held aside<\/dt><dd>1 certification by issuers/);
+    assert.match(await page(`/key/${people.host.fpr}`), /No third-party certifications\./);
+    // Alice's key: Bob's and Carol's certifications are attested by Alice, so kept though neither is here.
+    const alice = await upload(armor('PUBLIC KEY BLOCK', writeCert(people.alice.cert)));
+    assert.match(alice.text, /1 certificate: 1 new\./);
+    assert.match(alice.text, /Released: 1 held certification on other keys/);
+    const hostPage = await page(`/key/${people.host.fpr}`);
+    assert.doesNotMatch(hostPage, /Held aside/);
+    const row = hostPage.slice(hostPage.indexOf(`href="/key/${people.alice.fpr}"`));
+    assert.match(row.slice(0, row.indexOf('</tr>')), />verified</);
+    const alicePage = await page(`/key/${people.alice.fpr}`);
+    assert.match(alicePage, /Third-party certifications: 2 \(0 verified, 2 attested\)/);
+  });
+
+  test('what the policy drops is counted in the report', async () => {
+    const flooded = await upload(armor('PUBLIC KEY BLOCK', writeCert(people.flooded.cert)));
+    assert.equal(flooded.status, 200);
+    assert.match(flooded.text, /1 certificate: 1 new\./);
+    assert.match(flooded.text, /<caption>Dropped<\/caption>/);
+    const keyPage = await page(`/key/${people.flooded.fpr}`);
+    assert.match(keyPage, /<dt>Held aside<\/dt><dd>\d+ certifications by issuers/);
+  });
+
+  test('refusals from the keyserver: unparseable 422, too large 413, then rate limited 429 with Retry-After', async () => {
+    const junk = await upload('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64 at all!\n-----END PGP PUBLIC KEY BLOCK-----\n');
+    assert.equal(junk.status, 422);
+    // Over the keyserver's limit, within the form's slack: the keyserver refuses it.
+    const big = await upload('x'.repeat(1024 * 1024 + 1000));
+    assert.equal(big.status, 413);
+    let last = big;
+    for (let i = 0; i < 8 && last.status !== 429; i++) last = await upload('y');
+    assert.equal(last.status, 429);
+    assert.ok(Number(last.headers.get('retry-after')) > 0);
+    assert.match(last.text, /Too many uploads/);
   });
 });

@@ -24,13 +24,14 @@ const ALGORITHM_NAMES: Readonly<Record<number, string>> = {
   [PubKeyAlg.Ed448]: 'Ed448',
 };
 
-/** "RSA 3072", "EdDSA ed25519", "ECDH cv25519", "Ed25519", "algorithm 99". */
+/** "RSA 3072", "EdDSA ed25519 (255 bits)", "ECDH cv25519 (255 bits)", "Ed25519 (255 bits)", "algorithm 99". */
 export function algorithmLabel(key: KeyPacket): string {
   const name = ALGORITHM_NAMES[key.algorithm] ?? `algorithm ${key.algorithm}`;
   const m = key.material;
+  const size = key.bits > 0 ? ` (${key.bits} bits)` : '';
   if (m.kind === 'rsa' || m.kind === 'dsa' || m.kind === 'elgamal') return `${name} ${key.bits}`;
-  if (m.kind === 'ecc') return `${name} ${m.curve?.name ?? 'unknown curve'}`;
-  return name;
+  if (m.kind === 'ecc') return `${name} ${m.curve?.name ?? 'unknown curve'}${size}`;
+  return `${name}${size}`;
 }
 
 /** Capability names from key flags, in gpg's order (sign, certify, encrypt, authenticate). */

@@ -19,7 +19,7 @@ export interface WebContext {
   ks: WebKeyserver;
   /** The reference time of each request. */
   now: () => UnixTime;
-  /** Largest upload body, in bytes (default 8 MiB); the keyserver may take less. */
+  /** Largest upload body, in bytes (default: what the keyserver's policy takes, and a little for the form around it; else 8 MiB). */
   maxUploadBytes?: number;
   /** Most certificates a search lists (default 100). */
   resultLimit?: number;
@@ -98,7 +98,8 @@ function errorAnswer(err: unknown): { status: number; title: string; message: st
  */
 export function webHandler(ctx: WebContext): WebHandler {
   const resultLimit = ctx.resultLimit ?? 100;
-  const maxUpload = ctx.maxUploadBytes ?? 8 * 1024 * 1024;
+  // The keyserver judges the key's size; the body may be that and a form around it.
+  const maxUpload = ctx.maxUploadBytes ?? (ctx.ks.policy ? ctx.ks.policy.maxUploadBytes + 64 * 1024 : 8 * 1024 * 1024);
   const recent = ctx.recentChanges ?? 20;
   const limits: KeyViewLimits = { ...DEFAULT_KEY_VIEW_LIMITS, ...ctx.keyViewLimits };
   const store = () => ctx.ks.store;
@@ -130,6 +131,8 @@ export function webHandler(ctx: WebContext): WebHandler {
     if (m[2]) {
       return send(req, res, 200, 'application/pgp-keys', armor('PUBLIC KEY BLOCK', stored.bytes), {
         'Content-Disposition': `attachment; filename="${fpr}.asc"`,
+        // Public data: scripts on other sites may fetch it, as they may over HKP.
+        'Access-Control-Allow-Origin': '*',
       });
     }
     const view = await buildKeyView(store(), stored, ctx.now(), limits);

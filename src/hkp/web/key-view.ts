@@ -114,6 +114,8 @@ export interface KeyView extends KeyInfo {
   subkeysHidden: number;
   /** The stored certificate's size in bytes, and when the server first and last stored it. */
   size: number;
+  /** Third-party certifications held aside (issuer not on the server yet): not served, not in `userIds`. */
+  held: number;
   stored: { created: UnixTime; updated: UnixTime };
   now: UnixTime;
 }
@@ -234,7 +236,7 @@ function userIdOrder(u: UserIdView): number {
  */
 export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTime, limits: KeyViewLimits = DEFAULT_KEY_VIEW_LIMITS): Promise<KeyView> {
   const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId);
-  const issuers = await loadIssuers(store, namedIssuers(cert), limits.issuerLookups);
+  const [issuers, held] = await Promise.all([loadIssuers(store, namedIssuers(cert), limits.issuerLookups), store.held.count(stored.fpr)]);
   const keyring = new Keyring([cert, ...issuers]);
   const verifier = new Verifier({ cache: store.verifications });
   const [ev] = await evaluateCerts([cert], keyring, { now, verifier });
@@ -312,6 +314,7 @@ export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTi
     subkeys: subkeys.slice(0, limits.subkeys),
     subkeysHidden: Math.max(0, subkeys.length - limits.subkeys),
     size: stored.bytes.length,
+    held,
     stored: { created: stored.created, updated: stored.updated },
     now,
   };

@@ -256,6 +256,7 @@ export function keyPage(v: KeyView): string {
 <dt>Capabilities</dt><dd>${v.capabilities.join(', ')}</dd>
 <dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.problems.map((p) => html` <span class="muted">${showText(p)}</span>`)}</dd>
 <dt>On this server</dt><dd>since ${time(v.stored.created)}, last changed ${time(v.stored.updated)}, ${v.size} bytes</dd>
+${v.held > 0 ? html`<dt>Held aside</dt><dd>${count(v.held, 'certification')} by issuers not on this server: not served, and published when the issuer's key arrives</dd>` : ''}
 </dl>`;
   const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">HKP index</a></p>`;
   const uids = v.userIds.map((u, i) => userIdSection(u, v.now, i + 1));
@@ -305,6 +306,7 @@ const STATUS_WORDS: Readonly<Record<CertOutcome['status'], [string, string]>> = 
   unchanged: ['unchanged', 'neutral'],
   blocked: ['blocked', 'bad'],
   'rate-limited': ['rate limited', 'warn'],
+  rejected: ['rejected', 'bad'],
 };
 
 function outcomeItem(o: CertOutcome): SafeHtml {
@@ -318,7 +320,9 @@ function outcomeItem(o: CertOutcome): SafeHtml {
   return html`<li>
 <div>${stored ? keyLink(o.fpr, fingerprint(o.fpr)) : fingerprint(o.fpr)}${badge(word, cls)}</div>
 <ul class="uids">${o.userIds.map((u) => html`<li>${userIdText(u)}</li>`)}</ul>
-<p>Kept: ${count(o.kept.userIds, 'user ID')}, ${count(o.kept.subkeys, 'subkey')}, ${count(o.kept.certifications, 'third-party certification')}. Held aside: ${o.held}${o.released > 0 ? html`; released: ${o.released}` : ''}.</p>
+<p>Added: ${count(o.kept.userIds, 'user ID')}, ${count(o.kept.subkeys, 'subkey')}, ${count(o.kept.certifications, 'third-party certification')}.</p>
+${o.held > 0 ? html`<p>Held aside: ${count(o.held, 'certification')} by issuers not on this server, published when their keys arrive.</p>` : ''}
+${o.released > 0 ? html`<p>Released: ${count(o.released, 'held certification')} on other keys, made by this key, verified and published.</p>` : ''}
 ${droppedList}
 </li>`;
 }
