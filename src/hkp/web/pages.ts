@@ -258,7 +258,7 @@ export function keyPage(v: KeyView): string {
 <dt>On this server</dt><dd>since ${time(v.stored.created)}, last changed ${time(v.stored.updated)}, ${v.size} bytes</dd>
 ${v.held > 0 ? html`<dt>Held aside</dt><dd>${count(v.held, 'certification')} by issuers not on this server: not served, and published when the issuer's key arrives</dd>` : ''}
 </dl>`;
-  const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">HKP index</a></p>`;
+  const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">Signature index (plain text)</a></p>`;
   const uids = v.userIds.map((u, i) => userIdSection(u, v.now, i + 1));
   const uidsHidden = v.userIdsHidden > 0 ? html`<p class="muted">${count(v.userIdsHidden, 'more user ID')} not listed.</p>` : '';
   const subs =
