@@ -30,6 +30,8 @@ APT_PACKAGES=(
   hyperfine                          # command-line benchmarks
   systemd                            # systemd-analyze checks contrib/systemd units
   libcrypt-openssl-rsa-perl lockfile-progs  # Monkeysphere 0.43 itself, to remake test/fixtures/ms043
+  msva-perl libwww-perl              # the original validation agent and its msva-query-agent (LWP), the TLS tests' oracle and client
+  firefox-esr                        # headless Firefox for the browser extension's tests (issue 15)
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

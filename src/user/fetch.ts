@@ -8,7 +8,7 @@
  * thrown: the local keyring still answers.
  */
 import { spawnSync } from 'node:child_process';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MsError } from '../errors.js';
 import type { Env } from '../gnupg/gpg.js';
 import { KeyserverClient } from '../keyserver/client.js';
 import { writeCerts } from '../openpgp/cert.js';
@@ -43,6 +43,32 @@ export async function fetchUserIds(userIds: readonly string[], opts: FetchOption
       imported += found.certs.length;
     } catch (err) {
       opts.error(`Failure searching keyserver ${opts.keyserver} for user id '${userId}': ${errorMessage(err)}`);
+      if (signal.aborted) break;
+    }
+  }
+  return imported;
+}
+
+/**
+ * Fetches the certificate with each fingerprint (a primary's or a subkey's, as gpg's
+ * `--recv-keys 0xFPR`) and imports what the keyserver has; returns how many certificates
+ * were imported. A key the keyserver does not have is reported at the verbose level.
+ */
+export async function fetchFingerprints(fingerprints: readonly string[], opts: FetchOptions): Promise<number> {
+  const deadlineMs = Math.max(1, opts.timeoutSeconds) * 1000;
+  const client = new KeyserverClient({ servers: [opts.keyserver], timeoutMs: deadlineMs, deadlineMs, maxResponseBytes: MAX_ANSWER });
+  const signal = AbortSignal.timeout(deadlineMs);
+  let imported = 0;
+  for (const fpr of fingerprints) {
+    opts.verbose(` checking keyserver ${opts.keyserver} for 0x${fpr}... `);
+    try {
+      const found = await client.getByFingerprint(fpr, { signal });
+      if (found.certs.length === 0) continue;
+      importCerts(writeCerts(found.certs), opts);
+      imported += found.certs.length;
+    } catch (err) {
+      if (err instanceof MsError && err.code === 'MS_KEYSERVER_NOT_FOUND') opts.verbose(` 0x${fpr} is not on keyserver ${opts.keyserver}`);
+      else opts.error(`Failure receiving 0x${fpr} from keyserver ${opts.keyserver}: ${errorMessage(err)}`);
       if (signal.aborted) break;
     }
   }

@@ -9,7 +9,7 @@
  */
 import type { UnixTime } from '../clock.js';
 import { type TimeWindow, timeWindow } from '../cert/time-window.js';
-import type { EvaluatedCert } from '../cert/types.js';
+import type { EvaluatedCert, Status } from '../cert/types.js';
 import { evaluateKeyring } from '../cert/evaluate.js';
 import { readGnupgHome } from '../gnupg/home.js';
 import { gnupgTrustOptions } from '../gnupg/trust.js';
@@ -29,6 +29,12 @@ export interface UidKey {
   ssh: string;
   ok: boolean;
   primary: boolean;
+  /** The key's own fingerprint (the primary's or the subkey's). */
+  fpr: string;
+  /** Its key flags (src/openpgp/signature.ts KeyFlag), from its newest binding. */
+  flags: number;
+  /** Its own state at the reference time (a subkey's revocation or expiry, say). */
+  status: Status;
 }
 
 /** A certificate carrying the user ID. */
@@ -59,10 +65,11 @@ export function uidKeys(ev: EvaluatedCert, uidValid: boolean, disabled: boolean)
   const keys: UidKey[] = [];
   // Listed even when not authentication-capable (a key whose only user ID is revoked has no
   // flags left, say): what is listed but not acceptable leaves the user's files.
-  if (hasSshForm(ev.primary.key)) keys.push({ ssh: sshLineFromKeyPacket(ev.primary.key), ok: usable && (ev.primary.flags & KeyFlag.Authenticate) !== 0, primary: true });
+  const p = ev.primary;
+  if (hasSshForm(p.key)) keys.push({ ssh: sshLineFromKeyPacket(p.key), ok: usable && (p.flags & KeyFlag.Authenticate) !== 0, primary: true, fpr: p.key.fpr, flags: p.flags, status: p.status });
   for (const s of ev.subkeys) {
     if (!hasSshForm(s.key)) continue;
-    keys.push({ ssh: sshLineFromKeyPacket(s.key), ok: usable && s.status === 'valid' && (s.flags & KeyFlag.Authenticate) !== 0, primary: false });
+    keys.push({ ssh: sshLineFromKeyPacket(s.key), ok: usable && s.status === 'valid' && (s.flags & KeyFlag.Authenticate) !== 0, primary: false, fpr: s.key.fpr, flags: s.flags, status: s.status });
   }
   return keys;
 }

@@ -18,7 +18,8 @@ import type { HomeKeys, UidCert } from './home-keys.js';
 
 /** The files whose change changes the answer (gpg 2.2's keyrings, trust database and options). */
 const HOME_FILES = ['pubring.kbx', 'pubring.gpg', 'trustdb.gpg', 'gpg.conf', 'common.conf', 'public-keys.d'];
-const STAMP_FORMAT = 'user-ids-1';
+// 2: each key carries its fingerprint, flags and state (the validation agent matches on them).
+const STAMP_FORMAT = 'user-ids-2';
 
 /** The state of a GnuPG home's files, as stat sees them: equal states mean unchanged files. */
 export function homeState(home: string): string {
