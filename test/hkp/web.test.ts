@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { InputError, TemporaryError } from '../../src/errors.js';
+import { EnvironmentError, InputError, TemporaryError } from '../../src/errors.js';
 import { CONTENT_SECURITY_POLICY, type SubmitReport, webHandler } from '../../src/hkp/web/index.js';
 import { armor, dearmor } from '../../src/openpgp/armor.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
@@ -386,6 +386,40 @@ describe('upload', () => {
   test('a malformed multipart body is 400', async () => {
     const r = await get('/upload', { method: 'POST', body: '--xyz\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xyz' } });
     assert.equal(r.status, 400);
+  });
+});
+
+describe('a failing store', () => {
+  test('busy or unreadable: 503, without the store message', async () => {
+    const broken = (err: Error) =>
+      webHandler({
+        ks: {
+          store: new Proxy(ws.store, {
+            get(target, prop) {
+              if (prop === 'search' || prop === 'certs') {
+                return new Proxy({}, { get: () => async () => { throw err; } });
+              }
+              return Reflect.get(target, prop);
+            },
+          }),
+          submit: ks.submit,
+        },
+        now: () => NOW,
+      });
+    for (const err of [new TemporaryError('MS_STORE_BUSY', 'database is locked: /srv/secret.sqlite'), new EnvironmentError('MS_STORE_IO', 'cannot open /srv/secret.sqlite')]) {
+      const handle = broken(err);
+      const srv = createServer((req, res) => void handle(req, res, new URL(req.url ?? '/', 'http://x')));
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      try {
+        for (const path of ['/search?q=alice', `/key/${people.alice.fpr}`, '/stats']) {
+          const r = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}${path}`);
+          assert.equal(r.status, 503, `${err.message} ${path}`);
+          assert.ok(!(await r.text()).includes('/srv/secret'));
+        }
+      } finally {
+        await new Promise<void>((resolve) => srv.close(() => resolve()));
+      }
+    }
   });
 });
 

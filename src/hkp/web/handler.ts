@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UnixTime } from '../../clock.js';
-import { InputError, MsError, TemporaryError } from '../../errors.js';
+import { EnvironmentError, InputError, MsError, TemporaryError } from '../../errors.js';
 import { armor } from '../../openpgp/armor.js';
 import { ASSETS } from './assets.js';
 import type { SubmitReport, WebKeyserver } from './contract.js';
@@ -86,7 +86,8 @@ function errorAnswer(err: unknown): { status: number; title: string; message: st
         return { status: 429, title: 'Too many uploads', message: err.message, headers: Number.isFinite(retry) && retry > 0 ? { 'Retry-After': String(Math.ceil(retry)) } : undefined };
       }
     }
-    if (err instanceof TemporaryError) return { status: 503, title: 'Try again later', message: 'The key store is busy or unavailable; try again in a moment.' };
+    if (err instanceof TemporaryError || err instanceof EnvironmentError) return { status: 503, title: 'Try again later', message: 'The key store is busy or unavailable; try again in a moment.' };
+    if (err.code === 'MS_STORE_KEYID' || err.code === 'MS_STORE_SEARCH') return { status: 400, title: 'Cannot search for that', message: err.message };
     if (err instanceof InputError) return { status: 422, title: 'Bad upload', message: err.message };
   }
   return { status: 500, title: 'Internal error', message: 'internal error' };
