@@ -5,7 +5,7 @@
  * final newline). Pure: no I/O, no trust. A request that cannot be answered is a
  * RequestError with the original's wording and the HTTP status we answer it with.
  */
-import { MsError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 /** The contexts msva-perl knows, in its order. */
 export const CONTEXTS = ['https', 'ssh', 'smtp', 'ike', 'postgresql', 'imaps', 'imap', 'submission', 'e-mail'] as const;
@@ -37,7 +37,7 @@ export interface ReviewRequest {
  * A request that is not answered with a verdict. `message` is what the original put in its
  * reply (where it had one); the code is in docs/errors.md.
  */
-export class RequestError extends MsError {
+export class RequestError extends InputError {
   constructor(
     code: string,
     readonly status: number,
