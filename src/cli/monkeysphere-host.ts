@@ -4,7 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { lookupAccounts } from '../auth/accounts.js';
 import { COMMON_VARS, configFiles, type LoadedConfig, loadConfig, type Schema } from '../config/index.js';
-import { referenceTime } from '../clock.js';
+import { parseTime, referenceTime } from '../clock.js';
 import { MsError, NotFoundError, UsageError } from '../errors.js';
 import { withLock } from '../files/lock.js';
 import { diagnose } from '../host/diagnostics.js';
@@ -21,6 +21,7 @@ import {
 } from '../host/operations.js';
 import { EXPIRE_HELP, parseExpire } from '../host/expire.js';
 import { planImport } from '../host/import-key.js';
+import { checkSameKey, notBefore, readX509 } from '../host/x509.js';
 import { type HostKeyserver, hostKeyserver } from '../host/keyserver.js';
 import { checkNameAddable, checkNameRevocable } from '../host/names.js';
 import { defaultHostname, sshdHostKeys } from '../host/probes.js';
@@ -157,24 +158,36 @@ async function importKey(ctx: Ctx, args: string[]): Promise<number> {
     .description('Import a host key (PEM, PKCS#8, SEC1 or OpenSSH private key, or an OpenPGP secret key) with a service name.')
     .argument('<file>', "the key file, or '-' for stdin")
     .argument('<servicename>', 'e.g. ssh://host.example.org')
-    .option('--passphrase-file <file>', 'first line of FILE is the key passphrase (also: MONKEYSPHERE_PASSPHRASE_FILE)');
+    .option('--passphrase-file <file>', 'first line of FILE is the key passphrase (also: MONKEYSPHERE_PASSPHRASE_FILE)')
+    .option('--certificate <file>', "the key's X.509 certificate (PEM or DER): its notBefore becomes the key's creation time, so the fingerprint can be made again")
+    .option('--key-time <time>', "the key's creation time (Unix seconds or ISO 8601); default now");
   cmd.parse(args, { from: 'user' });
   const [file, name] = cmd.args;
-  const opts = cmd.opts<{ passphraseFile?: string }>();
+  const opts = cmd.opts<{ passphraseFile?: string; certificate?: string; keyTime?: string }>();
   parseServiceName(name, readServices(ctx.deps.servicesFile));
   const data = await readInput(ctx, file);
   const source = file === '-' ? 'standard input' : file;
+  const x509 = opts.certificate === undefined ? undefined : readX509(await readInput(ctx, opts.certificate), opts.certificate);
+  let keyTime = x509 ? notBefore(x509) : undefined;
+  if (opts.keyTime !== undefined) {
+    keyTime = parseTime(opts.keyTime);
+    if (keyTime === undefined) throw new UsageError('MS_HOST_KEY_TIME', `--key-time ${JSON.stringify(opts.keyTime)} is not a time`, { hints: ['give Unix seconds or ISO 8601, e.g. 2023-01-15T00:00:00Z'] });
+  }
   return locked(ctx, async () => {
     const { cert, nameInUse: inUse } = await planImport(ctx.store, {
       data,
       serviceName: name,
       now: ctx.now(),
-      loadPrivateKey: () =>
-        loadPrivateKeyWithPassphrase(data, source, {
+      keyTime,
+      loadPrivateKey: async () => {
+        const loaded = await loadPrivateKeyWithPassphrase(data, source, {
           file: opts.passphraseFile,
           envFile: ctx.io.env.MONKEYSPHERE_PASSPHRASE_FILE || undefined,
           ask: ctx.config.PROMPT && ctx.io.stderr.isTTY ? askPassphraseOnTty : undefined,
-        }),
+        });
+        if (x509 && opts.certificate) checkSameKey(x509, loaded.publicKey, opts.certificate);
+        return loaded;
+      },
     });
     if (inUse.length > 0) {
       if (ctx.config.PROMPT) {

@@ -18,6 +18,8 @@ export interface ImportInput {
   data: Buffer;
   serviceName: string;
   now: number;
+  /** The new key's creation time (an X.509 certificate's notBefore, say); default `now`. Not later than `now`. */
+  keyTime?: number;
   /** Parses `data` as an SSH/PEM private key (asking for a passphrase if need be); called only for such input. */
   loadPrivateKey: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
 }
@@ -60,7 +62,7 @@ export async function planImport(store: HostKeyStore, input: ImportInput): Promi
         hints: [`to give it another service name: monkeysphere-host add-servicename ${name} ${same.fpr}`],
       });
     }
-    cert = newHostCert(loaded.privateKey, name, now);
+    cert = newHostCert(loaded.privateKey, name, now, input.keyTime);
   }
   const keys = store.list();
   if (keys.some((k) => k.fpr === cert.primary.fpr)) throw new UsageError('MS_HOST_KEY_EXISTS', `host key ${cert.primary.fpr} is already imported`);

@@ -83,8 +83,8 @@ function currentBinding(ev: EvaluatedCert): { flags: number; keyExpiresAfter?: n
  * A new host certificate: the service key as primary, created now, one user ID, flags
  * authenticate, no expiry (the original's `PEM2OPENPGP_USAGE_FLAGS=authenticate pem2openpgp`).
  */
-export function newHostCert(privateKey: KeyObject, serviceName: string, now: number): Cert {
-  const { bytes } = pem2openpgp(privateKey, { userId: serviceName, sigTime: now, flags: USAGE_FLAGS.authenticate });
+export function newHostCert(privateKey: KeyObject, serviceName: string, now: number, keyTime?: number): Cert {
+  const { bytes } = pem2openpgp(privateKey, { userId: serviceName, sigTime: now, keyTime, flags: USAGE_FLAGS.authenticate });
   return single(bytes, 'import');
 }
 
