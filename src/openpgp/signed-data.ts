@@ -15,8 +15,13 @@ export type SigTarget =
   | { kind: 'user'; primary: KeyPacket; user: Packet }
   | { kind: 'subkey'; primary: KeyPacket; subkey: KeyPacket };
 
-function keyChunks(key: KeyPacket): Buffer[] {
-  return [keyHashPrefix(key.version, key.publicBody), key.publicBody];
+/**
+ * A key as a signature hashes it: the prefix follows the signature's version, not the key's
+ * (RFC 9580 §5.2.4: 0x99 and a two-octet length for v3 and v4 signatures, 0x9B and four octets
+ * for v6 ones), so a v6 key's certification of a v4 key hashes that key with 0x9B.
+ */
+function keyChunks(key: KeyPacket, sigVersion: number): Buffer[] {
+  return [keyHashPrefix(sigVersion === 6 ? 6 : 4, key.publicBody), key.publicBody];
 }
 
 function userChunks(user: Packet, sigVersion: number): Buffer[] {
@@ -28,9 +33,9 @@ function userChunks(user: Packet, sigVersion: number): Buffer[] {
 export function signedChunks(sig: Signature, target: SigTarget): Buffer[] {
   const chunks: Buffer[] = [];
   if (sig.version === 6 && sig.salt) chunks.push(sig.salt);
-  chunks.push(...keyChunks(target.primary));
+  chunks.push(...keyChunks(target.primary, sig.version));
   if (target.kind === 'user') chunks.push(...userChunks(target.user, sig.version));
-  if (target.kind === 'subkey') chunks.push(...keyChunks(target.subkey));
+  if (target.kind === 'subkey') chunks.push(...keyChunks(target.subkey, sig.version));
   chunks.push(sig.hashedPart);
   if (sig.version >= 4) chunks.push(Buffer.from([sig.version, 0xff]), u32(sig.hashedPart.length));
   return chunks;
@@ -41,9 +46,9 @@ export function signedChunks(sig: Signature, target: SigTarget): Buffer[] {
  * the hashed part and the trailer), shared by every signature of one version on that target.
  */
 export function targetChunks(target: SigTarget, sigVersion: number): Buffer[] {
-  const chunks = keyChunks(target.primary);
+  const chunks = keyChunks(target.primary, sigVersion);
   if (target.kind === 'user') chunks.push(...userChunks(target.user, sigVersion));
-  if (target.kind === 'subkey') chunks.push(...keyChunks(target.subkey));
+  if (target.kind === 'subkey') chunks.push(...keyChunks(target.subkey, sigVersion));
   return chunks;
 }
 

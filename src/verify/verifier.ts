@@ -73,8 +73,8 @@ export interface VerifierOptions {
 /** What the component part of the signed data was built for, so it is built once per target. */
 interface PrefixEntry {
   primary: KeyPacket;
-  /** By signature version class: [v3, v4 and later]. */
-  bytes: [Buffer | undefined, Buffer | undefined];
+  /** By signature version: [v3, v4, v6] (v3 hashes a user ID without its header; v6 hashes keys after 0x9B). */
+  bytes: [Buffer | undefined, Buffer | undefined, Buffer | undefined];
 }
 
 export class Verifier {
@@ -222,10 +222,10 @@ export class Verifier {
     const component: Packet | KeyPacket = target.kind === 'user' ? target.user : target.kind === 'subkey' ? target.subkey : target.primary;
     let entry = this.prefixes.get(component);
     if (entry === undefined || entry.primary !== target.primary) {
-      entry = { primary: target.primary, bytes: [undefined, undefined] };
+      entry = { primary: target.primary, bytes: [undefined, undefined, undefined] };
       this.prefixes.set(component, entry);
     }
-    const slot = sig.version < 4 ? 0 : 1;
+    const slot = sig.version < 4 ? 0 : sig.version === 6 ? 2 : 1;
     let prefix = entry.bytes[slot];
     if (prefix === undefined) {
       prefix = Buffer.concat(targetChunks(target, sig.version));
