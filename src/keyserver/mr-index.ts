@@ -1,7 +1,8 @@
 /**
  * The HKP machine-readable index (`op=index&options=mr`), as GnuPG's KEYSERVER
- * document and SKS 1.1.6 define it: `info:`, `pub:` and `uid:` lines. Parsing only;
- * the flags in it are the server's hints, never verified facts.
+ * document and SKS 1.1.6 define it: `info:`, `pub:` and `uid:` lines, parsed;
+ * the flags in it are the server's hints, never verified facts. Also the writer (formatMrIndex),
+ * for our keyserver (src/hkp/), so both sides share one definition of the format.
  */
 import { InputError } from '../errors.js';
 
@@ -128,4 +129,37 @@ export function parseMrIndex(input: Uint8Array | string): MrIndex {
     // Other record types are left for future versions of the format.
   }
   return index;
+}
+
+/**
+ * Escapes a user ID for a `uid:` field as SKS 1.1.6 does and GnuPG decodes it: every byte
+ * outside printable 7-bit ASCII, `:` and `%` become `%XX`, so no user ID can end a field or a
+ * line, or forge a record.
+ */
+export function escapeIndexField(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    out += b < 0x20 || b > 0x7e || b === 0x3a || b === 0x25 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
+  }
+  return out;
+}
+
+function formatFlags(flags: IndexFlags): string {
+  return `${flags.revoked ? 'r' : ''}${flags.disabled ? 'd' : ''}${flags.expired ? 'e' : ''}`;
+}
+
+const field = (n: number | undefined) => (n === undefined ? '' : String(n));
+
+/**
+ * Writes a machine-readable index that `parseMrIndex` (and GnuPG's keyserver.c) reads back:
+ * `info:1:<count>`, then per key `pub:<id>:<algo>:<bits>:<created>:<expires>:<flags>` and one
+ * `uid:<escaped>:<created>:<expires>:<flags>` per user ID; lines end in `\r\n`, as SKS's do.
+ */
+export function formatMrIndex(keys: readonly Omit<IndexKey, 'idKind'>[]): string {
+  const lines = [`info:1:${keys.length}`];
+  for (const k of keys) {
+    lines.push(`pub:${k.id}:${field(k.algorithm)}:${field(k.bits)}:${field(k.created)}:${field(k.expires)}:${formatFlags(k.flags)}`);
+    for (const u of k.userIds) lines.push(`uid:${escapeIndexField(u.bytes)}:${field(u.created)}:${field(u.expires)}:${formatFlags(u.flags)}`);
+  }
+  return `${lines.join('\r\n')}\r\n`;
 }

@@ -1,0 +1,146 @@
+/**
+ * What an index line says about a stored certificate at a reference time: algorithm, size,
+ * creation and expiry, revoked and expired flags of the key and of each bound user ID. The
+ * self-signatures are verified (through the store's verification cache, so each once), and the
+ * result is kept per stored digest for as long as the evaluation holds (src/cert/time-window.ts).
+ * Hints for clients, never proof: a client verifies what it imports.
+ */
+import { evaluateCerts } from '../cert/evaluate.js';
+import { timeWindow } from '../cert/time-window.js';
+import type { UnixTime } from '../clock.js';
+import { Keyring } from '../keyring/keyring.js';
+import type { IndexKey } from '../keyserver/mr-index.js';
+import type { StoredCert } from '../store/types.js';
+import { Verifier } from '../verify/verifier.js';
+import type { VerificationCache } from '../verify/cache.js';
+
+export interface UserIdSummary {
+  /** The user ID packet body. */
+  bytes: Buffer;
+  text: string;
+  created?: number;
+  expires?: number;
+  revoked: boolean;
+  expired: boolean;
+}
+
+export interface SubkeySummary {
+  fpr: string;
+  keyId: string;
+  algorithm: number;
+  bits: number;
+  created: number;
+  expires?: number;
+  flags: number;
+  revoked: boolean;
+  expired: boolean;
+}
+
+export interface CertSummary {
+  fpr: string;
+  keyId: string;
+  version: number;
+  algorithm: number;
+  bits: number;
+  created: number;
+  expires?: number;
+  revoked: boolean;
+  expired: boolean;
+  /** Bound user IDs (a good self-signature or self-revocation), in certificate order. */
+  userIds: UserIdSummary[];
+  subkeys: SubkeySummary[];
+}
+
+/** The index record GnuPG reads (`pub:` and `uid:` lines) for a summary. */
+export function indexKey(s: CertSummary): Omit<IndexKey, 'idKind'> {
+  return {
+    id: s.fpr,
+    algorithm: s.algorithm,
+    bits: s.bits,
+    created: s.created,
+    expires: s.expires,
+    flags: { revoked: s.revoked, disabled: false, expired: s.expired },
+    userIds: s.userIds.map((u) => ({ bytes: u.bytes, text: u.text, created: u.created, expires: u.expires, flags: { revoked: u.revoked, disabled: false, expired: u.expired } })),
+  };
+}
+
+interface Entry {
+  digest: string;
+  after: number;
+  before: number;
+  summary: CertSummary;
+}
+
+/** Summaries of stored certificates, cached by fingerprint and digest while their time window holds. */
+export class Summaries {
+  private readonly cache = new Map<string, Entry>();
+  private readonly verifier: Verifier;
+
+  constructor(
+    cache: VerificationCache,
+    private readonly maxEntries = 10_000,
+  ) {
+    this.verifier = new Verifier({ cache });
+  }
+
+  async of(stored: readonly StoredCert[], now: UnixTime): Promise<CertSummary[]> {
+    const out: Array<CertSummary | undefined> = [];
+    const missing: number[] = [];
+    stored.forEach((s, i) => {
+      const e = this.cache.get(s.fpr);
+      if (e && e.digest === s.digest.toString('hex') && now > e.after && now < e.before) {
+        // Refresh its place: the map's order is least recently used first.
+        this.cache.delete(s.fpr);
+        this.cache.set(s.fpr, e);
+        out[i] = e.summary;
+      } else missing.push(i);
+    });
+    if (missing.length > 0) {
+      const certs = missing.map((i) => stored[i].cert);
+      const evaluated = await evaluateCerts(certs, new Keyring(certs), { now, verifier: this.verifier, certifications: false });
+      evaluated.forEach((ev, j) => {
+        const i = missing[j];
+        const key = ev.primary.key;
+        const summary: CertSummary = {
+          fpr: ev.fpr,
+          keyId: ev.keyId,
+          version: key.version,
+          algorithm: key.algorithm,
+          bits: key.bits,
+          created: key.created,
+          expires: ev.primary.expires,
+          revoked: ev.primary.status === 'revoked',
+          expired: ev.primary.status === 'expired',
+          userIds: ev.userIds
+            .filter((u) => u.component.kind === 'userid' && u.status !== 'invalid')
+            .map((u) => ({
+              bytes: u.component.packet.body,
+              text: u.text,
+              created: u.selfSig?.created,
+              expires: u.expires,
+              revoked: u.status === 'revoked',
+              expired: u.status === 'expired',
+            })),
+          subkeys: ev.subkeys
+            .filter((s) => s.status !== 'invalid')
+            .map((s) => ({
+              fpr: s.key.fpr,
+              keyId: s.key.keyId,
+              algorithm: s.key.algorithm,
+              bits: s.key.bits,
+              created: s.key.created,
+              expires: s.expires,
+              flags: s.flags,
+              revoked: s.status === 'revoked',
+              expired: s.status === 'expired',
+            })),
+        };
+        out[i] = summary;
+        const window = timeWindow([stored[i].cert], now);
+        this.cache.set(stored[i].fpr, { digest: stored[i].digest.toString('hex'), after: window.after, before: window.before, summary });
+        if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
+      });
+    }
+    return out as CertSummary[];
+  }
+}
