@@ -285,6 +285,9 @@ describe('key page', () => {
     assert.equal(id.headers.get('location'), `/search?q=0x${people.bob.primary.keyId}`);
     assert.equal((await get(`/key/${'A'.repeat(40)}`)).status, 404);
     assert.equal((await get('/key/%3Cscript%3E')).status, 404);
+    assert.equal((await get('/key/%ZZ%E0%A4')).status, 404);
+    assert.equal((await get(`/key/${people.bob.fpr}.gpg`)).status, 404);
+    assert.deepEqual(errors, []);
   });
 });
 
@@ -516,5 +519,26 @@ describe('upload through the real keyserver (src/server/keyserver.ts)', () => {
     assert.equal(last.status, 429);
     assert.ok(Number(last.headers.get('retry-after')) > 0);
     assert.match(last.text, /Too many uploads/);
+  });
+});
+
+describe('a client that hangs up', () => {
+  test('mid-upload: no error reported, the server keeps answering', async () => {
+    const { connect } = await import('node:net');
+    const before = errors.length;
+    const port = Number(new URL(base).port);
+    await new Promise<void>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 50000\r\n\r\n--b\r\nContent-Disposition: form-data; name="keytext"\r\n\r\nabc');
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 100);
+      });
+      sock.on('error', reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(errors.length, before);
+    assert.equal((await get('/')).status, 200);
   });
 });

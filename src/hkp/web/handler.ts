@@ -121,7 +121,7 @@ export function webHandler(ctx: WebContext): WebHandler {
   async function key(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const m = FPR_PATH.exec(url.pathname);
     if (!m) {
-      const rest = decodeURIComponent(url.pathname.slice('/key/'.length));
+      const rest = url.pathname.slice('/key/'.length);
       if (/^(0x)?[0-9A-Fa-f]{8,64}$/.test(rest)) return redirect(req, res, searchHref(rest.startsWith('0x') ? rest : `0x${rest}`));
       return sendPage(req, res, 404, errorPage('No such key', 'Give a key by its fingerprint, or search for it.'));
     }
@@ -204,6 +204,11 @@ export function webHandler(ctx: WebContext): WebHandler {
     try {
       await route(req, res, url);
     } catch (err) {
+      // A client that hung up mid-upload is no error of ours, and there is no one to answer.
+      if (req.destroyed && !req.complete) {
+        res.destroy();
+        return true;
+      }
       const answer = errorAnswer(err);
       if (answer.status === 500) ctx.onError?.(err, req);
       if (!res.headersSent) sendPage(req, res, answer.status, errorPage(answer.title, answer.message, path === '/search' ? (url.searchParams.get('q') ?? undefined) : undefined), answer.headers);
