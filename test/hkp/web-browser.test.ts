@@ -140,7 +140,7 @@ async function assertAccessible(page: Page): Promise<void> {
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
 }
 
-describe('the web pages in Chromium, with JavaScript', () => {
+describe('the web pages in Chromium, with JavaScript', { timeout: 180_000 }, () => {
   let ctx: BrowserContext;
   let page: Page;
   const problems: string[] = [];
@@ -263,6 +263,19 @@ describe('the web pages in Chromium, with JavaScript', () => {
     assert.ok(await page.locator(`a[href="/key/${keys.host.fpr}"]`).isVisible());
   });
 
+  test('keyboard: the first Tab reaches the skip link, which shows itself; dark colours follow the system', async () => {
+    await page.goto(`${base}/key/${people.alice.fpr}`);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement && document.activeElement.className'), 'skip');
+    const box = await page.locator('a.skip').boundingBox();
+    assert.ok(box && box.x >= 0 && box.y >= 0, 'the focused skip link is on screen');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate('getComputedStyle(document.body).backgroundColor');
+    assert.equal(bg, 'rgb(13, 17, 23)');
+    await shot(page, 'key-alice-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
   test('stats: the count and the recent changes', async () => {
     await page.goto(`${base}/stats`);
     await assertAccessible(page);
@@ -282,7 +295,7 @@ describe('the web pages in Chromium, with JavaScript', () => {
   });
 });
 
-describe('the web pages in Chromium, without JavaScript', () => {
+describe('the web pages in Chromium, without JavaScript', { timeout: 120_000 }, () => {
   let page: Page;
   const problems: string[] = [];
 
