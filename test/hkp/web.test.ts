@@ -542,3 +542,41 @@ describe('a client that hangs up', () => {
     assert.equal((await get('/')).status, 200);
   });
 });
+
+describe('signature checks from page views', () => {
+  test('a forged certification by an issuer on the server shows as bad; only good outcomes reach the shared cache', async () => {
+    const victim = new Person(['Victor <victor@example.org>']).certifiedBy(people.bob);
+    const sig = victim.cert.users[0].signatures.at(-1)!.packet.raw;
+    const forged = Buffer.from(sig);
+    forged[forged.length - 3] ^= 0x40;
+    const bytes = writeCert(victim.cert);
+    const at = bytes.indexOf(sig);
+    const cert = readCerts(Buffer.concat([bytes.subarray(0, at), forged, bytes.subarray(at + sig.length)])).certs[0];
+    await ws.store.certs.put(cert, NOW);
+    const recorded: boolean[] = [];
+    const store = new Proxy(ws.store, {
+      get(target, prop) {
+        if (prop !== 'verifications') return Reflect.get(target, prop);
+        return {
+          lookup: (keys: Buffer[]) => target.verifications.lookup(keys),
+          record: (entries: Array<[Buffer, boolean]>) => {
+            recorded.push(...entries.map(([, ok]) => ok));
+            return target.verifications.record(entries);
+          },
+        };
+      },
+    });
+    const handle = webHandler({ ks: { store, submit: ks.submit }, now: () => NOW });
+    const srv = createServer((req, res) => void handle(req, res, new URL(req.url ?? '/', 'http://x')));
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/key/${victim.fpr}`)).text();
+      const row = text.slice(text.indexOf(`href="/key/${people.bob.fpr}"`));
+      assert.match(row.slice(0, row.indexOf('</tr>')), />bad signature</);
+      assert.ok(recorded.length > 0, 'the self-signatures were recorded');
+      assert.ok(recorded.every((ok) => ok), 'no failure was recorded');
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+});

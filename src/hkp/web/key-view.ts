@@ -15,6 +15,7 @@ import { keyIdOf } from '../../openpgp/fingerprint.js';
 import type { KeyPacket } from '../../openpgp/key-packet.js';
 import { type Signature, SigType } from '../../openpgp/signature.js';
 import type { StoredCert, Store } from '../../store/types.js';
+import type { VerificationCache } from '../../verify/cache.js';
 import { Verifier } from '../../verify/verifier.js';
 import { algorithmLabel, attestationDigest, capabilities } from './describe.js';
 
@@ -130,6 +131,26 @@ export interface SummaryView extends KeyInfo {
   subkeyCount: number;
 }
 
+/**
+ * The store's verification cache as page views use it: every outcome is looked up there, only
+ * good ones are added (as the keyserver's ingest does), so viewing pages cannot fill the shared
+ * cache with failures.
+ */
+class GoodOnlyCache implements VerificationCache {
+  constructor(private readonly shared: VerificationCache) {}
+  lookup(keys: Buffer[]): Promise<Map<string, boolean>> {
+    return this.shared.lookup(keys);
+  }
+  async record(entries: Array<[Buffer, boolean]>): Promise<void> {
+    const good = entries.filter(([, ok]) => ok);
+    if (good.length > 0) await this.shared.record(good);
+  }
+}
+
+function verifierFor(store: Store): Verifier {
+  return new Verifier({ cache: new GoodOnlyCache(store.verifications) });
+}
+
 export function keyInfo(key: KeyPacket): KeyInfo {
   return { fpr: key.fpr, keyId: key.keyId, version: key.version, algorithm: algorithmLabel(key), created: key.created };
 }
@@ -238,7 +259,7 @@ export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTi
   const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId);
   const [issuers, held] = await Promise.all([loadIssuers(store, namedIssuers(cert), limits.issuerLookups), store.held.count(stored.fpr)]);
   const keyring = new Keyring([cert, ...issuers]);
-  const verifier = new Verifier({ cache: store.verifications });
+  const verifier = verifierFor(store);
   const [ev] = await evaluateCerts([cert], keyring, { now, verifier });
   const issuerStates = new Map<string, EvaluatedCert>();
   if (issuers.length > 0) {
@@ -331,7 +352,7 @@ export async function buildSummaries(store: Store, stored: StoredCert[], now: Un
   if (stored.length === 0) return [];
   // Third-party signatures play no part in a summary: leave them out before evaluating.
   const certs = stored.map((sc) => trimmed(sc.cert, 0).cert);
-  const verifier = new Verifier({ cache: store.verifications });
+  const verifier = verifierFor(store);
   const evs = await evaluateCerts(certs, new Keyring(certs), { now, verifier, certifications: false });
   return evs.map((ev) => {
     const uids = ev.userIds

@@ -177,7 +177,8 @@ function verification(c: CertificationView, now: UnixTime): SafeHtml {
   if (c.revokedByIssuer) out.push(badge('withdrawn', 'warn', 'the issuer revoked this certification later'));
   if (c.expires !== undefined && c.expires <= now) out.push(badge('expired', 'warn'));
   if (c.issuerStatus && c.issuerStatus !== 'valid') out.push(badge(`issuer ${c.issuerStatus === 'invalid' ? 'not bound' : c.issuerStatus}`, STATUS_CLASS[c.issuerStatus]));
-  const reason = c.reason && (c.outcome === 'rejected' || c.outcome === 'bad' || c.outcome === 'unsupported') ? html` <span class="muted">${showText(c.reason)}</span>` : '';
+  // The badge says bad or unsupported; a policy rejection needs its reason (SHA-1 after the cut-off, say).
+  const reason = c.reason && c.outcome === 'rejected' ? html` <span class="muted">${showText(c.reason)}</span>` : '';
   return html`${out}${reason}`;
 }
 
