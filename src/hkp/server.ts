@@ -17,10 +17,11 @@ import type { KeyserverService, SubmitReport } from './service.js';
 import { Summaries } from './summary.js';
 import { hashquery, lookup, parseHashquery, reportText, uploadText, type V1Context } from './v1.js';
 import { V2_CATEGORIES, v2, vks, vksKeytext, vksUploadAnswer } from './v2.js';
+import { type WebHandler, webHandler } from './web/index.js';
 import { onlyUserIds, parseWkdPath, userIdMatches, wkdHash } from './wkd.js';
 
 /** The web pages' handler (src/hkp/web/): true when it answered the request. */
-export type WebHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+export type { WebHandler };
 
 /** Where the server logs: the command's logger (src/cli/log.ts) fits. */
 export interface HkpLog {
@@ -55,7 +56,8 @@ export interface HkpServerOptions {
   trustProxy?: boolean;
   /** WKD only for these domains (default: any domain the request names). */
   wkdDomains?: string[];
-  web?: WebHandler;
+  /** The web pages (default: src/hkp/web/ over the same service); false for none (a plain page at `/`). */
+  web?: WebHandler | false;
   version?: string;
 }
 
@@ -84,6 +86,7 @@ export class HkpServer {
   private readonly uploads?: RateLimiter;
   private readonly reads?: RateLimiter;
   private readonly sockets = new Set<Socket>();
+  private readonly webPages?: WebHandler;
   private countCache?: { at: number; value: number };
   private closing = false;
 
@@ -99,6 +102,17 @@ export class HkpServer {
     };
     if (opts.uploadRate !== false) this.uploads = new RateLimiter(opts.uploadRate ?? { burst: 20, perSecond: 0.5 });
     if (opts.readRate) this.reads = new RateLimiter(opts.readRate);
+    if (opts.web !== false) {
+      this.webPages =
+        opts.web ??
+        webHandler({
+          ks: opts.ks,
+          now: this.ctx.now,
+          resultLimit: this.ctx.maxResults,
+          clientOf: (req) => clientOf(req, opts.trustProxy ?? false),
+          onError: (err, req) => this.log.error(`internal error answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+        });
+    }
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     this.http = createServer(
       {
@@ -331,7 +345,7 @@ export class HkpServer {
   }
 
   private async web(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (this.opts.web && (await this.opts.web(req, res, url))) return;
+    if (this.webPages && (await this.webPages(req, res, url))) return;
     if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       return sendText(
         res,

@@ -1,17 +1,17 @@
 /**
  * Our keyserver on loopback for tests: an HkpServer over a store (a fresh SQLite file, or a
  * PostgreSQL URL), with a fixed reference time, stopped by stop(). `ks` is the keyserver
- * service the server runs on.
+ * service (src/server/keyserver.ts) the server runs on.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnixTime } from '../../src/clock.js';
-import { HkpServer, type HkpServerOptions, type KeyserverService } from '../../src/hkp/index.js';
+import { HkpServer, type HkpServerOptions } from '../../src/hkp/index.js';
+import { Keyserver, type IngestPolicy } from '../../src/server/keyserver.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { type GpgHome, type GpgResult, REFERENCE_TIME } from '../helpers/gpg.js';
-import { openService } from './service.js';
 
 /** The server's reference time: a day after gpg's frozen clock in the tests, so keys made at REFERENCE_TIME are not from the future. */
 export const NOW: UnixTime = REFERENCE_TIME + 86400;
@@ -19,7 +19,7 @@ export const NOW: UnixTime = REFERENCE_TIME + 86400;
 export class TestServer {
   private constructor(
     readonly server: HkpServer,
-    readonly ks: KeyserverService,
+    readonly ks: Keyserver,
     readonly store: Store,
     readonly port: number,
     private readonly dir?: string,
@@ -36,10 +36,10 @@ export class TestServer {
   }
 
   /** Starts a server on a fresh SQLite store, or on `location` (a PostgreSQL URL or a file). */
-  static async start(opts: { location?: string; now?: () => UnixTime } & Partial<Omit<HkpServerOptions, 'ks'>> = {}): Promise<TestServer> {
+  static async start(opts: { location?: string; now?: () => UnixTime; policy?: Partial<IngestPolicy> } & Partial<Omit<HkpServerOptions, 'ks'>> = {}): Promise<TestServer> {
     const dir = opts.location ? undefined : mkdtempSync(join(tmpdir(), 'ms-hkp-'));
     const store = await openStore(opts.location ?? join(dir as string, 'keyserver.sqlite'));
-    const ks = await openService(store);
+    const ks = await Keyserver.open(store, opts.policy);
     const server = new HkpServer({ now: () => NOW, uploadRate: false, version: 'test', ...opts, ks });
     const addr = await server.listen(0, '127.0.0.1');
     return new TestServer(server, ks, store, addr.port, dir);
