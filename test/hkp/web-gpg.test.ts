@@ -120,7 +120,7 @@ describe('key pages against gpg --check-sigs', () => {
     assert.ok(compared >= 15, `${compared} certifications compared`);
   });
 
-  test('a certification the issuer revoked later is withdrawn; an expired one is expired; a local one is marked', () => {
+  test('a certification the issuer revoked later is withdrawn; an expired one is expired; a local one is marked; designated revokers', () => {
     const byName = JSON.parse(readFileSync(`${CERTS}index.json`, 'utf8')) as Record<string, { fpr: string }>;
     const one = (name: string) => views.get(byName[name].fpr)!.userIds[0].certifications;
     const revsig = one('revsig');
@@ -130,6 +130,12 @@ describe('key pages against gpg --check-sigs', () => {
     assert.ok(expired.expires !== undefined && expired.expires < REFERENCE_TIME);
     assert.match(keyPage(views.get(byName['cert-expired'].fpr)!), /<span class="badge warn">expired<\/span>/);
     assert.equal(one('local').find((c) => c.issuerFpr === byName.alice.fpr)!.exportable, false);
+    const kate = views.get(byName['designated-revoker'].fpr)!;
+    assert.deepEqual(kate.revokers, [{ fpr: byName.alice.fpr, onServer: true, sensitive: false }]);
+    assert.match(keyPage(kate), new RegExp(`<dt>Designated revokers</dt><dd><a href="/key/${byName.alice.fpr}">`));
+    const larry = views.get(byName['revoked-by-designated'].fpr)!;
+    assert.equal(larry.revocation?.by, byName.alice.fpr);
+    assert.match(keyPage(larry), new RegExp(`by the designated revoker</span> <a href="/key/${byName.alice.fpr}">`));
     const carol = one('carol').find((c) => c.issuerFpr === byName.alice.fpr)!;
     assert.deepEqual(carol.trust, { level: 1, amount: 120 });
     assert.deepEqual(carol.regexes, ['<[^>]+[@.]example\\.org>$']);

@@ -145,6 +145,7 @@ function hostileView(): KeyView {
     revocation: { time: NOW, hard: true, reason: { code: 2, text: HOSTILE }, by: info.fpr },
     capabilities: ['certify'],
     problems: [HOSTILE],
+    revokers: [{ fpr: 'D'.repeat(40), onServer: false, sensitive: false }],
     userIds: [
       {
         kind: 'userid',

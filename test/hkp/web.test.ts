@@ -134,6 +134,7 @@ describe('search', () => {
     assert.equal(r.status, 200);
     assert.ok(r.text.includes(`/key/${people.host.fpr}`));
     assert.match(r.text, /exact user ID/);
+    assert.match(r.text, /<bdi>ssh:\/\/host\.example\.org<\/bdi><\/span><span class="badge info" title="[^"]*">SSH host<\/span>/);
     assert.ok((await get('/search?q=ssh://HOST.example.org')).text.includes(`/key/${people.host.fpr}`));
     assert.equal((await get('/search?q=ssh://host.example')).status, 404);
   });

@@ -109,6 +109,8 @@ export interface KeyView extends KeyInfo {
   revocation?: Revocation;
   capabilities: string[];
   problems: string[];
+  /** Keys the key names as designated revokers (RFC 9580 §5.2.3.23), and whether the server holds them. */
+  revokers: Array<{ fpr: string; onServer: boolean; sensitive: boolean }>;
   userIds: UserIdView[];
   userIdsHidden: number;
   subkeys: SubkeyView[];
@@ -330,6 +332,7 @@ export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTi
     revocation: ev.primary.revocation,
     capabilities: capabilities(ev.primary.flags),
     problems: ev.primary.problems,
+    revokers: ev.primary.revokers.map((r) => ({ fpr: r.fingerprint, onServer: keyring.get(r.fingerprint) !== undefined, sensitive: (r.class & 0x40) !== 0 })),
     userIds: userIds.slice(0, limits.userIds),
     userIdsHidden: Math.max(0, userIds.length - limits.userIds),
     subkeys: subkeys.slice(0, limits.subkeys),

@@ -102,11 +102,18 @@ function textWarnings(text: string): SafeHtml[] {
 }
 
 /** A user ID as shown: visible marks for hidden characters, warnings, and the non-ASCII code points on hover. */
+/** What a Monkeysphere user ID names: an SSH host (`ssh://host[:port]`) or a TLS service (`https://host`). */
+function serviceBadge(text: string): SafeHtml | '' {
+  if (/^ssh:\/\/[^\s/]+$/.test(text)) return badge('SSH host', 'info', 'the key an SSH server publishes for this host name');
+  if (/^https:\/\/[^\s/]+\/?$/.test(text)) return badge('TLS service', 'info', 'the key a TLS service publishes for this host name');
+  return '';
+}
+
 function userIdText(text: string): SafeHtml {
   const nonAscii = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e))];
   const title = nonAscii.length > 0 ? `non-ASCII characters: ${nonAscii.map((c) => codePointLabel(c.codePointAt(0)!)).join(' ')}` : undefined;
   const shown = title ? html`<span class="uid-text" title="${title}">${showText(text)}</span>` : html`<span class="uid-text">${showText(text)}</span>`;
-  return html`${shown}${textWarnings(text)}`;
+  return html`${shown}${serviceBadge(text)}${textWarnings(text)}`;
 }
 
 function revocationNote(r: Revocation | undefined): SafeHtml | string {
@@ -255,8 +262,9 @@ export function keyPage(v: KeyView): string {
 <dt>Created</dt><dd>${time(v.created)}</dd>
 <dt>Expires</dt><dd>${time(v.expires)}</dd>
 <dt>Capabilities</dt><dd>${v.capabilities.join(', ')}</dd>
-<dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.problems.map((p) => html` <span class="muted">${showText(p)}</span>`)}</dd>
+<dt>Status</dt><dd>${statusBadge(v.status, 'the key')} ${revocationNote(v.revocation)}${v.revocation && v.revocation.by !== v.fpr ? html` <span class="muted">by the designated revoker</span> ${keyLink(v.revocation.by, fingerprint(v.revocation.by))}` : ''}${v.problems.map((p) => html` <span class="muted">${showText(p)}</span>`)}</dd>
 <dt>On this server</dt><dd>since ${time(v.stored.created)}, last changed ${time(v.stored.updated)}, ${v.size} bytes</dd>
+${v.revokers.length > 0 ? html`<dt>Designated revokers</dt><dd>${v.revokers.map((r, i) => html`${i > 0 ? ', ' : ''}${r.onServer ? keyLink(r.fpr, fingerprint(r.fpr)) : fingerprint(r.fpr)}${r.onServer ? '' : html` <span class="muted">(not on this server)</span>`}`)}</dd>` : ''}
 ${v.held > 0 ? html`<dt>Held aside</dt><dd>${count(v.held, 'certification')} by issuers not on this server: not served, and published when the issuer's key arrives</dd>` : ''}
 </dl>`;
   const actions = html`<p class="actions"><a href="/key/${v.fpr}.asc" download="${v.fpr}.asc">Download the key (.asc)</a> <a href="/pks/lookup?op=vindex&amp;search=0x${v.fpr}">Signature index (plain text)</a></p>`;
