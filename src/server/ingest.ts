@@ -18,9 +18,9 @@ import type { UnixTime } from '../clock.js';
 import { HASH_NAMES } from '../openpgp/algorithms.js';
 import type { Cert, SigEntry } from '../openpgp/cert.js';
 import { asFingerprint } from '../openpgp/fingerprint.js';
-import type { KeyPacket } from '../openpgp/key-packet.js';
+import { type KeyPacket, parseKeyPacket } from '../openpgp/key-packet.js';
 import { canonicalCert } from '../openpgp/merge.js';
-import type { Packet } from '../openpgp/packets.js';
+import { type Packet, readPacket } from '../openpgp/packets.js';
 import { type Signature, SigType } from '../openpgp/signature.js';
 import type { HeldCertification, Store } from '../store/types.js';
 import {
@@ -146,17 +146,43 @@ export function thirdPartyIssuerIds(cert: Cert): string[] {
   return [...ids];
 }
 
+/**
+ * Primary keys of stored certificates by fingerprint: a certificate's primary key packet never
+ * changes, so it is parsed once (from the first packet of the stored bytes, not the whole
+ * certificate) and kept, up to a bound.
+ */
+const primaryKeys = new Map<string, KeyPacket | null>();
+
+function storedPrimary(fpr: string, bytes: Buffer): KeyPacket | undefined {
+  let key = primaryKeys.get(fpr);
+  if (key === undefined) {
+    try {
+      const k = parseKeyPacket(readPacket(bytes, 0));
+      key = k.fpr === fpr ? k : null;
+    } catch {
+      // A stored row that no longer parses certifies nothing.
+      key = null;
+    }
+    if (primaryKeys.size >= 100_000) primaryKeys.clear();
+    primaryKeys.set(fpr, key);
+  }
+  return key ?? undefined;
+}
+
 /** The stored primary keys among these key IDs (batch lookups: a flood names thousands). */
 export async function storedIssuers(store: Store, keyIds: string[], exclude: string): Promise<IssuerKeys> {
   const known = issuerKeys();
   const pairs = await store.certs.primariesByKeyId(keyIds);
   const fprs = [...new Set(pairs.map((p) => p.fpr).filter((f) => f !== exclude))];
-  for (const s of await store.certs.getMany(fprs)) {
-    try {
-      addIssuerKey(known, s.cert.primary);
-    } catch {
-      // A stored row that no longer parses certifies nothing.
-    }
+  const missing: string[] = [];
+  for (const f of fprs) {
+    const key = primaryKeys.get(f);
+    if (key) addIssuerKey(known, key);
+    else if (key === undefined) missing.push(f);
+  }
+  for (const s of missing.length > 0 ? await store.certs.getMany(missing) : []) {
+    const key = storedPrimary(s.fpr, s.bytes);
+    if (key) addIssuerKey(known, key);
   }
   return known;
 }
@@ -192,10 +218,13 @@ const newestFirst = (a: Candidate, b: Candidate) => b.sig.created - a.sig.create
  * Applies the policy to `cert`: the stored copy merged with what came in (cleaned by
  * `cleanIncoming`), or what came in alone. `now` dates held certifications.
  */
-export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime): Promise<PolicyResult> {
+export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime, extraIssuers?: IssuerKeys): Promise<PolicyResult> {
   const dropped: Record<string, number> = {};
   const primary = cert.primary;
   const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
+  if (extraIssuers) {
+    for (const id of thirdPartyIssuerIds(cert)) for (const key of extraIssuers.byKeyId.get(id) ?? []) if (key.fpr !== primary.fpr) addIssuerKey(known, key);
+  }
   const revokerCache = new Map<string, KeyPacket | undefined>();
   const checked = await checkSignatures(cert, {
     verifier,
@@ -311,8 +340,11 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
   count(dropped, Reason.superseded, rest.length - newest.size);
   const issuerKeysOf = new Map<string, KeyPacket>();
   for (const c of newest.values()) if (c.item.issuer) issuerKeysOf.set(c.item.issuer.fpr, c.item.issuer);
-  const connected = issuerKeysOf.size > 0 ? await connectedness(store, [...issuerKeysOf.values()], primary.fpr) : new Map<string, number>();
-  const ranked = [...newest.values()].sort((a, b) => (connected.get(b.item.issuer!.fpr) ?? 0) - (connected.get(a.item.issuer!.fpr) ?? 0) || newestFirst(a, b));
+  // Connectedness is looked up only when the caps will cut: it costs two queries per issuer.
+  const ranked0 = [...newest.values()];
+  const wouldCut = ranked0.length > policy.maxCertifications || ranked0.reduce((a, c) => a + c.size, 0) > policy.maxCertificationBytes;
+  const connected = wouldCut && issuerKeysOf.size > 0 ? await connectedness(store, [...issuerKeysOf.values()], primary.fpr) : new Map<string, number>();
+  const ranked = ranked0.sort((a, b) => (connected.get(b.item.issuer!.fpr) ?? 0) - (connected.get(a.item.issuer!.fpr) ?? 0) || newestFirst(a, b));
   let n = 0;
   let bytes = 0;
   for (const c of ranked) {

@@ -16,6 +16,7 @@ import { framePackets, type Packet, Tag } from '../openpgp/packets.js';
 import { parseSignature, type Signature, SigType } from '../openpgp/signature.js';
 import type { HeldCertification, Store } from '../store/types.js';
 import { MemoryVerificationCache, type VerificationCache } from '../verify/cache.js';
+import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
 import { rateLimited, tooLarge, unparseable } from './errors.js';
 import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
@@ -66,9 +67,14 @@ const BLOCKLIST_META = 'keyserver.blocklist';
  * remembered in memory for this run, only good outcomes written to the store (bad ones are
  * dropped signatures, which must not fill the shared cache).
  */
-class SubmitCache implements VerificationCache {
+export class SubmitCache implements VerificationCache {
   private readonly memory = new MemoryVerificationCache();
   constructor(private readonly store: Store) {}
+
+  /** Outcomes verified elsewhere (bulk import's worker threads), answered from memory and not written again. */
+  async preload(entries: Array<[Buffer, boolean]>): Promise<void> {
+    await this.memory.record(entries);
+  }
 
   async lookup(keys: Buffer[]): Promise<Map<string, boolean>> {
     const found = await this.memory.lookup(keys);
@@ -201,8 +207,24 @@ export class Keyserver {
       }
       const out: CertOutcome[] = [];
       const verifier = new Verifier({ cache: new SubmitCache(this.store) });
+      await this.refreshBlocked();
       for (const cert of byFpr.values()) out.push(await this.ingestOne(cert, opts.now, verifier));
       return { certs: out };
+    });
+  }
+
+  /**
+   * Certificates already read (bulk loading, bulk.ts) through the same policy, in order, after
+   * every earlier write. `cache`: outcomes verified elsewhere and this run's memory of them;
+   * `issuers`: keys of the rest of the file being loaded, counted as held (it will be).
+   */
+  async ingestCerts(certs: readonly Cert[], opts: { now: UnixTime; cache?: SubmitCache; issuers?: IssuerKeys }): Promise<CertOutcome[]> {
+    return this.serial(async () => {
+      const verifier = new Verifier({ cache: opts.cache ?? new SubmitCache(this.store) });
+      await this.refreshBlocked();
+      const out: CertOutcome[] = [];
+      for (const cert of certs) out.push(await this.ingestOne(cert, opts.now, verifier, opts.issuers));
+      return out;
     });
   }
 
@@ -256,15 +278,18 @@ export class Keyserver {
     return out;
   }
 
-  private async blocked(fpr: string): Promise<boolean> {
-    return (await this.blocklist()).some((b) => b.fpr === fpr);
+  /** The blocklist as read at the start of the current write (reads one meta row, not one per certificate). */
+  private blockedNow: Set<string> | undefined;
+
+  private async refreshBlocked(): Promise<void> {
+    this.blockedNow = new Set((await this.blocklist()).map((b) => b.fpr));
   }
 
   /** One certificate through the policy into the store, then what its arrival releases. */
-  private async ingestOne(incoming: Cert, now: UnixTime, verifier: Verifier): Promise<CertOutcome> {
+  private async ingestOne(incoming: Cert, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys): Promise<CertOutcome> {
     const fpr = asFingerprint(incoming.primary.fpr);
     const outcome: CertOutcome = { fpr, status: 'unchanged', userIds: [], kept: { userIds: 0, subkeys: 0, certifications: 0 }, held: 0, released: 0, dropped: {} };
-    if (await this.blocked(fpr)) return { ...outcome, status: 'blocked' };
+    if (this.blockedNow?.has(fpr)) return { ...outcome, status: 'blocked' };
     if (this.certUpdates.wait(fpr, now) > 0) {
       const stored = await this.store.certs.get(fpr);
       return { ...outcome, status: 'rate-limited', userIds: userIdsOf(stored?.cert) };
@@ -275,7 +300,7 @@ export class Keyserver {
       const before = stored?.cert;
       const merged = before ? mergeCerts(before, clean) : clean;
       const dropped: Record<string, number> = {};
-      const result = await applyPolicy(this.store, merged, this.policy, verifier, now);
+      const result = await applyPolicy(this.store, merged, this.policy, verifier, now, extraIssuers);
       addCounts(dropped, result.dropped);
       if (!result.cert) {
         addCounts(outcome.dropped, dropped);
