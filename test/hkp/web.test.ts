@@ -523,6 +523,34 @@ describe('upload through the real keyserver (src/server/keyserver.ts)', () => {
   });
 });
 
+describe('an upload the HTTP server refuses before reading it', () => {
+  test('admitUpload: its error decides the status (429 with Retry-After); the keyserver is not called', async () => {
+    const calls = ks.calls.length;
+    const handle = webHandler({
+      ks,
+      now: () => NOW,
+      admitUpload: () => {
+        throw new TemporaryError('MS_HKP_RATE_LIMITED', 'too many requests; try again in 7 s', { data: { retryAfter: 7 } });
+      },
+    });
+    const srv = createServer((req, res) => void handle(req, res, new URL(req.url ?? '/', 'http://x')));
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const form = new FormData();
+      form.append('keytext', armor('PUBLIC KEY BLOCK', writeCert(people.bob.cert)));
+      const r = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/upload`, { method: 'POST', body: form });
+      assert.equal(r.status, 429);
+      assert.equal(r.headers.get('retry-after'), '7');
+      assert.match(await r.text(), /try again in 7 s/);
+      assert.equal(ks.calls.length, calls);
+      // The form itself is still served.
+      assert.equal((await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/upload`)).status, 200);
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+});
+
 describe('a client that hangs up', () => {
   test('mid-upload: no error reported, the server keeps answering', async () => {
     const { connect } = await import('node:net');

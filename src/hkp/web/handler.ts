@@ -6,8 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UnixTime } from '../../clock.js';
-import { EnvironmentError, InputError, MsError, TemporaryError } from '../../errors.js';
+import { MsError } from '../../errors.js';
 import { armor } from '../../openpgp/armor.js';
+import { statusFor } from '../errors.js';
 import { ASSETS } from './assets.js';
 import type { SubmitReport, WebKeyserver } from './contract.js';
 import { FormError, parseForm, readBody } from './form.js';
@@ -29,6 +30,11 @@ export interface WebContext {
   keyViewLimits?: Partial<KeyViewLimits>;
   /** Who a request comes from, for the keyserver's rate limits (default: the socket's address). */
   clientOf?: (req: IncomingMessage) => string | undefined;
+  /**
+   * Called before an upload's body is read: throws to refuse it (the HTTP server's upload rate
+   * limit, say, as MS_HKP_RATE_LIMITED), which the page answers with the error's status.
+   */
+  admitUpload?: (req: IncomingMessage) => void;
   /** Told of errors answered with 500 (with their stack); the page says only "internal error". */
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
@@ -72,25 +78,30 @@ function refuseMethod(req: IncomingMessage, res: ServerResponse, allowed: readon
 const GET = ['GET', 'HEAD'] as const;
 const GET_POST = ['GET', 'HEAD', 'POST'] as const;
 
-/** The status and words for an error from the store or the keyserver. */
+/** Page titles by status. */
+const ERROR_TITLES: Readonly<Record<number, string>> = {
+  400: 'Bad request',
+  404: 'Not found',
+  413: 'Upload too large',
+  422: 'Nothing to upload',
+  429: 'Too many uploads',
+  501: 'Not supported',
+  503: 'Try again later',
+};
+
+/**
+ * The status (src/hkp/errors.ts `statusFor`, the one mapping for the whole HTTP face) and the
+ * words for an error. Only client errors say what went wrong: a store's message names paths.
+ */
 function errorAnswer(err: unknown): { status: number; title: string; message: string; headers?: Record<string, string> } {
-  if (err instanceof FormError) return { status: err.status, title: err.status === 413 ? 'Upload too large' : 'Bad upload', message: err.message };
-  if (err instanceof MsError) {
-    switch (err.code) {
-      case 'MS_KS_TOO_LARGE':
-        return { status: 413, title: 'Upload too large', message: err.message };
-      case 'MS_KS_UNPARSEABLE':
-        return { status: 422, title: 'Nothing to upload', message: err.message };
-      case 'MS_KS_RATE_LIMITED': {
-        const retry = Number(err.data.retryAfter);
-        return { status: 429, title: 'Too many uploads', message: err.message, headers: Number.isFinite(retry) && retry > 0 ? { 'Retry-After': String(Math.ceil(retry)) } : undefined };
-      }
-    }
-    if (err instanceof TemporaryError || err instanceof EnvironmentError) return { status: 503, title: 'Try again later', message: 'The key store is busy or unavailable; try again in a moment.' };
-    if (err.code === 'MS_STORE_KEYID' || err.code === 'MS_STORE_SEARCH') return { status: 400, title: 'Cannot search for that', message: err.message };
-    if (err instanceof InputError) return { status: 422, title: 'Bad upload', message: err.message };
-  }
-  return { status: 500, title: 'Internal error', message: 'internal error' };
+  if (err instanceof FormError) return { status: err.status, title: ERROR_TITLES[err.status] ?? 'Bad request', message: err.message };
+  const status = statusFor(err);
+  const title = ERROR_TITLES[status] ?? 'Internal error';
+  if (status === 503) return { status, title, message: 'The key store is busy or unavailable; try again in a moment.' };
+  if (status >= 500 || !(err instanceof MsError)) return { status, title, message: 'internal error' };
+  const retry = Number(err.data.retryAfter);
+  const headers = status === 429 && Number.isFinite(retry) && retry > 0 ? { 'Retry-After': String(Math.ceil(retry)) } : undefined;
+  return { status, title, message: err.message, headers };
 }
 
 /**
@@ -142,6 +153,7 @@ export function webHandler(ctx: WebContext): WebHandler {
 
   async function upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return sendPage(req, res, 200, uploadPage());
+    ctx.admitUpload?.(req);
     const fields = parseForm(req.headers['content-type'], await readBody(req, maxUpload));
     const parts = [fields.get(UPLOAD_FIELD)?.value, fields.get(UPLOAD_FILE_FIELD)?.value].filter((b): b is Buffer => b?.some((x) => x > 0x20) === true);
     if (parts.length === 0) throw new FormError('Paste a key or choose a key file to upload.', 400);
