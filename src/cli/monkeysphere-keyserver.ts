@@ -1,0 +1,354 @@
+/**
+ * monkeysphere-keyserver: the keyserver Monkeysphere needs. `serve` answers HKP (v1 and the
+ * read side of v2), VKS, WKD and the web pages over one store (SQLite, or PostgreSQL shared by
+ * several servers); `import` and `dump` move certificates in and out in bulk; `delete`,
+ * `block`, `unblock` and `blocklist` handle takedowns. The rules are the service's
+ * (src/server/) and the HTTP face's (src/hkp/); only this file prints.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command } from 'commander';
+import { referenceTime } from '../clock.js';
+import { UsageError } from '../errors.js';
+import { parseFingerprint } from '../openpgp/fingerprint.js';
+import type { Keyserver } from '../server/keyserver.js';
+import { isPostgresUrl, type Store } from '../store/index.js';
+import { printable } from '../util/printable.js';
+import { type Io, processIo } from './io.js';
+import { type Logger, loggerFor } from './log.js';
+import { EXIT, runCommand } from './run.js';
+import { version } from './version.js';
+
+const TOOL = 'monkeysphere-keyserver';
+const DEFAULT_LISTEN = '127.0.0.1:11371';
+
+interface GlobalOptions {
+  store?: string;
+}
+
+const DESCRIPTION = [
+  'An OpenPGP keyserver that keeps the web of trust and cannot be flooded. Every signature is verified on the way in; third-party certifications are kept when their issuer is known, held aside until it is, and trimmed to a per-certificate budget that never touches self-signatures, revocations or attested certifications.',
+  'It speaks HKP as GnuPG and SKS do (/pks/lookup, /pks/add, /pks/hashquery), the read side of HKP v2 (/pks/v2/) and of keys.openpgp.org\'s VKS (/vks/v1/), the Web Key Directory (/.well-known/openpgpkey/), /pks/health and Prometheus /metrics, and serves search, key, upload and statistics pages at /.',
+].join('\n\n');
+
+const AFTER = `
+Store:
+  --store URL names the database: sqlite:PATH (or a plain path) for an embedded SQLite
+  file, or postgres://USER@HOST/DB (postgresql:// too) for PostgreSQL, which several
+  servers can share. Without --store: $MONKEYSPHERE_KEYSERVER_STORE, else
+  $MONKEYSPHERE_SYSDATADIR/keyserver.sqlite (default /var/lib/monkeysphere/keyserver.sqlite).
+  The schema is created and migrated automatically.
+
+Serving:
+  serve listens on ADDR:PORT (default ${DEFAULT_LISTEN}; HKP's port is 11371) and runs
+  until SIGTERM or SIGINT, then finishes the answers under way (at most 5 s) and exits 0.
+  Put a TLS reverse proxy in front for hkps:// and WKD (clients fetch WKD over https);
+  with --trust-proxy the client address (for rate limits) is the last X-Forwarded-For entry.
+  GnuPG users who want certifications must set
+  keyserver-options no-self-sigs-only,no-import-clean.
+
+Logs:
+  On stderr, prefixed "ms: ", at MONKEYSPHERE_LOG_LEVEL (SILENT, ERROR, INFO, VERBOSE,
+  DEBUG; default INFO). VERBOSE logs each upload and refused request, DEBUG each request.
+
+Exit status:
+  0  done (serve: stopped by a signal)
+  1  delete or unblock: no such certificate or entry
+  2  usage error
+  3  bad input: a file that is not OpenPGP, a malformed fingerprint
+  4  environment: the store cannot be opened, the address cannot be bound, a file unreadable
+  5  temporary: the store is busy or down
+
+Examples:
+  monkeysphere-keyserver serve --listen 0.0.0.0:11371 --store sqlite:/srv/keys.sqlite
+  monkeysphere-keyserver serve --store postgres://keys@db.example.org/keys
+  monkeysphere-keyserver import --store sqlite:/srv/keys.sqlite --workers 2 keyring.pgp dump/*.pgp
+  monkeysphere-keyserver dump --store sqlite:/srv/keys.sqlite /srv/dump
+  monkeysphere-keyserver delete --block --reason "GDPR request 2026-12-01" 0123...CDEF
+
+See monkeysphere-keyserver(1) and docs/design/keyserver.md.
+`;
+
+/** The store location `openStore` takes for a --store URL: `sqlite:PATH` becomes PATH. */
+export function storeLocation(url: string | undefined, env: NodeJS.ProcessEnv, cwd: string): { location: string; isDefault: boolean } {
+  const given = url ?? env.MONKEYSPHERE_KEYSERVER_STORE;
+  if (given === undefined || given === '') return { location: join(env.MONKEYSPHERE_SYSDATADIR || '/var/lib/monkeysphere', 'keyserver.sqlite'), isDefault: true };
+  if (isPostgresUrl(given)) return { location: given, isDefault: false };
+  const path = given.replace(/^sqlite:(\/\/(?=\/))?/i, '');
+  if (path === '') throw new UsageError('MS_HKP_STORE_URL', `no path in the store URL ${JSON.stringify(given)}`, { hints: ['give sqlite:PATH or postgres://USER@HOST/DB'] });
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    throw new UsageError('MS_HKP_STORE_URL', `unknown store URL ${JSON.stringify(given)}`, { hints: ['give sqlite:PATH or postgres://USER@HOST/DB'] });
+  }
+  return { location: path.startsWith('/') ? path : join(cwd, path), isDefault: false };
+}
+
+/** `ADDR:PORT`, `[v6]:PORT`, `:PORT` or `PORT`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new UsageError('MS_HKP_USAGE', `not an address to listen on: ${JSON.stringify(text)}`, { hints: ['give ADDR:PORT, for example 127.0.0.1:11371 or [::]:11371'] });
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+function positiveInt(name: string, text: string, min = 1): number {
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError('MS_HKP_USAGE', `${name} must be a whole number of at least ${min}, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+interface Ctx {
+  io: Io;
+  log: Logger;
+  global: GlobalOptions;
+}
+
+/** Opens the store and the keyserver service on it, runs `body`, closes the store. */
+async function withKeyserver<T>(ctx: Ctx, body: (ks: Keyserver, store: Store) => Promise<T>): Promise<T> {
+  const { location, isDefault } = storeLocation(ctx.global.store, ctx.io.env, ctx.io.cwd);
+  if (isDefault) mkdirSync(dirname(location), { recursive: true, mode: 0o755 });
+  const { openStore } = await import('../store/index.js');
+  const { Keyserver } = await import('../server/keyserver.js');
+  const store = await openStore(location);
+  try {
+    ctx.log.debug(`store: ${store.location}`);
+    return await body(await Keyserver.open(store), store);
+  } finally {
+    await store.close();
+  }
+}
+
+interface ServeOptions {
+  listen: string;
+  maxBody: string;
+  maxConnections: string;
+  maxResults: string;
+  uploadBurst: string;
+  uploadEvery: string;
+  trustProxy?: boolean;
+  wkdDomain?: string[];
+  web: boolean;
+}
+
+async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
+  const { host, port } = parseListen(opts.listen);
+  const maxBodyBytes = positiveInt('--max-body', opts.maxBody, 1024);
+  const maxConnections = positiveInt('--max-connections', opts.maxConnections);
+  const maxResults = positiveInt('--max-results', opts.maxResults);
+  const burst = positiveInt('--upload-burst', opts.uploadBurst, 0);
+  const every = positiveInt('--upload-every', opts.uploadEvery, 0);
+  const { HkpServer } = await import('../hkp/server.js');
+  const { EnvironmentError } = await import('../errors.js');
+  return withKeyserver(ctx, async (ks, store) => {
+    const server = new HkpServer({
+      ks,
+      now: () => referenceTime(ctx.io.env),
+      log: ctx.log,
+      maxBodyBytes,
+      maxConnections,
+      maxResults,
+      uploadRate: burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every },
+      trustProxy: opts.trustProxy ?? false,
+      wkdDomains: opts.wkdDomain,
+      web: opts.web ? undefined : false,
+      version: version(),
+    });
+    let bound: { address: string; port: number };
+    try {
+      bound = await server.listen(port, host);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new EnvironmentError('MS_HKP_LISTEN', `cannot listen on ${opts.listen}: ${e.code ?? e.message}`, {
+        cause: err,
+        hints: e.code === 'EADDRINUSE' ? ['another process uses this port; stop it or pick another with --listen'] : e.code === 'EACCES' ? ['ports below 1024 need root or CAP_NET_BIND_SERVICE'] : [],
+      });
+    }
+    const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
+    ctx.log.info(`serving HKP on http://${shown}:${bound.port}/ (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        ctx.log.info(`${signal}: stopping`);
+        resolve();
+      };
+      const onTerm = () => stop('SIGTERM');
+      const onInt = () => stop('SIGINT');
+      process.on('SIGTERM', onTerm);
+      process.on('SIGINT', onInt);
+    });
+    await server.close(5000);
+    ctx.log.info('stopped');
+    return EXIT.ok;
+  });
+}
+
+async function cmdImport(ctx: Ctx, files: string[], opts: { resume?: boolean; workers?: string; batch?: string }): Promise<number> {
+  const workers = opts.workers === undefined ? undefined : positiveInt('--workers', opts.workers, 0);
+  const batchSize = opts.batch === undefined ? undefined : positiveInt('--batch', opts.batch);
+  const { importFiles } = await import('../server/bulk.js');
+  const tty = ctx.io.stderr.isTTY === true;
+  let lastDrawn = 0;
+  const started = performance.now();
+  return withKeyserver(ctx, async (ks) => {
+    const report = await importFiles(ks, files, {
+      now: referenceTime(ctx.io.env),
+      resume: opts.resume,
+      workers,
+      batchSize,
+      onProgress: (done, total) => {
+        if (!tty) return;
+        const t = performance.now();
+        if (done < total && t - lastDrawn < 100) return;
+        lastDrawn = t;
+        const width = 30;
+        const filled = total === 0 ? width : Math.round((done / total) * width);
+        const rate = done / Math.max(0.001, (t - started) / 1000);
+        ctx.io.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} certificates, ${rate.toFixed(0)}/s `);
+        if (done === total) ctx.io.stderr.write('\n');
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    for (const f of report.files) ctx.log.verbose(`${printable(f.file)}: ${f.certs} certificates${f.resumedAt > 0 ? ` (resumed after ${f.resumedAt})` : ''}`);
+    const statuses = Object.entries(report.status)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ');
+    ctx.log.info(`imported ${report.certs} certificates from ${report.files.length} file(s) in ${seconds.toFixed(1)} s${statuses ? `: ${statuses}` : ''}; ${report.held} certifications held aside, ${report.released} released`);
+    const dropped = Object.entries(report.dropped);
+    if (dropped.length > 0) ctx.log.verbose(`dropped: ${dropped.map(([k, v]) => `${v} ${k}`).join(', ')}`);
+    return EXIT.ok;
+  });
+}
+
+async function cmdDump(ctx: Ctx, dir: string, opts: { perFile?: string; prefix?: string }): Promise<number> {
+  const certsPerFile = opts.perFile === undefined ? undefined : positiveInt('--per-file', opts.perFile);
+  const { dumpStore } = await import('../server/bulk.js');
+  return withKeyserver(ctx, async (_ks, store) => {
+    const out = await dumpStore(store, dir.startsWith('/') ? dir : join(ctx.io.cwd, dir), { certsPerFile, prefix: opts.prefix });
+    for (const f of out.files) ctx.io.stdout.write(`${f}\n`);
+    ctx.log.info(`dumped ${out.certs} certificates into ${out.files.length} file(s) in ${printable(dir)}`);
+    return EXIT.ok;
+  });
+}
+
+function fingerprintArg(text: string) {
+  try {
+    return parseFingerprint(text);
+  } catch (err) {
+    throw new UsageError('MS_HKP_USAGE', `not a fingerprint: ${JSON.stringify(text)}`, { cause: err, hints: ['give the whole fingerprint, 40 (v4) or 64 (v6) hex digits'] });
+  }
+}
+
+/**
+ * Runs monkeysphere-keyserver with `argv` (without the program name).
+ * @returns the exit status (see --help).
+ */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  return runCommand(TOOL, io, async () => {
+    let status: number = EXIT.ok;
+    const program = new Command(TOOL)
+      .exitOverride()
+      .helpCommand(true)
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+      .showHelpAfterError(`(run '${TOOL} --help' for usage)`)
+      .description(DESCRIPTION)
+      .option('--store <url>', 'the store: sqlite:PATH or postgres://... (default $MONKEYSPHERE_KEYSERVER_STORE, else /var/lib/monkeysphere/keyserver.sqlite)')
+      .addHelpText('after', AFTER);
+    const ctx = (): Ctx => ({ io, log: loggerFor(io), global: program.opts<GlobalOptions>() });
+    const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+    program
+      .command('serve')
+      .description('answer HKP, HKP v2, VKS, WKD and the web pages until SIGTERM or SIGINT')
+      .option('--listen <addr:port>', 'address and port to listen on', DEFAULT_LISTEN)
+      .option('--max-body <bytes>', 'largest request body; larger ones get 413', String(16 * 1024 * 1024))
+      .option('--max-connections <n>', 'most open connections; more are refused', '1024')
+      .option('--max-results <n>', 'most certificates in one answer', '100')
+      .option('--upload-burst <n>', 'uploads a client may make at once (0: no limit)', '20')
+      .option('--upload-every <seconds>', 'then one upload per this many seconds', '2')
+      .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy)')
+      .option('--wkd-domain <domain>', 'serve WKD only for this domain (repeatable; default: any)', collect)
+      .option('--no-web', 'no web pages: a plain-text page at /')
+      .action(async (opts: ServeOptions) => {
+        status = await cmdServe(ctx(), opts);
+      });
+    program
+      .command('import')
+      .description('load keyrings or SKS/Hockeypuck dump files through the ingest policy (every signature verified)')
+      .argument('<files...>')
+      .option('--resume', 'skip what an interrupted import of the same unchanged file already stored')
+      .option('--workers <n>', 'verifying worker threads (default: one per CPU; 0: none)')
+      .option('--batch <n>', 'certificates per store transaction (default 200)')
+      .action(async (files: string[], opts: { resume?: boolean; workers?: string; batch?: string }) => {
+        status = await cmdImport(ctx(), files, opts);
+      });
+    program
+      .command('dump')
+      .description('write every stored certificate into numbered files SKS and Hockeypuck can load')
+      .argument('<dir>')
+      .option('--per-file <n>', 'certificates per file (default 15000)')
+      .option('--prefix <name>', 'file name prefix (default hkp-dump)')
+      .action(async (dir: string, opts: { perFile?: string; prefix?: string }) => {
+        status = await cmdDump(ctx(), dir, opts);
+      });
+    program
+      .command('delete')
+      .description('remove a certificate; with --block, later uploads of it are refused')
+      .argument('<fingerprint>')
+      .option('--block', 'also put it on the blocklist')
+      .option('--reason <text>', 'why (kept with the blocklist entry)', '')
+      .action(async (fpr: string, opts: { block?: boolean; reason: string }) => {
+        const c = ctx();
+        const f = fingerprintArg(fpr);
+        status = await withKeyserver(c, async (ks) => {
+          const removed = await ks.delete(f, { now: referenceTime(io.env), block: opts.block, reason: opts.reason });
+          if (removed) c.log.info(`deleted ${f}${opts.block ? ' and blocked it' : ''}`);
+          else c.log.info(`${f} is not in the store${opts.block ? '; blocked it' : ''}`);
+          return removed || opts.block ? EXIT.ok : EXIT.no;
+        });
+      });
+    program
+      .command('block')
+      .description('refuse uploads of a certificate from now on (and delete it)')
+      .argument('<fingerprint>')
+      .requiredOption('--reason <text>', 'why (kept with the entry)')
+      .action(async (fpr: string, opts: { reason: string }) => {
+        const c = ctx();
+        const f = fingerprintArg(fpr);
+        status = await withKeyserver(c, async (ks) => {
+          await ks.block(f, opts.reason, referenceTime(io.env));
+          c.log.info(`blocked ${f}`);
+          return EXIT.ok;
+        });
+      });
+    program
+      .command('unblock')
+      .description('take a certificate off the blocklist (it is not restored: upload it again)')
+      .argument('<fingerprint>')
+      .action(async (fpr: string) => {
+        const c = ctx();
+        const f = fingerprintArg(fpr);
+        status = await withKeyserver(c, async (ks) => {
+          const was = await ks.unblock(f, referenceTime(io.env));
+          c.log.info(was ? `unblocked ${f}` : `${f} was not blocked`);
+          return was ? EXIT.ok : EXIT.no;
+        });
+      });
+    program
+      .command('blocklist')
+      .description('list blocked fingerprints: FINGERPRINT<TAB>SINCE<TAB>REASON')
+      .action(async () => {
+        status = await withKeyserver(ctx(), async (ks) => {
+          for (const e of await ks.blocklist()) io.stdout.write(`${e.fpr}\t${new Date(e.since * 1000).toISOString()}\t${printable(e.reason)}\n`);
+          return EXIT.ok;
+        });
+      });
+    program
+      .command('version')
+      .description('show the version number')
+      .action(() => {
+        io.stdout.write(`${version()}\n`);
+      });
+
+    await program.parseAsync(argv, { from: 'user' });
+    return status;
+  });
+}
