@@ -328,6 +328,16 @@ describe('upload', () => {
     assert.match(r.text, /2 certificates: 2 unchanged\./);
   });
 
+  test('a pasted key taken and a key file refused: the report says both', async () => {
+    const form = new FormData();
+    form.append('keytext', armor('PUBLIC KEY BLOCK', writeCert(people.bob.cert)));
+    form.append('keyfile', new Blob([Buffer.from('random junk, not a key')]), 'junk.gpg');
+    const r = await get('/upload', { method: 'POST', body: form });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /1 certificate: 1 unchanged\./);
+    assert.match(r.text, /role="alert"><bdi>The key file was not taken: the upload holds no OpenPGP certificate<\/bdi>/);
+  });
+
   test('a report shows held, released and dropped counts, and escapes what it names', async () => {
     const saved = ks.submit;
     ks.submit = async (): Promise<SubmitReport> => ({

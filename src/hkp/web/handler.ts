@@ -160,7 +160,17 @@ export function webHandler(ctx: WebContext): WebHandler {
     // A pasted key and a file are submitted one after the other: armor and binary do not mix in one stream.
     const opts = { now: ctx.now(), client: ctx.clientOf?.(req) ?? req.socket.remoteAddress };
     const report: SubmitReport = { certs: [] };
-    for (const part of parts) report.certs.push(...(await ctx.ks.submit(part, opts)).certs);
+    for (const [i, part] of parts.entries()) {
+      try {
+        report.certs.push(...(await ctx.ks.submit(part, opts)).certs);
+      } catch (err) {
+        // The pasted key went in, the file did not: say both, rather than hide what was stored.
+        if (i === 0 || report.certs.length === 0) throw err;
+        const answer = errorAnswer(err);
+        if (answer.status === 500) ctx.onError?.(err, req);
+        return sendPage(req, res, 200, uploadReportPage(report, `The key file was not taken: ${answer.message}`));
+      }
+    }
     sendPage(req, res, 200, uploadReportPage(report));
   }
 

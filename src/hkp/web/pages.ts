@@ -336,13 +336,15 @@ ${droppedList}
 </li>`;
 }
 
-export function uploadReportPage(report: SubmitReport): string {
+/** The report of an upload; `problem` says what part of it was refused, when one was. */
+export function uploadReportPage(report: SubmitReport, problem?: string): string {
   const counts = new Map<string, number>();
   for (const c of report.certs) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
   const summary = [...counts].map(([s, n]) => `${n} ${STATUS_WORDS[s as CertOutcome['status']]?.[0] ?? s}`).join(', ');
   const n = report.certs.length;
   const body = html`<h1>Upload report</h1>
 <p role="status">${n === 0 ? 'No certificates found in the upload.' : html`${n === 1 ? '1 certificate' : `${n} certificates`}: ${summary}.`}</p>
+${problem ? html`<p class="notice error" role="alert">${showText(problem)}</p>` : ''}
 <ol class="results">${report.certs.map(outcomeItem)}</ol>
 <h2>Upload another</h2>
 ${uploadForm()}`;
