@@ -101,7 +101,6 @@ function textWarnings(text: string): SafeHtml[] {
   return out;
 }
 
-/** A user ID as shown: visible marks for hidden characters, warnings, and the non-ASCII code points on hover. */
 /** What a Monkeysphere user ID names: an SSH host (`ssh://host[:port]`) or a TLS service (`https://host`). */
 function serviceBadge(text: string): SafeHtml | '' {
   if (/^ssh:\/\/[^\s/]+$/.test(text)) return badge('SSH host', 'info', 'the key an SSH server publishes for this host name');
@@ -109,6 +108,7 @@ function serviceBadge(text: string): SafeHtml | '' {
   return '';
 }
 
+/** A user ID as shown: visible marks for hidden characters, badges, and the non-ASCII code points on hover. */
 function userIdText(text: string): SafeHtml {
   const nonAscii = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e))];
   const title = nonAscii.length > 0 ? `non-ASCII characters: ${nonAscii.map((c) => codePointLabel(c.codePointAt(0)!)).join(' ')}` : undefined;
@@ -122,6 +122,7 @@ function revocationNote(r: Revocation | undefined): SafeHtml | string {
   return html`<span class="muted">revoked ${time(r.time)}${reason}</span>`;
 }
 
+/** `/`: the search box, and what it takes. */
 export function homePage(): string {
   return layout(
     { title: 'Search', focusSearch: true },
@@ -149,6 +150,7 @@ function summaryRow(r: SummaryView): SafeHtml {
 </li>`;
 }
 
+/** `/search`: what was looked for, the rows, and a note when more matched than are listed. */
 export function resultsPage(m: ResultsModel): string {
   const n = m.rows.length;
   const what = m.query.kind === 'email' ? m.query.address : m.query.kind === 'exact' || m.query.kind === 'text' ? m.query.text : m.query.kind === 'fingerprint' || m.query.kind === 'keyid' ? m.query.hex : m.input;
@@ -254,6 +256,7 @@ function subkeyRows(subkeys: SubkeyView[]): SafeHtml {
   )}`;
 }
 
+/** `/key/<fingerprint>`: the key, its user IDs with their certifications, its subkeys. */
 export function keyPage(v: KeyView): string {
   const facts = html`<dl class="facts">
 <dt>Fingerprint</dt><dd>${fingerprint(v.fpr)}</dd>
@@ -300,6 +303,7 @@ function uploadForm(): SafeHtml {
 </form>`;
 }
 
+/** `/upload`: the form (a pasted key, a key file, or both). */
 export function uploadPage(): string {
   return layout(
     { title: 'Upload a key' },
@@ -358,6 +362,7 @@ export interface StatsModel {
   changes: Array<{ seq: number; fpr: string; at: UnixTime; kind: 'new' | 'updated' | 'deleted'; userId?: string; present: boolean }>;
 }
 
+/** `/stats`: how many certificates, and the latest changes. */
 export function statsPage(m: StatsModel): string {
   const rows = m.changes.map(
     (c) => html`<tr>
@@ -386,6 +391,7 @@ ${table}`,
   );
 }
 
+/** A refusal or failure: `title` and `message` are shown as text (hidden characters marked). */
 export function errorPage(title: string, message: string, query?: string): string {
   return layout({ title, query }, html`<h1>${showText(title)}</h1><p class="notice error" role="alert">${showText(message)}</p><p><a href="/">Search again</a></p>`);
 }
