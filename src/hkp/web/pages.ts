@@ -12,7 +12,7 @@ import type { CertOutcome, SubmitReport } from './contract.js';
 import { signatureClass } from './describe.js';
 import { codePointLabel, hasHiddenCharacters, html, mixedScripts, plainText, queryValue, raw, type SafeHtml, showText } from './html.js';
 import type { CertificationView, KeyView, SubkeyView, SummaryView, UserIdView } from './key-view.js';
-import { describeQuery, type Query } from './query.js';
+import { describeQuery, MAX_QUERY_LENGTH, type Query } from './query.js';
 
 export const SITE_NAME = 'Monkeysphere keyserver';
 
@@ -47,7 +47,7 @@ export function layout(opts: LayoutOptions, body: SafeHtml): string {
 </nav>
 <form class="search" role="search" action="/search" method="get">
 <label for="q">Search keys</label>
-<input id="q" name="q" type="search" value="${opts.query ?? ''}" maxlength="512" autocomplete="off" spellcheck="false" ${opts.focusSearch ? raw(' aria-describedby="q-help" autofocus') : ''}>
+<input id="q" name="q" type="search" value="${opts.query ?? ''}" maxlength="${MAX_QUERY_LENGTH}" autocomplete="off" spellcheck="false" ${opts.focusSearch ? raw(' aria-describedby="q-help" autofocus') : ''}>
 <button type="submit">Search</button>
 <output id="q-hint" class="hint" for="q" aria-live="polite"></output>
 </form>
