@@ -136,6 +136,10 @@ describe('key pages against gpg --check-sigs', () => {
     const larry = views.get(byName['revoked-by-designated'].fpr)!;
     assert.equal(larry.revocation?.by, byName.alice.fpr);
     assert.match(keyPage(larry), new RegExp(`by the designated revoker</span> <a href="/key/${byName.alice.fpr}">`));
+    const alice = views.get(byName.alice.fpr)!;
+    assert.deepEqual(alice.certified.find((c) => c.fpr === byName.carol.fpr), { fpr: byName.carol.fpr, userId: 'Carol <carol@example.org>', trust: true });
+    assert.equal(alice.certified.find((c) => c.fpr === byName.bob.fpr)?.trust, false);
+    assert.ok(alice.certified.length >= 10);
     const carol = one('carol').find((c) => c.issuerFpr === byName.alice.fpr)!;
     assert.deepEqual(carol.trust, { level: 1, amount: 120 });
     assert.deepEqual(carol.regexes, ['<[^>]+[@.]example\\.org>$']);

@@ -146,6 +146,8 @@ function hostileView(): KeyView {
     capabilities: ['certify'],
     problems: [HOSTILE],
     revokers: [{ fpr: 'D'.repeat(40), onServer: false, sensitive: false }],
+    certified: [{ fpr: 'E'.repeat(40), userId: HOSTILE, trust: true }],
+    certifiedMore: 3,
     userIds: [
       {
         kind: 'userid',

@@ -231,6 +231,10 @@ describe('key page', () => {
     assert.match(t, /<td>authenticate<\/td>/);
     assert.match(t, /Ed25519|EdDSA ed25519/);
     assert.match(t, new RegExp(`href="/key/${people.alice.fpr}\\.asc"`));
+    // Whom Alice certified: the host.
+    const certified = t.slice(t.indexOf('<h2>Keys it certified</h2>'));
+    assert.ok(certified.includes(`href="/key/${people.host.fpr}"`));
+    assert.ok(certified.includes('ssh://host.example.org'));
   });
 
   test('a revoked key says so, with the reason', async () => {

@@ -21,6 +21,7 @@ form.search input{flex:1 1 20rem;font:inherit;padding:.4rem .5rem;border:1px sol
 button,input[type=submit]{font:inherit;padding:.4rem .9rem;border:1px solid var(--line);border-radius:4px;background:var(--soft);color:var(--fg);cursor:pointer}
 .hint{color:var(--muted);font-size:.875rem;min-height:1.3em;flex-basis:100%}
 textarea{width:100%;min-height:12rem;font:13px/1.4 ui-monospace,monospace;background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:4px}
+time{white-space:nowrap}
 code,.fpr{font-family:ui-monospace,monospace;font-size:.9em;overflow-wrap:anywhere}
 .fpr{letter-spacing:.02em}
 .muted{color:var(--muted)}

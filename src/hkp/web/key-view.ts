@@ -30,6 +30,8 @@ export interface KeyViewLimits {
   subkeys: number;
   /** Distinct issuers looked up in the store. */
   issuerLookups: number;
+  /** Keys listed as certified by this one. */
+  certified: number;
 }
 
 export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
@@ -38,6 +40,7 @@ export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
   userIds: 100,
   subkeys: 100,
   issuerLookups: 500,
+  certified: 50,
 });
 
 export interface KeyInfo {
@@ -109,6 +112,13 @@ export interface KeyView extends KeyInfo {
   revocation?: Revocation;
   capabilities: string[];
   problems: string[];
+  /**
+   * Keys on the server that carry a certification naming this key as issuer (the store's index of
+   * claims; each is verified on the certified key's own page), at most `limits.certified`.
+   */
+  certified: Array<{ fpr: string; userId?: string; trust: boolean }>;
+  /** How many more certified keys there are than are listed. */
+  certifiedMore: number;
   /** Keys the key names as designated revokers (RFC 9580 §5.2.3.23), and whether the server holds them. */
   revokers: Array<{ fpr: string; onServer: boolean; sensitive: boolean }>;
   userIds: UserIdView[];
@@ -259,7 +269,14 @@ function userIdOrder(u: UserIdView): number {
  */
 export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTime, limits: KeyViewLimits = DEFAULT_KEY_VIEW_LIMITS): Promise<KeyView> {
   const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId);
-  const [issuers, held] = await Promise.all([loadIssuers(store, namedIssuers(cert), limits.issuerLookups), store.held.count(stored.fpr)]);
+  const [issuers, held, certifiedRows] = await Promise.all([
+    loadIssuers(store, namedIssuers(cert), limits.issuerLookups),
+    store.held.count(stored.fpr),
+    store.certifications.certifiedBy([stored.cert.primary.keyId]),
+  ]);
+  const targets = [...new Set(certifiedRows.map((r) => r.target as string))].filter((f) => f !== stored.fpr);
+  const certifiedCerts = await store.certs.getMany(targets.slice(0, limits.certified));
+  const trustRows = new Set(certifiedRows.filter((r) => r.trust).map((r) => r.target as string));
   const keyring = new Keyring([cert, ...issuers]);
   const verifier = verifierFor(store);
   const [ev] = await evaluateCerts([cert], keyring, { now, verifier });
@@ -332,6 +349,8 @@ export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTi
     revocation: ev.primary.revocation,
     capabilities: capabilities(ev.primary.flags),
     problems: ev.primary.problems,
+    certified: certifiedCerts.map((sc) => ({ fpr: sc.fpr, userId: sc.cert.users.find((u) => u.kind === 'userid')?.text, trust: trustRows.has(sc.fpr) })),
+    certifiedMore: Math.max(0, targets.length - certifiedCerts.length),
     revokers: ev.primary.revokers.map((r) => ({ fpr: r.fingerprint, onServer: keyring.get(r.fingerprint) !== undefined, sensitive: (r.class & 0x40) !== 0 })),
     userIds: userIds.slice(0, limits.userIds),
     userIdsHidden: Math.max(0, userIds.length - limits.userIds),

@@ -6,7 +6,7 @@
  */
 import type { Revocation, Status } from '../../cert/types.js';
 import { isoDate, toDate, type UnixTime } from '../../clock.js';
-import { formatFingerprint } from '../../openpgp/fingerprint.js';
+import { formatFingerprint, keyIdOf as keyIdOfFpr } from '../../openpgp/fingerprint.js';
 import { FAVICON, SCRIPT, STYLE } from './assets.js';
 import type { CertOutcome, SubmitReport } from './contract.js';
 import { signatureClass } from './describe.js';
@@ -280,13 +280,20 @@ ${v.held > 0 ? html`<dt>Held aside</dt><dd>${count(v.held, 'certification')} by 
 <tbody>${subkeyRows(v.subkeys)}</tbody>
 </table>${v.subkeysHidden > 0 ? html`<p class="muted">${count(v.subkeysHidden, 'more subkey')} not listed.</p>` : ''}`
       : html`<p class="muted">No subkeys.</p>`;
+  const certified =
+    v.certified.length > 0
+      ? html`<ul class="uids">${v.certified.map((c) => html`<li>${keyLink(c.fpr, html`<code>0x${keyIdOfFpr(c.fpr)}</code>`)} ${c.userId !== undefined ? userIdText(c.userId) : ''}${c.trust ? badge('trust signature', 'info', 'this key made a trust signature on it: it introduces others') : ''}</li>`)}</ul>${v.certifiedMore > 0 ? html`<p class="muted">and ${count(v.certifiedMore, 'more key')}.</p>` : ''}`
+      : html`<p class="muted">None on this server.</p>`;
   const body = html`<h1>Key <code>0x${v.keyId}</code>${v.status !== 'valid' ? statusBadge(v.status, 'the key') : ''}</h1>
 ${facts}
 ${actions}
 <h2>User IDs (${v.userIds.length + v.userIdsHidden})</h2>
 ${uids}${uidsHidden}
 <h2>Subkeys (${v.subkeys.length + v.subkeysHidden})</h2>
-${subs}`;
+${subs}
+<h2>Keys it certified</h2>
+<p class="muted">Keys here that carry a certification naming this key as issuer; each key's page says whether it verifies.</p>
+${certified}`;
   return layout({ title: `Key 0x${v.keyId}` }, body);
 }
 
