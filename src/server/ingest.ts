@@ -87,6 +87,7 @@ export const Reason = {
   unboundSubkey: 'unbound subkey',
   overBudget: 'over budget',
   superseded: 'superseded certification',
+  orphanRevocation: 'revocation of no certification',
   notCertification: 'misplaced signature',
   secret: 'secret key material',
   other: 'other packet',
@@ -218,7 +219,15 @@ const newestFirst = (a: Candidate, b: Candidate) => b.sig.created - a.sig.create
  * Applies the policy to `cert`: the stored copy merged with what came in (cleaned by
  * `cleanIncoming`), or what came in alone. `now` dates held certifications.
  */
-export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime, extraIssuers?: IssuerKeys): Promise<PolicyResult> {
+export interface PolicyOptions {
+  /** Keys counted as held though not stored yet (the rest of a file being loaded). */
+  extraIssuers?: IssuerKeys;
+  /** The stored copy `cert` was merged from: what it holds was admitted before (its revocations stay). */
+  stored?: Cert;
+}
+
+export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime, opts: PolicyOptions = {}): Promise<PolicyResult> {
+  const { extraIssuers } = opts;
   const dropped: Record<string, number> = {};
   const primary = cert.primary;
   const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
@@ -321,7 +330,10 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
     else unknownRest.push(c);
   }
 
-  // Rule: a certification revocation by a known issuer is kept (the newest per issuer and user ID).
+  // Rule: a certification revocation by a known issuer is kept (the newest per issuer and user
+  // ID) when that issuer certified that user ID, or when it was stored before (its
+  // certification may since have been trimmed): a revocation of nothing is not kept, or stored
+  // keys could flood revocations past the budget.
   const newestPer = (list: Candidate[]) => {
     const best = new Map<string, Candidate>();
     for (const c of [...list].sort(newestFirst)) {
@@ -331,7 +343,12 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
     return best;
   };
   const revs = newestPer(revocations);
-  for (const c of revs.values()) keep.add(c.item.entry);
+  const certified = new Set(goodThirdParty.map((c) => `${c.component}:${c.issuer}`));
+  const admitted = new Set(opts.stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  for (const [k, c] of revs) {
+    if (certified.has(k) || admitted.has(c.item.entry.packet.body.toString('latin1'))) keep.add(c.item.entry);
+    else count(dropped, Reason.orphanRevocation);
+  }
   count(dropped, Reason.superseded, revocations.length - revs.size);
 
   // Rule: the newest certification per issuer and user ID; then issuers connected to other

@@ -14,7 +14,7 @@ import { asFingerprint, type Fingerprint, parseFingerprint } from '../openpgp/fi
 import { mergeCerts } from '../openpgp/merge.js';
 import { framePackets, type Packet, Tag } from '../openpgp/packets.js';
 import { parseSignature, type Signature, SigType } from '../openpgp/signature.js';
-import type { HeldCertification, Store } from '../store/types.js';
+import type { HeldCertification, PutResult, Store, StoredCert } from '../store/types.js';
 import { MemoryVerificationCache, type VerificationCache } from '../verify/cache.js';
 import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
@@ -83,9 +83,23 @@ export class SubmitCache implements VerificationCache {
     return found;
   }
 
+  /** Keep good outcomes in memory until `flush` (bulk import: one write per batch, not one per certificate). */
+  deferWrites = false;
+  private pending: Array<[Buffer, boolean]> = [];
+
   async record(entries: Array<[Buffer, boolean]>): Promise<void> {
     await this.memory.record(entries);
     const good = entries.filter(([, ok]) => ok);
+    if (this.deferWrites) {
+      for (const g of good) this.pending.push(g);
+      return;
+    }
+    if (good.length > 0 && !this.store.readonly) await this.store.verifications.record(good);
+  }
+
+  async flush(): Promise<void> {
+    const good = this.pending;
+    this.pending = [];
     if (good.length > 0 && !this.store.readonly) await this.store.verifications.record(good);
   }
 }
@@ -139,6 +153,20 @@ function added(before: Cert | undefined, after: Cert): CertOutcome['kept'] {
     certifications,
   };
 }
+
+/** What one certificate of an upload becomes, before it is written. */
+interface Plan {
+  incoming: Cert;
+  stored?: StoredCert;
+  before?: Cert;
+  cert: Cert;
+  held: HeldCertification[];
+  dropped: Record<string, number>;
+  outcome: CertOutcome;
+  written?: PutResult;
+}
+
+const newOutcome = (fpr: Fingerprint): CertOutcome => ({ fpr, status: 'unchanged', userIds: [], kept: { userIds: 0, subkeys: 0, certifications: 0 }, held: 0, released: 0, dropped: {} });
 
 const userIdsOf = (cert: Cert | undefined) => cert?.users.filter((u) => u.kind === 'userid').map((u) => u.text) ?? [];
 
@@ -220,11 +248,49 @@ export class Keyserver {
    */
   async ingestCerts(certs: readonly Cert[], opts: { now: UnixTime; cache?: SubmitCache; issuers?: IssuerKeys }): Promise<CertOutcome[]> {
     return this.serial(async () => {
-      const verifier = new Verifier({ cache: opts.cache ?? new SubmitCache(this.store) });
+      const cache = opts.cache ?? new SubmitCache(this.store);
+      cache.deferWrites = true;
+      const verifier = new Verifier({ cache });
       await this.refreshBlocked();
-      const out: CertOutcome[] = [];
-      for (const cert of certs) out.push(await this.ingestOne(cert, opts.now, verifier, opts.issuers));
-      return out;
+      // Copies of one certificate merged, so each is planned against the store once.
+      const byFpr = new Map<string, Cert>();
+      for (const c of certs) {
+        const prev = byFpr.get(c.primary.fpr);
+        byFpr.set(c.primary.fpr, prev ? mergeCerts(prev, c) : c);
+      }
+      const fprs = [...byFpr.keys()];
+      const storedNow = new Map((await this.store.certs.getMany(fprs)).map((s) => [s.fpr as string, s]));
+      const out = new Map<string, CertOutcome>();
+      const plans: Plan[] = [];
+      for (const cert of byFpr.values()) {
+        const fpr = asFingerprint(cert.primary.fpr);
+        const outcome = newOutcome(fpr);
+        out.set(fpr, outcome);
+        if (this.blockedNow?.has(fpr)) {
+          outcome.status = 'blocked';
+          continue;
+        }
+        const plan = await this.plan(cert, storedNow.get(fpr), outcome, opts.now, verifier, opts.issuers);
+        if (plan) plans.push(plan);
+      }
+      // New certificates in one transaction; stored ones replaced one by one (compare and swap).
+      const fresh = plans.filter((p) => !p.stored);
+      const put = fresh.length > 0 ? await this.store.certs.putMany(fresh.map((p) => p.cert), opts.now) : [];
+      fresh.forEach((p, i) => {
+        p.written = put[i];
+      });
+      for (const p of plans) if (p.stored) p.written = await this.store.certs.replace(p.outcome.fpr, p.stored.bytes, p.cert, opts.now);
+      await cache.flush();
+      for (const p of plans) {
+        if (!p.written) {
+          // Changed meanwhile (another server): this one goes the careful way.
+          out.set(p.outcome.fpr, await this.ingestOne(p.incoming, opts.now, verifier, opts.issuers, false));
+          continue;
+        }
+        await this.finish(p, p.written, opts.now, verifier, false);
+      }
+      await cache.flush();
+      return [...byFpr.keys()].map((f) => out.get(f)!);
     });
   }
 
@@ -285,42 +351,61 @@ export class Keyserver {
     this.blockedNow = new Set((await this.blocklist()).map((b) => b.fpr));
   }
 
+  /**
+   * What to store of `incoming`, merged with its stored copy, through the policy; undefined
+   * (with the outcome's status set) when nothing is to be stored.
+   */
+  private async plan(incoming: Cert, stored: StoredCert | undefined, outcome: CertOutcome, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys): Promise<Plan | undefined> {
+    const dropped: Record<string, number> = {};
+    const clean = cleanIncoming(incoming, dropped);
+    const before = stored?.cert;
+    const merged = before ? mergeCerts(before, clean) : clean;
+    const result = await applyPolicy(this.store, merged, this.policy, verifier, now, { extraIssuers, stored: before });
+    addCounts(dropped, result.dropped);
+    if (!result.cert) {
+      addCounts(outcome.dropped, dropped);
+      outcome.status = 'rejected';
+      outcome.userIds = userIdsOf(before);
+      return undefined;
+    }
+    return { incoming, stored, before, cert: result.cert, held: result.held, dropped, outcome };
+  }
+
+  /** After a plan was written: the outcome, held certifications, the rate counter, and what this key releases. */
+  private async finish(p: Plan, written: PutResult, now: UnixTime, verifier: Verifier, rateLimited: boolean): Promise<void> {
+    const outcome = p.outcome;
+    addCounts(outcome.dropped, p.dropped);
+    outcome.status = written.status;
+    outcome.userIds = userIdsOf(written.cert);
+    outcome.kept = added(p.before, written.cert);
+    if (p.held.length > 0) outcome.held = await this.store.held.hold(p.held, this.policy.maxHeld);
+    if (written.status !== 'unchanged') {
+      if (rateLimited) this.certUpdates.add(outcome.fpr, now);
+      outcome.released = await this.release(written.cert, now, verifier);
+    }
+  }
+
   /** One certificate through the policy into the store, then what its arrival releases. */
-  private async ingestOne(incoming: Cert, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys): Promise<CertOutcome> {
+  private async ingestOne(incoming: Cert, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys, rateLimited = true): Promise<CertOutcome> {
     const fpr = asFingerprint(incoming.primary.fpr);
-    const outcome: CertOutcome = { fpr, status: 'unchanged', userIds: [], kept: { userIds: 0, subkeys: 0, certifications: 0 }, held: 0, released: 0, dropped: {} };
+    const outcome = newOutcome(fpr);
     if (this.blockedNow?.has(fpr)) return { ...outcome, status: 'blocked' };
-    if (this.certUpdates.wait(fpr, now) > 0) {
+    if (rateLimited && this.certUpdates.wait(fpr, now) > 0) {
       const stored = await this.store.certs.get(fpr);
       return { ...outcome, status: 'rate-limited', userIds: userIdsOf(stored?.cert) };
     }
-    const clean = cleanIncoming(incoming, outcome.dropped);
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.certs.get(fpr);
-      const before = stored?.cert;
-      const merged = before ? mergeCerts(before, clean) : clean;
-      const dropped: Record<string, number> = {};
-      const result = await applyPolicy(this.store, merged, this.policy, verifier, now, extraIssuers);
-      addCounts(dropped, result.dropped);
-      if (!result.cert) {
-        addCounts(outcome.dropped, dropped);
-        return { ...outcome, status: 'rejected', userIds: userIdsOf(before) };
-      }
-      const written = stored ? await this.store.certs.replace(fpr, stored.bytes, result.cert, now) : await this.store.certs.put(result.cert, now);
+      const attemptOutcome = newOutcome(fpr);
+      const p = await this.plan(incoming, stored, attemptOutcome, now, verifier, extraIssuers);
+      if (!p) return attemptOutcome;
+      const written = stored ? await this.store.certs.replace(fpr, stored.bytes, p.cert, now) : await this.store.certs.put(p.cert, now);
       if (!written) {
         if (attempt < 3) continue;
         throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
       }
-      addCounts(outcome.dropped, dropped);
-      outcome.status = written.status;
-      outcome.userIds = userIdsOf(written.cert);
-      outcome.kept = added(before, written.cert);
-      if (result.held.length > 0) outcome.held = await this.store.held.hold(result.held, this.policy.maxHeld);
-      if (written.status !== 'unchanged') {
-        this.certUpdates.add(fpr, now);
-        outcome.released = await this.release(written.cert, now, verifier);
-      }
-      return outcome;
+      await this.finish(p, written, now, verifier, rateLimited);
+      return attemptOutcome;
     }
   }
 
@@ -343,7 +428,7 @@ export class Keyserver {
         const parts = [stored.cert.primary.packet.raw, ...items.flatMap((h) => [h.component, h.sig])];
         const [fragment] = readCerts(Buffer.concat(parts)).certs;
         if (!fragment) break;
-        const result = await applyPolicy(this.store, mergeCerts(stored.cert, fragment), this.policy, verifier, now);
+        const result = await applyPolicy(this.store, mergeCerts(stored.cert, fragment), this.policy, verifier, now, { stored: stored.cert });
         if (!result.cert) break;
         const served = new Set(result.cert.packets.map((p) => p.raw.toString('latin1')));
         const done = items.filter((h) => served.has(h.sig.toString('latin1')));

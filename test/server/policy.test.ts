@@ -292,6 +292,12 @@ describe('keyserver ingest policy', () => {
       assert.ok(stored.directSigs.some((e) => e.sig?.type === SigType.KeyRevocation));
       assert.ok(sigsOn(stored, A).some((e) => e.sig?.type === SigType.CertRevocation));
       assert.ok(!sigsOn(stored, A).some((e) => e.sig?.type === SigType.GenericCert && e.sig.issuerFingerprints.includes(bob.fpr)));
+      // A revocation of nothing (the issuer never certified that user ID) is not kept: stored keys cannot flood revocations.
+      const carolRevokes = carol.certify(a.cert, A, FLOOD_CREATED + 8, { type: SigType.CertRevocation });
+      await ks.submit(carol.bytes, { now: NOW });
+      const r = await ks.submit(withSignatures(a.cert, A, [carolRevokes]), { now: NOW + 1 });
+      assert.equal(r.certs[0].dropped['revocation of no certification'], 1);
+      assert.ok(!sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)));
     } finally {
       await close();
     }
