@@ -18,10 +18,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { webHandler } from '../../src/hkp/web/index.js';
-import { readCerts } from '../../src/openpgp/cert.js';
+import { readCerts, writeCert } from '../../src/openpgp/cert.js';
 import { Keyserver } from '../../src/server/keyserver.js';
 import { GpgHome } from '../helpers/gpg.js';
-import { makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
+import { Person } from '../auth/pki.js';
+import { flood, makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/web/', import.meta.url).pathname;
@@ -130,7 +131,7 @@ async function search(page: Page, q: string): Promise<void> {
   await Promise.all([page.waitForURL(/\/(search|key\/)/), page.getByRole('button', { name: 'Search' }).click()]);
 }
 
-/** Every form control has a label, the page has one h1, and the language is set. */
+/** Every form control has a label, one h1, headings in order, one of each landmark, and the language is set. */
 async function assertAccessible(page: Page): Promise<void> {
   const unlabelled = await page.$$eval('input:not([type=hidden]):not([type=submit]), textarea, select', (els) =>
     els.filter((e) => ((e as unknown as { labels: { length: number } | null }).labels?.length ?? 0) === 0).map((e) => e.outerHTML),
@@ -138,6 +139,11 @@ async function assertAccessible(page: Page): Promise<void> {
   assert.deepEqual(unlabelled, []);
   assert.equal(await page.locator('h1').count(), 1);
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  // One of each landmark, as the accessibility tree sees them.
+  for (const role of ['banner', 'navigation', 'search', 'main', 'contentinfo'] as const) assert.equal(await page.getByRole(role).count(), 1, role);
+  // Headings do not skip a level.
+  const levels = await page.$$eval('h1, h2, h3, h4', (hs) => hs.map((h) => Number(h.tagName.slice(1))));
+  levels.forEach((l, i) => assert.ok(i === 0 || l <= levels[i - 1] + 1, `heading levels ${levels.join(' ')}`));
 }
 
 describe('the web pages in Chromium, with JavaScript', { timeout: 180_000 }, () => {
@@ -288,6 +294,25 @@ describe('the web pages in Chromium, with JavaScript', { timeout: 180_000 }, () 
     assert.match(rows[2], /new[\s\S]*ssh:\/\/gpghost\.example\.org/);
     assert.ok(await page.locator(`tbody a[href="/key/${keys.gina.fpr}"]`).isVisible());
     await shot(page, 'stats');
+  });
+
+  test('a flooded certificate uploaded as a file: the report shows what was held and what the budget dropped', async () => {
+    const fred = new Person(['Fred Flood <fred@flood.example>']);
+    flood(fred, people.mallory, 2000);
+    const file = join(work, 'fred.gpg');
+    writeFileSync(file, writeCert(fred.cert));
+    await page.goto(`${base}/upload`);
+    await page.getByLabel(/choose a key file/).setInputFiles(file);
+    await Promise.all([page.waitForURL(`${base}/upload`), page.getByRole('button', { name: 'Upload' }).click()]);
+    const report = (await page.locator('main').textContent()) ?? '';
+    assert.match(report, /1 certificate: 1 new\./);
+    assert.match(report, /Held aside: 100 certifications by issuers not on this server/);
+    const dropped = page.locator('table', { has: page.locator('caption', { hasText: 'Dropped' }) });
+    assert.match((await dropped.textContent()) ?? '', /over budget\s*1900/);
+    await shot(page, 'upload-flood-report');
+    await page.goto(`${base}/key/${fred.fpr}`);
+    assert.match((await page.locator('dl.facts').textContent()) ?? '', /Held aside\s*100 certifications/);
+    assert.match((await page.locator('main').textContent()) ?? '', /No third-party certifications\./);
   });
 
   test('no script errors, dialogs or policy violations on any page', () => {

@@ -68,7 +68,7 @@ function attestAll(p: Person, userId: string, at: number): void {
 }
 
 /** `n` certifications on the first user ID, each claiming a different (unknown) issuer. */
-function flood(target: Person, signer: Person, n: number): void {
+export function flood(target: Person, signer: Person, n: number): void {
   const user = target.cert.users[0];
   const sigs: Buffer[] = [];
   for (let i = 0; i < n; i++) {
