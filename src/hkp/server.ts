@@ -126,6 +126,8 @@ export class HkpServer {
       (req, res) => void this.handle(req, res),
     );
     this.http.maxConnections = opts.maxConnections ?? 1024;
+    // Headers past the 200th are dropped (node checks the 16 KiB cap per header line, not in total).
+    this.http.maxHeadersCount = 200;
     this.http.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket: Socket) => socket.destroy());
     this.http.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
