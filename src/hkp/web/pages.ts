@@ -128,7 +128,13 @@ export function homePage(): string {
     { title: 'Search', focusSearch: true },
     html`<h1>Find an OpenPGP key</h1>
 <p id="q-help">Search by e-mail address (<code>alice@example.org</code>), by name or any text in a user ID, by key ID (<code>0x0123456789ABCDEF</code>), by fingerprint, or by the host an SSH server publishes its key for (<code>ssh://host.example.org</code>). Start with <code>=</code> to match a user ID exactly.</p>
-<p>Keys are also served to OpenPGP software over HKP (<code>/pks/lookup</code>), as <code>gpg --keyserver</code> uses it.</p>`,
+<h2>For software</h2>
+<ul>
+<li>HKP, as GnuPG speaks it (<code>gpg --keyserver hkp://this-host</code>): <code>GET /pks/lookup?op=get|index|vindex&amp;search=…&amp;options=mr</code>, <code>POST /pks/add</code> (form field <code>keytext</code>).</li>
+<li>HKP v2 reads: <code>/pks/v2/certs/by-vfingerprint/…</code>, <code>/pks/v2/certs/by-keyid/…</code>, <code>/pks/v2/certs/by-identity/…</code>, <code>/pks/v2/index/…</code>.</li>
+<li>keys.openpgp.org's VKS: <code>/vks/v1/by-fingerprint/…</code>, <code>/vks/v1/by-keyid/…</code>, <code>/vks/v1/by-email/…</code>, <code>POST /vks/v1/upload</code>.</li>
+<li>Web Key Directory: <code>/.well-known/openpgpkey/…</code>; health: <code>/pks/health</code>; metrics: <code>/metrics</code>.</li>
+</ul>`,
   );
 }
 
