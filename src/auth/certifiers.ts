@@ -61,7 +61,7 @@ function evaluateWithCore(store: AuthStore, core: CoreKey, certs: Cert[], now: n
 /** The core's effective signature on a user ID: the one GnuPG's selection keeps among the core's good signatures. */
 function coreSignature(certs: Certification[], coreFpr: string, now: number): Certification | undefined {
   const mine = certs.filter((c) => c.issuer === coreFpr);
-  const sel = selectCertification(mine as WotCertification[], { now, marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5, minCertLevel: 2, detail: 'explanations' });
+  const sel = selectCertification(mine as WotCertification[], { now, marginalsNeeded: 3, completesNeeded: 1, maxCertDepth: 5, minCertLevel: 2, trustSignatures: true, detail: 'explanations' });
   return sel.usable ? (sel.chosen as Certification | undefined) : undefined;
 }
 

@@ -329,6 +329,7 @@ function readInputs(opts: GlobalOptions, io: Io, log: Logger): Inputs {
       completesNeeded: parseCount('completes-needed', opts.completesNeeded, 1, 255) ?? settings.completesNeeded,
       maxCertDepth: parseCount('max-cert-depth', opts.maxCertDepth, 1, 255) ?? settings.maxCertDepth,
       minCertLevel: settings.minCertLevel,
+      trustSignatures: settings.trustSignatures,
       model: opts.model,
     },
   };

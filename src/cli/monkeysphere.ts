@@ -9,7 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { referenceTime } from '../clock.js';
-import { NotFoundError, UnsupportedError, UsageError } from '../errors.js';
+import { MsError, NotFoundError, UnsupportedError, UsageError } from '../errors.js';
 import type { UidCert } from '../user/home-keys.js';
 import { type HostTarget, keysOf, parseHost, proxyChecksKeyserver, updateKnownHosts } from '../user/hosts.js';
 import { knownHostsHosts } from '../user/known-hosts.js';
@@ -35,7 +35,8 @@ subcommands:
    --exit-status                       exit 1 if no key was found, 2 if none was valid
  ssh-proxycommand (p) HOST [PORT]    monkeysphere ssh ProxyCommand
    --no-connect                        do not make TCP connection to host
- known-hosts-command HOST [PORT]     print HOST's valid keys, for ssh's KnownHostsCommand
+ known-hosts-command HOST [PORT] [REASON]
+                                     print HOST's valid keys, for ssh's KnownHostsCommand
  subkey-to-ssh-agent (s)             store authentication subkey in ssh-agent
    -c, -t SECONDS, -d                  confirm each use, set a lifetime, or remove
 
@@ -49,9 +50,14 @@ subcommands:
  help (h,?)                          this help
 
 In ~/.ssh/config, either (OpenSSH 8.5 and later; respects HostKeyAlias and Port):
-    KnownHostsCommand /usr/bin/monkeysphere known-hosts-command %H
+    KnownHostsCommand /usr/local/bin/monkeysphere known-hosts-command %H %I
 or, as with Monkeysphere 0.43:
     ProxyCommand monkeysphere ssh-proxycommand %h %p
+(give the path \`command -v monkeysphere\` prints: ssh runs KnownHostsCommand without a
+PATH search). %I is why ssh asks: for ORDER (sorting key types, before the real question)
+and ADDRESS (CheckHostIP) no keyserver is asked; HOSTNAME asks as ssh-proxycommand does.
+If the check itself fails (an unreadable GnuPG home, say), ssh-proxycommand says so and
+connects anyway: ssh then judges the host by known_hosts alone.
 
 A host key is valid when the host's certificate carries the user ID ssh://HOST (or
 ssh://HOST:PORT for other ports than 22) and your own GnuPG trust makes that user ID
@@ -263,9 +269,18 @@ async function sshProxyCommand(ctx: Ctx, args: string[]): Promise<number> {
   }
   if (rest.length > 2) throw new UsageError('MS_USER_USAGE', 'ssh-proxycommand: too many arguments', { hints: [`Type '${TOOL} help' for usage.`] });
   const target = parseHost(rest[0], rest[1]);
-  const r = await updateKnownHosts(ctx.tool, [target], await proxyChecksKeyserver(ctx.tool, target));
-  await warnIfNoValidKey(ctx, target, r);
-  if (!connect) return 0;
+  let status = 0;
+  try {
+    const r = await updateKnownHosts(ctx.tool, [target], await proxyChecksKeyserver(ctx.tool, target));
+    await warnIfNoValidKey(ctx, target, r);
+  } catch (err) {
+    if (!(err instanceof MsError) || err instanceof UsageError) throw err;
+    // As 0.43: a check that cannot be made adds no key, and ssh still gets its connection
+    // (and judges the host by known_hosts alone); an ssh that cannot connect helps no one.
+    status = reportError(TOOL, ctx.io, err);
+    ctx.log.error(`${target.userId} was not checked; connecting without Monkeysphere's host keys`);
+  }
+  if (!connect) return status === 0 ? 0 : FAILURE;
   await ctx.tool.close();
   const { relay } = await import('../user/relay.js');
   try {
@@ -276,10 +291,21 @@ async function sshProxyCommand(ctx: Ctx, args: string[]): Promise<number> {
   return 0;
 }
 
+/** ssh's %I: why it runs KnownHostsCommand. */
+const KNOWN_HOSTS_REASONS = new Set(['HOSTNAME', 'ADDRESS', 'ORDER']);
+
 async function knownHostsCommand(ctx: Ctx, args: string[]): Promise<number> {
-  if (args.length === 0 || args.length > 2) throw new UsageError('MS_USER_USAGE', 'known-hosts-command: give the host as ssh names it (%H), optionally with a port', { hints: [`Type '${TOOL} help' for usage.`] });
-  const target = parseHost(args[0], args[1]);
-  if (await proxyChecksKeyserver(ctx.tool, target)) await ctx.tool.fetch([target.userId]);
+  const hasReason = args.length > 1 && KNOWN_HOSTS_REASONS.has(args[args.length - 1]);
+  const reason = hasReason ? args[args.length - 1] : 'HOSTNAME';
+  const hostArgs = hasReason ? args.slice(0, -1) : args;
+  if (hostArgs.length === 0 || hostArgs.length > 2) {
+    throw new UsageError('MS_USER_USAGE', 'known-hosts-command: give the host as ssh names it (%H), optionally a port, then why ssh asks (%I)', { hints: [`Type '${TOOL} help' for usage.`] });
+  }
+  // Host keys are certified for names, not addresses (CheckHostIP's lookup).
+  if (reason === 'ADDRESS') return 0;
+  const target = parseHost(hostArgs[0], hostArgs[1]);
+  // ORDER comes first, with the bare name even for another port: never worth a keyserver round trip.
+  if (reason === 'HOSTNAME' && (await proxyChecksKeyserver(ctx.tool, target))) await ctx.tool.fetch([target.userId]);
   const certs = await ctx.tool.certsFor(target.userId);
   const keys = keysOf(certs);
   const written = new Set<string>();

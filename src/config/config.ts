@@ -4,10 +4,10 @@
  * defaults. Each tool passes its variable schema and the files to read; this module
  * knows the standard locations but not which tool uses which variables.
  */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { readRegularFile } from '../files/user-file.js';
 import { DEFAULT_KEYSERVER } from '../keyserver/url.js';
 import { type ConfigLineProblem, parseShellConfig } from './shell.js';
 
@@ -81,17 +81,14 @@ function convert(spec: VarSpec, raw: string): { ok: true; value: string | boolea
   }
 }
 
+/** Config files are a few lines; anything larger is a mistake or an attack, not read. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readConfigFile(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new EnvironmentError('MS_CONFIG_UNREADABLE', `cannot read config file ${JSON.stringify(path)}: ${(err as Error).message}`, {
-      cause: err,
-      data: { path },
-    });
-  }
+  const r = readRegularFile(path, MAX_CONFIG_BYTES);
+  if (r.status === 'absent') return undefined;
+  if (r.status === 'read') return r.bytes.toString('utf8');
+  throw new EnvironmentError('MS_CONFIG_UNREADABLE', `cannot read config file ${JSON.stringify(path)}: ${r.reason}`, { data: { path } });
 }
 
 /**

@@ -2,7 +2,8 @@
  * Parsing Monkeysphere configuration files. The original sourced them with bash; we
  * read the subset such files use: `[export] NAME=VALUE` assignments with single and
  * double quotes, backslash escapes, `$NAME`, `${NAME}` and `${NAME:-word}` expansion,
- * and `#` comments. Anything else (commands, `$(…)`) is reported and skipped, never run.
+ * `~` and `~/…` (to $HOME, at the start of a value or after `:`, as bash expands
+ * assignments: 0.43's sample file writes `GNUPGHOME=~/.gnupg`), and `#` comments. Anything else (commands, `$(…)`) is reported and skipped, never run.
  */
 
 export interface ConfigLineProblem {
@@ -83,7 +84,10 @@ export function parseShellConfig(text: string, lookup: (name: string) => string 
       assignments.push({ name, value: read.value, line: startLine });
     } catch (err) {
       if (!(err instanceof LineError)) throw err;
-      const shown = text.slice(lineStart, text.indexOf('\n', lineStart) < 0 ? text.length : text.indexOf('\n', lineStart)).trim();
+      const end = text.indexOf('\n', lineStart);
+      const whole = text.slice(lineStart, end < 0 ? text.length : end).trim();
+      // Quoted on the user's terminal: a long line is cut, not echoed whole.
+      const shown = whole.length > 80 ? `${whole.slice(0, 80)}…` : whole;
       problems.push({ line: startLine, message: `${err.message}: ${JSON.stringify(shown)}; line ignored` });
       pos = lineStart;
       skipToLineEnd();
@@ -159,6 +163,14 @@ function readWord(text: string, start: number, resolve: (name: string) => string
       pos += 2;
     } else if (ch === '$') {
       value += expand();
+    } else if (ch === '~' && (pos === start || text[pos - 1] === ':')) {
+      // Bash's tilde prefix: up to the first unquoted '/' or ':'; only the user's own home here.
+      const user = /^[A-Za-z_][\w.-]*/.exec(text.slice(pos + 1, pos + 65))?.[0];
+      if (user) throw new LineError(`~${user} (another user's home) is not supported; write the path out`);
+      const home = resolve('HOME');
+      if (home === '') throw new LineError('~ needs HOME, which is not set');
+      value += home;
+      pos++;
     } else {
       value += ch;
       pos++;

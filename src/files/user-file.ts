@@ -79,6 +79,29 @@ export function readUserFiles(paths: readonly string[], owner: FileOwner, opts: 
   return opened.value.map((fd, i) => (typeof fd === 'number' ? judge(fd, paths[i], owner, opts, opened.switched) : fd));
 }
 
+/**
+ * A file the caller reads as itself (a configuration file, say): regular files only, opened
+ * without blocking (a FIFO is refused, not waited on), at most `maxBytes`.
+ */
+export function readRegularFile(path: string, maxBytes: number): UserFileResult {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    return classify(err, path);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { status: 'refused', reason: `'${path}' is not a regular file` };
+    if (st.size > maxBytes) return { status: 'refused', reason: `'${path}' is larger than ${maxBytes} bytes` };
+    return readBounded(fd, path, st.size, maxBytes);
+  } catch (err) {
+    return classify(err, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Decides on what was opened (and closes it). */
 function judge(fd: number, path: string, owner: FileOwner, opts: ReadUserFileOptions, switched: boolean): UserFileResult {
   try {

@@ -15,7 +15,7 @@ import { type Env, runGpg } from './gpg.js';
 import { type CertSource, readInput, sourceOf } from './source.js';
 
 /** The trust settings a GnuPG home contributes; command-line options may override them. */
-export type GnupgTrustSettings = Pick<TrustOptions, 'marginalsNeeded' | 'completesNeeded' | 'maxCertDepth' | 'minCertLevel'>;
+export type GnupgTrustSettings = Pick<TrustOptions, 'marginalsNeeded' | 'completesNeeded' | 'maxCertDepth' | 'minCertLevel' | 'trustSignatures'>;
 
 /** The inputs of a trust computation, as a GnuPG home holds them. */
 export interface GnupgTrustInputs {
@@ -40,7 +40,7 @@ export function defaultGnupgHome(env: Env): string {
 
 /**
  * The certificates, ownertrust and trust settings of the GnuPG home `home`.
- * @throws UnsupportedError (MS_WOT_TRUST_MODEL) when gpg.conf names a model other than pgp;
+ * @throws UnsupportedError (MS_WOT_TRUST_MODEL) when gpg.conf names a model other than pgp, classic or auto;
  * InputError (MS_WOT_GPGCONF, MS_WOT_OWNERTRUST, MS_WOT_READ); EnvironmentError (MS_WOT_GPG).
  */
 export function readGnupgHome(home: string, opts: ReadHomeOptions): GnupgTrustInputs {
@@ -52,8 +52,12 @@ export function readGnupgHome(home: string, opts: ReadHomeOptions): GnupgTrustIn
     const conf = parseGpgConf(readInput(confPath, 'gpg.conf').toString('utf8'), confPath);
     const model = conf.trustModel;
     if (model === 'tofu+pgp') warn('gpg.conf sets trust-model tofu+pgp; only the pgp part is computed (no TOFU)');
+    // classic: GnuPG 1's default, still in old gpg.conf files; the pgp model without trust signatures.
+    else if (model === 'classic') settings.trustSignatures = false;
     else if (model !== undefined && model !== 'pgp' && model !== 'auto') {
-      throw new UnsupportedError('MS_WOT_TRUST_MODEL', `gpg.conf sets trust-model ${model}; only the pgp model is supported`, { hints: ['give --keyring, --root and --ownertrust to compute the pgp model anyway'] });
+      throw new UnsupportedError('MS_WOT_TRUST_MODEL', `gpg.conf sets trust-model ${model}; only the pgp and classic models are computed`, {
+        hints: [`set trust-model pgp in ${confPath} (the default), or remove the line`],
+      });
     }
     settings.marginalsNeeded = conf.marginalsNeeded;
     settings.completesNeeded = conf.completesNeeded;

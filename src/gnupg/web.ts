@@ -165,7 +165,7 @@ function readResult(data: Buffer): Omit<ListedBindings, 'from'> | undefined {
 
 /** Names the inputs and every trust option that the letters depend on. */
 function resultKey(inputs: Buffer, trust: TrustOptions): Buffer {
-  const { roots, ownertrust, marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model } = trust;
+  const { roots, ownertrust, marginalsNeeded, completesNeeded, maxCertDepth, minCertLevel, model, trustSignatures } = trust;
   // Every option but the time (the window covers it) and the detail (letters are the same): a new option fails to compile here until it is keyed.
   const options = {
     roots,
@@ -175,6 +175,7 @@ function resultKey(inputs: Buffer, trust: TrustOptions): Buffer {
     maxCertDepth,
     minCertLevel,
     model: model ?? 'strict',
+    trustSignatures: trustSignatures ?? true,
   } satisfies Record<Exclude<keyof TrustOptions, 'now' | 'detail'>, unknown>;
   return createHash('sha256').update('bindings\n').update(inputs).update(JSON.stringify(options)).digest();
 }

@@ -19,6 +19,8 @@ export interface ResolvedOptions {
   completesNeeded: number;
   maxCertDepth: number;
   minCertLevel: number;
+  /** false: GnuPG's classic model (trust signatures count as plain certifications). */
+  trustSignatures: boolean;
   detail: 'explanations' | 'validity';
 }
 
@@ -308,7 +310,7 @@ export async function runModel(
           if (!chosen.has(cert)) continue;
           const kr = active.get(cert.issuer!.toUpperCase())!;
           if (!scopeAdmits(graph, kr, u.uid.text, model)) continue;
-          if (cert.trust && cert.trust.level > 0) {
+          if (opts.trustSignatures && cert.trust && cert.trust.level > 0) {
             const eff = cert.trust.level < kr.trustDepth || kr.root ? cert.trust.level : kr.trustDepth;
             if (eff > 0) {
               pk.value = cert.trust.amount;

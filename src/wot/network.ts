@@ -175,6 +175,7 @@ function resolve(opts: TrustOptions): ResolvedOptions {
     completesNeeded: int(opts.completesNeeded, 1, 1, 255),
     maxCertDepth: int(opts.maxCertDepth, 5, 0, 255),
     minCertLevel: int(opts.minCertLevel, 2, 0, 3),
+    trustSignatures: opts.trustSignatures ?? true,
     detail: opts.detail ?? 'explanations',
   };
 }

@@ -78,6 +78,12 @@ export interface TrustOptions {
    */
   model?: 'strict' | 'gnupg';
   /**
+   * true (default): trust signatures delegate trust, as GnuPG's `pgp` model. false: GnuPG's
+   * `classic` model, where a trust signature counts as an ordinary certification (no
+   * delegation, no regular-expression scope).
+   */
+  trustSignatures?: boolean;
+  /**
    * `explanations` (default): verify every certification made by an introducer, so each
    * binding can be explained in full. `validity`: verify only what decides the letters
    * (per user ID, the most trusted introducers first, until more cannot change the

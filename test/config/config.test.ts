@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,20 @@ describe('parseShellConfig', () => {
     assert.equal(vars.get('C'), '/home/u/c');
     assert.equal(vars.get('D'), 'fallback');
     assert.equal(vars.get('E'), '/srv');
+  });
+  test('a leading ~ (and one after :) is $HOME, as bash expands assignments; quoted or inside a word it stays', () => {
+    const { vars, problems } = parseShellConfig(
+      "GNUPGHOME=~/.gnupg\nKNOWN_HOSTS=~\nP=/a:~/b\nQ='~/q'\nR=a~b\nS=\"~\"/s\nT=~root/x\n",
+      (n) => (n === 'HOME' ? '/home/u' : undefined),
+    );
+    assert.deepEqual(Object.fromEntries(vars), { GNUPGHOME: '/home/u/.gnupg', KNOWN_HOSTS: '/home/u', P: '/a:/home/u/b', Q: '~/q', R: 'a~b', S: '~/s' });
+    assert.deepEqual(problems.map((p) => p.line), [7]);
+    assert.match(problems[0].message, /another user's home/);
+    assert.match(parseShellConfig('A=~/x').problems[0].message, /needs HOME/);
+  });
+  test('a long bad line is quoted cut short', () => {
+    const { problems } = parseShellConfig(`${'a'.repeat(5000)}\n`);
+    assert.ok(problems[0].message.length < 200, problems[0].message);
   });
   test('commands and unsupported syntax are reported with line numbers and skipped', () => {
     const { vars, problems } = parseShellConfig('A=1\nrm -rf /\nB=$(id -u)\nC=two words\nD="unterminated\n');
@@ -125,6 +140,14 @@ describe('loadConfig', () => {
   test('a config file that exists but cannot be read is an EnvironmentError', () => {
     // A directory in place of the file: unreadable even for root (tests may run as root).
     assert.throws(() => loadConfig(SCHEMA, { env: {}, files: [dir] }), (e: unknown) => e instanceof EnvironmentError && e.code === 'MS_CONFIG_UNREADABLE');
+  });
+  test('a FIFO or an oversized file in place of the config is refused at once, not waited on or read', () => {
+    const fifo = join(dir, 'fifo.conf');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => loadConfig(SCHEMA, { env: {}, files: [fifo] }), (e: unknown) => e instanceof EnvironmentError && e.code === 'MS_CONFIG_UNREADABLE' && /not a regular file/.test(e.message));
+    const big = join(dir, 'big.conf');
+    writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    assert.throws(() => loadConfig(SCHEMA, { env: {}, files: [big] }), (e: unknown) => e instanceof EnvironmentError && /larger than/.test(e.message));
   });
 });
 

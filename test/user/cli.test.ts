@@ -172,6 +172,17 @@ test('bad input: a host with shell metacharacters, a missing known_hosts, garbag
   chmodSync(join(w.home, '.ssh'), 0o700);
 });
 
+test("0.43's sample configuration: ~/ in monkeysphere.conf is the home, wherever the command runs", async (t) => {
+  const { w } = hostWorld();
+  t.after(() => w.cleanup());
+  mkdirSync(join(w.home, '.monkeysphere'), { recursive: true });
+  writeFileSync(join(w.home, '.monkeysphere', 'monkeysphere.conf'), 'KNOWN_HOSTS=~/.ssh/known_hosts.ms\n');
+  const r = await runCli(main, ['k', 'h.example.org'], { env: w.env(), cwd: w.gpg.dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(w.home, '.ssh', 'known_hosts.ms'), 'utf8'), /^h\.example\.org ssh-/m);
+  assert.equal(existsSync(join(w.gpg.dir, '~')), false);
+});
+
 test('an unusable GnuPG home: a clear error, exit 255, known_hosts untouched', async (t) => {
   const { w, host } = hostWorld();
   t.after(() => w.cleanup());
@@ -186,7 +197,7 @@ test('an unusable GnuPG home: a clear error, exit 255, known_hosts untouched', a
   writeFileSync(join(w.gpg.dir, 'gpg.conf'), 'trust-model direct\n');
   const model = await run(w, ['u', HOST]);
   assert.equal(model.code, 255);
-  assert.match(model.stderr, /trust-model direct; only the pgp model is supported/);
+  assert.match(model.stderr, /trust-model direct; only the pgp and classic models are computed/);
 });
 
 /** A keyserver on loopback that answers after `delayMs` (never, when Infinity), counting requests. */

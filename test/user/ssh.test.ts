@@ -35,13 +35,13 @@ before(async () => {
 after(() => sshd.stop());
 
 /** ssh as Bob to the test sshd: exit status and stderr. */
-function ssh(world: World, variant: Variant, extra: string[] = []) {
+function ssh(world: World, variant: Variant, extra: string[] = [], env: NodeJS.ProcessEnv = {}, knownHostsCommand = 'known-hosts-command %H %I') {
   writeFileSync(authorizedKeys, `${world.bob.sshKey}\n`, { mode: 0o600 });
   const monkeysphere = `${process.execPath} ${MONKEYSPHERE}`;
   const hostKeyOptions =
     variant === 'proxy'
       ? ['-o', `UserKnownHostsFile=${world.knownHosts}`, '-o', `ProxyCommand=${monkeysphere} ssh-proxycommand %h %p`]
-      : ['-o', 'UserKnownHostsFile=/dev/null', '-o', `KnownHostsCommand=${monkeysphere} known-hosts-command %H`];
+      : ['-o', 'UserKnownHostsFile=/dev/null', '-o', `KnownHostsCommand=${monkeysphere} ${knownHostsCommand}`];
   const r = spawnSync(
     'ssh',
     [
@@ -58,7 +58,7 @@ function ssh(world: World, variant: Variant, extra: string[] = []) {
       `${sshd.user}@localhost`,
       'echo logged-in',
     ],
-    { env: world.env(), encoding: 'utf8', timeout: 120_000 },
+    { env: world.env(env), encoding: 'utf8', timeout: 120_000 },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -165,6 +165,39 @@ describe('ssh accepts the host key exactly when the web of trust makes it valid'
     const r = ssh(w, 'proxy');
     assert.notEqual(r.status, 0);
     assert.doesNotMatch(readFileSync(w.knownHosts, 'utf8'), /ssh-ed25519/);
+  });
+
+  test("known-hosts-command %H %I: ssh's first call (ORDER, the bare name for another port) asks no keyserver; %H alone still works", (t) => {
+    const { w, host } = world();
+    t.after(() => w.cleanup());
+    w.import(host.cert);
+    // CHECK_KEYSERVER unset: the original's policy (ask only for hosts neither the keyring nor
+    // known_hosts knows). A keyserver nobody listens on: a search fails at once, and says so.
+    const keyserver = { MONKEYSPHERE_CHECK_KEYSERVER: '', MONKEYSPHERE_KEYSERVER: 'hkp://127.0.0.1:9' };
+    const withReason = ssh(w, 'known-hosts-command', [], keyserver);
+    assert.equal(withReason.status, 0, withReason.stderr);
+    assert.doesNotMatch(withReason.stderr, /Failure searching keyserver/);
+    // Without %I, ssh's ORDER call (with "localhost", no port) looks like a host nobody knows.
+    const withoutReason = ssh(w, 'known-hosts-command', [], keyserver, 'known-hosts-command %H');
+    assert.equal(withoutReason.status, 0, withoutReason.stderr);
+    assert.match(withoutReason.stderr, /Failure searching keyserver .* for user id 'ssh:\/\/localhost'/);
+  });
+
+  test('proxy: a check that cannot be made (trust-model direct) adds no key, and ssh still connects to a host it knows (as 0.43)', (t) => {
+    const { w, host } = world();
+    t.after(() => w.cleanup());
+    w.import(host.cert);
+    writeFileSync(join(w.gpg.dir, 'gpg.conf'), 'trust-model direct\n');
+    const refused = ssh(w, 'proxy');
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /trust-model direct/);
+    assert.match(refused.stderr, /was not checked; connecting without Monkeysphere's host keys/);
+    assert.match(refused.stderr, /Host key verification failed/, 'ssh, not the ProxyCommand, refused the unknown host');
+    // The user's own known_hosts line: ssh connects through the relay.
+    writeFileSync(w.knownHosts, `[localhost]:${sshd.port} ${readFileSync(`${hostKey()}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}\n`);
+    const known = ssh(w, 'proxy');
+    assert.equal(known.status, 0, known.stderr);
+    assert.match(known.stdout, /logged-in/);
   });
 
   test('known-hosts-command: HostKeyAlias names the certificate to look for', (t) => {

@@ -266,6 +266,42 @@ describe('--gnupg', () => {
     }
   });
 
+  it('trust-model classic (GnuPG 1): trust signatures delegate nothing, and gpg agrees on every user ID', async () => {
+    const gpg = new GpgHome(web.now, 'trust-model classic\n');
+    try {
+      gpg.ok(['--import-options', 'import-local-sigs', '--import'], web.bytes);
+      gpg.ok(['--import-ownertrust'], web.ownertrustText);
+      gpg.ok(['--check-trustdb']);
+      const letters = new Map<string, string>();
+      for (const f of gpg.colons(['--list-keys'])) if (f[0] === 'uid') letters.set(f[9], f[1]);
+      for (const model of ['gnupg', 'strict']) {
+        const r = await run(['--gnupg', gpg.dir, '--at', '2023-01-15', '--no-cache', '--model', model, '--json', 'list']);
+        assert.equal(r.code, 0, r.err);
+        const rows = JSON.parse(r.out) as Array<{ userId: string; validity: string }>;
+        assert.equal(rows.length, letters.size);
+        for (const row of rows) assert.equal(row.validity, letters.get(row.userId), `${model}: ${row.userId}`);
+      }
+      // carol's trust signature made henry (and, in the gnupg model, ivan) valid under pgp; not under classic.
+      assert.equal(letters.get('carol <carol@example.org>'), 'f');
+      assert.notEqual(letters.get('henry <henry@example.org>'), 'f');
+      // One cache shared with a pgp-model home: each model gets its own answer.
+      const cache = join(dir, 'classic-cache.sqlite');
+      const pgp = new GpgHome(web.now);
+      try {
+        pgp.ok(['--import-options', 'import-local-sigs', '--import'], web.bytes);
+        pgp.ok(['--import-ownertrust'], web.ownertrustText);
+        const viaPgp = await run(['--gnupg', pgp.dir, '--at', '2023-01-15', '--cache', cache, '--json', 'list', 'henry']);
+        assert.equal((JSON.parse(viaPgp.out) as Array<{ validity: string }>)[0].validity, 'f');
+      } finally {
+        pgp.cleanup();
+      }
+      const viaClassic = await run(['--gnupg', gpg.dir, '--at', '2023-01-15', '--cache', cache, '--json', 'list', 'henry']);
+      assert.notEqual((JSON.parse(viaClassic.out) as Array<{ validity: string }>)[0].validity, 'f');
+    } finally {
+      gpg.cleanup();
+    }
+  });
+
   it('a second run over an unchanged GnuPG home reads the stored result; an import is seen at once', async () => {
     const gpg = new GpgHome(web.now);
     try {
@@ -315,7 +351,7 @@ describe('--gnupg', () => {
       gpg.ok(['--import'], web.bytes);
       const r = await run(['--gnupg', gpg.dir, '--no-cache', 'list']);
       assert.equal(r.code, 3, r.err);
-      assert.match(r.err, /trust-model always; only the pgp model is supported/);
+      assert.match(r.err, /trust-model always; only the pgp and classic models are computed/);
     } finally {
       gpg.cleanup();
     }
