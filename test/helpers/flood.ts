@@ -197,14 +197,14 @@ export function throwawayKeys(seed: string, from: number, to: number): Holder[] 
  */
 export function syntheticKeyring(n: number, seed = 'keyring'): Buffer {
   const cacheDir = join(tmpdir(), 'ms-flood-cache');
-  const cacheFile = join(cacheDir, `${createHash('sha256').update(`keyring\0${n}\0${seed}\0v1`).digest('hex').slice(0, 32)}.pgp`);
+  const cacheFile = join(cacheDir, `${createHash('sha256').update(`keyring\0${n}\0${seed}\0v2`).digest('hex').slice(0, 32)}.pgp`);
   if (existsSync(cacheFile)) return readFileSync(cacheFile);
   const holders: Holder[] = [];
   const parts: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const uid = `Member ${i} <m${i}@${seed}.example>`;
     const h = new Holder(`${seed}/${i}`, [uid]);
-    const certs = holders.slice(Math.max(0, i - 2), i).map((by, k) => by.certify(h.cert, uid, FLOOD_CREATED + 100 + k));
+    const certs = holders.map((by, k) => by.certify(h.cert, uid, FLOOD_CREATED + 100 + k));
     parts.push(withSignatures(h.cert, uid, certs));
     holders.push(h);
     if (holders.length > 2) holders.shift();
