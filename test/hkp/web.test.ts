@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { EnvironmentError, InputError, TemporaryError } from '../../src/errors.js';
 import { CONTENT_SECURITY_POLICY, type SubmitReport, webHandler } from '../../src/hkp/web/index.js';
 import { armor, dearmor } from '../../src/openpgp/armor.js';
+import { userIdPacket } from '../../src/openpgp/build.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
 import { Keyserver } from '../../src/server/keyserver.js';
 import { Person } from '../auth/pki.js';
@@ -521,6 +522,15 @@ describe('upload through the real keyserver (src/server/keyserver.ts)', () => {
     assert.match(flooded.text, /<caption>Dropped<\/caption>/);
     const keyPage = await page(`/key/${people.flooded.fpr}`);
     assert.match(keyPage, /<dt>Held aside<\/dt><dd>\d+ certifications by issuers/);
+  });
+
+  test('a user ID over the packet size cap: 413, nothing stored', async () => {
+    const huge = new Person(['Huge <huge@example.org>']);
+    const bytes = Buffer.concat([writeCert(huge.cert), userIdPacket(`Huge ${'x'.repeat(100 * 1024)}`).raw]);
+    const r = await upload(armor('PUBLIC KEY BLOCK', bytes));
+    assert.equal(r.status, 413);
+    assert.match(r.text, /over the limit/);
+    assert.equal(await store.store.certs.get(huge.fpr), undefined);
   });
 
   test('refusals from the keyserver: unparseable 422, too large 413, then rate limited 429 with Retry-After', async () => {
