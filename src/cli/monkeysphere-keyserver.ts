@@ -123,6 +123,8 @@ interface ServeOptions {
   maxResults: string;
   uploadBurst: string;
   uploadEvery: string;
+  lookupBurst: string;
+  lookupEvery: string;
   trustProxy?: boolean;
   wkdDomain?: string[];
   web: boolean;
@@ -135,6 +137,9 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   const maxResults = positiveInt('--max-results', opts.maxResults);
   const burst = positiveInt('--upload-burst', opts.uploadBurst, 0);
   const every = positiveInt('--upload-every', opts.uploadEvery, 0);
+  const lookupBurst = positiveInt('--lookup-burst', opts.lookupBurst, 0);
+  const lookupEvery = Number(opts.lookupEvery);
+  if (!/^\d+(\.\d+)?$/.test(opts.lookupEvery) || (lookupBurst > 0 && lookupEvery <= 0)) throw new UsageError('MS_HKP_USAGE', `--lookup-every must be a positive number of seconds, not ${JSON.stringify(opts.lookupEvery)}`);
   const { HkpServer } = await import('../hkp/server.js');
   const { EnvironmentError } = await import('../errors.js');
   return withKeyserver(ctx, async (ks, store) => {
@@ -146,6 +151,7 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
       maxConnections,
       maxResults,
       uploadRate: burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every },
+      readRate: lookupBurst === 0 ? false : { burst: lookupBurst, perSecond: 1 / lookupEvery },
       trustProxy: opts.trustProxy ?? false,
       wkdDomains: opts.wkdDomain,
       web: opts.web ? undefined : false,
@@ -264,6 +270,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--max-results <n>', 'most certificates in one answer', '100')
       .option('--upload-burst <n>', 'uploads a client may make at once (0: no limit)', '20')
       .option('--upload-every <seconds>', 'then one upload per this many seconds', '2')
+      .option('--lookup-burst <n>', 'lookups a client may make at once (default 0: no limit)', '0')
+      .option('--lookup-every <seconds>', 'then one lookup per this many seconds (a fraction is fine)', '0.01')
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy)')
       .option('--wkd-domain <domain>', 'serve WKD only for this domain (repeatable; default: any)', collect)
       .option('--no-web', 'no web pages: a plain-text page at /')

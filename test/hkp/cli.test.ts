@@ -102,6 +102,23 @@ describe('serve', () => {
     }
   });
 
+  test('--lookup-burst and --lookup-every limit lookups per client; --no-web leaves a plain page', async () => {
+    const { child, base } = await serve(['--store', `sqlite:${join(dir, 'serve3.sqlite')}`, '--lookup-burst', '2', '--lookup-every', '3600', '--no-web']);
+    try {
+      const q = `${base}/pks/lookup?op=index&options=mr&search=nothing-here`;
+      assert.equal((await fetch(q)).status, 404);
+      assert.equal((await fetch(q)).status, 404);
+      const limited = await fetch(q);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get('retry-after'), '3600');
+      const home = await fetch(`${base}/`);
+      assert.match(home.headers.get('content-type') ?? '', /^text\/plain/);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+  });
+
   test('a port in use: exit 4 with a hint', async () => {
     const store = `sqlite:${join(dir, 'serve2.sqlite')}`;
     const first = await serve(['--store', store]);
