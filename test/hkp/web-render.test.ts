@@ -209,6 +209,16 @@ describe('pages', () => {
     assert.match(page, />rejected</);
   });
 
+  test('a long user ID is cut, with its length said; its warnings still count the whole text', () => {
+    const long = `${'a'.repeat(300)}\u202E${'b'.repeat(5000)}`;
+    const view = hostileView();
+    view.userIds[0].text = long;
+    const page = keyPage(view);
+    assert.ok(page.includes(`<bdi>${'a'.repeat(256)}</bdi><span class="muted"> … (5301 characters in all)</span>`));
+    assert.ok(!page.includes('b'.repeat(10)));
+    assert.match(page, />hidden characters</);
+  });
+
   test('results, stats and error pages with hostile text', () => {
     assertClean(
       resultsPage({

@@ -108,11 +108,18 @@ function serviceBadge(text: string): SafeHtml | '' {
   return '';
 }
 
+/** Characters of a user ID shown; the rest are counted (a user ID may be 64 KiB). */
+export const USER_ID_SHOWN = 256;
+
 /** A user ID as shown: visible marks for hidden characters, badges, and the non-ASCII code points on hover. */
 function userIdText(text: string): SafeHtml {
-  const nonAscii = [...new Set([...text].filter((c) => c.codePointAt(0)! > 0x7e))];
-  const title = nonAscii.length > 0 ? `non-ASCII characters: ${nonAscii.map((c) => codePointLabel(c.codePointAt(0)!)).join(' ')}` : undefined;
-  const shown = title ? html`<span class="uid-text" title="${title}">${showText(text)}</span>` : html`<span class="uid-text">${showText(text)}</span>`;
+  const chars = [...text];
+  const nonAscii = [...new Set(chars.filter((c) => c.codePointAt(0)! > 0x7e))];
+  const listed = nonAscii.slice(0, 32).map((c) => codePointLabel(c.codePointAt(0)!));
+  const title = nonAscii.length > 0 ? `non-ASCII characters: ${listed.join(' ')}${nonAscii.length > listed.length ? ' …' : ''}` : undefined;
+  const cut = chars.length > USER_ID_SHOWN ? html`<span class="muted"> … (${chars.length} characters in all)</span>` : '';
+  const body = showText(chars.slice(0, USER_ID_SHOWN).join(''));
+  const shown = title ? html`<span class="uid-text" title="${title}">${body}${cut}</span>` : html`<span class="uid-text">${body}${cut}</span>`;
   return html`${shown}${serviceBadge(text)}${textWarnings(text)}`;
 }
 
