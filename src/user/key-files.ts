@@ -38,10 +38,16 @@ export function readOwnFile(path: string, opts: ReadOwnOptions): string | undefi
     case 'read':
       return r.bytes.toString('utf8');
     default:
-      throw new EnvironmentError('MS_USER_FILE_PERMISSIONS', `Bad permissions governing ${opts.what} ${path}: ${r.reason}`, {
-        hints: ['make the file and the directories above it owned by you and not writable by group or others (or set STRICT_MODES=false)'],
-      });
+      throw new EnvironmentError('MS_USER_FILE_PERMISSIONS', `Bad permissions governing ${opts.what} ${path}: ${r.reason}`, { hints: [fileHint(r.reason, opts.strictModes)] });
   }
+}
+
+/** What to do about a refused file: only the advice that fits the reason. */
+function fileHint(reason: string, strictModes: boolean): string {
+  if (/not a regular file/.test(reason)) return 'replace it with a regular file (monkeysphere never reads FIFOs, devices or directories)';
+  if (/larger than/.test(reason)) return `keep it under ${MAX_KEY_FILE} bytes`;
+  if (strictModes && /ownership|writability/.test(reason)) return 'make the file and the directories above it owned by you and not writable by group or others (or set STRICT_MODES=false)';
+  return 'make the file readable by you';
 }
 
 /** Creates the file (and its directory, 0700) when missing, as the original's touch_key_file_or_fail. */

@@ -121,13 +121,22 @@ export interface EditOptions {
 export function editKnownHosts(text: string, hosts: readonly HostKeys[], opts: EditOptions): string {
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
   const present = new Set<string>();
+  // Hosts by the keys found for them: a line is compared only with hosts that have its key,
+  // so updating every host of a long known_hosts stays linear.
+  const hostsByKey = new Map<string, HostKeys[]>();
+  for (const h of hosts) {
+    for (const ssh of new Set(h.keys.map((k) => k.ssh))) {
+      const list = hostsByKey.get(ssh);
+      if (list) list.push(h);
+      else hostsByKey.set(ssh, [h]);
+    }
+  }
   const kept = lines.filter((line) => {
     const parsed = parseKnownHostsLine(line);
     if (!parsed || parsed.marker) return true;
-    for (const h of hosts) {
+    for (const h of hostsByKey.get(parsed.key) ?? []) {
       if (!hostFieldNames(parsed.hosts, h.name)) continue;
       const processed = h.keys.filter((k) => k.ssh === parsed.key);
-      if (processed.length === 0) continue;
       // The same key may come from several certificates: one acceptable binding suffices.
       if (!processed.some((k) => k.ok)) return false;
       present.add(`${h.name}\n${parsed.key}`);
