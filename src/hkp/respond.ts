@@ -4,7 +4,7 @@
  * every answer carries (CORS for browser clients, as SKS 1.1.5 and the HKP draft §7.1 ask).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bodyTooLarge } from './errors.js';
+import { badQuery, bodyTooLarge } from './errors.js';
 
 /** Headers on every answer. */
 export const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -45,8 +45,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         refuse();
       } else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    let ended = false;
+    req.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
+    // A client that hangs up mid-body: nothing more will come, and nobody reads the answer.
+    req.on('close', () => {
+      if (!ended) reject(badQuery('the request body was cut short'));
+    });
   });
 }
 

@@ -188,7 +188,13 @@ export class HkpServer {
     try {
       await this.route(req, res, url, route, client);
     } catch (err) {
-      this.fail(req, res, err, route);
+      try {
+        this.fail(req, res, err, route);
+      } catch (again) {
+        // The answer cannot be written (the client went away meanwhile): drop the connection.
+        this.log.debug(`cannot answer ${req.method} ${path}: ${errorMessage(again)}`);
+        res.destroy();
+      }
     }
   }
 

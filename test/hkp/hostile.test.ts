@@ -135,6 +135,21 @@ describe('hostile requests', () => {
     }
   });
 
+  test('clients hanging up mid-body or mid-answer leave nothing behind', async () => {
+    for (let i = 0; i < 20; i++) {
+      const sock = connect(s.port, '127.0.0.1');
+      sock.on('error', () => undefined);
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(i % 2 === 0 ? 'POST /pks/add HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nkeytext=AAAA' : `GET /pks/lookup?op=get&options=mr&search=0x${host.primary.fpr} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      sock.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const metrics = await (await fetch(`${s.base}/metrics`)).text();
+    // Only the metrics request itself is in flight.
+    assert.match(metrics, /^keyserver_http_requests_in_flight 1$/m);
+    assert.equal((await fetch(`${s.base}/pks/health`)).status, 200);
+  });
+
   test('a reader that never reads a big certificate holds up nobody', async () => {
     // 6,000 user IDs, each self-signed: about 1 MB, far over the socket buffers.
     const { privateKey } = generateKeyPairSync('ed25519');
