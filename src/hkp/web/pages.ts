@@ -111,6 +111,12 @@ function serviceBadge(text: string): SafeHtml | '' {
 /** Characters of a user ID shown; the rest are counted (a user ID may be 64 KiB). */
 export const USER_ID_SHOWN = 256;
 
+/** At most `max` characters of `text`, shown with `showText`, and "…" when it was longer. */
+function clipped(text: string, max = USER_ID_SHOWN): SafeHtml {
+  const chars = [...text];
+  return chars.length > max ? html`${showText(chars.slice(0, max).join(''))}…` : showText(text);
+}
+
 /** A user ID as shown: visible marks for hidden characters, badges, and the non-ASCII code points on hover. */
 function userIdText(text: string): SafeHtml {
   const chars = [...text];
@@ -125,7 +131,7 @@ function userIdText(text: string): SafeHtml {
 
 function revocationNote(r: Revocation | undefined): SafeHtml | string {
   if (!r) return '';
-  const reason = r.reason && (r.reason.text || r.reason.code) ? html`: ${showText(r.reason.text || `reason ${r.reason.code}`)}` : '';
+  const reason = r.reason && (r.reason.text || r.reason.code) ? html`: ${clipped(r.reason.text || `reason ${r.reason.code}`)}` : '';
   return html`<span class="muted">revoked ${time(r.time)}${reason}</span>`;
 }
 
@@ -215,7 +221,7 @@ function issuerCell(c: CertificationView): SafeHtml {
 function certificationExtras(c: CertificationView): SafeHtml {
   const parts: SafeHtml[] = [];
   if (c.trust && c.trust.level > 0) parts.push(html`<br><span class="muted">trust signature: depth ${c.trust.level}, amount ${c.trust.amount}</span>`);
-  for (const re of c.regexes) parts.push(html`<br><span class="muted">scope: <code>${showText(re)}</code></span>`);
+  for (const re of c.regexes.slice(0, 8)) parts.push(html`<br><span class="muted">scope: <code>${clipped(re)}</code></span>`);
   if (!c.exportable) parts.push(html`<br><span class="muted">local (not exportable)</span>`);
   return html`${parts}`;
 }
@@ -413,7 +419,7 @@ ${table}`,
 
 /** A refusal or failure: `title` and `message` are shown as text (hidden characters marked). */
 export function errorPage(title: string, message: string, query?: string): string {
-  return layout({ title, query }, html`<h1>${showText(title)}</h1><p class="notice error" role="alert">${showText(message)}</p><p><a href="/">Search again</a></p>`);
+  return layout({ title, query }, html`<h1>${clipped(title)}</h1><p class="notice error" role="alert">${clipped(message, 1024)}</p><p><a href="/">Search again</a></p>`);
 }
 
 /** The link to a search for `text`. */
