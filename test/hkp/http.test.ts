@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -451,5 +452,38 @@ describe('HKP v2, VKS, WKD, health and metrics', () => {
     const r = await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=nobody-here`, { headers: { accept: 'text/html' } });
     assert.equal(r.status, 404);
     assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+  });
+});
+
+describe('v6 certificates', () => {
+  let s: TestServer;
+  let fpr = '';
+  before(async () => {
+    s = await TestServer.start();
+    const vera = readCerts(readFileSync(new URL('../fixtures/store/v6.pgp', import.meta.url))).certs[0];
+    fpr = vera.primary.fpr;
+    await s.store.certs.put(vera, NOW);
+  });
+  after(() => s.stop());
+
+  test('HKP v1 serves a v6 certificate only to a search by its whole fingerprint (GnuPG 2.2 cannot read one)', async () => {
+    assert.equal(fpr.length, 64);
+    const got = await fetch(`${s.base}/pks/lookup?op=get&options=mr&search=0x${fpr}`);
+    assert.equal(got.status, 200);
+    assert.equal(readCerts(dearmor(Buffer.from(await got.text()))).certs[0].primary.fpr, fpr);
+    const idx = await (await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=0x${fpr}`)).text();
+    assert.match(idx, new RegExp(`^pub:${fpr}:`, 'm'));
+    assert.equal((await fetch(`${s.base}/pks/lookup?op=get&options=mr&search=0x${fpr.slice(0, 16)}`)).status, 404);
+    assert.equal((await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=vera@example.org`)).status, 404);
+  });
+
+  test('HKP v2 by-vfingerprint and VKS serve it; v2 by-keyid does not (the draft)', async () => {
+    assert.equal((await fetch(`${s.base}/pks/v2/certs/by-vfingerprint/06${fpr}`)).status, 200);
+    assert.equal((await fetch(`${s.base}/pks/v2/certs/by-keyid/${fpr.slice(0, 16)}`)).status, 404);
+    assert.equal((await fetch(`${s.base}/vks/v1/by-fingerprint/${fpr}`)).status, 200);
+    assert.equal((await fetch(`${s.base}/vks/v1/by-keyid/${fpr.slice(0, 16)}`)).status, 200);
+    assert.equal((await fetch(`${s.base}/vks/v1/by-email/vera%40example.org`)).status, 200);
+    const j = (await (await fetch(`${s.base}/pks/v2/index/06${fpr}`)).json()) as Array<{ version: number }>;
+    assert.equal(j[0].version, 6);
   });
 });
