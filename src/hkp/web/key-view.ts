@@ -375,7 +375,8 @@ export async function buildSummaries(store: Store, stored: StoredCert[], now: Un
   // Third-party signatures play no part in a summary: leave them out before evaluating.
   const certs = stored.map((sc) => trimmed(sc.cert, 0).cert);
   const verifier = verifierFor(store);
-  const evs = await evaluateCerts(certs, new Keyring(certs), { now, verifier, certifications: false });
+  // Subkeys are only counted here (ingest keeps bound ones only): their bindings are checked on the key page.
+  const evs = await evaluateCerts(certs, new Keyring(certs), { now, verifier, certifications: false, subkeys: false });
   return evs.map((ev) => {
     const uids = ev.userIds
       .filter((u) => u.component.kind === 'userid')
@@ -387,7 +388,7 @@ export async function buildSummaries(store: Store, stored: StoredCert[], now: Un
       expires: ev.primary.expires,
       userIds: uids.slice(0, SUMMARY_USER_IDS),
       userIdsHidden: Math.max(0, uids.length - SUMMARY_USER_IDS),
-      subkeyCount: ev.subkeys.length,
+      subkeyCount: ev.cert.subkeys.length,
     };
   });
 }
