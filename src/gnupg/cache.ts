@@ -5,9 +5,9 @@
  * an error: the computation then runs without one. Light on purpose (ssh's per-connection
  * path opens it): what computes over it is in web.ts.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MsError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import type { Env } from './gpg.js';
@@ -28,9 +28,18 @@ const NO_CACHE: WebCache = { close: async () => undefined };
 /** Opens the cache at `location` (a path or a store URL; none when undefined); a failure is told to `onWarning` and leaves no cache. */
 export async function openWebCache(location: string | undefined, onWarning: (message: string) => void = () => {}): Promise<WebCache> {
   if (!location) return NO_CACHE;
+  const isFile = !/^[a-z]+:\/\//i.test(location);
   try {
-    if (!/^[a-z]+:\/\//i.test(location)) mkdirSync(dirname(location), { recursive: true, mode: 0o700 });
-    const store = await openStore(location);
+    if (isFile) mkdirSync(dirname(location), { recursive: true, mode: 0o700 });
+    const store = await openStore(location).catch(async (err: unknown) => {
+      // Everything in a cache file can be recomputed: a damaged one is moved aside and made anew, once.
+      if (!isFile || !(err instanceof MsError) || err.code !== 'MS_STORE_CORRUPT') throw err;
+      const aside = `${location}.damaged`;
+      renameSync(location, aside);
+      for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${location}${suffix}`, { force: true });
+      onWarning(`cache ${JSON.stringify(location)} was damaged (${errorMessage(err)}); moved to ${JSON.stringify(aside)} and made anew`);
+      return openStore(location);
+    });
     return { store, close: () => store.close() };
   } catch (err) {
     onWarning(`cache ${JSON.stringify(location)} not used: ${errorMessage(err)}`);

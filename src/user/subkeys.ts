@@ -307,9 +307,16 @@ export async function genSubkey(ctx: SubkeyContext, opts: { keyId?: string; leng
   if (r.status !== 0) {
     const why = r.stderr.trim().split('\n').filter((l) => !/no update needed/.test(l)).pop() ?? `exit ${r.status}`;
     throw new EnvironmentError('MS_USER_GEN_SUBKEY', `gpg could not add the ${algo} authentication subkey to ${ev.fpr}: ${why.replace(/^gpg: /, '')}`, {
-      hints: opts.type === 'rsa' ? ['gpg takes RSA lengths from 1024 to 4096 bits'] : [],
+      hints: genSubkeyHints(why, opts.type === 'rsa' ? (opts.length ?? 3072) : undefined),
     });
   }
   ctx.log.verbose('done.');
   return 0;
+}
+
+/** Advice for gpg's failure to add the subkey: only what its message points at. */
+function genSubkeyHints(why: string, rsaLength: number | undefined): string[] {
+  if (/ioctl|pinentry|tty|cancel/i.test(why)) return ['gpg needs a terminal or a graphical pinentry to ask for your passphrase: run it from a terminal, or set pinentry-program in gpg-agent.conf'];
+  if (rsaLength !== undefined && (rsaLength < 1024 || rsaLength > 4096)) return ['gpg takes RSA lengths from 1024 to 4096 bits'];
+  return [];
 }

@@ -3,7 +3,8 @@
  * computation read from a real GnuPG home, and its web computed, then reused.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,5 +62,27 @@ describe('computeGnupgWeb', () => {
     } finally {
       await cache.close();
     }
+  });
+});
+
+describe('openWebCache', () => {
+  it('a damaged cache file is moved aside and made anew, not silently skipped on every run', async () => {
+    const path = join(dir, 'damaged.sqlite');
+    const junk = randomBytes(8192);
+    writeFileSync(path, junk);
+    const warnings: string[] = [];
+    const cache = await openWebCache(path, (m) => warnings.push(m));
+    try {
+      assert.ok(cache.store, 'a working cache');
+      assert.deepEqual(readFileSync(`${path}.damaged`), junk);
+      assert.match(warnings.join('\n'), /was damaged .* made anew/);
+      await cache.store.meta.setMeta('probe', '1');
+    } finally {
+      await cache.close();
+    }
+    const again = await openWebCache(path);
+    assert.equal(await again.store?.meta.getMeta('probe'), '1');
+    await again.close();
+    assert.ok(existsSync(path));
   });
 });
