@@ -28,6 +28,7 @@ APT_PACKAGES=(
   python3 make g++                   # better-sqlite3 is built from source by node-gyp
   chromium                           # headless browser tests of the web pages
   hyperfine                          # command-line benchmarks
+  wrk                                # HTTP load generator: keyserver lookups, ours against SKS
   systemd                            # systemd-analyze checks contrib/systemd units
   libcrypt-openssl-rsa-perl lockfile-progs  # Monkeysphere 0.43 itself, to remake test/fixtures/ms043
   msva-perl libwww-perl              # the original validation agent and its msva-query-agent (LWP), the TLS tests' oracle and client
