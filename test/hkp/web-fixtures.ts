@@ -67,9 +67,9 @@ function attestAll(p: Person, userId: string, at: number): void {
   withSignature(p, userId, sig.packet.raw);
 }
 
-/** `n` certifications on the first user ID, each claiming a different (unknown) issuer. */
-export function flood(target: Person, signer: Person, n: number): void {
-  const user = target.cert.users[0];
+/** `n` certifications on a user ID (the first by default), each claiming a different (unknown) issuer. */
+export function flood(target: Person, signer: Person, n: number, userIndex = 0): void {
+  const user = target.cert.users[userIndex];
   const sigs: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const fakeFpr = Buffer.concat([Buffer.from([4]), randomBytes(20)]);

@@ -11,12 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { EnvironmentError, InputError, TemporaryError } from '../../src/errors.js';
 import { CONTENT_SECURITY_POLICY, type SubmitReport, webHandler } from '../../src/hkp/web/index.js';
+import { buildKeyView, DEFAULT_KEY_VIEW_LIMITS } from '../../src/hkp/web/key-view.js';
+import { keyPage } from '../../src/hkp/web/pages.js';
 import { armor, dearmor } from '../../src/openpgp/armor.js';
 import { userIdPacket } from '../../src/openpgp/build.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
 import { Keyserver } from '../../src/server/keyserver.js';
 import { Person } from '../auth/pki.js';
-import { EVIL_LOOKALIKE, EVIL_MARKUP, fakeKeyserver, makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
+import { EVIL_LOOKALIKE, EVIL_MARKUP, fakeKeyserver, flood, makePeople, NOW, openWebStore, type WebPeople, type WebStore } from './web-fixtures.js';
 
 let people: WebPeople;
 let ws: WebStore;
@@ -271,6 +273,25 @@ describe('key page', () => {
     const firstRow = r.text.indexOf('<tbody>');
     assert.ok(r.text.indexOf(`/key/${people.bob.fpr}`, firstRow) < r.text.indexOf('not on this server', firstRow));
     assert.ok(ms < 5000, `${ms} ms`);
+  });
+
+  test('bounds over the whole page: certifications examined and listed in all', async () => {
+    const many = new Person(['One <one@example.org>', 'Two <two@example.org>', 'Three <three@example.org>']);
+    for (let i = 0; i < 3; i++) flood(many, people.mallory, 30, i);
+    await ws.store.certs.put(many.cert, NOW);
+    const stored = (await ws.store.certs.get(many.fpr))!;
+    const v = await buildKeyView(ws.store, stored, NOW, { ...DEFAULT_KEY_VIEW_LIMITS, shownPerUserId: 20, shownTotal: 50, examinedTotal: 70 });
+    const byText = (t: string) => v.userIds.find((u) => u.text.startsWith(t))!;
+    assert.deepEqual(
+      ['One', 'Two', 'Three'].map((t) => [byText(t).certifications.length, byText(t).certificationCount, byText(t).notExamined]),
+      [
+        [20, 30, 0],
+        [20, 30, 0],
+        [10, 30, 20],
+      ],
+    );
+    const page = keyPage(v);
+    assert.match(page, /20 more certifications are not listed \(20 not examined\)/);
   });
 
   test('the .asc download is the stored certificate, armored', async () => {

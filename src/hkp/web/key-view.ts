@@ -23,8 +23,12 @@ import { algorithmLabel, attestationDigest, capabilities } from './describe.js';
 export interface KeyViewLimits {
   /** Third-party signatures per user ID that are looked at (issuer looked up, verified); the rest are counted. */
   examinedPerUserId: number;
+  /** Third-party signatures looked at over all user IDs. */
+  examinedTotal: number;
   /** Certifications listed per user ID; the rest are counted. */
   shownPerUserId: number;
+  /** Certifications listed over the whole page. */
+  shownTotal: number;
   /** User IDs and attributes listed. */
   userIds: number;
   subkeys: number;
@@ -36,7 +40,9 @@ export interface KeyViewLimits {
 
 export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
   examinedPerUserId: 1000,
+  examinedTotal: 5000,
   shownPerUserId: 50,
+  shownTotal: 500,
   userIds: 100,
   subkeys: 100,
   issuerLookups: 500,
@@ -174,24 +180,29 @@ function issuedBy(sig: Signature, key: KeyPacket): boolean {
 }
 
 /**
- * The certificate with at most `examined` third-party signatures per user ID (self-signatures
- * all kept: they decide validity), and how many were left out per user ID.
+ * The certificate with at most `perUserId` third-party signatures per user ID and `overall` in
+ * all (self-signatures all kept: they decide validity), and how many were left out per user ID.
  */
-function trimmed(cert: Cert, examined: number): { cert: Cert; left: Map<object, number>; total: Map<object, number> } {
+function trimmed(cert: Cert, perUserId: number, overall = Number.POSITIVE_INFINITY): { cert: Cert; left: Map<object, number>; total: Map<object, number> } {
   const left = new Map<object, number>();
   const total = new Map<object, number>();
+  let budget = overall;
   const users = cert.users.map((u) => {
     const kept: SigEntry[] = [];
     let third = 0;
+    let taken = 0;
     for (const e of u.signatures) {
       if (!e.sig) continue;
       if (issuedBy(e.sig, cert.primary) || !isThirdPartyType(e.sig.type)) kept.push(e);
-      else if (third++ < examined) kept.push(e);
+      else if (third++ < perUserId && budget > 0) {
+        kept.push(e);
+        taken++;
+        budget--;
+      }
     }
-    const out = { ...u, signatures: kept };
-    left.set(u.packet, Math.max(0, third - examined));
+    left.set(u.packet, third - taken);
     total.set(u.packet, third);
-    return out;
+    return { ...u, signatures: kept };
   });
   return { cert: { ...cert, users }, left, total };
 }
@@ -268,7 +279,7 @@ function userIdOrder(u: UserIdView): number {
  * certificate holds: a bad signature is an answer shown on the page.
  */
 export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTime, limits: KeyViewLimits = DEFAULT_KEY_VIEW_LIMITS): Promise<KeyView> {
-  const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId);
+  const { cert, left, total } = trimmed(stored.cert, limits.examinedPerUserId, limits.examinedTotal);
   const [issuers, held, certifiedRows] = await Promise.all([
     loadIssuers(store, namedIssuers(cert), limits.issuerLookups),
     store.held.count(stored.fpr),
@@ -332,6 +343,12 @@ export async function buildKeyView(store: Store, stored: StoredCert, now: UnixTi
     };
   });
   userIds.sort((a, b) => userIdOrder(a) - userIdOrder(b));
+  // The page as a whole lists at most shownTotal certifications, the first user IDs first.
+  let shown = limits.shownTotal;
+  for (const u of userIds) {
+    u.certifications = u.certifications.slice(0, Math.max(0, shown));
+    shown -= u.certifications.length;
+  }
 
   const subkeys: SubkeyView[] = ev.subkeys.map((s) => ({
     ...keyInfo(s.key),
