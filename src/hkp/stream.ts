@@ -6,7 +6,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import { crc24 } from '../openpgp/armor.js';
+import { armor, crc24 } from '../openpgp/armor.js';
+import { head } from './respond.js';
+
+type Headers = Record<string, string | number>;
 
 /** Bytes per slice: a multiple of 48, so each slice is whole 64-character base64 lines. */
 const SLICE = 48 * 1024;
@@ -34,11 +37,42 @@ function lines(b64: string): string {
   return out;
 }
 
+const total = (parts: readonly Buffer[]) => parts.reduce((n, p) => n + p.length, 0);
+
 /**
- * Streams `parts` (binary certificates) as one armored PUBLIC KEY BLOCK, then ends the response.
+ * Answers 200 with `parts` (binary certificates) as one armored PUBLIC KEY BLOCK: in one write
+ * with a Content-Length when small, else streamed in slices.
  * @returns false when the client went away before the end.
  */
-export async function streamArmored(res: ServerResponse, parts: readonly Buffer[], trailer = ''): Promise<boolean> {
+export async function sendArmored(res: ServerResponse, headers: Headers, parts: readonly Buffer[]): Promise<boolean> {
+  if (total(parts) <= SLICE) {
+    const body = Buffer.from(armor('PUBLIC KEY BLOCK', Buffer.concat(parts)), 'latin1');
+    head(res, 200, { ...headers, 'content-length': body.length });
+    res.end(body);
+    return true;
+  }
+  head(res, 200, headers);
+  return streamArmored(res, parts);
+}
+
+/** Answers 200 with `parts` concatenated: in one write when small, else streamed in slices. */
+export async function sendBinary(res: ServerResponse, headers: Headers, parts: readonly Buffer[]): Promise<boolean> {
+  if (total(parts) <= SLICE) {
+    const body = Buffer.concat(parts);
+    head(res, 200, { ...headers, 'content-length': body.length });
+    res.end(body);
+    return true;
+  }
+  head(res, 200, headers);
+  return streamBinary(res, parts);
+}
+
+/**
+ * Streams `parts` (binary certificates) as one armored PUBLIC KEY BLOCK, then ends the response
+ * (whose head is written).
+ * @returns false when the client went away before the end.
+ */
+export async function streamArmored(res: ServerResponse, parts: readonly Buffer[]): Promise<boolean> {
   if (!(await writeChunk(res, '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n'))) return false;
   let crc: number | undefined;
   let carry = Buffer.alloc(0);
@@ -55,12 +89,12 @@ export async function streamArmored(res: ServerResponse, parts: readonly Buffer[
   }
   const sum = Buffer.alloc(3);
   sum.writeUIntBE(crc ?? crc24(Buffer.alloc(0)), 0, 3);
-  if (!(await writeChunk(res, `${lines(carry.toString('base64'))}=${sum.toString('base64')}\n-----END PGP PUBLIC KEY BLOCK-----\n${trailer}`))) return false;
+  if (!(await writeChunk(res, `${lines(carry.toString('base64'))}=${sum.toString('base64')}\n-----END PGP PUBLIC KEY BLOCK-----\n`))) return false;
   res.end();
   return true;
 }
 
-/** Streams binary parts, then ends the response. */
+/** Streams binary parts, then ends the response (whose head is written). */
 export async function streamBinary(res: ServerResponse, parts: readonly Buffer[]): Promise<boolean> {
   for (const part of parts) {
     for (let off = 0; off < part.length; off += SLICE) {

@@ -14,9 +14,9 @@ import type { StoredCert } from '../store/types.js';
 import { withoutControls } from '../util/printable.js';
 import { badQuery, notFound } from './errors.js';
 import { findByKey, findByText, parseSearch, type Search } from './find.js';
-import { head, sendJson, sendText } from './respond.js';
+import { sendJson, sendText } from './respond.js';
 import type { KeyserverService, SubmitReport } from './service.js';
-import { streamArmored, streamBinary } from './stream.js';
+import { sendArmored, sendBinary } from './stream.js';
 import { type CertSummary, indexKey, type Summaries } from './summary.js';
 
 export interface V1Context {
@@ -110,13 +110,13 @@ export async function lookup(ctx: V1Context, res: ServerResponse, url: URL): Pro
   if (found.length === 0) throw notFound('No results found');
   const count = { 'x-hkp-results-count': found.length, 'cache-control': 'no-cache' };
   if (q.op === 'get' || q.op === 'hget') {
-    head(res, 200, {
-      ...count,
-      'content-type': q.mr ? 'application/pgp-keys; charset=utf-8' : 'text/plain; charset=utf-8',
-      ...(q.mr ? { 'content-disposition': 'attachment; filename=gpgkey.asc' } : {}),
-    });
-    await streamArmored(
+    await sendArmored(
       res,
+      {
+        ...count,
+        'content-type': q.mr ? 'application/pgp-keys; charset=utf-8' : 'text/plain; charset=utf-8',
+        ...(q.mr ? { 'content-disposition': 'attachment; filename=gpgkey.asc' } : {}),
+      },
       found.map((c) => c.bytes),
     );
     return;
@@ -179,6 +179,5 @@ export async function hashquery(ctx: V1Context, res: ServerResponse, digests: Bu
   }
   const count = Buffer.alloc(4);
   count.writeUInt32BE(n);
-  head(res, 200, { 'content-type': 'pgp/keys' });
-  await streamBinary(res, [count, ...parts, Buffer.from('\r\n')]);
+  await sendBinary(res, { 'content-type': 'pgp/keys' }, [count, ...parts, Buffer.from('\r\n')]);
 }

@@ -10,9 +10,9 @@ import type { ServerResponse } from 'node:http';
 import type { StoredCert } from '../store/types.js';
 import { badQuery, notFound, unsupported } from './errors.js';
 import { findByIdentity, findByKey } from './find.js';
-import { head, sendJson } from './respond.js';
+import { sendJson } from './respond.js';
 import type { SubmitReport } from './service.js';
-import { streamArmored, streamBinary } from './stream.js';
+import { sendArmored, sendBinary } from './stream.js';
 import type { V1Context } from './v1.js';
 import { addressOf } from './wkd.js';
 
@@ -64,9 +64,9 @@ export async function v2(ctx: V1Context, res: ServerResponse, path: string): Pro
     if (parts.length !== 3) throw notFound('use /pks/v2/certs/by-vfingerprint|by-keyid|by-identity/<id>');
     const found = await v2Find(ctx, parts[1], parts[2]);
     if (found.length === 0) throw notFound('no certificate found');
-    head(res, 200, { 'content-type': BINARY, 'cache-control': 'no-cache' });
-    await streamBinary(
+    await sendBinary(
       res,
+      { 'content-type': BINARY, 'cache-control': 'no-cache' },
       found.map((c) => c.bytes),
     );
     return;
@@ -128,9 +128,9 @@ export async function vks(ctx: V1Context, res: ServerResponse, path: string): Pr
     found = found.filter((c) => c.cert.users.some((u) => addressOf(u.text)?.toLowerCase() === email.toLowerCase()));
   } else throw notFound(`no such lookup ${JSON.stringify(lookup.slice(0, 40))}`);
   if (found.length === 0) throw notFound('No key found');
-  head(res, 200, { 'content-type': 'application/pgp-keys', 'cache-control': 'no-cache' });
-  await streamArmored(
+  await sendArmored(
     res,
+    { 'content-type': 'application/pgp-keys', 'cache-control': 'no-cache' },
     found.map((c) => c.bytes),
   );
 }
