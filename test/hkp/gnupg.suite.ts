@@ -104,6 +104,16 @@ export function gnupgSuite(name: string, start: () => Promise<TestServer>): void
       assert.match(r.stderr, /No data|not found/i);
     });
 
+    test('a certification sent with gpg reaches gpg with no-self-sigs-only (the web of trust survives)', async () => {
+      alice.ok(['-u', person, '--quick-sign-key', host, 'ssh://host.example.org']);
+      await gpgOk(alice, ['--send-keys', host]);
+      const stored = await server.store.certs.get(host);
+      assert.ok(stored?.cert.users[0].signatures.some((e) => e.sig?.issuerFingerprints.includes(person)));
+      await gpgOk(bob, ['--keyserver-options', 'no-self-sigs-only,no-import-clean', '--recv-keys', host]);
+      const sigs = bob.colons(['--list-sigs', host]).filter((r) => r[0] === 'sig');
+      assert.deepEqual(sigs.map((r) => r[4]).sort(), [host.slice(-16), person.slice(-16)].sort());
+    });
+
     test('gpg --refresh-keys picks up a revocation sent later', async () => {
       assert.equal(bob.colons(['--list-keys', host]).find((r) => r[0] === 'pub')![1], '-');
       // GnuPG made a revocation certificate with the key; import it (strip its safety colon) and send.
