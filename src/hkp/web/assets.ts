@@ -74,6 +74,7 @@ const JS = `'use strict';
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="5" cy="8" r="3.5" fill="none" stroke="#0b57d0" stroke-width="2"/><path d="M8.5 8H15M12 8v3M14.5 8v2" stroke="#0b57d0" stroke-width="2" fill="none"/></svg>
 `;
 
+/** A static file: where it is served, its bytes and type, and the link to it. */
 export interface Asset {
   path: string;
   body: Buffer;
@@ -89,9 +90,13 @@ function asset(name: string, text: string, type: string): Asset {
   return { path, body, type, href: `${path}?v=${tag}` };
 }
 
+/** The one style sheet. */
 export const STYLE = asset('web.css', CSS, 'text/css; charset=utf-8');
+/** The search box's hint, the one script: pages work without it. */
 export const SCRIPT = asset('web.js', JS, 'text/javascript; charset=utf-8');
 
+/** The page icon (without one, browsers ask for /favicon.ico and get a 404). */
 export const FAVICON = asset('icon.svg', ICON, 'image/svg+xml');
 
+/** The static files by path. */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([STYLE, SCRIPT, FAVICON].map((a) => [a.path, a]));

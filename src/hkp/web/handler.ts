@@ -16,6 +16,7 @@ import { buildKeyView, buildSummaries, DEFAULT_KEY_VIEW_LIMITS, type KeyViewLimi
 import { errorPage, homePage, keyPage, resultsPage, type StatsModel, searchHref, statsPage, UPLOAD_FIELD, UPLOAD_FILE_FIELD, uploadPage, uploadReportPage } from './pages.js';
 import { parseQuery, runQuery } from './query.js';
 
+/** What the pages run on: the keyserver service, the clock, and optional bounds and hooks. */
 export interface WebContext {
   ks: WebKeyserver;
   /** The reference time of each request. */
@@ -39,6 +40,7 @@ export interface WebContext {
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
 
+/** Answers a request and resolves true, or resolves false for a path that is not a page's. */
 export type WebHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 /** No inline script or style, nothing from elsewhere, no framing, forms post only here. */

@@ -38,6 +38,7 @@ export interface KeyViewLimits {
   certified: number;
 }
 
+/** The bounds a key page uses unless told otherwise. */
 export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
   examinedPerUserId: 1000,
   examinedTotal: 5000,
@@ -49,6 +50,7 @@ export const DEFAULT_KEY_VIEW_LIMITS: Readonly<KeyViewLimits> = Object.freeze({
   certified: 50,
 });
 
+/** A primary key or subkey as listed: fingerprint, key ID, version, algorithm and size, creation. */
 export interface KeyInfo {
   fpr: string;
   keyId: string;
@@ -57,6 +59,7 @@ export interface KeyInfo {
   created: UnixTime;
 }
 
+/** One third-party certification (or certification revocation) on a user ID, as the page shows it. */
 export interface CertificationView {
   /** The issuer's key ID as the signature names it. */
   issuerKeyId: string;
@@ -83,6 +86,7 @@ export interface CertificationView {
   exportable: boolean;
 }
 
+/** A user ID or attribute with its state and its certifications (bounded, with counts). */
 export interface UserIdView {
   kind: 'userid' | 'attribute';
   /** The user ID text; empty for attributes. */
@@ -104,6 +108,7 @@ export interface UserIdView {
   notExamined: number;
 }
 
+/** A subkey with its state and capabilities at the reference time. */
 export interface SubkeyView extends KeyInfo {
   status: Status;
   capabilities: string[];
@@ -112,6 +117,7 @@ export interface SubkeyView extends KeyInfo {
   problems: string[];
 }
 
+/** Everything the key page shows, evaluated at `now`. */
 export interface KeyView extends KeyInfo {
   status: Status;
   expires?: UnixTime;
@@ -169,6 +175,7 @@ function verifierFor(store: Store): Verifier {
   return new Verifier({ cache: new GoodOnlyCache(store.verifications) });
 }
 
+/** The listing of a key packet. */
 export function keyInfo(key: KeyPacket): KeyInfo {
   return { fpr: key.fpr, keyId: key.keyId, version: key.version, algorithm: algorithmLabel(key), created: key.created };
 }

@@ -14,8 +14,10 @@ import { codePointLabel, hasHiddenCharacters, html, mixedScripts, plainText, que
 import type { CertificationView, KeyView, SubkeyView, SummaryView, UserIdView } from './key-view.js';
 import { describeQuery, MAX_QUERY_LENGTH, type Query } from './query.js';
 
+/** The name in every title and in the header. */
 export const SITE_NAME = 'Monkeysphere keyserver';
 
+/** What differs between pages in the shell. */
 export interface LayoutOptions {
   title: string;
   /** The query to show in the search box. */
@@ -151,6 +153,7 @@ export function homePage(): string {
   );
 }
 
+/** A search: what was typed, how it was read, the rows, and whether more matched. */
 export interface ResultsModel {
   input: string;
   query: Query;
@@ -316,7 +319,9 @@ ${certified}`;
   return layout({ title: `Key 0x${v.keyId}` }, body);
 }
 
+/** The upload form's text field, named as HKP's `/pks/add` names it. */
 export const UPLOAD_FIELD = 'keytext';
+/** The upload form's file field. */
 export const UPLOAD_FILE_FIELD = 'keyfile';
 
 function uploadForm(): SafeHtml {
@@ -381,6 +386,7 @@ ${uploadForm()}`;
   return layout({ title: 'Upload report' }, body);
 }
 
+/** The statistics page: count, the change feed's position, the latest changes with a user ID each. */
 export interface StatsModel {
   count: number;
   latest: number;

@@ -74,6 +74,7 @@ export function describeQuery(q: Query): string {
   }
 }
 
+/** Certificates that answer a query, capped. */
 export interface QueryResult {
   certs: StoredCert[];
   /** True when more certificates matched than are returned. */
