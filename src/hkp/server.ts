@@ -85,7 +85,6 @@ export class HkpServer {
   private readonly maxBody: number;
   private readonly uploads?: RateLimiter;
   private readonly reads?: RateLimiter;
-  private readonly sockets = new Set<Socket>();
   private readonly webPages?: WebHandler;
   private countCache?: { at: number; value: number };
   private closing = false;
@@ -130,10 +129,8 @@ export class HkpServer {
     this.http.maxHeadersCount = 200;
     this.http.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket: Socket) => socket.destroy());
     this.http.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
       this.metrics.connections++;
       socket.on('close', () => {
-        this.sockets.delete(socket);
         this.metrics.connections--;
       });
     });
