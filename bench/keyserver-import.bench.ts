@@ -20,7 +20,7 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 };
 const CERTS = Number(arg('certs', '20000'));
-const WORKERS = Number(arg('workers', String(availableParallelism())));
+const WORKERS = Number(arg('workers', String(Math.max(1, availableParallelism() - 1))));
 const DEBIAN = '/usr/share/keyrings/debian-keyring.gpg';
 
 const dir = mkdtempSync(join(tmpdir(), 'ms-bench-import-'));
@@ -32,13 +32,18 @@ try {
   const files: Array<[string, string]> = [['synthetic', ring]];
   if (process.argv.includes('--debian') && existsSync(DEBIAN)) files.push(['debian-keyring', DEBIAN]);
   for (const [name, file] of files) {
-    for (const workers of [WORKERS, 0]) {
+    for (const workers of [...new Set([WORKERS, 0])]) {
       const store = await SqliteStore.open(join(dir, `${name}-${workers}.sqlite`));
       const ks = await Keyserver.open(store);
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const r = await importFiles(ks, [file], { now: FLOOD_NOW, workers });
       const s = (performance.now() - t) / 1000;
-      console.log(`${name}: ${r.certs} certificates, ${workers} workers: ${s.toFixed(1)} s, ${Math.round(r.certs / s)} certificates/s (${JSON.stringify(r.status)})`);
+      const used = process.cpuUsage(cpu);
+      const cpuS = (used.user + used.system) / 1e6;
+      console.log(
+        `${name}: ${r.certs} certificates, ${workers} workers: ${s.toFixed(1)} s, ${Math.round(r.certs / s)} certificates/s; ${cpuS.toFixed(1)} CPU s (all threads) (${JSON.stringify(r.status)})`,
+      );
       await store.close();
     }
   }

@@ -24,7 +24,7 @@ import { readPacket, Tag } from '../openpgp/packets.js';
 import type { Store } from '../store/types.js';
 import { addIssuerKey, type IssuerKeys, issuerKeys } from '../verify/sanitize.js';
 import { dumpIo, importIo, unparseable } from './errors.js';
-import type { WorkerReply } from './import-worker.js';
+import { verifyBatch, type WorkerReply } from './import-worker.js';
 import { type CertOutcome, type Keyserver, SubmitCache } from './keyserver.js';
 
 export interface ImportOptions {
@@ -34,7 +34,7 @@ export interface ImportOptions {
   onProgress?: (done: number, total: number) => void;
   /** Skip, in each file, the certificates a previous run already stored (the file unchanged since). */
   resume?: boolean;
-  /** Verifying worker threads (default: the number of CPUs; 0 verifies on this thread only). */
+  /** Verifying worker threads (default: one less than the CPUs; 0: verified ahead on libuv's thread pool, prepared on this thread). */
   workers?: number;
   /** Certificates per batch (default 200). */
   batchSize?: number;
@@ -161,7 +161,7 @@ class Pool {
 export async function importFiles(ks: Keyserver, files: string[], opts: ImportOptions): Promise<ImportReport> {
   const report: ImportReport = { files: [], certs: 0, status: {}, held: 0, released: 0, dropped: {} };
   const batchSize = Math.max(1, opts.batchSize ?? 200);
-  const nWorkers = Math.max(0, opts.workers ?? availableParallelism());
+  const nWorkers = Math.max(0, opts.workers ?? availableParallelism() - 1);
   // Read and frame every file first, so progress knows the total.
   const scans: Array<{ file: string; bytes: Buffer; scan: FileScan; progress: Progress; from: number }> = [];
   let total = 0;
@@ -203,11 +203,13 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
       const batches: Array<[number, number]> = [];
       for (let i = from; i < s.ranges.length; i += batchSize) batches.push([i, Math.min(s.ranges.length, i + batchSize)]);
       const slice = ([a, b]: [number, number]) => bytes.subarray(s.ranges[a][0], s.ranges[b - 1][1]);
-      // Keep every worker busy: up to two batches each ahead of the writer.
+      // Keep every worker busy: up to two batches each ahead of the writer (one without workers).
       const ahead = Math.max(1, nWorkers * 2);
       const inFlight: Array<Promise<WorkerReply> | undefined> = [];
       const send = (k: number) => {
-        inFlight[k] = pool && k < batches.length ? pool.verify(Buffer.from(slice(batches[k]))) : undefined;
+        if (k >= batches.length) return;
+        // Without worker threads the batch is still verified ahead, on libuv's thread pool, while this thread writes.
+        inFlight[k] = pool ? pool.verify(Buffer.from(slice(batches[k]))) : verifyBatch(slice(batches[k]), s.issuers).then((r) => ({ id: k, keys: r.keys, good: r.good }));
       };
       for (let k = 0; k < Math.min(ahead, batches.length); k++) send(k);
       for (let k = 0; k < batches.length; k++) {

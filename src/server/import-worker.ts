@@ -11,7 +11,7 @@ import { parseKeyPacket } from '../openpgp/key-packet.js';
 import { readPacket } from '../openpgp/packets.js';
 import { MemoryVerificationCache } from '../verify/cache.js';
 import { addIssuerKey, checkSignatures, type IssuerKeys, issuerKeys, issuersIn } from '../verify/sanitize.js';
-import { Verifier } from '../verify/verifier.js';
+import { type SigCheck, Verifier } from '../verify/verifier.js';
 import { cleanIncoming } from './ingest.js';
 
 /** Messages from the writing thread. */
@@ -55,15 +55,34 @@ class Recorder extends MemoryVerificationCache {
 
 let fileIssuers: IssuerKeys = issuerKeys();
 
-async function batch(bytes: Buffer): Promise<{ keys: Buffer; good: Uint8Array }> {
+/**
+ * Verifies what can be verified of these certificates (binary, concatenated) with their own
+ * keys and `issuers`; returns the outcomes as cache keys (32 bytes each) and 1/0. Checks are
+ * gathered for the whole batch and verified together, so node:crypto runs them on libuv's
+ * thread pool. Also used on the writing thread when there are no workers.
+ */
+export async function verifyBatch(bytes: Buffer, issuers: IssuerKeys): Promise<{ keys: Buffer; good: Uint8Array }> {
   const recorder = new Recorder();
   const verifier = new Verifier({ cache: recorder });
   const { certs } = readCerts(bytes);
+  // Each certificate's checks are collected by a verifier that only records them; one real run verifies them all.
+  const pending: SigCheck[] = [];
+  const collect = {
+    verify: async (checks: SigCheck[]) => {
+      for (const c of checks) pending.push(c);
+      return checks.map(() => false);
+    },
+  };
   for (const raw of certs) {
     const cert = cleanIncoming(raw, {});
-    await checkSignatures(cert, { verifier, certifiers: (sig) => issuersIn(fileIssuers, sig).filter((k) => k.fpr !== cert.primary.fpr) });
+    await checkSignatures(cert, { verifier: collect, certifiers: (sig) => issuersIn(issuers, sig).filter((k) => k.fpr !== cert.primary.fpr) });
   }
+  if (pending.length > 0) await verifier.verify(pending);
   return { keys: Buffer.concat(recorder.keys), good: Uint8Array.from(recorder.good) };
+}
+
+async function batch(bytes: Buffer): Promise<{ keys: Buffer; good: Uint8Array }> {
+  return verifyBatch(bytes, fileIssuers);
 }
 
 parentPort?.on('message', (msg: WorkerRequest) => {

@@ -174,7 +174,8 @@ export interface Checked {
 }
 
 export interface CheckOptions {
-  verifier: Verifier;
+  /** A `Verifier`, or anything that answers checks the same way (bulk import collects them to verify a batch at once). */
+  verifier: Pick<Verifier, 'verify'>;
   /** The keys a third-party certification or certification revocation on a user ID may be checked against. */
   certifiers(sig: Signature): KeyPacket[];
   /** A designated revoker's key by fingerprint, when at hand (for key revocations by others). */
