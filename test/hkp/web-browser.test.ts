@@ -81,6 +81,7 @@ before(async () => {
 
 // Every path: browsers first, then the server, the store, gpg's agent and the temp files.
 after(async () => {
+  if (shots.length > 0) writeShotIndex();
   for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
   if (server) {
     server.closeAllConnections();
@@ -122,8 +123,19 @@ async function watchedPage(ctx: BrowserContext, problems: string[]): Promise<Pag
   return page;
 }
 
+/** Screenshots taken in this run, with what each shows, for test-artifacts/web/index.html. */
+const shots: Array<{ name: string; title: string; url: string }> = [];
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  shots.push({ name, title: await page.title(), url: page.url().replace(base, '') });
+}
+
+/** An index of the screenshots, to look through after a run. */
+function writeShotIndex(): void {
+  const esc = (t: string) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const items = shots.map((s) => `<figure><figcaption>${esc(s.name)}: ${esc(s.title)} <code>${esc(s.url)}</code></figcaption><img src="${esc(s.name)}.png" alt="${esc(s.title)}" width="550"></figure>`);
+  writeFileSync(join(ARTIFACTS, 'index.html'), `<!doctype html><html lang="en"><meta charset="utf-8"><title>Web page screenshots</title><h1>Web page screenshots (${new Date().toISOString()})</h1>\n${items.join('\n')}\n</html>\n`);
 }
 
 async function search(page: Page, q: string): Promise<void> {
