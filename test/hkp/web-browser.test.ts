@@ -6,10 +6,13 @@
  * uploaded through the form. Searches by e-mail, ssh://host and key ID, the key page's
  * certifications and badges, an upload through the form (pasted text and a file) and its
  * report, the stats page, hostile user IDs, all with JavaScript on and again with it off.
- * Screenshots go to test-artifacts/web/. Chromium, the server, the store and gpg's home are
- * stopped and removed on every path.
+ * Last, the shipped command (`monkeysphere-keyserver serve`): a key uploaded through its form is
+ * on its pages and gpg --recv-keys fetches it with its certification. Screenshots go to
+ * test-artifacts/web/ (index.html lists them). Chromium, the servers, the store and gpg's homes
+ * are stopped and removed on every path.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +59,8 @@ let server: Server | undefined;
 let base: string;
 let work: string;
 const contexts: BrowserContext[] = [];
+/** Processes this file started (`serve`), stopped in `after`. */
+const commands: ChildProcess[] = [];
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -83,6 +88,13 @@ before(async () => {
 after(async () => {
   if (shots.length > 0) writeShotIndex();
   for (const c of contexts.splice(0)) await c.close().catch(() => undefined);
+  for (const child of commands.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+    }
+  }
   if (server) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -371,5 +383,59 @@ describe('the web pages in Chromium, without JavaScript', { timeout: 120_000 }, 
 
   test('no errors', () => {
     assert.deepEqual(problems, []);
+  });
+});
+
+/** `monkeysphere-keyserver serve` as a process of its own, on a store in `work`; resolves with its base URL. */
+async function serveCommand(store: string): Promise<{ child: ChildProcess; base: string }> {
+  const root = new URL('../../', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/hkp/run-keyserver.ts'), 'serve', '--listen', '127.0.0.1:0', '--store', `sqlite:${store}`], {
+    env: { ...process.env, MONKEYSPHERE_TEST_NOW: String(NOW), MONKEYSPHERE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  commands.push(child);
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /serving HKP on (http:\/\/[^/]+)\//.exec(err);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { child, base: url };
+}
+
+describe('the shipped command in Chromium, then gpg', { timeout: 180_000 }, () => {
+  test('a key uploaded through the web form of `monkeysphere-keyserver serve` is found on its pages and fetched by gpg --recv-keys', async () => {
+    const { base: url } = await serveCommand(join(work, 'command.sqlite'));
+    const problems: string[] = [];
+    const page = await watchedPage(await browser(true), problems);
+    await page.goto(`${url}/upload`);
+    await page.getByLabel(/Paste an ASCII-armored public key/).fill(keys.host.armored);
+    const file = join(work, 'gina-command.gpg');
+    writeFileSync(file, keys.gina.bytes);
+    await page.getByLabel(/choose a key file/).setInputFiles(file);
+    await Promise.all([page.waitForURL(`${url}/upload`), page.getByRole('button', { name: 'Upload' }).click()]);
+    assert.match((await page.locator('[role=status]').textContent()) ?? '', /2 certificates: 2 new\./);
+    await page.getByLabel('Search keys').fill('ssh://gpghost.example.org');
+    await Promise.all([page.waitForURL(/\/search\?q=/), page.getByRole('button', { name: 'Search' }).click()]);
+    await Promise.all([page.waitForURL(`**/key/${keys.host.fpr}`), page.locator(`a[href="/key/${keys.host.fpr}"]`).first().click()]);
+    const row = page.locator('tr', { has: page.locator(`a[href="/key/${keys.gina.fpr}"]`) });
+    assert.ok(await row.locator('.badge', { hasText: 'verified' }).isVisible());
+    await shot(page, 'command-key-gpg-host');
+    assert.deepEqual(problems, []);
+
+    // gpg, in a home of its own, fetches what the form stored, with Gina's certification.
+    const fetcher = new GpgHome(NOW);
+    try {
+      writeFileSync(join(fetcher.dir, 'dirmngr.conf'), `keyserver hkp://${url.slice('http://'.length)}\n`);
+      // gpg 2.2 keeps third-party certifications from a keyserver only when asked to.
+      fetcher.ok(['--keyserver-options', 'no-self-sigs-only,no-import-clean', '--recv-keys', keys.gina.fpr, keys.host.fpr]);
+      const sigs = fetcher.colons(['--check-sigs', keys.host.fpr]);
+      assert.ok(sigs.some((r) => r[0] === 'sig' && r[1] === '!' && r[12] === keys.gina.fpr), "gpg checks Gina's certification good");
+    } finally {
+      fetcher.cleanup();
+    }
   });
 });
