@@ -162,10 +162,9 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
   const report: ImportReport = { files: [], certs: 0, status: {}, held: 0, released: 0, dropped: {} };
   const batchSize = Math.max(1, opts.batchSize ?? 200);
   const nWorkers = Math.max(0, opts.workers ?? availableParallelism() - 1);
-  // Read and frame every file first, so progress knows the total.
-  const scans: Array<{ file: string; bytes: Buffer; scan: FileScan; progress: Progress; from: number }> = [];
-  let total = 0;
-  for (const file of files) {
+  // Frame every file first, so progress knows the total; only one file is held in memory at a
+  // time (each is read again when its turn comes: dump files run to hundreds of MB).
+  const load = (file: string): { bytes: Buffer; scan: FileScan; progress: Progress } => {
     let raw: Buffer;
     let st: ReturnType<typeof statSync>;
     try {
@@ -180,8 +179,12 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
     } catch (err) {
       throw unparseable(`${JSON.stringify(file)} is neither binary OpenPGP nor armor: ${(err as Error).message}`, err);
     }
-    const s = scan(bytes);
-    const progress: Progress = { file: resolve(file), size: Number(st.size), mtime: Math.floor(Number(st.mtimeMs)), done: 0 };
+    return { bytes, scan: scan(bytes), progress: { file: resolve(file), size: Number(st.size), mtime: Math.floor(Number(st.mtimeMs)), done: 0 } };
+  };
+  const plan: Array<{ file: string; from: number; count: number; progress: Progress }> = [];
+  let total = 0;
+  for (const file of files) {
+    const { scan: s, progress } = load(file);
     let from = 0;
     if (opts.resume) {
       const saved = await ks.store.meta.getMeta(progressKey(file));
@@ -190,14 +193,16 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
         if (p.size === progress.size && p.mtime === progress.mtime) from = Math.min(p.done, s.ranges.length);
       }
     }
-    scans.push({ file, bytes, scan: s, progress, from });
+    plan.push({ file, from, count: s.ranges.length, progress });
     total += s.ranges.length - from;
   }
 
   const pool = nWorkers > 0 ? new Pool(nWorkers) : undefined;
   let done = 0;
   try {
-    for (const { file, bytes, scan: s, progress, from } of scans) {
+    for (const { file, from, progress: planned } of plan) {
+      const { bytes, scan: s, progress } = load(file);
+      if (progress.size !== planned.size || progress.mtime !== planned.mtime || s.ranges.length < from) throw importIo(file, new Error('the file changed during the import'));
       report.files.push({ file, certs: s.ranges.length - from, resumedAt: from });
       pool?.issuers(s.primaries);
       const batches: Array<[number, number]> = [];

@@ -77,6 +77,14 @@ export const DEFAULT_POLICY: Readonly<IngestPolicy> = Object.freeze({
   certWindow: 3600,
 });
 
+/**
+ * Lets other work on the event loop run (other clients' requests while a flooded certificate
+ * is processed: its phases each take a while, and the store is synchronous on SQLite).
+ */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Reasons in words, as CertOutcome.dropped counts them. */
 export const Reason = {
   bad: 'bad signature',
@@ -230,7 +238,9 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
   const { extraIssuers } = opts;
   const dropped: Record<string, number> = {};
   const primary = cert.primary;
+  const big = cert.packets.length > 10_000;
   const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
+  if (big) await yieldToLoop();
   if (extraIssuers) {
     for (const id of thirdPartyIssuerIds(cert)) for (const key of extraIssuers.byKeyId.get(id) ?? []) if (key.fpr !== primary.fpr) addIssuerKey(known, key);
   }
@@ -252,6 +262,7 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
       return revokerCache.get(fpr);
     },
   });
+  if (big) await yieldToLoop();
   // Rule: user IDs and subkeys need a good self-signature; unverifiable ones do not count.
   const unbound = unboundComponents(checked, { allowUnverified: false });
   for (const ci of unbound) count(dropped, checked.components[ci].kind === 'user' ? Reason.unboundUserId : Reason.unboundSubkey);
@@ -321,6 +332,7 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
     } else unknownThirdParty.push(c);
   }
 
+  if (big) await yieldToLoop();
   // Rule: first-party attested certifications are always kept, verified or not (the key holder vouches for them).
   const rest: Candidate[] = [];
   for (const c of goodThirdParty) (isAttested(c) ? keep.add(c.item.entry) : rest.push(c));
@@ -383,6 +395,7 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
     } else count(dropped, Reason.overBudget);
   }
 
+  if (big) await yieldToLoop();
   const rebuilt = rebuildCert(cert, checked.components, unbound, keep);
   const result = rebuilt?.cert ?? cert;
   if (rebuilt) count(dropped, Reason.other, rebuilt.otherDropped);

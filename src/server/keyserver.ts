@@ -19,7 +19,7 @@ import { MemoryVerificationCache, type VerificationCache } from '../verify/cache
 import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
 import { rateLimited, tooLarge, unparseable } from './errors.js';
-import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
+import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, yieldToLoop } from './ingest.js';
 
 export { DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
 
@@ -221,8 +221,12 @@ export class Keyserver {
     } catch (err) {
       throw unparseable(`the upload is not OpenPGP: ${(err as Error).message}`, err);
     }
+    const big = bytes.length > 1024 * 1024;
+    if (big) await yieldToLoop();
     const bare = this.checkPackets(bytes);
+    if (big) await yieldToLoop();
     const { certs } = readCerts(bytes);
+    if (big) await yieldToLoop();
     if (certs.length > p.maxUploadCerts) throw tooLarge(`upload of ${certs.length} certificates is over the limit of ${p.maxUploadCerts}`, { certs: certs.length, limit: p.maxUploadCerts });
     return this.serial(async () => {
       const fromRevocations = bare.length > 0 ? await this.revocationFragments(bare) : [];
@@ -357,9 +361,12 @@ export class Keyserver {
    */
   private async plan(incoming: Cert, stored: StoredCert | undefined, outcome: CertOutcome, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys): Promise<Plan | undefined> {
     const dropped: Record<string, number> = {};
+    const big = incoming.packets.length > 10_000;
     const clean = cleanIncoming(incoming, dropped);
+    if (big) await yieldToLoop();
     const before = stored?.cert;
     const merged = before ? mergeCerts(before, clean) : clean;
+    if (big && before) await yieldToLoop();
     const result = await applyPolicy(this.store, merged, this.policy, verifier, now, { extraIssuers, stored: before });
     addCounts(dropped, result.dropped);
     if (!result.cert) {
