@@ -16,6 +16,7 @@ import { SigType } from '../../src/openpgp/signature.js';
 import { type IngestPolicy, Keyserver } from '../../src/server/keyserver.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
+import { Person } from '../auth/pki.js';
 import { FLOOD_CREATED, FLOOD_NOW, Holder, throwawayKeys, withSignatures } from '../helpers/flood.js';
 
 const NOW = FLOOD_NOW;
@@ -354,6 +355,23 @@ describe('keyserver ingest policy', () => {
       const rf = await ks.submit(forged(b.revocation(FLOOD_CREATED + 7)), { now: NOW + 3 });
       assert.equal(rf.certs[0].status, 'unchanged');
       assert.equal(rf.certs[0].dropped['bad signature'], 1);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a bare subkey revocation merges onto the subkey it revokes', async () => {
+    const { ks, store, close } = await open();
+    try {
+      const p = new Person(['Sam <sam@example.org>'], { created: FLOOD_CREATED });
+      await ks.submit(Buffer.concat(p.cert.packets.map((x) => x.raw)), { now: NOW });
+      const revoked = p.revokeSubkey(FLOOD_CREATED + 9);
+      const sig = revoked.subkeys[0].signatures.find((e) => e.sig?.type === SigType.SubkeyRevocation)!;
+      const r = await ks.submit(Buffer.from(armor('PUBLIC KEY BLOCK', sig.packet.raw)), { now: NOW + 1 });
+      assert.equal(r.certs[0].status, 'updated');
+      const stored = await served(store, p.fpr);
+      assert.ok(stored.subkeys[0].signatures.some((e) => e.sig?.type === SigType.SubkeyRevocation));
+      assert.equal(stored.directSigs.length, 0);
     } finally {
       await close();
     }
