@@ -145,8 +145,10 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         jsonError(res, 413, 'MS_MSVA_TOO_LARGE', `the request body is larger than ${max} bytes`, { Connection: 'close' });
-        // Stop reading what is left of it.
-        req.socket.destroySoon();
+        // The rest is read and dropped, so the client gets to read the answer; a client that
+        // keeps sending is cut off after a while.
+        req.resume();
+        setTimeout(() => req.socket.destroy(), 5_000).unref();
         return;
       }
       throw err;
