@@ -186,5 +186,20 @@ describe('hostile requests', () => {
     } finally {
       for (const sock of stalled) sock.destroy();
     }
+    // A reader that never reads is cut once the connection has been silent for the idle timeout.
+    const t = await TestServer.start({ location: s.store.location, idleTimeoutMs: 300 });
+    try {
+      const sock = connect(t.port, '127.0.0.1');
+      sock.on('error', () => undefined);
+      sock.write(`GET /pks/lookup?op=get&options=mr&search=0x${primary.fpr} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      sock.pause();
+      // The paused client sees no close; the server's count of open connections does.
+      while (t.server.metrics.connections === 0) await new Promise((r) => setTimeout(r, 20));
+      while (t.server.metrics.connections > 0) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(t.server.metrics.inFlight, 0);
+      sock.destroy();
+    } finally {
+      await t.server.close(100);
+    }
   });
 });
