@@ -230,6 +230,7 @@ export class HkpServer {
       case '/pks/lookup':
         if (!read) throw badQuery(`${method} is not allowed on ${path}`);
         this.limit(this.reads, client);
+        if (this.webPages && this.toWebSearch(req, res, url)) return;
         return lookup(this.ctx, res, url);
       case '/pks/add':
         if (method !== 'POST') throw badQuery('use POST to add keys');
@@ -268,6 +269,21 @@ export class HkpServer {
       default:
         return this.web(req, res, url);
     }
+  }
+
+  /**
+   * A browser following an old SKS link (`op=index` or `vindex` without `options=mr`, asking
+   * for HTML) is sent to the search page; programs (GnuPG asks with `mr`) never are.
+   */
+  private toWebSearch(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const p = url.searchParams;
+    const op = (p.get('op') ?? '').toLowerCase();
+    const search = p.get('search') ?? '';
+    if ((op !== 'index' && op !== 'vindex') || (p.get('options') ?? '').toLowerCase().split(',').includes('mr')) return false;
+    if (search.trim() === '' || !(req.headers.accept ?? '').includes('text/html')) return false;
+    head(res, 303, { location: `/search?q=${encodeURIComponent(search.trim())}`, 'content-length': 0 });
+    res.end();
+    return true;
   }
 
   private options(res: ServerResponse, path: string): void {

@@ -445,6 +445,17 @@ describe('HKP v2, VKS, WKD, health and metrics', () => {
     assert.match(text, /^# TYPE keyserver_http_request_duration_seconds summary$/m);
   });
 
+  test('a browser on an old SKS index link goes to the search page; programs never do', async () => {
+    const url = `${s.base}/pks/lookup?op=vindex&search=ssh://bob.example.org`;
+    const browser = await fetch(url, { headers: { accept: 'text/html,*/*' }, redirect: 'manual' });
+    assert.equal(browser.status, 303);
+    assert.equal(browser.headers.get('location'), `/search?q=${encodeURIComponent('ssh://bob.example.org')}`);
+    const followed = await fetch(url, { headers: { accept: 'text/html' } });
+    assert.match(followed.headers.get('content-type') ?? '', /^text\/html/);
+    for (const headers of [{}, { accept: '*/*' }] as Array<Record<string, string>>) assert.equal((await fetch(url, { headers, redirect: 'manual' })).status, 200);
+    assert.equal((await fetch(`${url}&options=mr`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status, 200);
+  });
+
   test('the web pages are mounted for other paths; API paths never answer HTML', async () => {
     const home = await fetch(`${s.base}/`);
     assert.equal(home.status, 200);
