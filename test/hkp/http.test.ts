@@ -6,16 +6,16 @@
  * Reference time fixed (harness NOW); the rate limiter's clock is stepped by hand.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { parseMrIndex } from '../../src/keyserver/mr-index.js';
 import { armor, dearmor } from '../../src/openpgp/armor.js';
-import { signV4, sp } from '../../src/openpgp/build.js';
+import { keyPacketFor, signV4, sp, userIdPacket } from '../../src/openpgp/build.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
-import { SigType } from '../../src/openpgp/signature.js';
+import { KeyFlag, SigType } from '../../src/openpgp/signature.js';
 import { sksDigest } from '../../src/openpgp/sks-digest.js';
 import { wkdHash, zbase32 } from '../../src/hkp/wkd.js';
 import { certify, makeKey, type TestKey } from '../keyserver/keys.js';
@@ -219,6 +219,25 @@ describe('uploads', () => {
     assert.equal(r.status, 200, await r.clone().text());
     const idx = parseMrIndex(await (await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=0x${k.primary.fpr}`)).text());
     assert.equal(idx.keys[0].flags.revoked, true);
+  });
+
+  test('index flags: e for an expired key, r for a revoked user ID', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const created = NOW - 10 * 86400;
+    const primary = keyPacketFor(privateKey, created);
+    const uid = (text: string, type: number, extra: Buffer[]) => {
+      const user = userIdPacket(text);
+      const sig = signV4({ kind: 'user', primary, user }, { type, signer: primary, privateKey, hashed: [sp.created(created + 60), sp.issuerFingerprint(primary), ...extra] });
+      return [user.raw, sig.packet.raw];
+    };
+    // Expired a day before the server's reference time; the second user ID revoked.
+    const a = uid('ssh://expired.example.org', SigType.PositiveCert, [sp.keyExpiresAfter(9 * 86400), sp.keyFlags(KeyFlag.Certify)]);
+    const b = uid('ssh://old-name.example.org', SigType.CertRevocation, [sp.reason(32, 'renamed')]);
+    await s.store.certs.put(readCerts(Buffer.concat([primary.packet.raw, ...a, ...b])).certs[0], NOW);
+    const text = await (await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=0x${primary.fpr}`)).text();
+    assert.match(text, new RegExp(`^pub:${primary.fpr}:22:255:${created}:${created + 9 * 86400}:e\r$`, 'm'));
+    assert.match(text, /^uid:ssh%3A\/\/expired\.example\.org:\d+::\r$/m);
+    assert.match(text, /^uid:ssh%3A\/\/old-name\.example\.org:\d+::r\r$/m);
   });
 
   test('unparseable uploads: 422 with a JSON error, never a crash', async () => {
