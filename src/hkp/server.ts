@@ -179,7 +179,7 @@ export class HkpServer {
     res.on('close', () => {
       this.metrics.inFlight--;
       this.metrics.request(route, res.statusCode, (performance.now() - started) / 1000);
-      this.log.debug(`${client} ${req.method} ${path} ${res.statusCode}${res.writableFinished ? '' : ' (cut)'}`);
+      this.log.debug(`${client} ${req.method} ${raw.length > 300 ? `${raw.slice(0, 300)}...` : raw} ${res.statusCode}${res.writableFinished ? '' : ' (cut)'}`);
     });
     if (this.closing) res.setHeader('connection', 'close');
     try {
