@@ -98,6 +98,19 @@ export function gnupgSuite(name: string, start: () => Promise<TestServer>): void
       assert.match(r.stdout, /^uid:ssh%3A\/\/host\.example\.org:\d+::$/m);
     });
 
+    test('gpg --locate-external-keys with auto-key-locate keyserver finds the key by address', async () => {
+      const dave = homeFor(server);
+      try {
+        await gpgOk(dave, ['--auto-key-locate', 'clear,keyserver,nodefault', '--locate-external-keys', 'alice@example.org']);
+        assert.deepEqual(
+          dave.colons(['--list-keys']).filter((r) => r[0] === 'fpr').map((r) => r[9])[0],
+          person,
+        );
+      } finally {
+        dave.cleanup();
+      }
+    });
+
     test('gpg --search-keys for nothing known: no key found, exit non-zero', async () => {
       const r = await gpgAsync(bob, ['--with-colons', '--search-keys', 'nobody-at-all@example.org']);
       assert.notEqual(r.status, 0);
