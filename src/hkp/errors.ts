@@ -20,6 +20,14 @@ export function rateLimited(retryAfter: number): TemporaryError {
   return new TemporaryError('MS_HKP_RATE_LIMITED', `too many requests; try again in ${retryAfter} s`, { data: { retryAfter } });
 }
 
+/** An upload whose every certificate the ingest policy rejected (nothing of it can be served). */
+export function nothingUsable(fprs: string[]): InputError {
+  return new InputError('MS_HKP_REJECTED', `nothing of the upload can be served: ${fprs.join(', ')} ha${fprs.length === 1 ? 's' : 've'} no user ID or subkey with a good self-signature, and no revocation`, {
+    data: { fprs },
+    hints: ['upload the output of gpg --export --armor KEYID'],
+  });
+}
+
 export function unsupported(message: string): UnsupportedError {
   return new UnsupportedError('MS_HKP_UNSUPPORTED', message);
 }

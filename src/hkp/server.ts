@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { systemTime, type UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
-import { badQuery, notFound, rateLimited, statusFor } from './errors.js';
+import { badQuery, notFound, nothingUsable, rateLimited, statusFor } from './errors.js';
 import { RateLimiter, type RateOptions } from './limits.js';
 import { Metrics } from './metrics.js';
 import { clientOf, head, readBody, sendBytes, sendJson, sendText } from './respond.js';
@@ -306,8 +306,9 @@ export class HkpServer {
     const report = await this.opts.ks.submit(input, { now: this.ctx.now(), client });
     for (const c of report.certs) this.metrics.upload(c.status);
     this.log.verbose(`upload from ${client}: ${report.certs.map((c) => `${c.status} ${c.fpr}`).join(', ') || 'nothing'}`);
-    const limited = report.certs.filter((c) => c.status === 'rate-limited');
-    if (report.certs.length > 0 && limited.length === report.certs.length) throw rateLimited(60);
+    const all = (status: string) => report.certs.length > 0 && report.certs.every((c) => c.status === status);
+    if (all('rate-limited')) throw rateLimited(60);
+    if (all('rejected')) throw nothingUsable(report.certs.map((c) => c.fpr));
     return report;
   }
 

@@ -253,6 +253,11 @@ describe('uploads', () => {
       const j = (await r.json()) as { error: { code: string } };
       assert.match(j.error.code, /^MS_/);
     }
+    // A certificate with nothing bound: its self-signatures left out.
+    const bare = makeKey(['ssh://unbound.example.org']);
+    const unbound = await post(s.base, '/pks/add', form(asc(Buffer.concat(bare.cert.packets.filter((p) => p.tag !== 2).map((p) => p.raw)))));
+    assert.equal(unbound.status, 422);
+    assert.equal(((await unbound.json()) as { error: { code: string } }).error.code, 'MS_HKP_REJECTED');
     const raw = await post(s.base, '/pks/add', randomBytes(4096), 'application/octet-stream');
     assert.equal(raw.status, 422);
     assert.equal((await post(s.base, '/pks/add', 'other=1')).status, 400);
