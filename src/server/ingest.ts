@@ -27,6 +27,7 @@ import {
   addIssuerKey,
   type CheckedSig,
   checkSignatures,
+  componentsOf,
   isCertification,
   type IssuerKeys,
   issuerKeyId,
@@ -234,9 +235,46 @@ export interface PolicyOptions {
   stored?: Cert;
 }
 
-export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime, opts: PolicyOptions = {}): Promise<PolicyResult> {
+/** Certifications and revocations by one known issuer on one user ID that are verified, newest first (more are older copies or junk). */
+const VERIFIED_PER_ISSUER = 3;
+
+/**
+ * `cert` without the third-party certifications (and certification revocations) by known
+ * issuers beyond the newest VERIFIED_PER_ISSUER of each kind per issuer and user ID, unless
+ * stored before: a key the server holds could otherwise make the server verify, and cache,
+ * any number of certifications it made (the budget keeps one anyway). Counted as superseded.
+ */
+function preTrim(cert: Cert, known: IssuerKeys, stored: Cert | undefined, dropped: Record<string, number>): Cert {
+  const admitted = new Set(stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  const drop = new Set<SigEntry>();
+  for (const u of cert.users) {
+    if (u.signatures.length <= VERIFIED_PER_ISSUER) continue;
+    const groups = new Map<string, SigEntry[]>();
+    for (const e of u.signatures) {
+      const sig = e.sig;
+      if (!sig || !sig.exportable || sig.issuerKeyIds.includes(cert.primary.keyId)) continue;
+      if (!isCertification(sig.type) && sig.type !== SigType.CertRevocation) continue;
+      if (issuersIn(known, sig).length === 0) continue;
+      const k = `${sig.type === SigType.CertRevocation ? 'r' : 'c'}:${issuerKeyId(sig)}`;
+      groups.set(k, [...(groups.get(k) ?? []), e]);
+    }
+    for (const list of groups.values()) {
+      if (list.length <= VERIFIED_PER_ISSUER) continue;
+      list.sort((a, b) => b.sig!.created - a.sig!.created || Buffer.compare(a.packet.body, b.packet.body));
+      for (const e of list.slice(VERIFIED_PER_ISSUER)) if (!admitted.has(e.packet.body.toString('latin1'))) drop.add(e);
+    }
+  }
+  if (drop.size === 0) return cert;
+  count(dropped, Reason.superseded, drop.size);
+  const keep = new Set<SigEntry>();
+  for (const list of [cert.directSigs, ...cert.users.map((u) => u.signatures), ...cert.subkeys.map((k) => k.signatures)]) for (const e of list) if (!drop.has(e)) keep.add(e);
+  return rebuildCert(cert, componentsOf(cert), new Set(), keep)?.cert ?? cert;
+}
+
+export async function applyPolicy(store: Store, input: Cert, policy: IngestPolicy, verifier: Verifier, now: UnixTime, opts: PolicyOptions = {}): Promise<PolicyResult> {
   const { extraIssuers } = opts;
   const dropped: Record<string, number> = {};
+  let cert = input;
   const primary = cert.primary;
   const big = cert.packets.length > 10_000;
   const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
@@ -244,6 +282,7 @@ export async function applyPolicy(store: Store, cert: Cert, policy: IngestPolicy
   if (extraIssuers) {
     for (const id of thirdPartyIssuerIds(cert)) for (const key of extraIssuers.byKeyId.get(id) ?? []) if (key.fpr !== primary.fpr) addIssuerKey(known, key);
   }
+  cert = preTrim(cert, known, opts.stored, dropped);
   const revokerCache = new Map<string, KeyPacket | undefined>();
   const checked = await checkSignatures(cert, {
     verifier,

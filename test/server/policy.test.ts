@@ -213,6 +213,31 @@ describe('keyserver ingest policy', () => {
     }
   });
 
+  test('budget: a held key’s many certifications of one user ID are not all verified (nor cached); its real one, stored before, stays', async () => {
+    const { ks, store, close } = await open();
+    try {
+      const mallory = new Holder('mallory-many', ['Mallory <m@example.org>']);
+      await ks.submit(Buffer.concat([bob.bytes, mallory.bytes]), { now: NOW });
+      const a = alice();
+      const real = bob.certify(a.cert, A, FLOOD_CREATED + 5);
+      await ks.submit(withSignatures(a.cert, A, [real]), { now: NOW });
+      const cached = await (store as SqliteStore).verifications.size();
+      const many = Array.from({ length: 500 }, (_, i) => mallory.certify(a.cert, A, FLOOD_CREATED + 1000 + i));
+      // Forgeries in bob's name, newer than his real certification.
+      const fakes = Array.from({ length: 10 }, (_, i) => forged(bob.certify(a.cert, A, FLOOD_CREATED + 2000 + i)));
+      const r = await ks.submit(withSignatures(a.cert, A, [...many, ...fakes]), { now: NOW + 1 });
+      assert.equal(r.certs[0].dropped['superseded certification'], 497 + 7 + 2);
+      assert.equal(r.certs[0].dropped['bad signature'], 3);
+      assert.ok((await (store as SqliteStore).verifications.size()) - cached <= 3, 'at most 3 new outcomes cached');
+      const issuers = sigsOn(await served(store, a.fpr), A).map((e) => `${e.sig?.issuerFingerprints[0]}:${e.sig?.created}`);
+      assert.ok(issuers.includes(`${bob.fpr}:${FLOOD_CREATED + 5}`), 'bob’s real certification stays');
+      assert.ok(issuers.includes(`${mallory.fpr}:${FLOOD_CREATED + 1499}`), 'mallory’s newest');
+      assert.equal(issuers.length, 3);
+    } finally {
+      await close();
+    }
+  });
+
   test('budget: a count cap, issuers connected to other stored keys first', async () => {
     const { ks, store, close } = await open({ maxCertifications: 2 });
     try {
