@@ -335,7 +335,9 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       assert.equal(bar.badge, '✗');
 
       // Proceed anyway: recorded for this site and certificate; the page loads, still marked.
-      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#proceed')]);
+      await page.click('#proceed');
+      await page.waitForFunction(`location.protocol === 'https:' && document.getElementById('site') !== null`, { timeout: 15_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'mismatch-proceeded-page.png') });
       assert.equal(await page.evaluate('location.href'), url('mismatch.test'));
       assert.equal(await page.$eval('#site', (e) => e.textContent), 'mismatch.test');
       const after = await toolbar(url('mismatch.test'));
