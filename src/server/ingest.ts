@@ -252,7 +252,7 @@ function preTrim(cert: Cert, known: IssuerKeys, stored: Cert | undefined, droppe
     const groups = new Map<string, SigEntry[]>();
     for (const e of u.signatures) {
       const sig = e.sig;
-      if (!sig || !sig.exportable || sig.issuerKeyIds.includes(cert.primary.keyId)) continue;
+      if (!sig?.exportable || sig.issuerKeyIds.includes(cert.primary.keyId)) continue;
       if (!isCertification(sig.type) && sig.type !== SigType.CertRevocation) continue;
       if (issuersIn(known, sig).length === 0) continue;
       const k = `${sig.type === SigType.CertRevocation ? 'r' : 'c'}:${issuerKeyId(sig)}`;
