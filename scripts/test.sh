@@ -64,7 +64,8 @@ step() {
 }
 
 step typecheck "$BIN/tsc" --noEmit -p tsconfig.json
-step lint "$BIN/biome" lint --error-on-warnings src test bench scripts
+step typecheck-extension "$BIN/tsc" --noEmit -p extension/tsconfig.json
+step lint "$BIN/biome" lint --error-on-warnings src test bench scripts extension
 step build node --import tsx scripts/build.ts
 [[ ${result[build]} == ok ]] && touch dist/.monkeysphere-build
 
@@ -99,5 +100,5 @@ else
   fi
 fi
 
-say "typecheck ${result[typecheck]}, lint ${result[lint]}, build ${result[build]}, $summary ($((SECONDS - start)) s)"
+say "typecheck ${result[typecheck]}, extension typecheck ${result[typecheck-extension]}, lint ${result[lint]}, build ${result[build]}, $summary ($((SECONDS - start)) s)"
 exit "$failed"
