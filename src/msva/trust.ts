@@ -15,6 +15,7 @@ import { unsafeCachePath } from '../user/tool.js';
 import { homeState, openUserIdIndex } from '../user/userid-index.js';
 import { Verifier } from '../verify/verifier.js';
 import { reasonText } from '../wot/format.js';
+import type { TrustNetwork } from '../wot/network.js';
 
 export interface HomeTrustOptions {
   env: Env;
@@ -30,6 +31,8 @@ export class HomeTrust {
   private cache: WebCache | undefined;
   /** Openings of the index run one at a time: a recomputation is done once, not by every waiting request. */
   private opening: Promise<unknown> = Promise.resolve();
+  /** The last web computed for explanations, and for which home state and times it holds. */
+  private explaining: { state: string; after: number; before: number; network: TrustNetwork } | undefined;
 
   constructor(readonly opts: HomeTrustOptions) {}
 
@@ -77,16 +80,27 @@ export class HomeTrust {
     await fetchFingerprints([fpr], this.fetchOptions());
   }
 
+  /** The web with explanations: kept while the home is unchanged and `now` within the span it holds for. */
+  private async web(now: UnixTime): Promise<TrustNetwork> {
+    const state = this.homeState();
+    const kept = this.explaining;
+    if (kept && kept.state === state && now > kept.after && now < kept.before) return kept.network;
+    const store = await this.store();
+    const computed = await computeGnupgWeb(this.opts.gnupgHome, now, {
+      env: this.opts.env,
+      snapshots: store?.snapshots,
+      verifier: () => new Verifier({ cache: store?.verifications }),
+      detail: 'explanations',
+    });
+    const window = computed.window;
+    this.explaining = window ? { state, after: window.after, before: window.before, network: computed.network } : undefined;
+    return computed.network;
+  }
+
   /** Why the engine does not find `userId` on `fpr` fully valid, in words (one sentence per reason). */
   async whyNotValid(fpr: string, userId: string, now: UnixTime): Promise<string[]> {
-    const store = await this.store();
     try {
-      const { network } = await computeGnupgWeb(this.opts.gnupgHome, now, {
-        env: this.opts.env,
-        snapshots: store?.snapshots,
-        verifier: () => new Verifier({ cache: store?.verifications }),
-        detail: 'explanations',
-      });
+      const network = await this.web(now);
       const e = network.explain(fpr, userId);
       const reasons = e.reasons.map(reasonText);
       if (reasons.length === 0 && e.counts) {

@@ -159,7 +159,7 @@ describe('the agent as a process', () => {
     await alive();
   });
 
-  test('a 10 MB body is refused with 413 without being read, and the agent keeps serving', async () => {
+  test('a 10 MB body is refused with 413 (read and dropped, so the client gets the answer), and the agent keeps serving', async () => {
     const big = Buffer.alloc(10 * 1024 * 1024, 0x20);
     const r = await post(agent.url, '/reviewcert', big);
     assert.equal(r.status, 413);
@@ -167,6 +167,9 @@ describe('the agent as a process', () => {
     // Without Content-Length (chunked), cut off as it streams in.
     const chunked = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect:', '-H', 'Transfer-Encoding: chunked', '-H', 'Content-Type: application/json', '--data-binary', '@-', `${agent.url}/reviewcert`], { input: big });
     assert.equal(chunked.stdout.toString(), '413');
+    // Beyond what the agent drains (32 MiB), it answers at once and closes the connection.
+    const huge = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect:', '-H', 'Content-Type: application/json', '--data-binary', '@-', `${agent.url}/reviewcert`], { input: Buffer.alloc(40 * 1024 * 1024, 0x20) });
+    assert.equal(huge.stdout.toString(), '413');
     await alive();
   });
 
@@ -209,9 +212,14 @@ describe('the agent as a process', () => {
 
   test('start-up: MSVA_PORT, a command run with the socket set (its status is the exit code), a bad port, an unreachable agent', async () => {
     const port = await freePort();
-    const fixed = await startOurAgent(world.agentEnv({ MSVA_PORT: String(port) }));
+    const fixed = await startOurAgent(world.agentEnv({ MSVA_PORT: String(port), MSVA_LOG_LEVEL: 'info' }));
     try {
       assert.equal(fixed.url, `http://127.0.0.1:${port}`);
+      // MSVA_LOG_LEVEL=info logs each answer; the default (error) only errors.
+      assert.equal(query('ours', fixed.url, ['https', 'www.example.org', 'x509der'], der).status, 0);
+      assert.match(fixed.stderr(), /monkeysphere-validation-agent: returning: \{"valid":true,"message":"Successfully validated/);
+      assert.doesNotMatch(agent.stderr(), /returning:/);
+      assert.match(agent.stderr(), /MS_MSVA_JSON: the request body is not JSON/);
       const taken = spawnSync(process.execPath, [OUR_AGENT], { env: world.agentEnv({ MSVA_PORT: String(port) }), encoding: 'utf8', timeout: 30_000 });
       assert.equal(taken.status, 4, taken.stderr);
       assert.match(taken.stderr, /code: MS_MSVA_LISTEN/);
