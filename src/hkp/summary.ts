@@ -5,11 +5,14 @@
  * result is kept per stored digest for as long as the evaluation holds (src/cert/time-window.ts).
  * Hints for clients, never proof: a client verifies what it imports.
  */
-import { evaluateCerts } from '../cert/evaluate.js';
+import { evaluateCerts, issuedBy } from '../cert/evaluate.js';
 import { timeWindow } from '../cert/time-window.js';
+import type { UserIdState } from '../cert/types.js';
 import type { UnixTime } from '../clock.js';
 import { Keyring } from '../keyring/keyring.js';
 import type { IndexKey } from '../keyserver/mr-index.js';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import { SigType } from '../openpgp/signature.js';
 import type { StoredCert } from '../store/types.js';
 import { Verifier } from '../verify/verifier.js';
 import type { VerificationCache } from '../verify/cache.js';
@@ -64,6 +67,20 @@ export function indexKey(s: CertSummary): Omit<IndexKey, 'idKind'> {
   };
 }
 
+/**
+ * When a revoked user ID was last self-certified (its time in the index, as SKS gives it),
+ * rather than when it was revoked; undefined when no self-certification is found.
+ */
+function certifiedAt(u: UserIdState, key: KeyPacket): number | undefined {
+  let at: number | undefined;
+  for (const e of u.component.signatures) {
+    const sig = e.sig;
+    if (!sig || sig.type < SigType.GenericCert || sig.type > SigType.PositiveCert || !issuedBy(sig, key)) continue;
+    if (at === undefined || sig.created > at) at = sig.created;
+  }
+  return at;
+}
+
 interface Entry {
   digest: string;
   after: number;
@@ -111,12 +128,13 @@ export class Summaries {
           expires: ev.primary.expires,
           revoked: ev.primary.status === 'revoked',
           expired: ev.primary.status === 'expired',
-          userIds: ev.userIds
+          // The primary user ID first (what a client shows as the key's name), then certificate order.
+          userIds: [...ev.userIds.filter((u) => u.primary), ...ev.userIds.filter((u) => !u.primary)]
             .filter((u) => u.component.kind === 'userid' && u.status !== 'invalid')
             .map((u) => ({
               bytes: u.component.packet.body,
               text: u.text,
-              created: u.selfSig?.created,
+              created: u.status === 'revoked' ? (certifiedAt(u, key) ?? u.selfSig?.created) : u.selfSig?.created,
               expires: u.expires,
               revoked: u.status === 'revoked',
               expired: u.status === 'expired',

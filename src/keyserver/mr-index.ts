@@ -153,7 +153,8 @@ const field = (n: number | undefined) => (n === undefined ? '' : String(n));
 /**
  * Writes a machine-readable index that `parseMrIndex` (and GnuPG's keyserver.c) reads back:
  * `info:1:<count>`, then per key `pub:<id>:<algo>:<bits>:<created>:<expires>:<flags>` and one
- * `uid:<escaped>:<created>:<expires>:<flags>` per user ID; lines end in `\r\n`, as SKS's do.
+ * `uid:<escaped>:<created>:<expires>:<flags>` per user ID, each line ending in `\n` as SKS 1.1.6
+ * and Hockeypuck write them (SKS adds a last line holding only `\r`, which readers skip).
  */
 export function formatMrIndex(keys: readonly Omit<IndexKey, 'idKind'>[]): string {
   const lines = [`info:1:${keys.length}`];
@@ -161,5 +162,5 @@ export function formatMrIndex(keys: readonly Omit<IndexKey, 'idKind'>[]): string
     lines.push(`pub:${k.id}:${field(k.algorithm)}:${field(k.bits)}:${field(k.created)}:${field(k.expires)}:${formatFlags(k.flags)}`);
     for (const u of k.userIds) lines.push(`uid:${escapeIndexField(u.bytes)}:${field(u.created)}:${field(u.expires)}:${formatFlags(u.flags)}`);
   }
-  return `${lines.join('\r\n')}\r\n`;
+  return `${lines.join('\n')}\n`;
 }
