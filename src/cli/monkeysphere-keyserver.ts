@@ -270,7 +270,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--max-results <n>', 'most certificates in one answer', '100')
       .option('--upload-burst <n>', 'uploads a client may make at once (0: no limit)', '20')
       .option('--upload-every <seconds>', 'then one upload per this many seconds', '2')
-      .option('--lookup-burst <n>', 'lookups a client may make at once (default 0: no limit)', '0')
+      .option('--lookup-burst <n>', 'lookups a client may make at once (0: no limit)', '0')
       .option('--lookup-every <seconds>', 'then one lookup per this many seconds (a fraction is fine)', '0.01')
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy)')
       .option('--wkd-domain <domain>', 'serve WKD only for this domain (repeatable; default: any)', collect)
