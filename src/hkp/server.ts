@@ -94,7 +94,7 @@ export class HkpServer {
     this.maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
     this.ctx = {
       ks: opts.ks,
-      summaries: new Summaries(opts.ks.store.verifications),
+      summaries: new Summaries(opts.ks.store),
       now: opts.now ?? systemTime,
       maxResults: opts.maxResults ?? 100,
       version: opts.version ?? 'unknown',

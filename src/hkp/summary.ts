@@ -13,9 +13,9 @@ import { Keyring } from '../keyring/keyring.js';
 import type { IndexKey } from '../keyserver/mr-index.js';
 import type { KeyPacket } from '../openpgp/key-packet.js';
 import { SigType } from '../openpgp/signature.js';
-import type { StoredCert } from '../store/types.js';
+import type { Cert } from '../openpgp/cert.js';
+import type { Store, StoredCert } from '../store/types.js';
 import { Verifier } from '../verify/verifier.js';
-import type { VerificationCache } from '../verify/cache.js';
 
 export interface UserIdSummary {
   /** The user ID packet body. */
@@ -94,10 +94,32 @@ export class Summaries {
   private readonly verifier: Verifier;
 
   constructor(
-    cache: VerificationCache,
+    private readonly store: Pick<Store, 'certs' | 'verifications'>,
     private readonly maxEntries = 10_000,
   ) {
-    this.verifier = new Verifier({ cache });
+    this.verifier = new Verifier({ cache: store.verifications });
+  }
+
+  /**
+   * The stored certificates of the keys that made key revocations on `certs` (designated
+   * revokers), so those revocations are checked; and which of `certs` had every such issuer found.
+   */
+  private async revokersOf(certs: readonly Cert[]): Promise<{ revokers: Cert[]; complete: Set<string> }> {
+    const revokers: Cert[] = [];
+    const complete = new Set<string>();
+    for (const c of certs) {
+      let found = true;
+      for (const e of c.directSigs) {
+        const sig = e.sig;
+        if (!sig || sig.type !== SigType.KeyRevocation || issuedBy(sig, c.primary)) continue;
+        const ids = sig.issuerFingerprints.length > 0 ? sig.issuerFingerprints : sig.issuerKeyIds;
+        const hits = ids.length > 0 ? await this.store.certs.byKeyId(ids[0]) : [];
+        if (hits.length === 0) found = false;
+        for (const h of hits) revokers.push(h.cert);
+      }
+      if (found) complete.add(c.primary.fpr);
+    }
+    return { revokers, complete };
   }
 
   async of(stored: readonly StoredCert[], now: UnixTime): Promise<CertSummary[]> {
@@ -114,7 +136,8 @@ export class Summaries {
     });
     if (missing.length > 0) {
       const certs = missing.map((i) => stored[i].cert);
-      const evaluated = await evaluateCerts(certs, new Keyring(certs), { now, verifier: this.verifier, certifications: false });
+      const { revokers, complete } = await this.revokersOf(certs);
+      const evaluated = await evaluateCerts(certs, new Keyring([...certs, ...revokers]), { now, verifier: this.verifier, certifications: false });
       evaluated.forEach((ev, j) => {
         const i = missing[j];
         const key = ev.primary.key;
@@ -154,6 +177,8 @@ export class Summaries {
             })),
         };
         out[i] = summary;
+        // A revocation by a key not stored yet may count once that key arrives: not cached.
+        if (!complete.has(ev.fpr)) return;
         const window = timeWindow([stored[i].cert], now);
         this.cache.set(stored[i].fpr, { digest: stored[i].digest.toString('hex'), after: window.after, before: window.before, summary });
         if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);

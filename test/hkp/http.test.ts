@@ -240,6 +240,17 @@ describe('uploads', () => {
     assert.match(text, /^uid:ssh%3A\/\/old-name\.example\.org:\d+::r$/m);
   });
 
+  test('a revocation by a designated revoker counts once the revoker is stored', async () => {
+    const fixture = (name: string) => readCerts(readFileSync(new URL(`../fixtures/certs/${name}.pgp`, import.meta.url))).certs[0];
+    const larry = fixture('revoked-by-designated');
+    await s.store.certs.put(larry, NOW);
+    const flagsOf = async () => parseMrIndex(await (await fetch(`${s.base}/pks/lookup?op=index&options=mr&search=0x${larry.primary.fpr}`)).text()).keys[0].flags.revoked;
+    // The revoker (alice) is unknown: the revocation cannot be checked.
+    assert.equal(await flagsOf(), false);
+    await s.store.certs.put(fixture('alice'), NOW);
+    assert.equal(await flagsOf(), true);
+  });
+
   test('unparseable uploads: 422 with a JSON error, never a crash', async () => {
     const bodies = [
       form(randomBytes(3000).toString('latin1')),
