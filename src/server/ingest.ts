@@ -277,11 +277,14 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
   let cert = input;
   const primary = cert.primary;
   const big = cert.packets.length > 10_000;
-  const known = await storedIssuers(store, thirdPartyIssuerIds(cert), primary.fpr);
+  // Issuers among the extra keys (the file being loaded) need no store lookup: the same key is stored under the same fingerprint.
+  const ids = thirdPartyIssuerIds(cert);
+  const fromExtra: KeyPacket[] = [];
+  const lookup = extraIssuers ? ids.filter((id) => !extraIssuers.byKeyId.has(id)) : ids;
+  if (extraIssuers) for (const id of ids) for (const key of extraIssuers.byKeyId.get(id) ?? []) if (key.fpr !== primary.fpr) fromExtra.push(key);
+  const known = lookup.length > 0 ? await storedIssuers(store, lookup, primary.fpr) : issuerKeys();
+  for (const key of fromExtra) addIssuerKey(known, key);
   if (big) await yieldToLoop();
-  if (extraIssuers) {
-    for (const id of thirdPartyIssuerIds(cert)) for (const key of extraIssuers.byKeyId.get(id) ?? []) if (key.fpr !== primary.fpr) addIssuerKey(known, key);
-  }
   cert = preTrim(cert, known, opts.stored, dropped);
   const revokerCache = new Map<string, KeyPacket | undefined>();
   const checked = await checkSignatures(cert, {
