@@ -28,12 +28,15 @@ export interface VouchProxy {
   url: string;
   /** Whether the agent sent the members itself (then the proxy added nothing). */
   agentHasMembers: () => boolean;
+  /** The peer names asked about through the proxy, in order. */
+  asked: string[];
   close(): Promise<void>;
 }
 
 export async function startVouchProxy(agentUrl: string, env: NodeJS.ProcessEnv, now: number): Promise<VouchProxy> {
   const trust = new HomeTrust({ env, gnupgHome: env.GNUPGHOME as string, keyserver: 'hkp://127.0.0.1:1', keyserverTimeout: 1, log: silent });
   let native = false;
+  const asked: string[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -44,6 +47,10 @@ export async function startVouchProxy(agentUrl: string, env: NodeJS.ProcessEnv, 
         for (const h of ['content-type', 'origin']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
         const up = await fetch(`${agentUrl}${req.url}`, { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
         let text = await up.text();
+        if (req.url === '/reviewcert') {
+          const name = (JSON.parse(body.toString('utf8')) as { peer?: { name?: string } }).peer?.name;
+          if (typeof name === 'string') asked.push(name);
+        }
         if (req.url === '/reviewcert' && up.status === 200) {
           const answer = JSON.parse(text) as Record<string, unknown>;
           if ('validCertificates' in answer) native = true;
@@ -68,6 +75,7 @@ export async function startVouchProxy(agentUrl: string, env: NodeJS.ProcessEnv, 
   return {
     url: `http://127.0.0.1:${port}`,
     agentHasMembers: () => native,
+    asked,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

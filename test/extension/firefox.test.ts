@@ -5,7 +5,9 @@
  * validation agent on Bob's GnuPG home (test/msva/world.ts), and three HTTPS sites on loopback
  * with certificates from that CA: one whose key is published as `https://valid.test:PORT` and
  * certified by Alice (valid), one whose published and certified key is not the one it
- * presents (blocked), one nobody published (no web-of-trust information). Firefox reaches
+ * presents (blocked), one nobody published (no web-of-trust information), one published but
+ * certified by nobody Bob trusts (not valid); then the per-site settings and an agent that is
+ * gone. Firefox reaches
  * nothing but loopback: a proxy sink catches whatever it would send elsewhere. Screenshots go
  * to test-artifacts/extension/.
  */
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { writeCert } from '../../src/openpgp/cert.js';
 import { buildExtension } from '../../scripts/build-extension.js';
 import { CREATED, certify, MsvaWorld, NOW, publishTlsKey, type RunningAgent, startOurAgent, type TlsKey } from '../msva/world.js';
 import { startVouchProxy, type VouchProxy } from './agent-vouch.js';
@@ -30,7 +33,7 @@ const FIREFOX = '/usr/lib/firefox-esr/firefox-esr';
 const EXTENSION_ID = 'monkeysphere@monkeysphere.info';
 const UUID = randomUUID();
 const EXT = `moz-extension://${UUID}`;
-const SITES = ['valid.test', 'mismatch.test', 'unknown.test'] as const;
+const SITES = ['valid.test', 'mismatch.test', 'unknown.test', 'uncertified.test'] as const;
 
 /** `date` for faketime: certificates made at the keys' creation time, as in the msva tests. */
 const FAKETIME = `@${new Date(CREATED * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')}`;
@@ -207,6 +210,10 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
     await publish(tls['valid.test'], `https://valid.test:${ports['valid.test']}`);
     // mismatch.test's owner published another key (the one a mis-issued certificate does not hold).
     await publish(issue(ca, 'mismatch.test', join(work, 'mismatch-published')), `https://mismatch.test:${ports['mismatch.test']}`);
+    // uncertified.test published its key, and nobody certified it.
+    const plain = await publishTlsKey(tls['uncertified.test'], `https://uncertified.test:${ports['uncertified.test']}`);
+    world.hosts.push(plain.host);
+    world.gpg.ok(['--import'], writeCert(plain.cert));
     world.gpg.ok(['--check-trustdb']);
 
     agent = await startOurAgent(world.agentEnv());
@@ -295,6 +302,41 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
     }
   }
 
+  /** Sets the options through the options page, as the user would; returns the status line. */
+  async function setOptions(opts: { agent?: string; checkAll?: boolean }): Promise<string> {
+    const page = await (firefox as Browser).newPage();
+    try {
+      await openExtensionPage(page, 'options.html');
+      if (opts.agent !== undefined) {
+        await page.$eval(
+          '#agent',
+          (e, v) => {
+            (e as unknown as { value: string }).value = v;
+          },
+          opts.agent,
+        );
+      }
+      if (opts.checkAll !== undefined) await page.click(opts.checkAll ? '#check-all' : '#check-chosen');
+      await page.click('button[type="submit"]');
+      await page.waitForFunction(`document.getElementById('status').textContent !== ''`);
+      return await page.$eval('#status', (e) => e.textContent ?? '');
+    } finally {
+      await page.close();
+    }
+  }
+
+  /** Chooses a per-site setting in the popup for a tab, as the user would. */
+  async function chooseInPopup(tabId: number, mode: '' | 'always' | 'ignore'): Promise<void> {
+    const page = await (firefox as Browser).newPage();
+    try {
+      await openExtensionPage(page, `popup.html?tab=${tabId}`);
+      await page.click(`input[name="mode"][value="${mode}"]`);
+      await page.waitForFunction(`document.querySelector('input[name="mode"][value="${mode}"]')?.checked === true`);
+    } finally {
+      await page.close();
+    }
+  }
+
   async function visit(host: (typeof SITES)[number], shot: string): Promise<Page> {
     const page = await (firefox as Browser).newPage();
     await page.setViewport({ width: 1024, height: 700 });
@@ -360,6 +402,71 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       assert.equal(p.headline, 'No web-of-trust information');
       assert.match(p.message, /No OpenPGP certificate in your keyring carries the user ID "https:\/\/unknown\.test:\d+"/);
     } finally {
+      await page.close();
+    }
+  });
+
+  test('a site published but certified by nobody Bob trusts shows "not valid", with the reason', async () => {
+    const page = await visit('uncertified.test', 'uncertified-page.png');
+    try {
+      assert.equal(await page.$eval('#site', (e) => e.textContent), 'uncertified.test');
+      const bar = await toolbar(url('uncertified.test'));
+      assert.equal(bar.badge, '!');
+      const p = await popup(bar.tabId, 'uncertified-popup.png');
+      assert.equal(p.headline, 'Not valid through the OpenPGP web of trust');
+      assert.match(p.message, /^Failed to validate "https:\/\/uncertified\.test:\d+" through the OpenPGP Web of Trust\. The user ID is not fully valid on 0x[0-9A-F]{40}/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('per-site settings: an ignored site is not asked about; only chosen sites are checked when so set', async () => {
+    const page = await visit('unknown.test', 'settings-before.png');
+    try {
+      const before = vouch?.asked.length ?? 0;
+      await chooseInPopup((await toolbar(url('unknown.test'))).tabId, 'ignore');
+      await page.reload({ waitUntil: 'load' });
+      const ignored = await toolbar(url('unknown.test'));
+      assert.equal(ignored.badge, '');
+      assert.match(ignored.title, /unknown\.test:\d+ is ignored/);
+      assert.equal(vouch?.asked.length, before, 'the agent was asked about an ignored site');
+      await popup(ignored.tabId, 'settings-ignored-popup.png');
+
+      // Only chosen sites: valid.test is not checked until set to "always check".
+      assert.match(await setOptions({ checkAll: false }), /^Saved\./);
+      await page.goto(url('valid.test'), { waitUntil: 'load' });
+      const notChosen = await toolbar(url('valid.test'));
+      assert.equal(notChosen.badge, '');
+      assert.match(notChosen.title, /not checked \(only chosen sites are\)/);
+      assert.equal(vouch?.asked.length, before);
+      await chooseInPopup(notChosen.tabId, 'always');
+      await page.reload({ waitUntil: 'load' });
+      assert.equal((await toolbar(url('valid.test'))).badge, '✓');
+      await page.reload({ waitUntil: 'load' });
+      assert.equal((await toolbar(url('valid.test'))).badge, '✓');
+      // "Always check": asked on each load, never from the cache.
+      assert.deepEqual(vouch?.asked.slice(before), [`valid.test:${ports['valid.test']}`, `valid.test:${ports['valid.test']}`]);
+    } finally {
+      await setOptions({ checkAll: true });
+      await page.close();
+    }
+  });
+
+  test('an agent that is gone: the page loads, and the toolbar says the agent could not be asked', async () => {
+    const dead = createHttpServer();
+    const deadPort = await listen(dead);
+    await closeServer(dead);
+    assert.match(await setOptions({ agent: `http://127.0.0.1:${deadPort}` }), /^Saved\. no validation agent at/);
+    const page = await visit('mismatch.test', 'agent-gone-page.png');
+    try {
+      assert.equal(await page.$eval('#site', (e) => e.textContent), 'mismatch.test');
+      const bar = await toolbar(url('mismatch.test'));
+      assert.equal(bar.badge, '…');
+      const p = await popup(bar.tabId, 'agent-gone-popup.png');
+      assert.equal(p.headline, 'The validation agent could not be asked');
+      assert.match(p.message, new RegExp(`the validation agent at http://127\\.0\\.0\\.1:${deadPort} cannot be reached`));
+    } finally {
+      await setOptions({ agent: (vouch as VouchProxy).url });
       await page.close();
     }
   });
