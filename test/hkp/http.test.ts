@@ -337,6 +337,27 @@ describe('limits', () => {
     }
   });
 
+  test('behind a proxy (trustProxy), each X-Forwarded-For client has its own bucket; without it, the header is ignored', async () => {
+    const k = makeKey(['ssh://proxied.example.org']);
+    const send = (base: string, xff: string) =>
+      fetch(`${base}/pks/add`, { method: 'POST', body: form(asc(k)), headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': xff } });
+    const proxied = await TestServer.start({ trustProxy: true, uploadRate: { burst: 1, perSecond: 0.001, clock: () => 0 } });
+    try {
+      assert.equal((await send(proxied.base, '192.0.2.1, 10.0.0.1')).status, 200);
+      assert.equal((await send(proxied.base, '192.0.2.9, 10.0.0.1')).status, 429);
+      assert.equal((await send(proxied.base, '10.0.0.2')).status, 200);
+    } finally {
+      await proxied.stop();
+    }
+    const direct = await TestServer.start({ uploadRate: { burst: 1, perSecond: 0.001, clock: () => 0 } });
+    try {
+      assert.equal((await send(direct.base, '10.0.0.1')).status, 200);
+      assert.equal((await send(direct.base, '10.0.0.2')).status, 429);
+    } finally {
+      await direct.stop();
+    }
+  });
+
   test('a client that never finishes its headers is cut off; others are served meanwhile', async () => {
     const s = await TestServer.start({ headersTimeoutMs: 300 });
     try {
