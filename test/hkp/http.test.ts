@@ -424,6 +424,17 @@ describe('HKP v2, VKS, WKD, health and metrics', () => {
     assert.equal((await fetch(`${s.base}/pks/v2/certs`, { method: 'OPTIONS' })).status, 200);
   });
 
+  test('POST /pks/v2/certs takes a binary certificate and answers JSON', async () => {
+    const k = makeKey(['ssh://v2-submit.example.org']);
+    const r = await fetch(`${s.base}/pks/v2/certs`, { method: 'POST', body: writeCert(k.cert), headers: { 'content-type': 'application/pgp-keys' } });
+    assert.equal(r.status, 200);
+    assert.equal(((await r.json()) as { certs: Array<{ fpr: string; status: string }> }).certs[0].status, 'inserted');
+    assert.equal((await fetch(`${s.base}/pks/v2/certs/by-vfingerprint/04${k.primary.fpr}`)).status, 200);
+    const bad = await fetch(`${s.base}/pks/v2/certs`, { method: 'POST', body: randomBytes(100), headers: { 'content-type': 'application/pgp-keys' } });
+    assert.equal(bad.status, 422);
+    assert.match(((await bad.json()) as { error: { code: string } }).error.code, /^MS_/);
+  });
+
   test('/pks/v2/index: JSON', async () => {
     const j = (await (await fetch(`${s.base}/pks/v2/index/04${bob.primary.fpr}`)).json()) as Array<{ fingerprint: string; version: number; userIDs: Array<{ uidString: string }> }>;
     assert.equal(j[0].fingerprint, bob.primary.fpr);
