@@ -67,12 +67,36 @@ function issue(ca: { key: string; cert: string }, host: string, dir: string): Tl
   return { dir, keyFile, certFile, keyPem: readFileSync(keyFile, 'utf8'), certPem, der: run(['openssl', 'x509', '-in', certFile, '-outform', 'DER']) };
 }
 
-/** Opens one of the extension's pages (BiDi reports no load event for them: their body says when it is ready). */
+/**
+ * Opens one of the extension's pages. BiDi reports no load for them, so the navigation is not
+ * waited for (it would time out): their body says when it is ready.
+ */
 async function openExtensionPage(page: Page, path: string): Promise<void> {
-  await page.goto(`${EXT}/${path}`, { waitUntil: 'domcontentloaded', timeout: 10_000 }).catch((err: Error) => {
-    if (!/timeout/i.test(err.message)) throw err;
+  let failed: Error | undefined;
+  page.goto(`${EXT}/${path}`, { timeout: 30_000 }).catch((err: Error) => {
+    if (!/timeout|closed|detached/i.test(err.message)) failed = err;
   });
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+  await until(page, `location.href.startsWith(${JSON.stringify(`${EXT}/${path.split('?')[0]}`)}) && document.body?.dataset.ready === 'true'`, () => failed);
+}
+
+/**
+ * Polls `condition` in the page until it holds. The page's realm goes away while it navigates
+ * (and puppeteer's waitForSelector gives up then), so each failed evaluation is retried.
+ */
+async function until(page: Page, condition: string, failed: () => Error | undefined = () => undefined, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    const f = failed();
+    if (f) throw f;
+    try {
+      if ((await page.evaluate(condition)) === true) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not within ${ms} ms: ${condition}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
 function listen(server: HttpServer | HttpsServer): Promise<number> {
@@ -340,11 +364,13 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
   async function visit(host: (typeof SITES)[number], shot: string): Promise<Page> {
     const page = await (firefox as Browser).newPage();
     await page.setViewport({ width: 1024, height: 700 });
-    await page.goto(url(host), { waitUntil: 'domcontentloaded', timeout: 15_000 }).catch((err: Error) => {
-      // A blocked site ends on the extension's warning page, for which BiDi reports no load.
-      if (!/timeout/i.test(err.message)) throw err;
+    // A blocked site ends on the extension's warning page, for which BiDi reports no load: the
+    // navigation is not waited for, the site's heading or the ready warning page is.
+    let failed: Error | undefined;
+    page.goto(url(host), { timeout: 30_000 }).catch((err: Error) => {
+      if (!/timeout|closed|detached/i.test(err.message)) failed = err;
     });
-    await page.waitForSelector('#site, body[data-ready="true"]', { timeout: 15_000 });
+    await until(page, `document.getElementById('site') !== null || document.body?.dataset.ready === 'true'`, () => failed);
     await page.screenshot({ path: join(ARTIFACTS, shot) });
     return page;
   }
