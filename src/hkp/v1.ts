@@ -36,6 +36,8 @@ export interface LookupRequest {
   exact: boolean;
   fingerprint: boolean;
   search?: string;
+  /** SKS's `limit=N`: at most N certificates; 0 answers only their number. */
+  limit?: number;
 }
 
 const OPS: Readonly<Record<string, LookupOp>> = { get: 'get', index: 'index', vindex: 'vindex', stats: 'stats', hget: 'hget', 'x-hget': 'hget' };
@@ -52,7 +54,10 @@ export function parseLookup(params: URLSearchParams): LookupRequest {
   const options = (params.get('options') ?? '').toLowerCase().split(',');
   const search = params.get('search') ?? undefined;
   if (op !== 'stats' && (search === undefined || search.trim() === '')) throw badQuery(`op=${op} needs a search`);
-  return { op, mr: options.includes('mr'), exact: on(params.get('exact')), fingerprint: on(params.get('fingerprint')), search };
+  const rawLimit = params.get('limit');
+  if (rawLimit !== null && !/^\d{1,9}$/.test(rawLimit)) throw badQuery('limit must be a whole number');
+  const limit = rawLimit === null ? undefined : Number(rawLimit);
+  return { op, mr: options.includes('mr'), exact: on(params.get('exact')), fingerprint: on(params.get('fingerprint')), search, limit };
 }
 
 async function find(ctx: V1Context, search: Search, exact: boolean): Promise<StoredCert[]> {
@@ -109,6 +114,12 @@ export async function lookup(ctx: V1Context, res: ServerResponse, url: URL): Pro
   }
   if (found.length === 0) throw notFound('No results found');
   const count = { 'x-hkp-results-count': found.length, 'cache-control': 'no-cache' };
+  if (q.limit === 0) {
+    // SKS: limit=0 answers only how many there are.
+    sendText(res, 200, q.mr && q.op !== 'get' && q.op !== 'hget' ? `info:1:${found.length}\n` : '', count);
+    return;
+  }
+  if (q.limit !== undefined) found = found.slice(0, q.limit);
   if (q.op === 'get' || q.op === 'hget') {
     await sendArmored(
       res,

@@ -164,6 +164,17 @@ describe('HKP v1 lookups', () => {
     assert.doesNotMatch(idx, /^sig/m);
   });
 
+  test('SKS\'s limit=N: at most N; limit=0 only the count', async () => {
+    const all = await lookup('op=index&options=mr&search=example.org');
+    assert.equal(all.headers.get('x-hkp-results-count'), '4');
+    const one = await (await lookup('op=index&options=mr&limit=1&search=example.org')).text();
+    assert.equal(parseMrIndex(one).keys.length, 1);
+    const none = await lookup('op=index&options=mr&limit=0&search=example.org');
+    assert.equal(none.headers.get('x-hkp-results-count'), '4');
+    assert.equal(await none.text(), 'info:1:4\n');
+    assert.equal((await lookup('op=index&options=mr&limit=-1&search=example.org')).status, 400);
+  });
+
   test('op=hget by SKS digest, op=stats as text and JSON', async () => {
     const digest = sksDigest((await s.store.certs.get(web.primary.fpr))!.bytes).toString('hex');
     const r = await lookup(`op=hget&search=${digest}`);
