@@ -59,7 +59,7 @@ function asn1Time(e: DerElement): number {
 }
 
 /**
- * The key creation time the certificate's PGP extension gives, if it has one.
+ * The key creation time the certificate's PGP extension gives, if it has one (of version 0).
  * @throws Error for a certificate whose extensions, or whose PGP extension, do not parse.
  */
 export function pgpExtensionTime(der: Buffer): number | undefined {
@@ -74,7 +74,8 @@ export function pgpExtensionTime(der: Buffer): number | undefined {
     const value = derContent(items[items.length - 1], 0x04, 'extnValue');
     const [version, created] = derSequenceItems(value, 'PGPExtension');
     const v = derContent(version, 0x02, 'PGPExtension version');
-    if (!(v.length === 1 && v[0] === 0)) throw new Error('PGPExtension version is not 0 (v1)');
+    // Only version 0 (v1) exists; another is ignored, as msva-perl (Crypt::X509) ignores it.
+    if (!(v.length === 1 && v[0] === 0)) return undefined;
     if (!created) throw new Error('PGPExtension has no keyCreation');
     return asn1Time(created);
   }

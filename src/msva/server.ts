@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorMessage } from '../errors.js';
+import { errorMessage, MsError, TemporaryError } from '../errors.js';
 import { peerUid } from './peer-uid.js';
 import { parseReviewRequest, RequestError } from './request.js';
 import type { ReviewAnswer } from './review.js';
@@ -186,6 +186,11 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
+      if (err instanceof MsError) {
+        // The machine or the keyring is not as needed (an unreadable GnuPG home, say): the local user is told why.
+        jsonError(res, err instanceof TemporaryError ? 503 : 500, err.code, `the request could not be answered: ${err.message}`);
+        return;
+      }
       log.error(`internal error: ${errorMessage(err)}${err instanceof Error && err.stack ? `\n${err.stack}` : ''}`);
       send(res, 500, { valid: false, message: 'internal error', server: opts.serverName, error: { code: 'MS_MSVA_INTERNAL', message: 'internal error' } });
     });

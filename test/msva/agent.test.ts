@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { allowedUids, procAddress, uidFromProcNetTcp } from '../../src/msva/peer-uid.js';
@@ -207,6 +208,27 @@ describe('the agent as a process', () => {
       assert.equal(query('ours', onlyNobody.url, ['https', 'www.example.org', 'x509der'], der).status, 100, 'root is not named');
     } finally {
       await onlyNobody.stop();
+    }
+  });
+
+  test('a GnuPG home the engine cannot read answers 500 with the reason and its code; the agent keeps serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ms-msva-home-'));
+    try {
+      writeFileSync(join(dir, 'gpg.conf'), 'trust-model always\n');
+      const odd = await startOurAgent(world.agentEnv({ GNUPGHOME: dir }));
+      try {
+        const r = await post(odd.url, '/reviewcert', JSON.stringify({ context: 'https', peer: 'www.example.org', pkc: { type: 'x509der', data: [...der] } }));
+        assert.equal(r.status, 500);
+        const j = r.json as { valid: boolean; error: { code: string; message: string } };
+        assert.equal(j.valid, false);
+        assert.equal(j.error.code, 'MS_WOT_TRUST_MODEL');
+        assert.match(j.error.message, /trust-model always/);
+        assert.equal((await fetch(`${odd.url}/`)).status, 200);
+      } finally {
+        await odd.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
