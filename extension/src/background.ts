@@ -27,10 +27,16 @@ const latest = new Map<string, Verdict>();
 const blocked = new Map<string, BlockedInfo>();
 
 let settings: Promise<Settings> = loadSettings();
-browser.storage.onChanged.addListener((_changes, area) => {
-  if (area !== 'local') return;
+/** Reads the settings again and forgets cached answers (the agent or the modes may have changed). */
+function reloadSettings(): Promise<Settings> {
   settings = loadSettings();
   cache.clear();
+  return settings;
+}
+// Changes made elsewhere (another window's options page); our own pages also ask with `reload-settings`,
+// so that the next load sees the change whatever order the events come in.
+browser.storage.onChanged.addListener((_changes, area) => {
+  if (area === 'local') void reloadSettings();
 });
 
 function hex(bytes: ArrayBuffer): string {
@@ -165,6 +171,14 @@ browser.webNavigation.onCommitted.addListener((d) => {
   }
 });
 
+// Firefox clears a tab's badge when its location changes; should that come after the commit, the
+// finished load puts the verdict back.
+browser.tabs.onUpdated.addListener((tabId, change, tab) => {
+  if (change.status !== 'complete' || !tab.url) return;
+  const st = tabs.get(tabId);
+  if (st?.host && (peerName(tab.url) === st.host || tab.url.startsWith(BLOCKED_PAGE))) void show(tabId, st);
+});
+
 browser.tabs.onRemoved.addListener((tabId) => {
   tabs.delete(tabId);
   pending.delete(tabId);
@@ -193,6 +207,10 @@ async function handle(m: Message): Promise<unknown> {
         if (m.mode) s.sites[m.host] = m.mode;
         else delete s.sites[m.host];
       });
+      await reloadSettings();
+      return true;
+    case 'reload-settings':
+      await reloadSettings();
       return true;
     case 'blocked-info':
       return blocked.get(m.id) ?? null;
@@ -203,13 +221,14 @@ async function handle(m: Message): Promise<unknown> {
       await updateSettings((s) => {
         s.proceed[b.verdict.host] = [...new Set([...(s.proceed[b.verdict.host] ?? []), sha])];
       });
-      settings = loadSettings();
+      await reloadSettings();
       return b.url;
     }
     case 'forget-proceed':
       await updateSettings((s) => {
         delete s.proceed[m.host];
       });
+      await reloadSettings();
       return true;
     case 'test-agent':
       return testAgent(m.url);

@@ -22,6 +22,7 @@ declare namespace browser {
     function get(tabId: number): Promise<Tab>;
     function update(tabId: number, props: { url: string }): Promise<Tab>;
     const onRemoved: { addListener(cb: (tabId: number) => void): void };
+    const onUpdated: { addListener(cb: (tabId: number, change: { status?: string; url?: string }, tab: Tab) => void): void };
   }
   namespace webNavigation {
     const onCommitted: { addListener(cb: (d: { tabId: number; frameId: number; url: string }) => void): void };

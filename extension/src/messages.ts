@@ -37,6 +37,7 @@ export type Message =
   | { type: 'blocked-info'; id: string }
   | { type: 'proceed'; id: string }
   | { type: 'forget-proceed'; host: string }
+  | { type: 'reload-settings' }
   | { type: 'test-agent'; url: string };
 
 export interface BlockedInfo {

@@ -25,6 +25,7 @@ async function render(): Promise<void> {
         delete x.sites[host];
         delete x.proceed[host];
       });
+      await browser.runtime.sendMessage({ type: 'reload-settings' });
       await render();
     });
     li.append(code, `: ${parts.join('; ')} `, b);
@@ -44,6 +45,7 @@ $<HTMLFormElement>('form').addEventListener('submit', async (e) => {
     s.agentUrl = parsed.url;
     s.checkAll = $<HTMLInputElement>('check-all').checked;
   });
+  await browser.runtime.sendMessage({ type: 'reload-settings' });
   const t = await browser.runtime.sendMessage<{ ok: boolean; text: string }>({ type: 'test-agent', url: parsed.url });
   status.textContent = `Saved. ${t.text}.`;
   await render();
