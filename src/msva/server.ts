@@ -54,37 +54,34 @@ function defaultPeerUid(socket: Socket): Promise<number | undefined> {
   return peerUid(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.localAddress ?? '', socket.localPort ?? 0);
 }
 
-class BodyTooLarge extends Error {
-  constructor(
-    /** Whether the rest of the body was read: the connection can then carry the answer. */
-    readonly drained: boolean,
-  ) {
-    super('body too large');
-  }
-}
+class BodyTooLarge extends Error {}
 
-/** Up to this much of a too-large body is read and dropped before answering 413, so that the client, still sending, reads the answer. */
-const DRAIN_LIMIT = 32 * 1024 * 1024;
-
-/** The body, at most `max` bytes; a longer one is dropped (up to DRAIN_LIMIT) and rejected with BodyTooLarge. */
+/**
+ * The body, at most `max` bytes; a longer one is rejected with BodyTooLarge as soon as it
+ * is known, and the rest of it is read and dropped as it comes (the request timeout bounds a
+ * client that never stops), so the connection stays usable and the client reads the 413.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => {
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      req.resume();
+      reject(new BodyTooLarge());
+    };
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > DRAIN_LIMIT) {
-      reject(new BodyTooLarge(false));
+    if (Number.isFinite(declared) && declared > max) {
+      tooLarge();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > DRAIN_LIMIT) {
-        req.removeAllListeners('data');
-        req.removeAllListeners('end');
-        reject(new BodyTooLarge(false));
-      } else if (size <= max) chunks.push(c);
+      if (size > max) tooLarge();
+      else chunks.push(c);
     });
-    req.on('end', () => (size > max ? reject(new BodyTooLarge(true)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -154,9 +151,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       raw = await readBody(req, max);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
-        jsonError(res, 413, 'MS_MSVA_TOO_LARGE', `the request body is larger than ${max} bytes`, err.drained ? {} : { Connection: 'close' });
-        // Beyond the drain limit the client is cut off once the answer is out.
-        if (!err.drained) res.on('finish', () => req.socket.destroy());
+        jsonError(res, 413, 'MS_MSVA_TOO_LARGE', `the request body is larger than ${max} bytes`);
         return;
       }
       throw err;
