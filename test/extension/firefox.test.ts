@@ -497,8 +497,16 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
     }
   });
 
-  test('Firefox reached nothing but loopback', () => {
+  test('Firefox reached nothing but loopback', async () => {
     writeFileSync(join(ARTIFACTS, 'off-loopback-requests.txt'), leaks.join('\n'));
+    const run = {
+      firefox: await (firefox as Browser).version(),
+      // Whether the agent sent certificates/validCertificates itself, or test/extension/agent-vouch.ts added them.
+      agentSendsValidCertificates: vouch?.agentHasMembers() ?? false,
+      askedAboutPeers: vouch?.asked ?? [],
+      offLoopbackRequests: leaks,
+    };
+    writeFileSync(join(ARTIFACTS, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
     assert.deepEqual(leaks, []);
   });
 });
