@@ -43,14 +43,14 @@ function hex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function askAgent(agentUrl: string, host: string, der: number[]): Promise<ReturnType<typeof classifyReply>> {
+async function askAgent(agentUrl: string, host: string, der: number[], keyserver: Settings['keyserver']): Promise<ReturnType<typeof classifyReply>> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), AGENT_TIMEOUT_MS);
   try {
     const res = await fetch(`${agentUrl}/reviewcert`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(reviewRequest(host, der)),
+      body: JSON.stringify(reviewRequest(host, der, keyserver)),
       signal: controller.signal,
       credentials: 'omit',
       cache: 'no-store',
@@ -117,7 +117,7 @@ async function check(d: browser.webRequest.HeadersReceivedDetails): Promise<brow
     if (hit && hit.until > Date.now() && s.sites[host] !== 'always') {
       verdict = { ...hit.verdict, url: d.url };
     } else {
-      const answer = await askAgent(s.agentUrl, host, der);
+      const answer = await askAgent(s.agentUrl, host, der, s.keyserver);
       verdict = { ...answer, host, url: d.url, sha256, subject: cert.subject, issuer: cert.issuer, at: Date.now() };
       if (answer.kind !== 'error') cache.set(key, { verdict, until: Date.now() + CACHE_MS });
     }

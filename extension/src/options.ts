@@ -9,6 +9,7 @@ async function render(): Promise<void> {
   $<HTMLInputElement>('agent').value = s.agentUrl;
   $<HTMLInputElement>('check-all').checked = s.checkAll;
   $<HTMLInputElement>('check-chosen').checked = !s.checkAll;
+  $<HTMLInputElement>('keyserver-never').checked = s.keyserver === 'never';
   const list = $<HTMLElement>('sites');
   list.replaceChildren();
   const hosts = [...new Set([...Object.keys(s.sites), ...Object.keys(s.proceed)])].sort();
@@ -44,6 +45,7 @@ $<HTMLFormElement>('form').addEventListener('submit', async (e) => {
   await updateSettings((s) => {
     s.agentUrl = parsed.url;
     s.checkAll = $<HTMLInputElement>('check-all').checked;
+    s.keyserver = $<HTMLInputElement>('keyserver-never').checked ? 'never' : 'agent';
   });
   await browser.runtime.sendMessage({ type: 'reload-settings' });
   const t = await browser.runtime.sendMessage<{ ok: boolean; text: string }>({ type: 'test-agent', url: parsed.url });

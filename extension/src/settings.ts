@@ -15,6 +15,8 @@ export interface Settings {
   agentUrl: string;
   /** true: every HTTPS page is checked (default); false: only sites set to `always`. */
   checkAll: boolean;
+  /** `agent`: the agent's keyserver policy applies (msva's default asks the keyserver about sites nothing local validates); `never`: each request says keyserverpolicy never, so no site is looked up. */
+  keyserver: 'agent' | 'never';
   /** By peer name (host[:port]). */
   sites: Record<string, SiteMode>;
   /** By peer name: SHA-256 (hex) of the certificates the user proceeded to despite a mismatch. */
@@ -22,7 +24,7 @@ export interface Settings {
 }
 
 export function defaultSettings(): Settings {
-  return { agentUrl: DEFAULT_AGENT_URL, checkAll: true, sites: {}, proceed: {} };
+  return { agentUrl: DEFAULT_AGENT_URL, checkAll: true, keyserver: 'agent', sites: {}, proceed: {} };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -56,6 +58,7 @@ export function normaliseSettings(raw: unknown): Settings {
     if ('url' in parsed) s.agentUrl = parsed.url;
   }
   if (typeof raw.checkAll === 'boolean') s.checkAll = raw.checkAll;
+  if (raw.keyserver === 'never') s.keyserver = 'never';
   if (isObject(raw.sites)) {
     for (const [host, mode] of Object.entries(raw.sites)) if (mode === 'ignore' || mode === 'always') s.sites[host] = mode;
   }

@@ -22,10 +22,14 @@ export interface ReviewRequestBody {
   context: 'https';
   peer: { name: string; type: 'server' };
   pkc: { type: 'x509der'; data: number[] };
+  /** msva-perl's per-request override of MSVA_KEYSERVER_POLICY; absent: the agent's own. */
+  keyserverpolicy?: 'never';
 }
 
-export function reviewRequest(peer: string, der: ArrayLike<number>): ReviewRequestBody {
-  return { context: 'https', peer: { name: peer, type: 'server' }, pkc: { type: 'x509der', data: Array.from(der) } };
+export function reviewRequest(peer: string, der: ArrayLike<number>, keyserver: 'agent' | 'never' = 'agent'): ReviewRequestBody {
+  const body: ReviewRequestBody = { context: 'https', peer: { name: peer, type: 'server' }, pkc: { type: 'x509der', data: Array.from(der) } };
+  if (keyserver === 'never') body.keyserverpolicy = 'never';
+  return body;
 }
 
 /**

@@ -28,7 +28,7 @@ export interface VouchProxy {
   url: string;
   /** Whether the agent sent the members itself (then the proxy added nothing). */
   agentHasMembers: () => boolean;
-  /** The peer names asked about through the proxy, in order. */
+  /** The peer names asked about through the proxy, in order (with ` keyserverpolicy=P` when the request set one). */
   asked: string[];
   close(): Promise<void>;
 }
@@ -48,8 +48,8 @@ export async function startVouchProxy(agentUrl: string, env: NodeJS.ProcessEnv, 
         const up = await fetch(`${agentUrl}${req.url}`, { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
         let text = await up.text();
         if (req.url === '/reviewcert') {
-          const name = (JSON.parse(body.toString('utf8')) as { peer?: { name?: string } }).peer?.name;
-          if (typeof name === 'string') asked.push(name);
+          const sent = JSON.parse(body.toString('utf8')) as { peer?: { name?: string }; keyserverpolicy?: string };
+          if (typeof sent.peer?.name === 'string') asked.push(`${sent.peer.name}${sent.keyserverpolicy ? ` keyserverpolicy=${sent.keyserverpolicy}` : ''}`);
         }
         if (req.url === '/reviewcert' && up.status === 200) {
           const answer = JSON.parse(text) as Record<string, unknown>;

@@ -327,7 +327,7 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
   }
 
   /** Sets the options through the options page, as the user would; returns the status line. */
-  async function setOptions(opts: { agent?: string; checkAll?: boolean }): Promise<string> {
+  async function setOptions(opts: { agent?: string; checkAll?: boolean; keyserverNever?: boolean }): Promise<string> {
     const page = await (firefox as Browser).newPage();
     try {
       await openExtensionPage(page, 'options.html');
@@ -341,6 +341,9 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
         );
       }
       if (opts.checkAll !== undefined) await page.click(opts.checkAll ? '#check-all' : '#check-chosen');
+      if (opts.keyserverNever !== undefined && (await page.$eval('#keyserver-never', (e) => (e as unknown as { checked: boolean }).checked)) !== opts.keyserverNever) {
+        await page.click('#keyserver-never');
+      }
       await page.click('button[type="submit"]');
       await page.waitForFunction(`document.getElementById('status').textContent !== ''`);
       return await page.$eval('#status', (e) => e.textContent ?? '');
@@ -474,6 +477,18 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       assert.deepEqual(vouch?.asked.slice(before), [`valid.test:${ports['valid.test']}`, `valid.test:${ports['valid.test']}`]);
     } finally {
       await setOptions({ checkAll: true });
+      await page.close();
+    }
+  });
+
+  test('"never ask the keyserver": each request tells the agent keyserverpolicy never', async () => {
+    assert.match(await setOptions({ keyserverNever: true }), /^Saved\./);
+    const page = await visit('uncertified.test', 'keyserver-never-page.png');
+    try {
+      assert.equal((await toolbar(url('uncertified.test'))).badge, '!');
+      assert.equal(vouch?.asked.at(-1), `uncertified.test:${ports['uncertified.test']} keyserverpolicy=never`);
+    } finally {
+      await setOptions({ keyserverNever: false });
       await page.close();
     }
   });

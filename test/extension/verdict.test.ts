@@ -22,6 +22,7 @@ test('the peer name is the host with its port unless 443, as the XUL extension s
   assert.equal(peerName('http://www.example.org/'), undefined);
   assert.equal(peerName('not a url'), undefined);
   assert.deepEqual(reviewRequest('a.example:8443', Buffer.from([0x30, 0x82])), { context: 'https', peer: { name: 'a.example:8443', type: 'server' }, pkc: { type: 'x509der', data: [0x30, 0x82] } });
+  assert.equal(reviewRequest('a.example', [1], 'never').keyserverpolicy, 'never');
 });
 
 test('replies: valid, mismatch only from validCertificates, unknown from certificates or our words', () => {
@@ -60,6 +61,9 @@ test('settings: the agent on the loopback only, damaged storage gets defaults, p
   const s = normaliseSettings({ agentUrl: 'http://evil.example', checkAll: 'yes', sites: { 'a.example': 'ignore', 'b.example': 'always', 'c.example': 'bogus' }, proceed: { 'a.example': ['f'.repeat(64), 'nope'] } });
   assert.equal(s.agentUrl, 'http://127.0.0.1:8901');
   assert.equal(s.checkAll, true);
+  assert.equal(s.keyserver, 'agent');
+  assert.equal(normaliseSettings({ keyserver: 'never' }).keyserver, 'never');
+  assert.equal(normaliseSettings({ keyserver: 'always' }).keyserver, 'agent');
   assert.deepEqual(s.sites, { 'a.example': 'ignore', 'b.example': 'always' });
   assert.deepEqual(s.proceed, { 'a.example': ['f'.repeat(64)] });
   assert.equal(shouldCheck(s, 'a.example'), false);
