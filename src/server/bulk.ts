@@ -115,8 +115,10 @@ class Pool {
 
   constructor(n: number) {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    // A command bundle (dist/bundle/*.cjs) starts the worker that tsc compiled into dist/server/.
+    const base = import.meta.url.endsWith('.cjs') ? new URL('../server/', import.meta.url) : new URL('./', import.meta.url);
     for (let i = 0; i < n; i++) {
-      const url = new URL(`./import-worker${ext}`, import.meta.url);
+      const url = new URL(`import-worker${ext}`, base);
       // A .ts entry (under test) is loaded by a dynamic import once the worker's loader hooks are in place.
       const w = ext === '.ts' ? new Worker(tsEntry(url.href), { eval: true }) : new Worker(url);
       w.on('message', (r: WorkerReply) => {

@@ -4,7 +4,7 @@
  * (progress only on a terminal, resume) and dump, help and exit codes.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { armor } from '../../src/openpgp/armor.js';
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
 import { Keyserver } from '../../src/server/keyserver.js';
 import { openStore } from '../../src/store/index.js';
+import { ensureBuilt } from '../auth/harness.js';
 import { runCli } from '../helpers/run-cli.js';
 import { certify, makeKey } from '../keyserver/keys.js';
 import { NOW } from './harness.js';
@@ -218,6 +219,18 @@ describe('import and dump', () => {
     assert.equal(missing.code, 4);
     writeFileSync(join(dir, 'junk.pgp'), 'not a key at all');
     assert.equal((await runCli(main, ['import', '--store', `sqlite:${path}`, join(dir, 'junk.pgp')], { env: ENV })).code, 3);
+  });
+
+  test('import through the installed command (its bundle) starts its verifying workers', async () => {
+    ensureBuilt();
+    const path = join(dir, 'import-bundle.sqlite');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/monkeysphere-keyserver.js'), 'import', '--workers', '2', '--store', `sqlite:${path}`, ring], {
+      env: { PATH: process.env.PATH, ...ENV, MONKEYSPHERE_LOG_LEVEL: 'info' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /imported 31 certificates/);
   });
 
   test('dump: numbered files of binary certificates, all of them, loadable again', async () => {
