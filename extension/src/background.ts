@@ -39,6 +39,14 @@ browser.storage.onChanged.addListener((_changes, area) => {
   if (area === 'local') void reloadSettings();
 });
 
+/** Maps that only grow with browsing keep their newest entries. */
+const KEEP = 500;
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > KEEP) map.delete(map.keys().next().value as K);
+}
+
 function hex(bytes: ArrayBuffer): string {
   return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -108,7 +116,11 @@ async function check(d: browser.webRequest.HeadersReceivedDetails): Promise<brow
   const info = await browser.webRequest.getSecurityInfo(d.requestId, { rawDER: true, certificateChain: false });
   const cert = info.certificates[0];
   const der = cert?.rawDER;
-  if (!cert || !der) {
+  const known = latest.get(host);
+  if ((!cert || !der) && known) {
+    // A response from Firefox's cache may come without its certificate: the host's latest verdict stands.
+    verdict = { ...known, url: d.url };
+  } else if (!cert || !der) {
     verdict = { kind: 'error', host, url: d.url, message: `Firefox gave no certificate for this page (connection state ${info.state})`, certified: [], at: Date.now() };
   } else {
     const sha256 = hex(await crypto.subtle.digest('SHA-256', new Uint8Array(der)));
@@ -119,24 +131,23 @@ async function check(d: browser.webRequest.HeadersReceivedDetails): Promise<brow
     } else {
       const answer = await askAgent(s.agentUrl, host, der, s.keyserver);
       verdict = { ...answer, host, url: d.url, sha256, subject: cert.subject, issuer: cert.issuer, at: Date.now() };
-      if (answer.kind !== 'error') cache.set(key, { verdict, until: Date.now() + CACHE_MS });
+      if (answer.kind !== 'error') remember(cache, key, { verdict, until: Date.now() + CACHE_MS });
     }
-    latest.set(host, verdict);
+    remember(latest, host, verdict);
     if (verdict.kind === 'mismatch') {
       if (base.proceeded.includes(sha256)) {
         verdict = { ...verdict, proceeded: true };
       } else {
         const id = crypto.randomUUID();
-        blocked.set(id, { url: d.url, verdict });
+        remember(blocked, id, { url: d.url, verdict });
         const state = { ...base, verdict };
         pending.set(d.tabId, state);
         return { redirectUrl: browser.runtime.getURL(`blocked.html?id=${id}`) };
       }
     }
   }
+  // Shown when the navigation commits (a response that never commits, a download say, changes nothing).
   pending.set(d.tabId, { ...base, verdict });
-  // Shown now, and again when the navigation commits.
-  await show(d.tabId, { ...base, verdict });
   return {};
 }
 
