@@ -280,10 +280,39 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
     await page.close();
   });
 
+  /**
+   * Killed (the runner's timeout, ^C), the test skips its after hooks: Firefox and the agent run
+   * in process groups of their own, so they are ended here, by their process IDs.
+   */
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const pid of [firefox?.process()?.pid, agent?.child.pid]) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    try {
+      world?.cleanup();
+    } catch {
+      // The signal's default action follows regardless.
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.once(sig, onSignal);
+
   after(async () => {
+    for (const sig of signals) process.off(sig, onSignal);
     const proc = firefox?.process();
     await Promise.race([firefox?.close(), new Promise((r) => setTimeout(r, 15_000))]).catch(() => undefined);
-    if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     await vouch?.close();
     await agent?.stop();
     for (const s of sockets) s.destroy();
