@@ -73,7 +73,7 @@ async function askAgent(agentUrl: string, host: string, der: number[], keyserver
     return classifyReply(res.status, body);
   } catch (err) {
     const why = controller.signal.aborted ? `no answer within ${AGENT_TIMEOUT_MS / 1000} s` : (err as Error).message;
-    return { kind: 'error', message: `the validation agent at ${agentUrl} cannot be reached (${why}); is it running? Start it with monkeysphere-validation-agent, or set its address in the options`, certified: [] };
+    return { kind: 'error', message: `The validation agent at ${agentUrl} cannot be reached (${why}). Is it running? Start it with MSVA_PORT=8901 monkeysphere-validation-agent, or set its address in the options.`, certified: [] };
   } finally {
     clearTimeout(timer);
   }
@@ -121,7 +121,7 @@ async function check(d: browser.webRequest.HeadersReceivedDetails): Promise<brow
     // A response from Firefox's cache may come without its certificate: the host's latest verdict stands.
     verdict = { ...known, url: d.url };
   } else if (!cert || !der) {
-    verdict = { kind: 'error', host, url: d.url, message: `Firefox gave no certificate for this page (connection state ${info.state})`, certified: [], at: Date.now() };
+    verdict = { kind: 'error', host, url: d.url, message: `Firefox gave no certificate for this page (connection state ${info.state}).`, certified: [], at: Date.now() };
   } else {
     const sha256 = hex(await crypto.subtle.digest('SHA-256', new Uint8Array(der)));
     const key = `${host} ${sha256}`;
@@ -156,7 +156,7 @@ browser.webRequest.onHeadersReceived.addListener(
     check(d).catch((err: Error) => {
       // A failure here must not stop the page: it loads, and the toolbar says why nothing is known.
       const host = peerName(d.url) ?? '';
-      const verdict: Verdict = { kind: 'error', host, url: d.url, message: `the check failed: ${err.message}`, certified: [], at: Date.now() };
+      const verdict: Verdict = { kind: 'error', host, url: d.url, message: `The check failed: ${err.message}`, certified: [], at: Date.now() };
       pending.set(d.tabId, { host, verdict, proceeded: [] });
       return {};
     }),

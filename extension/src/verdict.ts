@@ -79,7 +79,7 @@ export function classifyReply(status: number, body: unknown): Classified {
   const message = isObject(body) && typeof body.message === 'string' ? body.message : '';
   if (status !== 200 || !isObject(body) || typeof body.valid !== 'boolean') {
     const error = isObject(body) && isObject(body.error) && typeof body.error.message === 'string' ? body.error.message : message;
-    return { kind: 'error', message: `the validation agent answered HTTP ${status}${error ? `: ${error}` : ''}`, certified: [], server };
+    return { kind: 'error', message: `The validation agent answered HTTP ${status}${error ? `: ${error}` : '.'}`, certified: [], server };
   }
   if (body.valid) return { kind: 'valid', message, certified: [], server };
   const certified = Array.isArray(body.validCertificates) ? body.validCertificates.filter((f): f is string => typeof f === 'string' && /^[0-9A-Fa-f]{32,64}$/.test(f)).map((f) => f.toUpperCase()) : [];

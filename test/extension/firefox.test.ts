@@ -534,7 +534,7 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       assert.equal(bar.badge, '…');
       const p = await popup(bar.tabId, 'agent-gone-popup.png');
       assert.equal(p.headline, 'The validation agent could not be asked');
-      assert.match(p.message, new RegExp(`the validation agent at http://127\\.0\\.0\\.1:${deadPort} cannot be reached`));
+      assert.match(p.message, new RegExp(`^The validation agent at http://127\\.0\\.0\\.1:${deadPort} cannot be reached`));
     } finally {
       await setOptions({ agent: (vouch as VouchProxy).url });
       await page.close();
