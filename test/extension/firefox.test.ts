@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -190,6 +190,8 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
   const sockets = new Set<Socket>();
   const leaks: string[] = [];
   const ports: Record<string, number> = {};
+  const sites: Record<string, HttpsServer> = {};
+  let issueAnother: ((host: string) => TlsKey) | undefined;
   const url = (host: (typeof SITES)[number]) => `https://${host}:${ports[host]}/`;
 
   before(async () => {
@@ -211,6 +213,7 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
 
     // The sites: each serves a page naming itself, with a certificate from the test CA.
     const ca = makeCa(work);
+    issueAnother = (host) => issue(ca, host, mkdtempSync(join(work as string, `${host}-`)));
     const tls: Record<string, TlsKey> = {};
     for (const host of SITES) {
       tls[host] = issue(ca, host, join(work, host));
@@ -220,6 +223,7 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       });
       server.on('connection', (s: Socket) => sockets.add(s));
       servers.push(server);
+      sites[host] = server;
       ports[host] = await listen(server);
     }
 
@@ -445,6 +449,23 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       const p = await popup(after.tabId, 'mismatch-proceeded-popup.png');
       assert.match(p.headline, /different key \(you proceeded anyway\)/);
       assert.match(p.text, /Forget “proceed anyway”/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('"proceed anyway" holds for that certificate only: another one is blocked again', async () => {
+    // mismatch.test now presents yet another CA-issued key; Firefox gets no old connection or session to resume.
+    const next = (issueAnother as (host: string) => TlsKey)('mismatch.test');
+    const server = sites['mismatch.test'];
+    server.setSecureContext({ key: next.keyPem, cert: next.certPem });
+    server.setTicketKeys(randomBytes(48));
+    for (const s of sockets) s.destroy();
+    const page = await visit('mismatch.test', 'mismatch-another-blocked.png');
+    try {
+      assert.match(String(await page.evaluate('location.href')), new RegExp(`^${EXT}/blocked\\.html\\?id=`));
+      const shown = (await page.$eval('#presented', (e) => e.textContent ?? '')).replace(/ /g, '').toLowerCase();
+      assert.equal(shown, createHash('sha256').update(next.der).digest('hex'));
     } finally {
       await page.close();
     }
