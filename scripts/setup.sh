@@ -33,6 +33,7 @@ APT_PACKAGES=(
   libcrypt-openssl-rsa-perl lockfile-progs  # Monkeysphere 0.43 itself, to remake test/fixtures/ms043
   msva-perl libwww-perl              # the original validation agent and its msva-query-agent (LWP), the TLS tests' oracle and client
   firefox-esr                        # headless Firefox for the browser extension's tests (issue 15)
+  libnss3-tools                      # certutil: the extension test's Firefox profile trusts its test CA
 )
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
