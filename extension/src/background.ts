@@ -8,7 +8,7 @@
 import type { BlockedInfo, Message, TabState, Verdict } from './messages.js';
 import { type Settings, shouldCheck } from './settings.js';
 import { loadSettings, updateSettings } from './storage.js';
-import { classifyReply, peerName, reviewRequest, WORDS } from './verdict.js';
+import { classifyReply, headline, peerName, reviewRequest, WORDS } from './verdict.js';
 
 /** How long an answer about one site's certificate is reused (sites set to `always` are asked every time). */
 const CACHE_MS = 5 * 60 * 1000;
@@ -87,7 +87,7 @@ async function show(tabId: number, state: TabState): Promise<void> {
   let title = 'Monkeysphere: not an HTTPS page';
   if (state.notChecked === 'ignored') title = `Monkeysphere: ${state.host} is ignored (per-site setting)`;
   else if (state.notChecked === 'not-chosen') title = `Monkeysphere: ${state.host} is not checked (only chosen sites are)`;
-  else if (v) title = `Monkeysphere: ${WORDS[v.kind].headline}${v.proceeded ? ' (you proceeded anyway)' : ''}\n${v.message}`;
+  else if (v) title = `Monkeysphere: ${headline(v.kind, v.proceeded)}\n${v.message}`;
   try {
     await browser.browserAction.setIcon({ tabId, path: `icons/${icon}.svg` });
     await browser.browserAction.setBadgeText({ tabId, text: kind ? WORDS[kind].badge : '' });

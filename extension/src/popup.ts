@@ -4,7 +4,7 @@
  * tab's (the tests open it so, as a page).
  */
 import type { TabState } from './messages.js';
-import { formatFingerprint, WORDS } from './verdict.js';
+import { formatFingerprint, headline } from './verdict.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -28,7 +28,7 @@ async function render(): Promise<void> {
   const v = st.verdict;
   const head = el('h1', undefined, `verdict ${v ? v.kind : 'none'}`);
   head.id = 'headline';
-  if (v) head.textContent = WORDS[v.kind].headline + (v.proceeded ? ' (you proceeded anyway)' : '');
+  if (v) head.textContent = headline(v.kind, v.proceeded);
   else if (st.notChecked === 'ignored') head.textContent = 'Not checked: this site is ignored';
   else if (st.notChecked === 'not-chosen') head.textContent = 'Not checked: only sites set to “always check” are';
   else head.textContent = 'Nothing to check: not an HTTPS page';

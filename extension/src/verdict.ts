@@ -97,6 +97,11 @@ export const WORDS: Record<VerdictKind, { badge: string; colour: string; headlin
   error: { badge: '…', colour: '#6a737d', headline: 'The validation agent could not be asked' },
 };
 
+/** The headline for a verdict; a mismatch the user proceeded to says so. */
+export function headline(kind: VerdictKind, proceeded = false): string {
+  return kind === 'mismatch' && proceeded ? 'Proceeded anyway: the web of trust vouches for a different key' : WORDS[kind].headline;
+}
+
 /** Formats a fingerprint in groups of four, as gpg prints it. */
 export function formatFingerprint(fpr: string): string {
   return fpr.replace(/(.{4})(?=.)/g, '$1 ');
