@@ -466,8 +466,23 @@ describe('the extension in a real Firefox', { timeout: 600_000 }, () => {
       assert.match(String(await page.evaluate('location.href')), new RegExp(`^${EXT}/blocked\\.html\\?id=`));
       const shown = (await page.$eval('#presented', (e) => e.textContent ?? '')).replace(/ /g, '').toLowerCase();
       assert.equal(shown, createHash('sha256').update(next.der).digest('hex'));
+      // Go back: the page before the blocked load.
+      await page.click('#back');
+      await until(page, `location.href === 'about:blank'`);
     } finally {
       await page.close();
+    }
+    // The options list the site proceeded to; Forget removes it.
+    const options = await (firefox as Browser).newPage();
+    try {
+      await openExtensionPage(options, 'options.html');
+      const host = `mismatch.test:${ports['mismatch.test']}`;
+      assert.match(await options.$eval('#sites', (e) => e.textContent ?? ''), new RegExp(`${host.replace('.', '\\.')}: proceeded despite a mismatch \\(1 certificate\\)`));
+      await options.screenshot({ path: join(ARTIFACTS, 'options-sites.png') });
+      await options.click('#sites button');
+      await until(options, `!document.getElementById('sites').textContent.includes(${JSON.stringify(host)})`);
+    } finally {
+      await options.close();
     }
   });
 
