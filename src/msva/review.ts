@@ -21,6 +21,14 @@ import type { KeyserverPolicy, ReviewRequest } from './request.js';
 export interface ReviewAnswer {
   valid: boolean;
   message: string;
+  /** When not valid: how many certificates carry the user ID (after any keyserver lookup). */
+  certificates?: number;
+  /**
+   * When not valid: the certificates (fingerprints) on which the user ID is fully valid and
+   * that hold a usable key for the context; non-empty means the web of trust vouches for
+   * other keys under this user ID (what a browser blocks on).
+   */
+  validCertificates?: string[];
 }
 
 /** Where trust comes from: the user's GnuPG home (trust.ts), or a test's stand-in. */
@@ -88,6 +96,15 @@ export function lookupKey(certs: readonly UidCert[], key: { blob?: Buffer; fpr?:
   return best;
 }
 
+/** The certificates on which the user ID is fully valid and that hold an unrevoked, unexpired key capable for the context. */
+export function vouchedCertificates(certs: readonly UidCert[], context: string): string[] {
+  const flag = context === 'e-mail' ? KeyFlag.Sign : KeyFlag.Authenticate;
+  return certs
+    .filter((c) => isFullyValid(c.validity) && !['r', 'e', 'i'].includes(c.keyValidity) && !c.disabled)
+    .filter((c) => c.keys.some((k) => (k.flags & flag) !== 0 && k.status === 'valid'))
+    .map((c) => c.fpr);
+}
+
 export interface ReviewOptions {
   now: UnixTime;
   /** The agent's policy (MSVA_KEYSERVER_POLICY); the request's own wins. */
@@ -112,7 +129,11 @@ export async function review(req: ReviewRequest, trust: TrustSource, opts: Revie
 
   const policy = req.keyserverPolicy ?? opts.keyserverPolicy;
   const fetch = () => (extracted.fpr !== undefined ? trust.fetchFingerprint(extracted.fpr) : trust.fetchUserId(uid));
-  const look = async () => lookupKey(await trust.certsFor(uid, opts.now), extracted, req.context);
+  let certs: UidCert[] = [];
+  const look = async () => {
+    certs = await trust.certsFor(uid, opts.now);
+    return lookupKey(certs, extracted, req.context);
+  };
 
   let found: Lookup | undefined;
   if (policy === 'unlessvalid') found = await look();
@@ -149,5 +170,6 @@ export async function review(req: ReviewRequest, trust: TrustSource, opts: Revie
       break;
     }
   }
-  return { valid: false, message: `${failed} ${why.map(sentence).join(' ')}` };
+  const vouched = vouchedCertificates(certs, req.context);
+  return { valid: false, message: `${failed} ${why.map(sentence).join(' ')}`, certificates: certs.length, validCertificates: vouched };
 }

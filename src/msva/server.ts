@@ -172,7 +172,9 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       log.verbose(`reviewing ${parsed.pkc.type} for ${JSON.stringify(parsed.userId)}`);
       const answer = await opts.answer(parsed);
       log.info(`returning: ${JSON.stringify(answer)}`);
-      send(res, 200, { valid: answer.valid, message: answer.message, server: opts.serverName });
+      // certificates and validCertificates (when not valid) are ours; msva-perl's clients ignore them.
+      const extra = answer.valid || answer.certificates === undefined ? {} : { certificates: answer.certificates, validCertificates: answer.validCertificates ?? [] };
+      send(res, 200, { valid: answer.valid, message: answer.message, server: opts.serverName, ...extra });
     } catch (err) {
       if (err instanceof RequestError) jsonError(res, err.status, err.code, err.message);
       else throw err;

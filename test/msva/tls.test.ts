@@ -113,6 +113,33 @@ describe('a TLS server published through monkeysphere-host, checked through the 
     assert.equal(check('port.example.org', der2).status, 1);
   });
 
+  test('a refusal says which certificates the web of trust vouches for under that name (what a browser blocks on)', async () => {
+    const site = await world.site('ed25519', 'https://vouched.example.org');
+    const other = makeTlsKey('ed25519', 'vouched.example.org');
+    world.tls.push(other);
+    const review = async (name: string, der: Buffer) => {
+      const res = await fetch(`${agent.url}/reviewcert`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ context: 'https', peer: { name, type: 'server' }, pkc: { type: 'x509der', data: [...der] } }),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { valid: boolean; certificates?: number; validCertificates?: string[] };
+    };
+    const good = await review('vouched.example.org', await presented(await serve(site.tls, servers)));
+    assert.equal(good.valid, true);
+    assert.equal(good.validCertificates, undefined, 'only refusals carry the members');
+    const mismatch = await review('vouched.example.org', await presented(await serve(other, servers)));
+    assert.deepEqual(mismatch, { ...mismatch, valid: false, certificates: 1, validCertificates: [site.cert.primary.fpr] });
+    const unknown = await review('unknown.example.org', other.der);
+    assert.deepEqual({ certificates: unknown.certificates, validCertificates: unknown.validCertificates }, { certificates: 0, validCertificates: [] });
+    // Published but not certified: someone's claim, nothing to block on.
+    await world.site('rsa', 'https://claim.example.org', []);
+    const claimed = await review('claim.example.org', other.der);
+    assert.equal(claimed.certificates, 1);
+    assert.deepEqual(claimed.validCertificates, []);
+  });
+
   test('fails when the certification is missing or only marginal, as gpg says', async () => {
     const none = await world.site('p384', 'https://none.example.org', []);
     assert.equal(world.gpgValidity(none.cert.primary.fpr, 'https://none.example.org'), '-');
