@@ -586,7 +586,7 @@ async function main(): Promise<number> {
         const sksStats = /Total number of keys:\s*(?:<[^>]*>\s*)*(\d+)/.exec((await fetchText(`${sksServer.url}/pks/lookup?op=stats`)).body.toString('utf8'));
         const sksKeys = sksStats ? Number(sksStats[1]) : Number.NaN;
         counts.push({ dataset: ds.name, file: n, ours: ourStats.numkeys, sks: sksKeys, gpg: gpgN > 0 ? `${gpgImported} of ${gpgN}` : 'not run' });
-        say(`stored: ours ${ourStats.numkeys}, SKS ${sksKeys}, file ${n}, gpg ${gpgImported} of ${gpgN}`);
+        say(`stored: ours ${ourStats.numkeys}, SKS ${sksKeys}, file ${n}${gpgN > 0 ? `, gpg ${gpgImported} of ${gpgN}` : ''}`);
         if (ourStats.numkeys !== sksKeys) {
           say(`error: the stores hold different numbers of certificates (ours ${ourStats.numkeys}, SKS ${sksKeys})`);
           failed = true;
@@ -639,7 +639,8 @@ async function main(): Promise<number> {
   for (const ds of new Set(importRows.map((r) => r.dataset))) {
     const rate = (tool: string) => importRows.find((r) => r.dataset === ds && r.tool.startsWith(tool))?.rate ?? Number.NaN;
     const o = rate('monkeysphere-keyserver');
-    out.push(`- ${ds}, ours / sks build: ${(o / rate('sks build')).toFixed(2)}×; ours / sks build + pbuild: ${(o / rate('sks build + pbuild')).toFixed(2)}×; ours / gpg --import: ${(o / rate('gpg')).toFixed(2)}×`);
+    const g = rate('gpg');
+    out.push(`- ${ds}, ours / sks build: ${(o / rate('sks build')).toFixed(2)}×; ours / sks build + pbuild: ${(o / rate('sks build + pbuild')).toFixed(2)}×${Number.isNaN(g) ? '' : `; ours / gpg --import: ${(o / g).toFixed(2)}×`}`);
   }
   out.push('', 'Stored (counted by each server: op=stats):', '', '| keyring | certificates in the file | ours | SKS | gpg (IMPORT_RES imported) |', '|---|---:|---:|---:|---:|');
   for (const c of counts) out.push(`| ${c.dataset} | ${c.file} | ${c.ours} | ${c.sks} | ${c.gpg} |`);
