@@ -124,7 +124,8 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       return;
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null' && !/^(?:moz-extension|chrome-extension|safari-web-extension):\/\//.test(origin)) {
+    // "null" is a web page too (a sandboxed iframe, a data: URL): only extensions and non-browser clients get in.
+    if (origin !== undefined && !/^(?:moz-extension|chrome-extension|safari-web-extension):\/\//.test(origin)) {
       jsonError(res, 403, 'MS_MSVA_FORBIDDEN', `the agent does not answer web pages (Origin ${JSON.stringify(origin)})`);
       return;
     }

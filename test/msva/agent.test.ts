@@ -179,6 +179,9 @@ describe('the agent as a process', () => {
     const page = await post(agent.url, '/reviewcert', body, { Origin: 'https://evil.example.net' });
     assert.equal(page.status, 403);
     assert.equal((page.json as { error: { code: string } }).error.code, 'MS_MSVA_FORBIDDEN');
+    // A sandboxed iframe or a data: URL sends "null", with a simple (unpreflighted) text/plain POST.
+    const sandboxed = await post(agent.url, '/reviewcert', body, { Origin: 'null', 'Content-Type': 'text/plain' });
+    assert.equal(sandboxed.status, 403);
     const ext = await post(agent.url, '/reviewcert', body, { Origin: 'moz-extension://0b5c2a1e-1111-2222-3333-444455556666' });
     assert.equal(ext.status, 200);
     assert.equal((ext.json as { valid: boolean }).valid, true);
