@@ -42,7 +42,8 @@ Store:
 Serving:
   serve listens on ADDR:PORT (default ${DEFAULT_LISTEN}; HKP's port is 11371) and runs
   until SIGTERM or SIGINT, then finishes the answers under way (at most 5 s) and exits 0.
-  Put a TLS reverse proxy in front for hkps:// and WKD (clients fetch WKD over https);
+  Put a TLS reverse proxy in front for hkps:// and WKD (clients fetch WKD over https;
+  WKD answers only for the domains named with --wkd-domain, since anyone can upload keys);
   with --trust-proxy the client address (for rate limits) is the last X-Forwarded-For entry.
   GnuPG users who want certifications must set
   keyserver-options no-self-sigs-only,no-import-clean.
@@ -153,7 +154,8 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
       uploadRate: burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every },
       readRate: lookupBurst === 0 ? false : { burst: lookupBurst, perSecond: 1 / lookupEvery },
       trustProxy: opts.trustProxy ?? false,
-      wkdDomains: opts.wkdDomain,
+      // Off unless named: whoever uploads a key for an address would otherwise be its WKD answer.
+      wkdDomains: opts.wkdDomain ?? [],
       web: opts.web ? undefined : false,
       version: version(),
     });
@@ -273,7 +275,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--lookup-burst <n>', 'lookups a client may make at once (0: no limit)', '0')
       .option('--lookup-every <seconds>', 'then one lookup per this many seconds (a fraction is fine)', '0.01')
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy)')
-      .option('--wkd-domain <domain>', 'serve WKD only for this domain (repeatable; default: any)', collect)
+      .option('--wkd-domain <domain>', 'serve WKD for this domain (repeatable; default: none, since anyone can upload a key for any address)', collect)
       .option('--no-web', 'no web pages: a plain-text page at /')
       .action(async (opts: ServeOptions) => {
         status = await cmdServe(ctx(), opts);

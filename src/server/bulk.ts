@@ -12,11 +12,12 @@
  * read.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { UnixTime } from '../clock.js';
+import { makeDirectories } from '../files/mkdir.js';
 import { dearmor, isBinary } from '../openpgp/armor.js';
 import { readCerts } from '../openpgp/cert.js';
 import { parseKeyPacket } from '../openpgp/key-packet.js';
@@ -272,7 +273,7 @@ export async function dumpStore(store: Store, dir: string, opts: DumpOptions = {
   const per = Math.max(1, opts.certsPerFile ?? 15_000);
   const prefix = opts.prefix ?? 'hkp-dump';
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectories(dir);
   } catch (err) {
     throw dumpIo(dir, err);
   }

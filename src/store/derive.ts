@@ -5,6 +5,7 @@
  * index) and its SKS digest.
  * Not here: storage, and any judgement of validity (nothing here is verified).
  */
+import { InputError } from '../errors.js';
 import type { Cert } from '../openpgp/cert.js';
 import { asFingerprint, type Fingerprint, type KeyId, keyIdOf, shortIdOf } from '../openpgp/fingerprint.js';
 import { Tag } from '../openpgp/packets.js';
@@ -49,6 +50,17 @@ export function reverse(s: string): string {
   let out = '';
   for (let i = s.length - 1; i >= 0; i--) out += s[i];
   return out;
+}
+
+/**
+ * The text of a user ID search, checked as `UserIdSearch.searchUserIds` requires: not empty,
+ * and no NUL (which no stored user ID text is searched for, and which SQLite's full-text
+ * query syntax and PostgreSQL's text type both refuse).
+ * @throws InputError (MS_STORE_SEARCH)
+ */
+export function checkSearchText(text: string): void {
+  if (text === '') throw new InputError('MS_STORE_SEARCH', 'cannot search user IDs for empty text', { hints: ['give some text to search for'] });
+  if (text.includes('\0')) throw new InputError('MS_STORE_SEARCH', 'cannot search user IDs for text with a NUL character');
 }
 
 /** Folds text for user ID search: `toLowerCase()`, the one definition both back ends use. */

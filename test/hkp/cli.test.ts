@@ -93,6 +93,10 @@ describe('serve', () => {
       assert.equal(up.status, 200);
       const got = await fetch(`${base}/pks/lookup?op=index&options=mr&search=ssh://serve.example.org`);
       assert.match(await got.text(), new RegExp(`^pub:${k.primary.fpr}:`, 'm'));
+      // No --wkd-domain: no Web Key Directory (anyone could upload a key for any address).
+      const mail = makeKey(['Someone <someone@example.org>']);
+      await fetch(`${base}/pks/add`, { method: 'POST', body: `keytext=${encodeURIComponent(armor('PUBLIC KEY BLOCK', writeCert(mail.cert)))}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal((await fetch(`${base}/.well-known/openpgpkey/example.org/policy`, { headers: { host: 'openpgpkey.example.org' } })).status, 404);
       child.kill('SIGTERM');
       assert.equal(await exited(child), 0);
       assert.match(stderr(), /^ms: SIGTERM: stopping$/m);

@@ -48,6 +48,9 @@ describe('hostile requests', () => {
   test('junk, escapes, look-alikes and control characters in searches: 400 or 404, never 500 or HTML', async () => {
     const searches = [
       '%00',
+      'a%00b',
+      'abcd%00efgh', // a NUL inside a full-text query
+      `0x${'A'.repeat(40)}%00`,
       '%ZZ',
       '%C0%AF%C0%AF',
       '%FF%FE',

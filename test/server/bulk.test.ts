@@ -259,6 +259,8 @@ describe('dump', () => {
       writeFileSync(notDir, 'x');
       await store.certs.put(debianCerts()[0], NOW);
       await assert.rejects(dumpStore(store, join(notDir, 'sub')), (e: unknown) => e instanceof MsError && e.code === 'MS_KS_DUMP_IO');
+      // Node 20's recursive mkdir spins forever on /proc (the kernel answers ENOENT): an error, at once.
+      await assert.rejects(dumpStore(store, '/proc/no-such-dir/dump'), (e: unknown) => e instanceof MsError && e.code === 'MS_KS_DUMP_IO');
     } finally {
       await store.close();
     }

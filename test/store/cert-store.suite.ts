@@ -771,6 +771,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.deepEqual(await fprs('@', 2), (await fprs('@')).slice(0, 2));
         assert.equal((await fprs('@')).length, fixtureRing().length + 2);
         await assert.rejects(store.search.searchUserIds('', 10), (err: unknown) => err instanceof InputError && err.code === 'MS_STORE_SEARCH');
+        await assert.rejects(store.search.searchUserIds('a\0b', 10), (err: unknown) => err instanceof InputError && err.code === 'MS_STORE_SEARCH' && /NUL/.test(err.message));
       }),
     );
 

@@ -3,8 +3,7 @@
  * `foldText`) matched with LIKE '%…%', which pg_trgm's GIN index answers for 3 or more
  * characters (without the extension, a scan gives the same answer).
  */
-import { InputError } from '../../errors.js';
-import { foldText } from '../derive.js';
+import { checkSearchText, foldText } from '../derive.js';
 import type { StoredCert, UserIdSearch } from '../types.js';
 import { COLUMNS, type CertRow, storedCert } from './certs.js';
 import type { PostgresDatabase } from './database.js';
@@ -16,9 +15,7 @@ export class PostgresUserIdSearch implements UserIdSearch {
   constructor(readonly database: PostgresDatabase) {}
 
   async searchUserIds(text: string, limit: number): Promise<StoredCert[]> {
-    if (text === '') {
-      throw new InputError('MS_STORE_SEARCH', 'cannot search user IDs for empty text', { hints: ['give some text to search for'] });
-    }
+    checkSearchText(text);
     if (limit <= 0) return [];
     const rows = await this.database.query<CertRow>(
       'cannot search user IDs',

@@ -5,8 +5,7 @@
  * exactly "contains"); a shorter one cannot use trigrams and scans the folded text.
  */
 import type Database from 'better-sqlite3';
-import { InputError } from '../../errors.js';
-import { foldText } from '../derive.js';
+import { checkSearchText, foldText } from '../derive.js';
 import type { StoredCert, UserIdSearch } from '../types.js';
 import { type CertRow, storedCert } from './certs.js';
 import type { SqliteDatabase } from './database.js';
@@ -28,9 +27,7 @@ export class SqliteUserIdSearch implements UserIdSearch {
   }
 
   async searchUserIds(text: string, limit: number): Promise<StoredCert[]> {
-    if (text === '') {
-      throw new InputError('MS_STORE_SEARCH', 'cannot search user IDs for empty text', { hints: ['give some text to search for'] });
-    }
+    checkSearchText(text);
     if (limit <= 0) return [];
     const folded = foldText(text);
     return this.database.read('cannot search user IDs', () => {
