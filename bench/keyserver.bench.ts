@@ -42,6 +42,7 @@
  * --json: the results as JSON too; --prof: V8 CPU profiles of our import and server processes
  *   (`node --cpu-prof`) into DIR, to see where the time goes (they slow the run a little).
  * Other arguments, such as those scripts/bench.sh passes to every benchmark, are ignored.
+ * Results and how to read them: BENCHMARKS.md §8 (100,000 + Debian: about 5 minutes here).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
