@@ -17,6 +17,10 @@ import { type Cert, readCerts } from '../../src/openpgp/cert.js';
 import { encodePacket, Tag } from '../../src/openpgp/packets.js';
 import { SigType, SubpacketType } from '../../src/openpgp/signature.js';
 import { u32 } from '../../src/util/bytes.js';
+import { withSignatures } from '../security/flood.js';
+
+/** `cert`'s bytes with `sigs` inserted after the last signature on `userId` (the security tests' helper). */
+export { withSignatures };
 
 /** 2026-01-01T00:00:00Z: the reference time of every flood fixture. */
 export const FLOOD_NOW = 1767225600;
@@ -109,18 +113,6 @@ export function attestedDigest(body: Buffer): Buffer {
     .digest();
 }
 
-/** `cert`'s bytes with `sigs` inserted after the last signature on `userId`. */
-export function withSignatures(cert: Cert, userId: string, sigs: Buffer[]): Buffer {
-  const user = cert.users.find((u) => u.text === userId);
-  if (!user) throw new Error(`no user ID ${userId}`);
-  const after = (user.signatures[user.signatures.length - 1]?.packet ?? user.packet).raw;
-  const out: Buffer[] = [];
-  for (const p of cert.packets) {
-    out.push(p.raw);
-    if (p.raw === after) for (const s of sigs) out.push(s);
-  }
-  return Buffer.concat(out);
-}
 
 const ED25519_OID = Buffer.from([0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01]);
 
