@@ -176,20 +176,7 @@ export function startAgent(command: string[], env: NodeJS.ProcessEnv): Promise<R
   closeSync(log.fd);
   let out = '';
   const err = log.read;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        resolve();
-        return;
-      }
-      child.once('exit', () => resolve());
-      try {
-        // The agent and what it forked (msva-perl forks a worker per request): its own process group.
-        process.kill(-(child.pid as number), 'SIGTERM');
-      } catch {
-        child.kill('SIGTERM');
-      }
-    });
+  const stop = () => stopGroup(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -240,19 +227,7 @@ export async function startOriginalAgent(env: NodeJS.ProcessEnv): Promise<Runnin
     url,
     child,
     stderr: err,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => resolve());
-        try {
-          process.kill(-(child.pid as number), 'SIGTERM');
-        } catch {
-          child.kill('SIGTERM');
-        }
-      }),
+    stop: () => stopGroup(child),
   };
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`msva-perl exited ${child.exitCode}: ${err()}`);
@@ -298,4 +273,20 @@ export async function post(url: string, path: string, body: string | Buffer, hea
     json = undefined;
   }
   return { status: res.status, json, text };
+}
+
+/** Stops an agent started in its own process group, with what it forked (msva-perl forks a worker per request). */
+function stopGroup(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    child.once('exit', () => resolve());
+    try {
+      process.kill(-(child.pid as number), 'SIGTERM');
+    } catch {
+      child.kill('SIGTERM');
+    }
+  });
 }
