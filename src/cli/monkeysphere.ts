@@ -269,7 +269,7 @@ async function sshProxyCommand(ctx: Ctx, args: string[]): Promise<number> {
   }
   if (rest.length > 2) throw new UsageError('MS_USER_USAGE', 'ssh-proxycommand: too many arguments', { hints: [`Type '${TOOL} help' for usage.`] });
   const target = parseHost(rest[0], rest[1]);
-  let status = 0;
+  let checked = true;
   try {
     const r = await updateKnownHosts(ctx.tool, [target], await proxyChecksKeyserver(ctx.tool, target));
     await warnIfNoValidKey(ctx, target, r);
@@ -277,10 +277,11 @@ async function sshProxyCommand(ctx: Ctx, args: string[]): Promise<number> {
     if (!(err instanceof MsError) || err instanceof UsageError) throw err;
     // As 0.43: a check that cannot be made adds no key, and ssh still gets its connection
     // (and judges the host by known_hosts alone); an ssh that cannot connect helps no one.
-    status = reportError(TOOL, ctx.io, err);
+    reportError(TOOL, ctx.io, err);
     ctx.log.error(`${target.userId} was not checked; connecting without Monkeysphere's host keys`);
+    checked = false;
   }
-  if (!connect) return status === 0 ? 0 : FAILURE;
+  if (!connect) return checked ? 0 : FAILURE;
   await ctx.tool.close();
   const { relay } = await import('../user/relay.js');
   try {
