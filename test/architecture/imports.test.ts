@@ -27,7 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   files: ['errors', 'clock', 'util'],
   // The default keyserver is the client's (keyserver/url.ts); the client imports no configuration.
   config: ['errors', 'clock', 'util', 'files', 'keyserver'],
-  store: ['errors', 'clock', 'util', 'openpgp', 'cert', 'verify'],
+  store: ['errors', 'clock', 'util', 'openpgp', 'cert', 'verify', 'recon'],
   keyserver: ['errors', 'clock', 'util', 'openpgp', 'keyring'],
   gnupg: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'store', 'files', 'config'],
   keytrans: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'ssh', 'files'],
@@ -37,13 +37,15 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   agent: ['errors', 'clock', 'util', 'openpgp', 'ssh'],
   // The user's tool: the user's GnuPG home evaluated by the engine, known_hosts, keys into ssh-agent.
   user: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'auth', 'agent'],
+  // Set reconciliation (SKS recon): Z_p arithmetic, the prefix tree, the wire protocol. It knows nothing of OpenPGP.
+  recon: ['errors', 'clock', 'util'],
   // The keyserver's service: ingest policy (verify, budget, held-aside certifications), takedowns, bulk import and dump.
-  server: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver'],
+  server: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver', 'recon'],
   // The keyserver's HTTP face: HKP v1/v2, VKS, WKD, the web pages, health and metrics.
-  hkp: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver', 'server'],
+  hkp: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'store', 'files', 'config', 'keyserver', 'server', 'recon'],
   // The validation agent (MSVA): TLS and SSH keys checked with the user's GnuPG trust, as the user's tool does.
   msva: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'user'],
-  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user', 'server', 'hkp', 'msva'],
+  cli: ['errors', 'clock', 'util', 'openpgp', 'cert', 'keyring', 'verify', 'wot', 'ssh', 'files', 'config', 'store', 'keyserver', 'gnupg', 'keytrans', 'auth', 'host', 'agent', 'user', 'server', 'hkp', 'msva', 'recon'],
 };
 
 /** Commands that are another command under the original's name (keytrans's translators): they only call its main. */
