@@ -5,7 +5,7 @@
  */
 import type { StoredCert, Store } from '../store/types.js';
 import { badQuery } from './errors.js';
-import { addressOf } from './wkd.js';
+import { addressOf } from '../openpgp/user-id.js';
 
 /** What a search names. */
 export type Search =
@@ -74,22 +74,21 @@ export async function findByKey(store: Store, search: Exclude<Search, { kind: 't
 /** Certificates carrying exactly this user ID, or (for an address) a user ID with exactly this address, case-insensitive. */
 export async function findByIdentity(store: Store, identity: string, limit: number): Promise<StoredCert[]> {
   const exact = await store.certs.byExactUserId(identity);
-  if (!/^[^<>\s]+@[^<>\s]+$/.test(identity)) return unique([exact], limit);
-  const wanted = identity.toLowerCase();
-  // Over-fetch: the substring search also finds longer addresses that contain this one.
-  const candidates = await store.search.searchUserIds(identity, limit * 4);
-  const byAddress = candidates.filter((c) => c.cert.users.some((u) => u.kind === 'userid' && addressOf(u.text)?.toLowerCase() === wanted));
-  return unique([exact, byAddress], limit);
+  if (addressOf(identity) !== identity) return unique([exact], limit);
+  return unique([exact, await store.certs.byAddress(identity, limit)], limit);
 }
 
 /**
  * A text search: exact user ID matches first (GnuPG 2.2 sends `=ssh://host` searches without
  * `exact=on`, so an exact match must come first), then user IDs containing every word of the
- * text, case-insensitive. With `exact`, only whole user IDs and whole addresses match.
+ * text, case-insensitive. With `exact`, only whole user IDs and whole addresses match. A bare
+ * address (what `gpg --search-keys alice@example.org` sends) is always matched as a whole
+ * address, as SKS's word search and Hagrid's by-email do: `malice@example.org` is another
+ * person, and the address index answers without a scan.
  * @throws UsageError (MS_HKP_BAD_QUERY) when no word has 3 characters (a scan of every user ID).
  */
 export async function findByText(store: Store, text: string, opts: { exact: boolean; limit: number }): Promise<StoredCert[]> {
-  if (opts.exact) return findByIdentity(store, text, opts.limit);
+  if (opts.exact || addressOf(text) === text) return findByIdentity(store, text, opts.limit);
   const exact = await store.certs.byExactUserId(text);
   const words = text.toLowerCase().split(/\s+/).filter((w) => w !== '');
   const length = (w: string) => Array.from(w).length;

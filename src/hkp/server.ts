@@ -355,7 +355,9 @@ export class HkpServer {
     const local = url.searchParams.get('l');
     if (local !== null && wkdHash(local) !== hu) throw notFound('the l= parameter does not match the hash');
     const limit = 1000;
-    const candidates = await this.ctx.ks.store.search.searchUserIds(local !== null ? `${local}@${ask.domain}` : `@${ask.domain}`, limit);
+    // With l= the address is known: a keyed lookup. Without it only the hash is, so the domain's addresses are searched.
+    const store = this.ctx.ks.store;
+    const candidates = local !== null ? await store.certs.byAddress(`${local}@${ask.domain}`, limit) : await store.search.searchUserIds(`@${ask.domain}`, limit);
     const parts: Buffer[] = [];
     for (const c of candidates) {
       if (c.fpr.length !== 40 && c.fpr.length !== 64) continue;

@@ -14,7 +14,7 @@ import { sendJson } from './respond.js';
 import type { SubmitReport } from './service.js';
 import { sendArmored, sendBinary } from './stream.js';
 import type { V1Context } from './v1.js';
-import { addressOf } from './wkd.js';
+import { addressOf } from '../openpgp/user-id.js';
 
 const BINARY = 'application/pgp-keys; armor=no';
 
@@ -124,8 +124,7 @@ export async function vks(ctx: V1Context, res: ServerResponse, path: string): Pr
   } else if (lookup === 'by-email') {
     const email = decodeSegment(raw);
     if (!/^[^<>\s@]+@[^<>\s@]+$/.test(email) || email.length > 512) throw badQuery('not an e-mail address');
-    found = await findByIdentity(store, email, ctx.maxResults);
-    found = found.filter((c) => c.cert.users.some((u) => addressOf(u.text)?.toLowerCase() === email.toLowerCase()));
+    found = await store.certs.byAddress(email, ctx.maxResults);
   } else throw notFound(`no such lookup ${JSON.stringify(lookup.slice(0, 40))}`);
   if (found.length === 0) throw notFound('No key found');
   await sendArmored(

@@ -6,6 +6,7 @@
 import { hash } from 'node:crypto';
 import type { Cert } from '../openpgp/cert.js';
 import { Tag } from '../openpgp/packets.js';
+import { addressOf } from '../openpgp/user-id.js';
 
 const ZB32 = 'ybndrfg8ejkmcpqxot1uwisza345h769';
 
@@ -31,12 +32,6 @@ export function zbase32(bytes: Uint8Array): string {
 export function wkdHash(localPart: string): string {
   const lowered = localPart.replace(/[A-Z]/g, (c) => c.toLowerCase());
   return zbase32(hash('sha1', Buffer.from(lowered, 'utf8'), 'buffer'));
-}
-
-/** The address in a user ID: the text in its last `<…>`, or the whole user ID when it is a bare address. */
-export function addressOf(userId: string): string | undefined {
-  const m = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(userId) ?? /^([^<>\s]+@[^<>\s]+)$/.exec(userId.trim());
-  return m?.[1];
 }
 
 /** Whether `userId`'s address has this domain (case-insensitive) and a local part hashing to `hu`. */

@@ -11,6 +11,7 @@ import { asFingerprint, type Fingerprint, type KeyId, keyIdOf, shortIdOf } from 
 import { Tag } from '../openpgp/packets.js';
 import { SigType } from '../openpgp/signature.js';
 import { sksDigest } from '../openpgp/sks-digest.js';
+import { addressOf, foldAddress } from '../openpgp/user-id.js';
 
 /** A primary key or subkey of a certificate, with every form `CertStore.byKeyId` matches. */
 export interface KeyRow {
@@ -40,6 +41,8 @@ export interface Derived {
   userIds: Buffer[];
   /** The user IDs' text folded for search (`toLowerCase()`), each once, in certificate order. */
   folded: string[];
+  /** The user IDs' addresses (`addressOf`), folded (`foldAddress`), each once, in certificate order. */
+  addresses: string[];
   /** Who certified its user IDs (`certificationIssuers`), ordered by issuer. */
   issuers: IssuerRow[];
   /** The SKS digest (`sksDigest`). */
@@ -120,6 +123,7 @@ export function deriveIndexes(cert: Cert): Derived {
   const folded: string[] = [];
   const seenUids = new Set<string>();
   const seenFolded = new Set<string>();
+  const addresses = new Set<string>();
   for (const u of cert.users) {
     if (u.packet.tag !== Tag.UserId) continue;
     const hexBody = u.packet.body.toString('hex');
@@ -132,9 +136,11 @@ export function deriveIndexes(cert: Cert): Derived {
       seenFolded.add(f);
       folded.push(f);
     }
+    const address = addressOf(u.text);
+    if (address !== undefined) addresses.add(foldAddress(address));
   }
   const issuers = [...certificationIssuers(cert)]
     .map(([issuer, trust]) => ({ issuer, trust }))
     .sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
-  return { fpr: keys[0].fpr, keys, userIds, folded, issuers, digest: sksDigest(cert) };
+  return { fpr: keys[0].fpr, keys, userIds, folded, addresses: [...addresses], issuers, digest: sksDigest(cert) };
 }

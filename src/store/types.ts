@@ -116,6 +116,13 @@ export interface CertStore {
   /** Certificates that carry a user ID packet whose UTF-8 text is exactly `text` (case-sensitive). */
   byExactUserId(text: string): Promise<StoredCert[]>;
   /**
+   * Certificates with a user ID whose address (src/openpgp/user-id.ts `addressOf`) is `address`,
+   * both folded (`foldAddress`), ordered by fingerprint, at most `limit`. A keyed lookup: how
+   * many other addresses share its domain or its letters does not matter. Text that is not an
+   * address finds nothing.
+   */
+  byAddress(address: string, limit: number): Promise<StoredCert[]>;
+  /**
    * Every certificate, in fingerprint order, streamed in pages so memory stays flat. Writes made
    * while iterating MAY or MAY NOT be seen; a certificate present for the whole iteration MUST be
    * seen once.

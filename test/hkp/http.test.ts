@@ -145,8 +145,10 @@ describe('HKP v1 lookups', () => {
     assert.deepEqual(await mr('ssh://host.example.org'), [host.primary.fpr]);
     assert.deepEqual(await mr(encodeURIComponent('ssh://host.example.org:2222')), [host.primary.fpr]);
     assert.deepEqual(await mr('https://www.example.org', '&exact=on'), [web.primary.fpr]);
-    // Substring and words, case-insensitive.
-    assert.deepEqual(await mr('ALICE@example.org'), [alice.primary.fpr, eve.primary.fpr].sort());
+    // A bare address is a whole address, case-insensitive: not Eve's lookalike that contains it.
+    assert.deepEqual(await mr('ALICE@example.org'), [alice.primary.fpr]);
+    // Anything else: substring and words, case-insensitive.
+    assert.deepEqual(await mr('%40example.org'), [alice.primary.fpr, eve.primary.fpr].sort());
     assert.deepEqual(await mr(encodeURIComponent('example.org> alice')), [alice.primary.fpr]);
     // exact=on: a whole user ID or a whole address only.
     assert.deepEqual(await mr('alice@example.org', '&exact=on'), [alice.primary.fpr]);

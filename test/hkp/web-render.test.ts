@@ -10,7 +10,8 @@ import { FormError, parseForm, parseMultipart } from '../../src/hkp/web/form.js'
 import { escapeHtml, hasHiddenCharacters, html, mixedScripts, raw, showText } from '../../src/hkp/web/html.js';
 import type { KeyView } from '../../src/hkp/web/key-view.js';
 import { errorPage, keyPage, resultsPage, statsPage } from '../../src/hkp/web/pages.js';
-import { addressOf, parseQuery } from '../../src/hkp/web/query.js';
+import { parseQuery } from '../../src/hkp/web/query.js';
+import { addressOf } from '../../src/openpgp/user-id.js';
 import { signV4, sp, userIdPacket } from '../../src/openpgp/build.js';
 import { KeyFlag, SigType } from '../../src/openpgp/signature.js';
 import { NOW, Person } from '../auth/pki.js';

@@ -106,6 +106,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         byKeyId: (id) => c.byKeyId(id),
         primariesByKeyId: (ids) => c.primariesByKeyId(ids),
         byExactUserId: (text) => c.byExactUserId(text),
+        byAddress: (address, limit) => c.byAddress(address, limit),
         all: () => c.all(),
         delete: (fpr, now) => c.delete(fpr, now),
         count: () => c.count(),
@@ -268,6 +269,40 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
     );
 
     test(
+      'byAddress finds a user ID by its address, folded, and nothing by a neighbour',
+      withStore(async (store) => {
+        await store.putMany(fixtureRing(), NOW);
+        const ids = (list: StoredCert[]) => list.map((s) => s.fpr);
+        const alice = [INDEX.alice.fpr];
+        assert.deepEqual(ids(await store.byAddress('alice@example.com', 10)), alice);
+        assert.deepEqual(ids(await store.byAddress('ALICE@Example.COM', 10)), alice);
+        assert.deepEqual(ids(await store.byAddress('uma@old.example.net', 10)), [INDEX['uid-revoked'].fpr]);
+        // Not a substring search: a part of an address, or text around it, finds nothing.
+        for (const other of ['lice@example.com', 'alice@example.co', 'example.com', 'Alice <alice@example.com>', 'Alice', '']) {
+          assert.deepEqual(await store.byAddress(other, 10), [], other);
+        }
+        assert.deepEqual(await store.byAddress('alice@example.com', 0), []);
+      }),
+    );
+
+    test(
+      'byAddress: bare addresses and addresses in brackets, every carrier in fingerprint order up to the limit, updated on delete',
+      withStore(async (store) => {
+        const parts: Buffer[] = [];
+        const texts = ['Same <same@example.org>', 'same@example.org', 'SAME@EXAMPLE.ORG', 'Other <other@example.org> (same@example.org)', 'ssh://same@example.org'];
+        for (let i = 0; i < texts.length; i++) parts.push(keyPacketFor(generateKeyPairSync('ed25519').publicKey, 1640995200 + i).packet.raw, userIdPacket(texts[i]).raw);
+        const certs = readCerts(Buffer.concat(parts)).certs;
+        await store.putMany(certs, NOW);
+        // The first three carry the address; a comment after it or a URI around it does not.
+        const want = certs.slice(0, 3).map((c) => c.primary.fpr).sort();
+        assert.deepEqual((await store.byAddress('same@example.org', 10)).map((s) => s.fpr), want);
+        assert.deepEqual((await store.byAddress('same@example.org', 2)).map((s) => s.fpr), want.slice(0, 2));
+        await store.delete(want[0]);
+        assert.deepEqual((await store.byAddress('same@example.org', 10)).map((s) => s.fpr), want.slice(1));
+      }),
+    );
+
+    test(
       'all() streams every certificate once, in fingerprint order, across pages',
       withStore(async (store) => {
         const certs = [...fixtureRing(), ...syntheticCerts(600)];
@@ -319,6 +354,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.deepEqual(await store.byKeyId(alice.primary.keyId), []);
         assert.deepEqual(await store.byKeyId(alice.subkeys[0].key.keyId), []);
         assert.deepEqual(await store.byExactUserId('Alice <alice@example.com>'), []);
+        assert.deepEqual(await store.byAddress('alice@example.com', 10), []);
         assert.equal(await store.count(), n - 1);
         assert.equal(await store.delete(INDEX.alice.fpr), false);
         // Putting it back works.

@@ -12,11 +12,12 @@ import { generateCore, trustSign } from '../../src/auth/core.js';
 import { AuthStore } from '../../src/auth/store.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { readCerts } from '../../src/openpgp/cert.js';
+import { deriveIndexes } from '../../src/store/derive.js';
 import { openStore } from '../../src/store/index.js';
 import { PostgresStore, SCHEMA_VERSION } from '../../src/store/postgres/index.js';
 import { NOW as AUTH_NOW, Person } from '../auth/pki.js';
 import { PostgresServer } from '../helpers/postgres.js';
-import { fixture, INDEX, NOW, publicBytes, storeSuite } from './cert-store.suite.js';
+import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite } from './cert-store.suite.js';
 import { keyserverSuite } from './held.suite.js';
 
 const server = new PostgresServer();
@@ -105,6 +106,30 @@ describe('PostgresStore', () => {
       assert.deepEqual(rows, Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('schema 2 to 3: the address index is filled from the stored user IDs', async () => {
+    const url = await server.database();
+    const w = await PostgresStore.open(url);
+    await w.certs.putMany(fixtureRing(), NOW);
+    await w.close();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query('DROP TABLE cert_addresses');
+    await c.query('DELETE FROM schema_migrations WHERE version = 3');
+    await c.end();
+    const store = await PostgresStore.open(url);
+    try {
+      assert.deepEqual(
+        (await store.certs.byAddress('ALICE@example.com', 10)).map((s) => s.fpr),
+        [INDEX.alice.fpr],
+      );
+      for (const cert of fixtureRing()) {
+        for (const a of deriveIndexes(cert).addresses) assert.ok((await store.certs.byAddress(a, 10)).some((s) => s.fpr === cert.primary.fpr), a);
+      }
+    } finally {
+      await store.close();
     }
   });
 

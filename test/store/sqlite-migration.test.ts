@@ -124,7 +124,7 @@ function certRows(path: string): Array<{ id: number; fpr: string; data: Buffer; 
 }
 
 /** Checks a migrated store against the schema-1 rows it came from. */
-async function checkMigrated(path: string, before: ReturnType<typeof certRows>): Promise<void> {
+async function checkMigrated(path: string, before: ReturnType<typeof certRows>, feedBefore = 0): Promise<void> {
   const store = await SqliteStore.open(path);
   try {
     assert.equal(store.database.schemaVersion, SCHEMA_VERSION);
@@ -153,13 +153,14 @@ async function checkMigrated(path: string, before: ReturnType<typeof certRows>):
         assert.ok((await store.certs.byExactUserId(u.text)).some((s) => s.fpr === row.fpr));
         assert.ok((await store.search.searchUserIds(u.text.toUpperCase(), 10_000)).some((s) => s.fpr === row.fpr));
       }
+      for (const a of d.addresses) assert.ok((await store.certs.byAddress(a.toUpperCase(), 10_000)).some((s) => s.fpr === row.fpr), a);
     }
-    // The feed starts empty; new writes go on from there, with serials never used before.
-    assert.equal(await store.changes.latest(), 0);
+    // The feed is as it was (empty from schema 1); new writes go on from there, with serials never used before.
+    assert.equal(await store.changes.latest(), feedBefore);
     const fresh = syntheticCerts(1)[0];
     await store.certs.put(fresh, NOW);
     assert.ok((await store.certs.get(fresh.primary.fpr))!.serial > Math.max(0, ...before.map((r) => r.id)));
-    assert.equal(await store.changes.latest(), 1);
+    assert.equal(await store.changes.latest(), feedBefore + 1);
     await store.certs.delete(fresh.primary.fpr);
   } finally {
     await store.close();
@@ -305,5 +306,32 @@ describe('SQLite migration from schema 1', () => {
     }
     // readCerts of every stored row still gives the same certificate.
     for (const row of certRows(path)) assert.equal(readCerts(row.data).certs[0].primary.fpr, row.fpr);
+  });
+});
+
+describe('SQLite migration from schema 3', () => {
+  test('the address index is filled from the stored user IDs, and kept up to date afterwards', async () => {
+    const path = join(root, `v3-${++counter}.sqlite`);
+    // A schema-3 file: the current schema without what schema 4 added.
+    const v4 = await SqliteStore.open(path);
+    await v4.certs.putMany([...fixtureRing(), ...syntheticCerts(600)], NOW);
+    await v4.close();
+    {
+      const db = new Database(path);
+      db.exec('DROP TABLE cert_addresses');
+      db.pragma('user_version = 3');
+      db.close();
+    }
+    const before = certRows(path);
+    await checkMigrated(path, before, before.length);
+    const store = await SqliteStore.open(path);
+    try {
+      assert.deepEqual(
+        (await store.certs.byAddress('Alice@Example.com', 10)).map((s) => s.fpr),
+        [INDEX.alice.fpr],
+      );
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -81,13 +81,6 @@ export interface QueryResult {
   more: boolean;
 }
 
-/** The address of a user ID: what is in its last angle brackets, or the whole text when it is one. */
-export function addressOf(userId: string): string | undefined {
-  const m = /<([^<>]*)>\s*$/.exec(userId);
-  const candidate = (m ? m[1] : userId).trim();
-  return /^[^\s@]+@[^\s@]+$/.test(candidate) ? candidate : undefined;
-}
-
 /** User ID texts of a stored certificate, from the packets (the store keeps only bound ones). */
 function userIdTexts(sc: StoredCert): string[] {
   return sc.cert.users.filter((u) => u.kind === 'userid').map((u) => u.text);
@@ -103,13 +96,8 @@ export async function runQuery(store: Store, q: Query, limit: number): Promise<Q
     case 'fingerprint':
     case 'keyid':
       return capped(await store.certs.byKeyId(q.hex));
-    case 'email': {
-      // The store searches text; an address must then equal the user ID's address, ignoring case.
-      const want = q.address.toLowerCase();
-      const found = await store.search.searchUserIds(q.address, limit * 4 + 1);
-      const exact = found.filter((sc) => userIdTexts(sc).some((t) => addressOf(t)?.toLowerCase() === want));
-      return { certs: exact.slice(0, limit), more: exact.length > limit || found.length > limit * 4 };
-    }
+    case 'email':
+      return capped(await store.certs.byAddress(q.address, limit + 1));
     case 'exact': {
       const found = await store.certs.byExactUserId(q.text);
       if (found.length > 0) return capped(found);

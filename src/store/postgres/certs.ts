@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
+import { foldAddress } from '../../openpgp/user-id.js';
 import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
 import { type Derived, deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
@@ -41,6 +42,7 @@ async function index(c: Queryable, id: string, d: Derived): Promise<void> {
   }
   if (d.userIds.length > 0) await c.query('INSERT INTO cert_userids (uid, cert_id) SELECT u, $2 FROM unnest($1::bytea[]) AS t(u) ON CONFLICT DO NOTHING', [d.userIds, id]);
   if (d.folded.length > 0) await c.query('INSERT INTO cert_text (cert_id, folded) SELECT $2, f FROM unnest($1::text[]) AS t(f)', [d.folded, id]);
+  if (d.addresses.length > 0) await c.query('INSERT INTO cert_addresses (address, cert_id) SELECT a, $2 FROM unnest($1::text[]) AS t(a)', [d.addresses, id]);
   if (d.issuers.length > 0) {
     await c.query('INSERT INTO certifications (issuer, cert_id, trust) SELECT i, $3, t FROM unnest($1::text[], $2::boolean[]) AS x(i, t) ON CONFLICT DO NOTHING', [
       d.issuers.map((i) => i.issuer),
@@ -51,7 +53,7 @@ async function index(c: Queryable, id: string, d: Derived): Promise<void> {
 }
 
 async function unindex(c: Queryable, id: string): Promise<void> {
-  for (const table of ['cert_keys', 'cert_userids', 'cert_text', 'certifications']) await c.query(`DELETE FROM ${table} WHERE cert_id = $1`, [id]);
+  for (const table of ['cert_keys', 'cert_userids', 'cert_text', 'cert_addresses', 'certifications']) await c.query(`DELETE FROM ${table} WHERE cert_id = $1`, [id]);
 }
 
 /** Appends a change and returns its seq (inside the write transaction: gapless, in commit order). */
@@ -165,6 +167,16 @@ export class PostgresCertStore implements CertStore {
       'cannot look up user ID',
       `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = $1) ORDER BY fpr`,
       [Buffer.from(text, 'utf8')],
+    );
+    return rows.map(storedCert);
+  }
+
+  async byAddress(address: string, limit: number): Promise<StoredCert[]> {
+    if (limit <= 0) return [];
+    const rows = await this.database.query<CertRow>(
+      'cannot look up address',
+      `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_addresses WHERE address = $1) ORDER BY fpr LIMIT $2`,
+      [foldAddress(address), limit],
     );
     return rows.map(storedCert);
   }

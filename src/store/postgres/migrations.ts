@@ -12,9 +12,12 @@
  *   transactional, unlike a sequence); meta; derived tables and stamps; snapshots; the
  *   verification cache.
  * - 2: a keyserver's held-aside certifications (`HeldCertifications`).
+ * - 3: the address index (`CertStore.byAddress`), filled from the folded user ID text, as the
+ *   SQLite store's schema 4.
  */
 import type pg from 'pg';
 import { EnvironmentError } from '../../errors.js';
+import { addressOf, foldAddress } from '../../openpgp/user-id.js';
 import { MIGRATION_LOCK } from './database.js';
 
 const V1 = `
@@ -123,6 +126,42 @@ const V2 = `
   CREATE INDEX held_certifications_issuer ON held_certifications (issuer);
 `;
 
+const V3 = `
+  CREATE TABLE cert_addresses (
+    address text COLLATE "C" NOT NULL,
+    cert_id bigint NOT NULL REFERENCES certs (id) ON DELETE CASCADE,
+    PRIMARY KEY (address, cert_id)
+  );
+  CREATE INDEX cert_addresses_cert ON cert_addresses (cert_id);
+`;
+
+/** Certificates whose user ID text is read per step of the address backfill. */
+const BACKFILL_PAGE = 1024;
+
+async function migrateTo3(c: pg.PoolClient): Promise<void> {
+  await c.query(V3);
+  for (let after = '0'; ; ) {
+    const page = await c.query<{ first: string | null; last: string | null }>(
+      'SELECT min(id) AS first, max(id) AS last FROM (SELECT id FROM certs WHERE id > $1 ORDER BY id LIMIT $2) AS p',
+      [after, BACKFILL_PAGE],
+    );
+    const { first, last } = page.rows[0];
+    if (first === null || last === null) break;
+    const { rows } = await c.query<{ cert_id: string; folded: string }>('SELECT cert_id, folded FROM cert_text WHERE cert_id BETWEEN $1 AND $2', [first, last]);
+    const pairs = rows.flatMap((r) => {
+      const address = addressOf(r.folded);
+      return address === undefined ? [] : [[foldAddress(address), r.cert_id] as const];
+    });
+    if (pairs.length > 0) {
+      await c.query('INSERT INTO cert_addresses (address, cert_id) SELECT a, i FROM unnest($1::text[], $2::bigint[]) AS t(a, i) ON CONFLICT DO NOTHING', [
+        pairs.map((p) => p[0]),
+        pairs.map((p) => p[1]),
+      ]);
+    }
+    after = last;
+  }
+}
+
 /** Each entry takes the schema from version i to i + 1. */
 const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   async (c) => {
@@ -132,6 +171,7 @@ const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   async (c) => {
     await c.query(V2);
   },
+  migrateTo3,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
+import { foldAddress } from '../../openpgp/user-id.js';
 import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
 import { deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
@@ -55,6 +56,7 @@ export class SqliteCertStore implements CertStore {
          ) ORDER BY fpr`,
       ),
       byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
+      byAddress: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_addresses WHERE address = ?) ORDER BY fpr LIMIT ?`),
       page: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ?`),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM certs'),
     };
@@ -177,6 +179,11 @@ export class SqliteCertStore implements CertStore {
 
   async byExactUserId(text: string): Promise<StoredCert[]> {
     return this.database.read('cannot look up user ID', () => this.s.byUid.all(Buffer.from(text, 'utf8')).map(storedCert));
+  }
+
+  async byAddress(address: string, limit: number): Promise<StoredCert[]> {
+    if (limit <= 0) return [];
+    return this.database.read('cannot look up address', () => this.s.byAddress.all(foldAddress(address), limit).map(storedCert));
   }
 
   async *all(): AsyncIterable<StoredCert> {

@@ -14,10 +14,16 @@ import type { SqliteDatabase } from './database.js';
 export class Indexer {
   private readonly s;
 
-  constructor(db: Database.Database) {
+  /** `addresses: false` for the schema 2 migration, which runs before the address table exists. */
+  constructor(
+    db: Database.Database,
+    opts: { addresses: boolean } = { addresses: true },
+  ) {
     this.s = {
       insertKey: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO cert_keys (rfpr, rkeyid, cert_id) VALUES (?, ?, ?)'),
       insertUid: db.prepare<[Buffer, number]>('INSERT OR IGNORE INTO cert_userids (uid, cert_id) VALUES (?, ?)'),
+      insertAddress: opts.addresses ? db.prepare<[string, number]>('INSERT OR IGNORE INTO cert_addresses (address, cert_id) VALUES (?, ?)') : undefined,
+      deleteAddresses: opts.addresses ? db.prepare<[number]>('DELETE FROM cert_addresses WHERE cert_id = ?') : undefined,
       insertText: db.prepare<[number, string]>('INSERT INTO cert_text (cert_id, folded) VALUES (?, ?)'),
       insertCertification: db.prepare<[string, number, number]>('INSERT OR IGNORE INTO certifications (issuer, cert_id, trust) VALUES (?, ?, ?)'),
       deleteKeys: db.prepare<[number]>('DELETE FROM cert_keys WHERE cert_id = ?'),
@@ -34,6 +40,7 @@ export class Indexer {
     for (const k of d.keys) s.insertKey.run(k.rfpr, reverse(k.keyId), id);
     for (const u of d.userIds) s.insertUid.run(u, id);
     for (const f of d.folded) s.insertText.run(id, f);
+    for (const a of d.addresses) s.insertAddress?.run(a, id);
     for (const c of d.issuers) s.insertCertification.run(c.issuer, id, c.trust ? 1 : 0);
   }
 
@@ -41,6 +48,7 @@ export class Indexer {
     const s = this.s;
     s.deleteKeys.run(id);
     s.deleteUids.run(id);
+    s.deleteAddresses?.run(id);
     s.deleteText.run(id);
     s.deleteCertifications.run(id);
   }
@@ -54,6 +62,7 @@ export class Indexer {
     const s = this.s;
     s.deleteKeys.run(id);
     s.deleteUids.run(id);
+    s.deleteAddresses?.run(id);
     s.deleteCertifications.run(id);
     const wanted = new Set(d.folded);
     for (const row of s.textOf.all(id)) {
@@ -63,6 +72,7 @@ export class Indexer {
     for (const k of d.keys) s.insertKey.run(k.rfpr, reverse(k.keyId), id);
     for (const u of d.userIds) s.insertUid.run(u, id);
     for (const f of wanted) s.insertText.run(id, f);
+    for (const a of d.addresses) s.insertAddress?.run(a, id);
     for (const c of d.issuers) s.insertCertification.run(c.issuer, id, c.trust ? 1 : 0);
   }
 }

@@ -14,12 +14,14 @@
  *   lasting value, the trust core's fingerprint, moves to meta (`auth.core`), and the
  *   precomputed bindings are recomputed at the next lookup.
  * - 3: a keyserver's held-aside certifications (`HeldCertifications`).
+ * - 4: the address index (`CertStore.byAddress`), filled from the user ID text.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { EnvironmentError } from '../../errors.js';
 import { readCerts } from '../../openpgp/cert.js';
 import { sksDigest } from '../../openpgp/sks-digest.js';
+import { addressOf, foldAddress } from '../../openpgp/user-id.js';
 import { type Derived, deriveIndexes } from '../derive.js';
 import { Indexer } from './indexes.js';
 
@@ -159,7 +161,7 @@ function migrateTo2(db: Database.Database): void {
     'SELECT id, fpr, data, created, updated FROM certs WHERE id > ? ORDER BY id LIMIT ?',
   );
   const insert = db.prepare<[number, string, Buffer, number, number, Buffer]>('INSERT INTO certs_v2 (id, fpr, data, created, updated, digest) VALUES (?, ?, ?, ?, ?, ?)');
-  const indexer = new Indexer(db);
+  const indexer = new Indexer(db, { addresses: false });
   for (let after = 0; ; ) {
     const rows = page.all(after, BACKFILL_PAGE);
     for (const row of rows) {
@@ -225,8 +227,35 @@ const V3 = `
   CREATE INDEX held_certifications_issuer ON held_certifications(issuer);
 `;
 
+/**
+ * 4: the address index (src/openpgp/user-id.ts `addressOf`, folded), so a search by e-mail is a
+ * keyed lookup and not a trigram search whose trigrams every address of a domain shares.
+ * Filled from the folded user ID text: folding changes no character the address rule reads.
+ */
+function migrateTo4(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE cert_addresses (
+      address TEXT NOT NULL,
+      cert_id INTEGER NOT NULL,
+      PRIMARY KEY (address, cert_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cert_addresses_cert ON cert_addresses(cert_id);
+  `);
+  const insert = db.prepare<[string, number]>('INSERT OR IGNORE INTO cert_addresses (address, cert_id) VALUES (?, ?)');
+  const page = db.prepare<[number, number], { id: number; cert_id: number; folded: string }>('SELECT id, cert_id, folded FROM cert_text WHERE id > ? ORDER BY id LIMIT ?');
+  for (let after = 0; ; ) {
+    const rows = page.all(after, BACKFILL_PAGE * 16);
+    for (const row of rows) {
+      const address = addressOf(row.folded);
+      if (address !== undefined) insert.run(foldAddress(address), row.cert_id);
+    }
+    if (rows.length < BACKFILL_PAGE * 16) break;
+    after = rows[rows.length - 1].id;
+  }
+}
+
 /** Each entry takes the schema from version i to i + 1. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3)];
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3), migrateTo4];
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
