@@ -3,7 +3,10 @@
  * the elements whose bits start with `key`, its size, and the samples of their characteristic
  * polynomial ∏(point − x) at the shared points. A leaf splits into 2^bitQuantum children when
  * it holds more than threshMult·mbar elements; an internal node joins back into a leaf when
- * its size falls to half that or below (SKS `split_thresh`, `join_thresh`).
+ * its size falls to half that or below (SKS `split_thresh`, `join_thresh`). A split goes on
+ * down while a child is still over the threshold, so every leaf holds at most threshMult·mbar
+ * (SKS splits such a child on its next insert, conflux lets leaves reach one more): the shape
+ * can differ from a peer's, the samples of a prefix cannot, and recon compares those.
  *
  * How a backing store uses this module: keep one row per node, keyed by its prefix (the
  * `Bitstring`, e.g. its `encodeBitstring` bytes), holding `NodeData` (size, svalues, and a
