@@ -293,16 +293,11 @@ describe('recon over two trees', () => {
     }
   });
 
-  test('100,000 elements and 1,000 differences reconcile in seconds', async () => {
-    const started = Date.now();
+  // How long it takes is the benchmark's business (no timing thresholds in tests).
+  test('100,000 elements and 1,000 differences reconcile exactly', async () => {
     const { remote, local, a, b } = await twoTrees(4242, 99_000, 500, 500);
-    const built = Date.now();
     const got = await reconcileTrees(remote, local);
-    const done = Date.now();
     assert.deepEqual(sorted(got.remoteOnly), sorted(a));
     assert.deepEqual(sorted(got.localOnly), sorted(b));
-    // Generous bounds, to catch a complexity regression rather than to time a machine.
-    assert.ok(built - started < 30_000, `building took ${built - started} ms`);
-    assert.ok(done - built < 15_000, `reconciling took ${done - built} ms`);
   });
 });
