@@ -310,12 +310,17 @@ describe('SQLite migration from schema 1', () => {
 });
 
 describe('SQLite migration from schema 3', () => {
-  test('the address index is filled from the stored user IDs, and kept up to date afterwards', async () => {
+  test('the address index is filled from the stored user IDs; the bytes move last; ids are still never reused', async () => {
     const path = join(root, `v3-${++counter}.sqlite`);
     // A schema-3 file: the current schema without what schema 4 added.
-    const v4 = await SqliteStore.open(path);
-    await v4.certs.putMany([...fixtureRing(), ...syntheticCerts(600)], NOW);
-    await v4.close();
+    const current = await SqliteStore.open(path);
+    const extra = syntheticCerts(601);
+    await current.certs.putMany([...fixtureRing(), ...extra], NOW);
+    // The newest certificate deleted: its id must still never be used again.
+    const last = extra[extra.length - 1].primary.fpr;
+    const lastSerial = (await current.certs.get(last))!.serial;
+    await current.certs.delete(last, NOW);
+    await current.close();
     {
       const db = new Database(path);
       db.exec('DROP TABLE cert_addresses');
@@ -323,9 +328,13 @@ describe('SQLite migration from schema 3', () => {
       db.close();
     }
     const before = certRows(path);
-    await checkMigrated(path, before, before.length);
     const store = await SqliteStore.open(path);
     try {
+      // The first write after the migration: a new id, above the deleted one's.
+      const fresh = syntheticCerts(1)[0];
+      await store.certs.put(fresh, NOW);
+      assert.ok((await store.certs.get(fresh.primary.fpr))!.serial > lastSerial);
+      await store.certs.delete(fresh.primary.fpr, NOW);
       assert.deepEqual(
         (await store.certs.byAddress('Alice@Example.com', 10)).map((s) => s.fpr),
         [INDEX.alice.fpr],
@@ -333,5 +342,6 @@ describe('SQLite migration from schema 3', () => {
     } finally {
       await store.close();
     }
+    await checkMigrated(path, before, before.length + 4);
   });
 });

@@ -25,13 +25,18 @@ export interface CertRow {
   digest: Buffer;
 }
 
-const COLUMNS = 'id, fpr, data, created, updated, digest';
+const COLUMNS = 'id, fpr, created, updated, digest, data';
 
 export function storedCert(row: CertRow): StoredCert {
   return new LazyStoredCert(row.fpr, row.data, row.created, row.updated, row.digest, row.id);
 }
 
 const PAGE = 256;
+
+/** Rows in fingerprint order (bytewise, as SQLite's BINARY collation compares these hex strings). */
+function byFingerprint(rows: CertRow[]): CertRow[] {
+  return rows.length < 2 ? rows : rows.sort((a, b) => (a.fpr < b.fpr ? -1 : a.fpr > b.fpr ? 1 : 0));
+}
 
 /** `CertStore` on a `SqliteDatabase`. */
 export class SqliteCertStore implements CertStore {
@@ -49,14 +54,18 @@ export class SqliteCertStore implements CertStore {
       update: db.prepare<[Buffer, number, Buffer, number]>('UPDATE certs SET data = ?, updated = ?, digest = ? WHERE id = ?'),
       delete: db.prepare<[number]>('DELETE FROM certs WHERE id = ?'),
       change: db.prepare<[string, Buffer | null, Buffer | null, number]>('INSERT INTO changes (fpr, added, removed, at) VALUES (?, ?, ?, ?)'),
+      // No ORDER BY here: SQLite would copy each row, blob and all, into a sorter; byFingerprint sorts the few rows.
       byKeyId: db.prepare<[string, string, string, string], CertRow>(
         `SELECT ${COLUMNS} FROM certs WHERE id IN (
            SELECT cert_id FROM cert_keys WHERE rkeyid >= ? AND rkeyid < ?
            UNION SELECT cert_id FROM cert_keys WHERE rfpr >= ? AND rfpr < ?
-         ) ORDER BY fpr`,
+         )`,
       ),
-      byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
-      byAddress: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_addresses WHERE address = ?) ORDER BY fpr LIMIT ?`),
+      byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?)`),
+      // The limit picks the first by fingerprint among ids alone; the rows are then sorted in byFingerprint.
+      byAddress: db.prepare<[string, number], CertRow>(
+        `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT a.cert_id FROM cert_addresses a JOIN certs c ON c.id = a.cert_id WHERE a.address = ? ORDER BY c.fpr LIMIT ?)`,
+      ),
       page: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ?`),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM certs'),
     };
@@ -148,7 +157,7 @@ export class SqliteCertStore implements CertStore {
 
   async byKeyId(id: string): Promise<StoredCert[]> {
     const { keyId, fpr } = keyIdRanges(id);
-    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1]).map(storedCert));
+    return this.database.read('cannot look up key ID', () => byFingerprint(this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1])).map(storedCert));
   }
 
   private keyIdStatement(n: number): Database.Statement<string[], { rkeyid: string; rfpr: string; fpr: string }> {
@@ -178,12 +187,12 @@ export class SqliteCertStore implements CertStore {
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {
-    return this.database.read('cannot look up user ID', () => this.s.byUid.all(Buffer.from(text, 'utf8')).map(storedCert));
+    return this.database.read('cannot look up user ID', () => byFingerprint(this.s.byUid.all(Buffer.from(text, 'utf8'))).map(storedCert));
   }
 
   async byAddress(address: string, limit: number): Promise<StoredCert[]> {
     if (limit <= 0) return [];
-    return this.database.read('cannot look up address', () => this.s.byAddress.all(foldAddress(address), limit).map(storedCert));
+    return this.database.read('cannot look up address', () => byFingerprint(this.s.byAddress.all(foldAddress(address), limit)).map(storedCert));
   }
 
   async *all(): AsyncIterable<StoredCert> {
