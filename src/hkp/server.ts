@@ -15,7 +15,7 @@ import { Metrics } from './metrics.js';
 import { clientOf, head, readBody, sendBytes, sendJson, sendText } from './respond.js';
 import type { KeyserverService, SubmitReport } from './service.js';
 import { Summaries } from './summary.js';
-import { hashquery, lookup, parseHashquery, reportText, uploadText, type V1Context } from './v1.js';
+import { hashquery, lookup, parseHashquery, reportText, type StatusSection, uploadText, type V1Context } from './v1.js';
 import { V2_CATEGORIES, v2, vks, vksKeytext, vksUploadAnswer } from './v2.js';
 import { type WebHandler, webHandler } from './web/index.js';
 import { onlyUserIds, parseWkdPath, userIdMatches, wkdHash } from './wkd.js';
@@ -59,6 +59,8 @@ export interface HkpServerOptions {
   /** The web pages (default: src/hkp/web/ over the same service); false for none (a plain page at `/`). */
   web?: WebHandler | false;
   version?: string;
+  /** More for `op=stats` and `/metrics`: the recon peers (src/server/recon-status.ts). */
+  status?: StatusSection;
 }
 
 const noLog: HkpLog = { error() {}, info() {}, verbose() {}, debug() {} };
@@ -98,6 +100,7 @@ export class HkpServer {
       now: opts.now ?? systemTime,
       maxResults: opts.maxResults ?? 100,
       version: opts.version ?? 'unknown',
+      status: opts.status,
     };
     if (opts.uploadRate !== false) this.uploads = new RateLimiter(opts.uploadRate ?? { burst: 20, perSecond: 0.5 });
     if (opts.readRate) this.reads = new RateLimiter(opts.readRate);
@@ -341,7 +344,13 @@ export class HkpServer {
         this.log.error(`metrics: the store does not answer: ${errorMessage(err)}`);
       }
     }
-    sendBytes(res, 200, Buffer.from(this.metrics.format(count, this.ctx.version)), 'text/plain; version=0.0.4; charset=utf-8');
+    let extra = '';
+    try {
+      extra = (await this.opts.status?.metrics()) ?? '';
+    } catch (err) {
+      this.log.error(`metrics: ${errorMessage(err)}`);
+    }
+    sendBytes(res, 200, Buffer.from(this.metrics.format(count, this.ctx.version) + extra), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
   private async wkd(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

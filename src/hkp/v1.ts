@@ -25,6 +25,14 @@ export interface V1Context {
   now: () => UnixTime;
   maxResults: number;
   version: string;
+  /** More of `op=stats` and `/metrics` (the recon peers), produced elsewhere. */
+  status?: StatusSection;
+}
+
+/** An extra section of `op=stats` (text lines, JSON members) and `/metrics` (exposition text). */
+export interface StatusSection {
+  metrics(): Promise<string>;
+  stats(): Promise<{ text: string; json: Record<string, unknown> }>;
 }
 
 export type LookupOp = 'get' | 'index' | 'vindex' | 'stats' | 'hget';
@@ -100,8 +108,9 @@ export async function lookup(ctx: V1Context, res: ServerResponse, url: URL): Pro
   const now = ctx.now();
   if (q.op === 'stats') {
     const numkeys = await ctx.ks.store.certs.count();
-    if (q.mr) sendJson(res, 200, { software: 'monkeysphere-keyserver', version: ctx.version, now: new Date(now * 1000).toISOString(), numkeys });
-    else sendText(res, 200, `monkeysphere-keyserver ${ctx.version}\ncertificates: ${numkeys}\n`);
+    const extra = (await ctx.status?.stats()) ?? { text: '', json: {} };
+    if (q.mr) sendJson(res, 200, { software: 'monkeysphere-keyserver', version: ctx.version, now: new Date(now * 1000).toISOString(), numkeys, ...extra.json });
+    else sendText(res, 200, `monkeysphere-keyserver ${ctx.version}\ncertificates: ${numkeys}\n${extra.text}`);
     return;
   }
   let found: StoredCert[];

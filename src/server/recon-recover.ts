@@ -1,0 +1,139 @@
+/**
+ * What follows a recon session: the digests it found missing here are fetched from the peer's
+ * HKP port by hashquery, in batches, and each certificate goes through the keyserver's upload
+ * path (`Keyserver.submit`: the same verification, flood budget and per-certificate rate as an
+ * upload). A digest that does not end up stored as such (trimmed, rejected, blocked, not sent)
+ * is remembered as refused (recon-refused.ts) and not asked for again until it expires.
+ */
+import type { UnixTime } from '../clock.js';
+import { errorMessage, MsError } from '../errors.js';
+import { sksDigest } from '../openpgp/sks-digest.js';
+import type { Keyserver } from './keyserver.js';
+import { fetchByHashes, type HashqueryOptions } from './hashquery-client.js';
+import type { Refusal, RefusalReason, RefusedDigests } from './recon-refused.js';
+
+export interface RecoverLimits {
+  /** Digests per hashquery (SKS `http_fetch_size`: 100). */
+  batch?: number;
+  /** Most bytes of certificates fetched in one recovery (default 256 MiB); the rest waits for the next session. */
+  maxBytes?: number;
+  /** Per hashquery: byte cap of the answer, largest certificate, deadline. */
+  hashquery?: HashqueryOptions;
+}
+
+export interface RecoverReport {
+  /** Digests asked for. */
+  asked: number;
+  /** Skipped: refused before and not expired. */
+  skipped: number;
+  /** Skipped: already stored (the tree had not caught up). */
+  present: number;
+  /** Certificates the peer sent that changed our store (inserted or updated). */
+  stored: number;
+  /** Sent, taken, but our copy was already the same (a digest now stored through another path). */
+  unchanged: number;
+  /** Newly remembered refusals, by reason. */
+  refused: Record<string, number>;
+  /** Bytes of certificates received. */
+  bytes: number;
+  /** Whether a cap (bytes) or an error stopped the fetch early. */
+  partial: boolean;
+  /** The error that stopped it, if any. */
+  error?: unknown;
+}
+
+type Ingest = Pick<Keyserver, 'store' | 'submit'>;
+
+/** The reason to remember for a submission that threw. */
+function reasonOfError(err: unknown): RefusalReason | undefined {
+  if (!(err instanceof MsError)) return undefined;
+  if (err.code === 'MS_KS_TOO_LARGE') return 'too-large';
+  if (err.code === 'MS_KS_UNPARSEABLE' || err.code === 'MS_PGP_MALFORMED') return 'unparseable';
+  return undefined;
+}
+
+/**
+ * Fetches `digests` from `host:httpPort` and ingests them.
+ * Never throws for the peer's faults: a failed fetch ends the recovery (`partial`, `error`);
+ * store errors do propagate.
+ */
+export async function recover(
+  ks: Ingest,
+  refusedDigests: RefusedDigests,
+  peer: { id: string; host: string; httpPort: number },
+  digests: readonly Buffer[],
+  opts: { now: () => UnixTime; localAddress?: string; limits?: RecoverLimits; log?: (message: string) => void },
+): Promise<RecoverReport> {
+  const report: RecoverReport = { asked: digests.length, skipped: 0, present: 0, stored: 0, unchanged: 0, refused: {}, bytes: 0, partial: false };
+  if (digests.length === 0) return report;
+  const batchSize = Math.max(1, opts.limits?.batch ?? 100);
+  const maxBytes = opts.limits?.maxBytes ?? 256 * 1024 * 1024;
+  const refusedNow = await refusedDigests.refused(digests, opts.now());
+  const present = new Set((await ks.store.digests.byDigest(digests)).map((c) => c.digest.toString('hex')));
+  const todo = digests.filter((d) => {
+    const hex = d.toString('hex');
+    if (refusedNow.has(hex)) report.skipped++;
+    else if (present.has(hex)) report.present++;
+    else return true;
+    return false;
+  });
+  const refusals: Refusal[] = [];
+  const refuse = (digest: string, reason: RefusalReason, fpr?: string) => {
+    refusals.push({ digest, reason, at: opts.now(), fpr, peer: peer.id });
+    report.refused[reason] = (report.refused[reason] ?? 0) + 1;
+  };
+  try {
+    for (let i = 0; i < todo.length; i += batchSize) {
+      if (report.bytes >= maxBytes) {
+        report.partial = true;
+        break;
+      }
+      const batch = todo.slice(i, i + batchSize);
+      let certs: Buffer[];
+      try {
+        certs = await fetchByHashes(peer.host, peer.httpPort, batch, { ...opts.limits?.hashquery, localAddress: opts.localAddress });
+      } catch (err) {
+        report.partial = true;
+        report.error = err;
+        opts.log?.(`recon: fetching ${batch.length} certificates from ${peer.id} (HTTP port ${peer.httpPort}) failed: ${errorMessage(err)}`);
+        break;
+      }
+      const wanted = new Set(batch.map((d) => d.toString('hex')));
+      const got = new Set<string>();
+      for (const bytes of certs) {
+        report.bytes += bytes.length;
+        const digest = sksDigest(bytes).toString('hex');
+        // A certificate not asked for is not taken: the peer may only answer the question.
+        if (!wanted.has(digest) || got.has(digest)) continue;
+        got.add(digest);
+        await ingestOne(ks, bytes, digest, opts.now(), report, refuse);
+      }
+      for (const d of wanted) if (!got.has(d)) refuse(d, 'unavailable');
+    }
+  } finally {
+    await refusedDigests.record(refusals, opts.now());
+  }
+  return report;
+}
+
+async function ingestOne(ks: Ingest, bytes: Buffer, digest: string, now: UnixTime, report: RecoverReport, refuse: (digest: string, reason: RefusalReason, fpr?: string) => void): Promise<void> {
+  let outcome: Awaited<ReturnType<Ingest['submit']>>['certs'][number] | undefined;
+  try {
+    const r = await ks.submit(bytes, { now });
+    // One certificate was sent; bare revocations and extra certificates are not recon's business.
+    outcome = r.certs[0];
+  } catch (err) {
+    const reason = reasonOfError(err);
+    if (!reason) throw err;
+    refuse(digest, reason);
+    return;
+  }
+  if (!outcome) return refuse(digest, 'unparseable');
+  const status = outcome.status;
+  if (status === 'blocked' || status === 'rejected' || status === 'rate-limited') return refuse(digest, status, outcome.fpr);
+  if (status === 'unchanged') report.unchanged++;
+  else report.stored++;
+  // What we stored may hash differently from what was sent: then the peer will offer it again.
+  const now_ = await ks.store.digests.byDigest([Buffer.from(digest, 'hex')]);
+  if (now_.length === 0) refuse(digest, 'trimmed', outcome.fpr);
+}
