@@ -15,14 +15,14 @@ import { canonicalCert } from '../openpgp/merge.js';
 import { Tag } from '../openpgp/packets.js';
 import type { SigTarget } from '../openpgp/signed-data.js';
 import { isHardRevocation, KeyFlag, parseSignature, type RevocationKey, type Signature, SigType, signatureExpiry } from '../openpgp/signature.js';
-import type { SigCheck, Verifier } from '../verify/verifier.js';
+import type { SigCheck, SignatureVerifier } from '../verify/verifier.js';
 import { certificationRejection, DEFAULT_POLICY, type Policy, selfSignatureRejection, timeConflict } from './policy.js';
 import type { Certification, EvaluatedCert, PrimaryState, Revocation, Status, SubkeyState, UserIdState } from './types.js';
 
 export interface EvaluateOptions {
   /** Reference time, Unix seconds. */
   now: number;
-  verifier: Verifier;
+  verifier: SignatureVerifier;
   policy?: Policy;
   /**
    * Which third-party certifications to verify now, by issuer fingerprint (default: all).
@@ -145,7 +145,7 @@ function collectSelfChecks(cert: Cert, keyring: Keyring, out: SelfChecks, withSu
  * Verifies the `always` checks and, for each candidate list, candidates in order until
  * one verifies, in rounds so every round is one batch for the Verifier.
  */
-async function verifyNewestFirst(verifier: Verifier, first: SigCheck[], lists: SigCheck[][], outcomes: Outcomes, issuerOf: Map<Signature, KeyPacket>): Promise<void> {
+async function verifyNewestFirst(verifier: SignatureVerifier, first: SigCheck[], lists: SigCheck[][], outcomes: Outcomes, issuerOf: Map<Signature, KeyPacket>): Promise<void> {
   const next = new Array<number>(lists.length).fill(0);
   let batch = first;
   for (;;) {
@@ -218,7 +218,7 @@ function collectThirdParty(cert: Cert, keyring: Keyring): ThirdParty[] {
   return out;
 }
 
-async function runChecks(verifier: Verifier, checks: SigCheck[], outcomes: Outcomes, issuerOf?: Map<Signature, KeyPacket>): Promise<void> {
+async function runChecks(verifier: SignatureVerifier, checks: SigCheck[], outcomes: Outcomes, issuerOf?: Map<Signature, KeyPacket>): Promise<void> {
   if (checks.length === 0) return;
   const results = await verifier.verify(checks);
   checks.forEach((c, i) => {
@@ -470,7 +470,7 @@ export async function evaluateKeyring(keyring: Keyring, opts: EvaluateOptions): 
  * Verifies the still `unchecked` certifications made by the given issuers and updates
  * them in place; lets a trust computation verify only what it reaches.
  */
-export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: Verifier): Promise<void> {
+export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, issuers: (fpr: string) => boolean, verifier: SignatureVerifier): Promise<void> {
   const wanted: Certification[] = [];
   for (const ev of evaluated) {
     for (const u of ev.userIds) for (const c of u.certifications) if (c.outcome === 'unchecked' && pendingCertifications.get(c)?.tp.issuers.some((i) => issuers(i.primary.fpr))) wanted.push(c);
@@ -484,7 +484,7 @@ export async function checkCertifications(evaluated: Iterable<EvaluatedCert>, is
  * Each is replaced in its user ID's list; returns the new ones in the same order
  * (a certification that was not pending comes back unchanged).
  */
-export async function checkCertificationsOf(certifications: readonly Certification[], verifier: Verifier): Promise<Certification[]> {
+export async function checkCertificationsOf(certifications: readonly Certification[], verifier: SignatureVerifier): Promise<Certification[]> {
   const outcomes = new Outcomes();
   const issuerOf = new Map<Signature, KeyPacket>();
   const checks: SigCheck[] = [];

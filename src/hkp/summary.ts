@@ -1,9 +1,14 @@
 /**
  * What an index line says about a stored certificate at a reference time: algorithm, size,
  * creation and expiry, revoked and expired flags of the key and of each bound user ID. The
- * self-signatures are verified (through the store's verification cache, so each once), and the
  * result is kept per stored digest for as long as the evaluation holds (src/cert/time-window.ts).
- * Hints for clients, never proof: a client verifies what it imports.
+ *
+ * Signatures are not verified again here: the keyserver stores a self-signature or a key
+ * revocation only when its ingest verified it (src/server/ingest.ts; held-aside and trimmed
+ * signatures are not stored), so the evaluation only has to pick among good ones. Verifying
+ * them again cost more than the lookup itself on every index line of a certificate not
+ * summarised yet (BENCHMARKS.md §8). Hints for clients, never proof: a client verifies what
+ * it imports, and the key page (web/key-view.ts) verifies what it shows.
  */
 import { evaluateCerts, issuedBy } from '../cert/evaluate.js';
 import { timeWindow } from '../cert/time-window.js';
@@ -15,7 +20,7 @@ import type { KeyPacket } from '../openpgp/key-packet.js';
 import { SigType } from '../openpgp/signature.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Store, StoredCert } from '../store/types.js';
-import { Verifier } from '../verify/verifier.js';
+import type { SignatureVerifier } from '../verify/verifier.js';
 
 export interface UserIdSummary {
   /** The user ID packet body. */
@@ -88,17 +93,17 @@ interface Entry {
   summary: CertSummary;
 }
 
+/** Every check good: what the ingest verified before storing (see the top of this file). */
+const VERIFIED_AT_INGEST: SignatureVerifier = { verify: async (checks) => checks.map(() => true) };
+
 /** Summaries of stored certificates, cached by fingerprint and digest while their time window holds. */
 export class Summaries {
   private readonly cache = new Map<string, Entry>();
-  private readonly verifier: Verifier;
 
   constructor(
-    private readonly store: Pick<Store, 'certs' | 'verifications'>,
+    private readonly store: Pick<Store, 'certs'>,
     private readonly maxEntries = 10_000,
-  ) {
-    this.verifier = new Verifier({ cache: store.verifications });
-  }
+  ) {}
 
   /**
    * The stored certificates of the keys that made key revocations on `certs` (designated
@@ -137,7 +142,7 @@ export class Summaries {
     if (missing.length > 0) {
       const certs = missing.map((i) => stored[i].cert);
       const { revokers, complete } = await this.revokersOf(certs);
-      const evaluated = await evaluateCerts(certs, new Keyring([...certs, ...revokers]), { now, verifier: this.verifier, certifications: false });
+      const evaluated = await evaluateCerts(certs, new Keyring([...certs, ...revokers]), { now, verifier: VERIFIED_AT_INGEST, certifications: false });
       evaluated.forEach((ev, j) => {
         const i = missing[j];
         const key = ev.primary.key;

@@ -77,6 +77,9 @@ interface PrefixEntry {
   bytes: [Buffer | undefined, Buffer | undefined, Buffer | undefined];
 }
 
+/** What evaluation needs of a verifier: checks in, outcomes out (a `Verifier`, or a stand-in that knows the answers). */
+export type SignatureVerifier = Pick<Verifier, 'verify'>;
+
 export class Verifier {
   readonly stats: VerifierStats = { verified: 0, cached: 0, rejectedEarly: 0 };
   /** Per issuer fingerprint; null when OpenSSL cannot verify with it. Built only for cache misses. */
