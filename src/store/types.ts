@@ -28,6 +28,7 @@ import type { TimeWindow } from '../cert/time-window.js';
 import type { UnixTime } from '../clock.js';
 import type { Cert } from '../openpgp/cert.js';
 import type { Fingerprint, KeyId } from '../openpgp/fingerprint.js';
+import type { PrefixTree, ReconSettings } from '../recon/ptree.js';
 import type { VerificationCache } from '../verify/cache.js';
 
 export type { VerificationCache };
@@ -299,6 +300,46 @@ export interface HeldCertifications {
   removeTarget(target: string): Promise<number>;
 }
 
+/** The SKS prefix trees (src/recon) of the stored certificates' digests, persisted in the store. */
+export interface ReconTrees {
+  /**
+   * The tree for these settings (one per settings; created empty on first use, then caught up).
+   * Opening reads and writes nothing: a tree never written reads as empty at seq 0, and its
+   * first `catchUp` builds it (`rebuild`). Works on a read-only store, for reading.
+   */
+  open(settings: ReconSettings): Promise<ReconTree>;
+}
+
+/**
+ * One persisted prefix tree. Its elements are the stored certificates' digests (zp.ts
+ * `zpFromDigest`), each once however many certificates share it; the 4 digests that are
+ * sample points (0 to 3: an MD5 preimage) cannot be reconciled and are left out, as SKS
+ * refuses them. Reads (`root`, `node`, `has`) see committed trees only; a walk that spans a
+ * concurrent `catchUp` MAY see nodes from both sides of it (a recon session then disagrees
+ * with its peer on that prefix and tries again on the next sync). `insert` and `remove` each
+ * commit at once without moving the seq: for tests and tools, since the tree then differs from
+ * the digests until the next `rebuild`; a keyserver changes the tree only through `catchUp`.
+ */
+export interface ReconTree extends PrefixTree {
+  /**
+   * Applies the change feed after the tree's own seq: digests added are inserted, digests
+   * removed taken out (each in store transactions); returns the seq reached. A feed pruned
+   * past the tree's seq, or a tree from older code, means rebuild(). Safe against several
+   * processes calling it at once.
+   * A digest is in the tree after the call when some stored certificate has it, whatever
+   * order the changes came in: each digest a change names is set to what the digest index
+   * says (so a digest two certificates share stays until the last goes). MUST reach at least
+   * the `ChangeFeed.latest()` seen when it started. MAY rebuild instead of applying a long
+   * backlog.
+   * @throws EnvironmentError (MS_STORE_READONLY) on a read-only store with changes to apply.
+   */
+  catchUp(): Promise<number>;
+  /** Rebuilds the tree from the stored digests (`digests.digests()`), e.g. for a store that had none; returns how many elements. */
+  rebuild(): Promise<number>;
+  /** The change seq the tree reflects. */
+  seq(): Promise<number>;
+}
+
 /** One database, all roles. */
 export interface Store {
   readonly certs: CertStore;
@@ -311,6 +352,7 @@ export interface Store {
   readonly snapshots: SnapshotStore;
   readonly verifications: VerificationCache;
   readonly held: HeldCertifications;
+  readonly reconTrees: ReconTrees;
   /** Opened without write access: reads work, writes throw MS_STORE_READONLY, caches keep nothing. */
   readonly readonly: boolean;
   /** A description for messages: the file path, or the database URL without its password. */

@@ -15,6 +15,7 @@ import { PostgresChangeFeed, PostgresDerivedTables } from './feed.js';
 import { PostgresHeldCertifications } from './held.js';
 import { PostgresMetaStore } from './meta.js';
 import { migrate } from './migrations.js';
+import { PostgresReconTrees } from './recon-tree.js';
 import { PostgresUserIdSearch } from './search.js';
 
 export { redact } from './database.js';
@@ -31,6 +32,7 @@ export class PostgresStore implements Store {
   readonly snapshots: PostgresSnapshotStore;
   readonly verifications: PostgresVerificationCache;
   readonly held: PostgresHeldCertifications;
+  readonly reconTrees: PostgresReconTrees;
 
   private constructor(readonly database: PostgresDatabase) {
     this.certs = new PostgresCertStore(database);
@@ -43,6 +45,7 @@ export class PostgresStore implements Store {
     this.snapshots = new PostgresSnapshotStore(database);
     this.verifications = new PostgresVerificationCache(database);
     this.held = new PostgresHeldCertifications(database);
+    this.reconTrees = new PostgresReconTrees(database);
   }
 
   /**

@@ -14,6 +14,8 @@
  * - 2: a keyserver's held-aside certifications (`HeldCertifications`).
  * - 3: the address index (`CertStore.byAddress`), filled from the folded user ID text, as the
  *   SQLite store's schema 4.
+ * - 4: the recon prefix trees (`ReconTrees`), as the SQLite store's schema 6: a row per tree,
+ *   a row per node; created empty, a tree is built by its first catch-up.
  */
 import type pg from 'pg';
 import { EnvironmentError } from '../../errors.js';
@@ -162,6 +164,29 @@ async function migrateTo3(c: pg.PoolClient): Promise<void> {
   }
 }
 
+/**
+ * 4: the recon prefix trees (src/store/recon-tree.ts). gen is bumped by every commit; key is
+ * `encodeBitstring` of the prefix; svalues and elements are 17-byte little-endian field
+ * elements, elements NULL for an internal node. IF NOT EXISTS: tests make older databases by
+ * winding a current one back, tables left in place.
+ */
+const V4 = `
+  CREATE TABLE IF NOT EXISTS recon_trees (
+    name text COLLATE "C" PRIMARY KEY,
+    format integer NOT NULL,
+    seq bigint NOT NULL,
+    gen bigint NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS recon_nodes (
+    tree text COLLATE "C" NOT NULL REFERENCES recon_trees (name),
+    key bytea NOT NULL,
+    size integer NOT NULL,
+    svalues bytea NOT NULL,
+    elements bytea,
+    PRIMARY KEY (tree, key)
+  );
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
 const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   async (c) => {
@@ -172,6 +197,9 @@ const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
     await c.query(V2);
   },
   migrateTo3,
+  async (c) => {
+    await c.query(V4);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -14,6 +14,7 @@ import { SqliteDerivedTables } from './derived.js';
 import { SqliteHeldCertifications } from './held.js';
 import { SqliteCertificationIndex } from './indexes.js';
 import { SqliteMetaStore } from './meta.js';
+import { SqliteReconTrees } from './recon-tree.js';
 import { SqliteUserIdSearch } from './search.js';
 import { SqliteSnapshotStore } from './snapshots.js';
 import { SqliteVerificationCache } from './verification-cache.js';
@@ -25,6 +26,7 @@ export { SqliteDerivedTables } from './derived.js';
 export { SqliteHeldCertifications } from './held.js';
 export { SqliteCertificationIndex } from './indexes.js';
 export { SqliteMetaStore } from './meta.js';
+export { SqliteReconTrees } from './recon-tree.js';
 export { SqliteUserIdSearch } from './search.js';
 export { SNAPSHOTS_KEPT, SqliteSnapshotStore } from './snapshots.js';
 export { SqliteVerificationCache } from './verification-cache.js';
@@ -45,6 +47,7 @@ export class SqliteStore implements Store {
   #snapshots?: SqliteSnapshotStore;
   #verifications?: SqliteVerificationCache;
   #held?: SqliteHeldCertifications;
+  #reconTrees?: SqliteReconTrees;
 
   /** The roles on an open database (which the store then owns: `close` closes it). */
   constructor(readonly database: SqliteDatabase) {}
@@ -97,6 +100,11 @@ export class SqliteStore implements Store {
   get held(): SqliteHeldCertifications {
     this.#held ??= new SqliteHeldCertifications(this.database);
     return this.#held;
+  }
+
+  get reconTrees(): SqliteReconTrees {
+    this.#reconTrees ??= new SqliteReconTrees(this.database);
+    return this.#reconTrees;
   }
 
   /**

@@ -17,6 +17,9 @@
  * - 4: the address index (`CertStore.byAddress`), filled from the user ID text.
  * - 5: the certificate bytes move to the last column of `certs` (reading the columns before
  *   them no longer walks the blob).
+ * - 6: the recon prefix trees (`ReconTrees`, src/store/recon-tree.ts): a row per tree (named by
+ *   its settings) with its change seq, and a row per node. Created empty: a tree is built by
+ *   its first catch-up, from the digests schema 2 stored.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -283,8 +286,31 @@ function migrateTo5(db: Database.Database): void {
   db.prepare<[number]>("INSERT INTO sqlite_sequence (name, seq) SELECT 'certs', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'certs')").run(seq);
 }
 
+/**
+ * 6: the recon prefix trees. gen is bumped by every commit, so a writer that read the tree at
+ * one gen commits only if no other did meanwhile. key: `encodeBitstring` of the prefix;
+ * svalues and elements: 17-byte little-endian field elements; elements NULL for an internal node.
+ * IF NOT EXISTS: tests make older files by winding a current one back, tables left in place.
+ */
+const V6 = `
+  CREATE TABLE IF NOT EXISTS recon_trees (
+    name TEXT PRIMARY KEY,
+    format INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    gen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS recon_nodes (
+    tree TEXT NOT NULL,
+    key BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    svalues BLOB NOT NULL,
+    elements BLOB,
+    PRIMARY KEY (tree, key)
+  ) WITHOUT ROWID;
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3), migrateTo4, migrateTo5];
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3), migrateTo4, migrateTo5, (db) => db.exec(V6)];
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
