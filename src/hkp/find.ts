@@ -71,11 +71,11 @@ export async function findByKey(store: Store, search: Exclude<Search, { kind: 't
   return hits.slice(0, opts.limit);
 }
 
-/** Certificates carrying exactly this user ID, or (for an address) a user ID with exactly this address, case-insensitive. */
+/** Certificates carrying exactly this user ID, or (for an address) a user ID with exactly this address, case-insensitive, in fingerprint order. */
 export async function findByIdentity(store: Store, identity: string, limit: number): Promise<StoredCert[]> {
-  const exact = await store.certs.byExactUserId(identity);
-  if (addressOf(identity) !== identity) return unique([exact], limit);
-  return unique([exact, await store.certs.byAddress(identity, limit)], limit);
+  // A user ID that is exactly this address has this address: the address index finds it too.
+  if (addressOf(identity) === identity) return store.certs.byAddress(identity, limit);
+  return unique([await store.certs.byExactUserId(identity)], limit);
 }
 
 /**
