@@ -112,6 +112,8 @@ export class HkpServer {
           now: this.ctx.now,
           resultLimit: this.ctx.maxResults,
           clientOf: (req) => clientOf(req, opts.trustProxy ?? false),
+          // The upload form draws on the same per-client bucket as /pks/add.
+          admitUpload: (req) => this.limit(this.uploads, clientOf(req, opts.trustProxy ?? false)),
           onError: (err, req) => this.log.error(`internal error answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
         });
     }

@@ -17,6 +17,7 @@ import { keyPacketFor, signV4, sp, userIdPacket } from '../../src/openpgp/build.
 import { readCerts, writeCert } from '../../src/openpgp/cert.js';
 import { KeyFlag, SigType } from '../../src/openpgp/signature.js';
 import { sksDigest } from '../../src/openpgp/sks-digest.js';
+import { UPLOAD_FIELD } from '../../src/hkp/web/pages.js';
 import { wkdHash, zbase32 } from '../../src/hkp/wkd.js';
 import { certify, makeKey, type TestKey } from '../keyserver/keys.js';
 import { NOW, TestServer } from './harness.js';
@@ -345,6 +346,22 @@ describe('limits', () => {
       for (let i = 0; i < 5; i++) assert.equal((await fetch(`${s.base}/pks/lookup?op=get&options=mr&search=0x${k.primary.fpr}`)).status, 200);
       const metrics = await (await fetch(`${s.base}/metrics`)).text();
       assert.match(metrics, /^keyserver_rate_limited_total 1$/m);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('the web upload form draws on the same bucket as /pks/add', async () => {
+    const s = await TestServer.start({ uploadRate: { burst: 2, perSecond: 0.001, clock: () => 0 } });
+    try {
+      const k = makeKey(['ssh://form-rate.example.org']);
+      const viaForm = () => post(s.base, '/upload', new URLSearchParams({ [UPLOAD_FIELD]: asc(k) }).toString());
+      assert.equal((await post(s.base, '/pks/add', form(asc(k)))).status, 200);
+      assert.equal((await viaForm()).status, 200);
+      const refused = await viaForm();
+      assert.equal(refused.status, 429);
+      assert.match(await refused.text(), /Too many uploads/);
+      assert.equal((await post(s.base, '/pks/add', form(asc(k)))).status, 429);
     } finally {
       await s.stop();
     }
