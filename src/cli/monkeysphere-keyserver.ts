@@ -304,8 +304,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .description('remove a certificate; with --block, later uploads of it are refused')
       .argument('<fingerprint>')
       .option('--block', 'also put it on the blocklist')
-      .option('--reason <text>', 'why (kept with the blocklist entry)', '')
-      .action(async (fpr: string, opts: { block?: boolean; reason: string }) => {
+      .option('--reason <text>', 'why (kept with the blocklist entry; without it, a key already blocked keeps its reason)')
+      .action(async (fpr: string, opts: { block?: boolean; reason?: string }) => {
         const c = ctx();
         const f = fingerprintArg(fpr);
         status = await withKeyserver(c, async (ks) => {

@@ -457,7 +457,7 @@ export class Keyserver {
   async delete(fpr: string, opts: { now: UnixTime; block?: boolean; reason?: string }): Promise<boolean> {
     const f = parseFingerprint(fpr);
     return this.serial(async () => {
-      if (opts.block) await this.addBlock(f, opts.reason ?? 'deleted', opts.now);
+      if (opts.block) await this.addBlock(f, opts.reason, opts.now);
       await this.store.held.removeTarget(f);
       return this.store.certs.delete(f, opts.now);
     });
@@ -477,10 +477,17 @@ export class Keyserver {
     });
   }
 
-  private async addBlock(fpr: Fingerprint, reason: string, now: UnixTime): Promise<void> {
-    const list = (await this.blocklist()).filter((b) => b.fpr !== fpr);
-    list.push({ fpr, reason, since: now });
-    await this.writeBlocklist(list);
+  /**
+   * Adds or updates a blocklist entry. A key blocked again keeps the time it was first blocked,
+   * and its reason unless a new one is given (a repeated `delete --block` erases nothing).
+   */
+  private async addBlock(fpr: Fingerprint, reason: string | undefined, now: UnixTime): Promise<void> {
+    const list = await this.blocklist();
+    const old = list.find((b) => b.fpr === fpr);
+    if (old && reason === undefined) return;
+    const rest = list.filter((b) => b.fpr !== fpr);
+    rest.push({ fpr, reason: reason ?? 'deleted', since: old?.since ?? now });
+    await this.writeBlocklist(rest);
   }
 
   /** Takes `fpr` off the blocklist; true when it was on it. Nothing comes back until uploaded again. */

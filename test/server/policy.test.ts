@@ -456,6 +456,11 @@ describe('keyserver ingest policy', () => {
       assert.equal(await store.certs.get(a.fpr), undefined);
       await ks.block(bob.fpr, 'spam', NOW + 3);
       assert.equal((await ks.blocklist()).length, 2);
+      // Deleting a blocked key again without a reason keeps its entry as it was; a new reason replaces the old, not the date.
+      await ks.delete(a.fpr, { now: NOW + 3, block: true });
+      assert.deepEqual((await ks.blocklist()).find((b) => b.fpr === a.fpr), { fpr: a.fpr, reason: 'takedown request', since: NOW + 1 });
+      await ks.delete(a.fpr, { now: NOW + 3, block: true, reason: 'court order' });
+      assert.deepEqual((await ks.blocklist()).find((b) => b.fpr === a.fpr), { fpr: a.fpr, reason: 'court order', since: NOW + 1 });
       assert.equal(await ks.unblock(a.fpr, NOW + 4), true);
       assert.equal(await ks.unblock(a.fpr, NOW + 4), false);
       assert.equal((await ks.submit(a.bytes, { now: NOW + 5 })).certs[0].status, 'inserted');
