@@ -19,6 +19,7 @@ import { NOW as AUTH_NOW, Person } from '../auth/pki.js';
 import { PostgresServer } from '../helpers/postgres.js';
 import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite } from './cert-store.suite.js';
 import { keyserverSuite } from './held.suite.js';
+import { reconTreeSuite } from './recon-tree.suite.js';
 
 const server = new PostgresServer();
 before(() => server.start());
@@ -36,6 +37,8 @@ keyserverSuite('postgresql', async () => PostgresStore.open(await server.databas
   await store.close();
   return PostgresStore.open(url, { readonly: true });
 });
+
+reconTreeSuite('postgresql', async () => PostgresStore.open(await server.database()), (store) => PostgresStore.open((store as PostgresStore).database.url));
 
 describe('PostgresStore', () => {
   test('openStore picks PostgreSQL for postgresql:// URLs; the location hides a password', async () => {

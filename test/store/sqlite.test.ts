@@ -17,6 +17,7 @@ import { writeCerts } from '../../src/openpgp/cert.js';
 import { SCHEMA_VERSION, SNAPSHOTS_KEPT, SqliteCertStore, SqliteDatabase, SqliteMetaStore, SqliteStore, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
 import { fixture, fixtureRing, INDEX, NOW, publicBytes, storeSuite, syntheticCerts } from './cert-store.suite.js';
 import { keyserverSuite } from './held.suite.js';
+import { reconTreeSuite } from './recon-tree.suite.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ms-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -33,6 +34,8 @@ keyserverSuite('sqlite', () => SqliteStore.open(freshPath()), async (store) => {
   await store.close();
   return SqliteStore.open(store.location, { readonly: true });
 });
+
+reconTreeSuite('sqlite', () => SqliteStore.open(freshPath()), (store) => SqliteStore.open(store.location));
 
 const CHILD = new URL('./sqlite-child.ts', import.meta.url).pathname;
 
