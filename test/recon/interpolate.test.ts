@@ -8,19 +8,10 @@ import { describe, test } from 'node:test';
 import { factorRoots, interpolate, reconcileSamples, solve, splitsIntoDistinctLinear } from '../../src/recon/interpolate.js';
 import { polyEqual, polyFromRoots, polyMul, polyOf } from '../../src/recon/poly.js';
 import { samplesOf } from '../../src/recon/ptree.js';
-import { P, type ZpRandom, zpDiv, zpPoints, zpPow, zpReduce } from '../../src/recon/zp.js';
+import { P, zpDiv, zpPoints, zpPow } from '../../src/recon/zp.js';
+import { seededElements } from './seeded.js';
 
-function elements(seed: number): ZpRandom {
-  let s = seed >>> 0;
-  const word = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return BigInt((t ^ (t >>> 14)) >>> 0);
-  };
-  return () => zpReduce((word() << 128n) | (word() << 96n) | (word() << 64n) | (word() << 32n) | word());
-}
+const elements = (seed: number) => seededElements(seed);
 
 const sorted = (xs: Iterable<bigint>) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 const big = (xs: string[]) => xs.map(BigInt);

@@ -24,18 +24,9 @@ import {
   ZERO,
 } from '../../src/recon/poly.js';
 import { P, zpDiv, zpMul, zpReduce } from '../../src/recon/zp.js';
+import { seededElements } from './seeded.js';
 
-function elements(seed: number): () => bigint {
-  let s = seed >>> 0;
-  const word = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return BigInt((t ^ (t >>> 14)) >>> 0);
-  };
-  return () => zpReduce((word() << 128n) | (word() << 96n) | (word() << 64n) | (word() << 32n) | word());
-}
+const elements = (seed: number) => seededElements(seed);
 
 const next = elements(7);
 function randomPoly(degree: number): Poly {

@@ -19,20 +19,10 @@ import {
   samplesOf,
   splitThreshold,
 } from '../../src/recon/ptree.js';
-import { P, type ZpRandom, zpPoints, zpReduce, zpSub } from '../../src/recon/zp.js';
+import { P, zpPoints, zpSub } from '../../src/recon/zp.js';
+import { seededElements } from './seeded.js';
 
-function elements(seed: number): ZpRandom {
-  let s = seed >>> 0;
-  const word = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return BigInt((t ^ (t >>> 14)) >>> 0);
-  };
-  // 128-bit values, as MD5 digests are.
-  return () => zpReduce((word() << 96n) | (word() << 64n) | (word() << 32n) | word());
-}
+const elements = (seed: number) => seededElements(seed, 128);
 
 const sorted = (xs: Iterable<bigint>) => [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
