@@ -312,9 +312,9 @@ export interface ReconTrees {
 
 /**
  * One persisted prefix tree. Its elements are the stored certificates' digests (zp.ts
- * `zpFromDigest`), each once however many certificates share it; the 4 digests that are
- * sample points (0 to 3: an MD5 preimage) cannot be reconciled and are left out, as SKS
- * refuses them. Reads (`root`, `node`, `has`) see committed trees only; a walk that spans a
+ * `zpFromDigest`), each once however many certificates share it; the few digests that are
+ * sample points (0, 1, 2, …: an MD5 preimage away) cannot be reconciled and are left out, as
+ * SKS refuses them. Reads (`root`, `node`, `has`) see committed trees only; a walk that spans a
  * concurrent `catchUp` MAY see nodes from both sides of it (a recon session then disagrees
  * with its peer on that prefix and tries again on the next sync). `insert` and `remove` each
  * commit at once without moving the seq: for tests and tools, since the tree then differs from
