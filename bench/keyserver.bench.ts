@@ -24,7 +24,9 @@
  *    `get` the same primary fingerprint, user IDs and subkeys (signature counts may differ:
  *    ours serves only certifications it could verify); for `index` both must list the
  *    address's certificate (SKS, a word search, may list more). Requests/s, p50/p99 latency
- *    (wrk's, closed loop), and the server's CPU time (from /proc) per request.
+ *    (wrk's, closed loop), and the server's CPU time (from /proc) per request. Last, the
+ *    floor: node:http in one process answering the same paths with a constant body of our
+ *    answers' size and no lookup, which no single Node process on the machine can beat.
  * Exits 1 when the stores hold different numbers of certificates or an answer is wrong.
  * Every server is started and stopped (by PID) here; ours without NODE_EXTRA_CA_CERTS.
  *
@@ -194,6 +196,15 @@ async function stopServer(s: Server): Promise<void> {
   await s.stop();
   running.delete(s);
 }
+
+/**
+ * The floor: node:http in one process answering every request with a constant body (argv: port,
+ * body bytes), no lookup at all. What a single Node process on this machine cannot beat.
+ */
+const FLOOR_SERVER = `const http = require('node:http');
+const body = Buffer.alloc(Number(process.argv[2]), 0x41);
+http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); }).listen(Number(process.argv[1]), '127.0.0.1');`;
+const FLOOR_LABEL = 'floor: node:http, constant answer of the same size, keep-alive';
 
 // --- SKS --------------------------------------------------------------------------------
 
@@ -613,8 +624,21 @@ async function main(): Promise<number> {
           ['index', indexPaths],
         ] as const) {
           lookupRows.push(measureLookups(ds.name, op, sksServer, 'SKS 1.1.6 (HTTP/1.0, a connection per request)', script, paths, false));
-          lookupRows.push(measureLookups(ds.name, op, oursServer, 'ours, keep-alive', script, paths, false));
+          const keepAlive = measureLookups(ds.name, op, oursServer, 'ours, keep-alive', script, paths, false);
+          lookupRows.push(keepAlive);
           lookupRows.push(measureLookups(ds.name, op, oursServer, 'ours, Connection: close', script, paths, true));
+          // The ceiling of any one Node process here: node:http answering the same paths with a constant body of our answers' size.
+          const floorPort = await freePort();
+          const floor = await startServer('node:http floor', floorPort, process.execPath, ['-e', FLOOR_SERVER, String(floorPort), String(Math.round(keepAlive.kbPerReq * 1024))], {
+            cwd: ROOT,
+            env: childEnv(),
+          });
+          try {
+            await floor.ready('/', 30);
+            lookupRows.push(measureLookups(ds.name, op, floor, FLOOR_LABEL, script, paths, false));
+          } finally {
+            await stopServer(floor);
+          }
         }
         const mem = { ours: procCpu(oursServer.pid).hwmMb, sks: procCpu(sksServer.pid).hwmMb };
         sizes[sizes.length - 1].oursServePeakMiB = mem.ours;
