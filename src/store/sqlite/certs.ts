@@ -33,11 +33,6 @@ export function storedCert(row: CertRow): StoredCert {
 
 const PAGE = 256;
 
-/** Rows in fingerprint order (bytewise, as SQLite's BINARY collation compares these hex strings). */
-function byFingerprint(rows: CertRow[]): CertRow[] {
-  return rows.length < 2 ? rows : rows.sort((a, b) => (a.fpr < b.fpr ? -1 : a.fpr > b.fpr ? 1 : 0));
-}
-
 /** `CertStore` on a `SqliteDatabase`. */
 export class SqliteCertStore implements CertStore {
   private readonly s;
@@ -54,17 +49,17 @@ export class SqliteCertStore implements CertStore {
       update: db.prepare<[Buffer, number, Buffer, number]>('UPDATE certs SET data = ?, updated = ?, digest = ? WHERE id = ?'),
       delete: db.prepare<[number]>('DELETE FROM certs WHERE id = ?'),
       change: db.prepare<[string, Buffer | null, Buffer | null, number]>('INSERT INTO changes (fpr, added, removed, at) VALUES (?, ?, ?, ?)'),
-      // No ORDER BY here: SQLite would copy each row, blob and all, into a sorter; byFingerprint sorts the few rows.
       byKeyId: db.prepare<[string, string, string, string], CertRow>(
         `SELECT ${COLUMNS} FROM certs WHERE id IN (
            SELECT cert_id FROM cert_keys WHERE rkeyid >= ? AND rkeyid < ?
            UNION SELECT cert_id FROM cert_keys WHERE rfpr >= ? AND rfpr < ?
-         )`,
+         ) ORDER BY fpr`,
       ),
-      byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?)`),
-      // The limit picks the first by fingerprint among ids alone; the rows are then sorted in byFingerprint.
+      byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
+      // A join, not `id IN (…) ORDER BY … LIMIT`: SQLite ran that form ten times slower (measured, 360 µs against 40).
       byAddress: db.prepare<[string, number], CertRow>(
-        `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT a.cert_id FROM cert_addresses a JOIN certs c ON c.id = a.cert_id WHERE a.address = ? ORDER BY c.fpr LIMIT ?)`,
+        `SELECT c.id AS id, c.fpr AS fpr, c.created AS created, c.updated AS updated, c.digest AS digest, c.data AS data
+           FROM cert_addresses a CROSS JOIN certs c ON c.id = a.cert_id WHERE a.address = ? ORDER BY c.fpr LIMIT ?`,
       ),
       page: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ?`),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM certs'),
@@ -157,7 +152,7 @@ export class SqliteCertStore implements CertStore {
 
   async byKeyId(id: string): Promise<StoredCert[]> {
     const { keyId, fpr } = keyIdRanges(id);
-    return this.database.read('cannot look up key ID', () => byFingerprint(this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1])).map(storedCert));
+    return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1]).map(storedCert));
   }
 
   private keyIdStatement(n: number): Database.Statement<string[], { rkeyid: string; rfpr: string; fpr: string }> {
@@ -187,12 +182,12 @@ export class SqliteCertStore implements CertStore {
   }
 
   async byExactUserId(text: string): Promise<StoredCert[]> {
-    return this.database.read('cannot look up user ID', () => byFingerprint(this.s.byUid.all(Buffer.from(text, 'utf8'))).map(storedCert));
+    return this.database.read('cannot look up user ID', () => this.s.byUid.all(Buffer.from(text, 'utf8')).map(storedCert));
   }
 
   async byAddress(address: string, limit: number): Promise<StoredCert[]> {
     if (limit <= 0) return [];
-    return this.database.read('cannot look up address', () => byFingerprint(this.s.byAddress.all(foldAddress(address), limit)).map(storedCert));
+    return this.database.read('cannot look up address', () => this.s.byAddress.all(foldAddress(address), limit).map(storedCert));
   }
 
   async *all(): AsyncIterable<StoredCert> {
