@@ -134,6 +134,7 @@ async function ingestOne(ks: Ingest, bytes: Buffer, digest: string, now: UnixTim
   if (status === 'unchanged') report.unchanged++;
   else report.stored++;
   // What we stored may hash differently from what was sent: then the peer will offer it again.
-  const now_ = await ks.store.digests.byDigest([Buffer.from(digest, 'hex')]);
-  if (now_.length === 0) refuse(digest, 'trimmed', outcome.fpr);
+  if ((await ks.store.digests.byDigest([Buffer.from(digest, 'hex')])).length > 0) return;
+  const cut = outcome.held > 0 || Object.keys(outcome.dropped).length > 0;
+  refuse(digest, cut ? 'trimmed' : 'superseded', outcome.fpr);
 }

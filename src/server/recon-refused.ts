@@ -15,17 +15,20 @@ export const REFUSED_META = 'recon.refused';
  * Why a fetched digest did not end up stored as such:
  * - `trimmed`: stored, but what we keep of it hashes differently (certifications trimmed to
  *   the budget, held aside, or unverifiable packets dropped);
+ * - `superseded`: nothing of it was dropped, but our copy already has more (the peer holds an
+ *   older version; it fetches ours and moves on, unless it trims differently);
  * - `rejected`: nothing of it can be served (ingest.ts);
  * - `blocked`: on the blocklist;
  * - `too-large`, `unparseable`: the ingest refused the bytes;
  * - `rate-limited`: changed too often lately;
  * - `unavailable`: the peer did not send it when asked.
  */
-export type RefusalReason = 'trimmed' | 'rejected' | 'blocked' | 'too-large' | 'unparseable' | 'rate-limited' | 'unavailable';
+export type RefusalReason = 'trimmed' | 'superseded' | 'rejected' | 'blocked' | 'too-large' | 'unparseable' | 'rate-limited' | 'unavailable';
 
 /** How long a refusal holds before the digest is fetched again, seconds. */
 export const REFUSAL_TTL: Readonly<Record<RefusalReason, number>> = Object.freeze({
   trimmed: 7 * 86400,
+  superseded: 86400,
   rejected: 7 * 86400,
   blocked: 30 * 86400,
   'too-large': 30 * 86400,

@@ -97,6 +97,7 @@ export class ReconService {
   private closed = false;
   private bound: AddressInfo | undefined;
   private rejectedConnections = 0;
+  private readonly incoming = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: ReconServiceOptions) {
     this.log = opts.log ?? noLog;
@@ -131,7 +132,11 @@ export class ReconService {
   async start(): Promise<AddressInfo> {
     this.tree = await this.opts.trees.open(this.settings);
     await this.catchUp();
-    const server = createServer((sock) => void this.accept(sock));
+    const server = createServer((sock) => {
+      const p = this.accept(sock).catch((err) => this.log.error(`recon: ${errorMessage(err)}`));
+      this.incoming.add(p);
+      void p.finally(() => this.incoming.delete(p));
+    });
     this.server = server;
     this.bound = await new Promise<AddressInfo>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
@@ -159,6 +164,11 @@ export class ReconService {
         });
     };
     this.timers.push(setTimeout(tick, ms));
+  }
+
+  /** Resolves once the incoming sessions under way, and their fetches, are done (for tests and shutdown). */
+  async settle(): Promise<void> {
+    while (this.incoming.size > 0) await Promise.all([...this.incoming]);
   }
 
   /** Stops listening and gossiping, and cuts sessions under way. */
@@ -251,6 +261,14 @@ export class ReconService {
       this.log.info(`recon: refused a connection from ${from}: not in the membership file ${this.opts.membership.path}`);
       sock.destroy();
       return;
+    }
+    // A tree behind the store would report what we hold as missing: catch up first, when nothing reads the tree.
+    if (!this.mutating && this.sessions === 0) {
+      try {
+        if ((await this.opts.ks.store.changes.latest()) !== (await this.requireTree().seq())) await this.catchUp();
+      } catch (err) {
+        this.log.error(`recon: catching the tree up failed: ${errorMessage(err)}`);
+      }
     }
     const refuse = this.mutating ? MUTATING : this.sessions >= (this.opts.maxIncoming ?? 4) ? BUSY : undefined;
     const st = this.stateOf(peer.id);
