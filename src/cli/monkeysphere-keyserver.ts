@@ -1,7 +1,9 @@
 /**
  * monkeysphere-keyserver: the keyserver Monkeysphere needs. `serve` answers HKP (v1 and the
  * read side of v2), VKS, WKD and the web pages over one store (SQLite, or PostgreSQL shared by
- * several servers); `import` and `dump` move certificates in and out in bulk; `delete`,
+ * several servers), and with `--recon` syncs with SKS-compatible peers; `recon` runs that sync
+ * alone beside a serve process, `ptree-rebuild` rebuilds its prefix tree; `import` and `dump`
+ * move certificates in and out in bulk; `delete`,
  * `block`, `unblock` and `blocklist` handle takedowns. The rules are the service's
  * (src/server/) and the HTTP face's (src/hkp/); only this file prints.
  */
@@ -21,6 +23,8 @@ import { version } from './version.js';
 
 const TOOL = 'monkeysphere-keyserver';
 const DEFAULT_LISTEN = '127.0.0.1:11371';
+/** What SKS 1.1.6 requires of a peer (recon/config.ts SKS_FILTERS). */
+const RECON_FILTERS = 'yminsky.dedup,yminsky.merge';
 
 interface GlobalOptions {
   store?: string;
@@ -48,6 +52,24 @@ Serving:
   GnuPG users who want certifications must set
   keyserver-options no-self-sigs-only,no-import-clean.
 
+Recon (synchronisation with SKS, Hockeypuck and other monkeysphere-keyservers):
+  serve --recon ADDR:PORT --peers FILE runs recon inside the server; recon --recon
+  ADDR:PORT --peers FILE --http-port PORT runs it as a separate process on the same
+  store, as sks recon runs beside sks db. Every --gossip-interval seconds (default 60)
+  it reconciles with one peer of the membership file picked at random, connecting
+  from ADDR (SKS accepts recon only from its members' addresses), then fetches what
+  it lacks from the peer's HKP port (POST /pks/hashquery) and takes it through the
+  same checks as an upload. Connections from addresses not in the file are closed.
+  The membership file has SKS's format, "host port" per line (# starts a comment),
+  and is reread when it changes; each peer must list our ADDR and port likewise.
+  We announce version 1.1.6, bitquantum 2, mbar 5 and --recon-filters (default
+  ${RECON_FILTERS}, which SKS 1.1.6 requires; a fresh SKS database announces
+  yminsky.dedup alone). Certificates our policy trims or refuses hash differently
+  from a peer's copy; their digests are remembered as refused and not fetched again
+  for a while (a day to a month, by reason). Peers' last sync, last error and keys
+  exchanged are on op=stats and /metrics. ptree-rebuild (SKS: pbuild) rebuilds the
+  prefix tree of an existing store.
+
 Logs:
   On stderr, prefixed "ms: ", at MONKEYSPHERE_LOG_LEVEL (SILENT, ERROR, INFO, VERBOSE,
   DEBUG; default INFO). VERBOSE logs each upload and refused request, DEBUG each request.
@@ -58,12 +80,15 @@ Exit status:
   2  usage error
   3  bad input: a file that is not OpenPGP, a malformed fingerprint
   4  environment: the store cannot be opened, the address cannot be bound, a file unreadable
+     (the recon membership file included; a bad line in it is 3)
   5  temporary: the store is busy or down
 
 Examples:
   monkeysphere-keyserver serve --listen 0.0.0.0:11371 --store sqlite:/srv/keys.sqlite
   monkeysphere-keyserver serve --store postgres://keys@db.example.org/keys
   monkeysphere-keyserver import --store sqlite:/srv/keys.sqlite --workers 2 keyring.pgp dump/*.pgp
+  monkeysphere-keyserver serve --store sqlite:/srv/keys.sqlite --recon 192.0.2.10:11370 --peers /etc/monkeysphere/membership
+  monkeysphere-keyserver recon --store postgres://keys@db.example.org/keys --recon 192.0.2.10:11370 --peers /etc/monkeysphere/membership --http-port 11371
   monkeysphere-keyserver dump --store sqlite:/srv/keys.sqlite /srv/dump
   monkeysphere-keyserver delete --block --reason "GDPR request 2026-12-01" 0123...CDEF
 
@@ -129,6 +154,74 @@ interface ServeOptions {
   trustProxy?: boolean;
   wkdDomain?: string[];
   web: boolean;
+  recon?: string;
+  peers?: string;
+  gossipInterval: string;
+  reconFilters: string;
+}
+
+interface ReconOptions {
+  recon: string;
+  peers: string;
+  httpPort: string;
+  gossipInterval: string;
+  reconFilters: string;
+}
+
+/** The recon settings from the command line, checked before anything is opened. */
+function reconArgs(opts: { recon?: string; peers?: string; gossipInterval: string; reconFilters: string }): { host: string; port: number; peers: string; gossipMs: number; filters: string[] } | undefined {
+  if (opts.recon === undefined) {
+    if (opts.peers !== undefined) throw new UsageError('MS_HKP_USAGE', '--peers needs --recon ADDR:PORT');
+    return undefined;
+  }
+  if (opts.peers === undefined) throw new UsageError('MS_HKP_USAGE', '--recon needs --peers FILE (the membership file)');
+  const { host, port } = parseListen(opts.recon);
+  if (!/^\d+(\.\d+)?$/.test(opts.gossipInterval)) throw new UsageError('MS_HKP_USAGE', `--gossip-interval must be a number of seconds (0: never initiate), not ${JSON.stringify(opts.gossipInterval)}`);
+  const filters = opts.reconFilters.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  if (filters.length === 0) throw new UsageError('MS_HKP_USAGE', '--recon-filters names no filter');
+  return { host, port, peers: opts.peers, gossipMs: Math.round(Number(opts.gossipInterval) * 1000), filters };
+}
+
+/** Starts the recon service on `ks`'s store, announcing `httpPort`; the caller closes it. */
+async function startRecon(ctx: Ctx, ks: Keyserver, args: NonNullable<ReturnType<typeof reconArgs>>, httpPort: number) {
+  const { MembershipFile } = await import('../server/recon-peers.js');
+  const { ReconService } = await import('../server/recon-service.js');
+  const { reconTreesOf } = await import('../server/recon-tree.js');
+  const peersPath = args.peers.startsWith('/') ? args.peers : join(ctx.io.cwd, args.peers);
+  const membership = await new MembershipFile(peersPath, {
+    onError: (err) => ctx.log.error(`${err.message}; the last good list stays in use`),
+    onLoad: (peers) => ctx.log.verbose(`recon peers (${printable(peersPath)}): ${peers.map((p) => p.id).join(', ') || 'none'}`),
+  }).open();
+  const service = new ReconService({
+    ks,
+    trees: reconTreesOf(ks.store),
+    membership,
+    host: args.host,
+    port: args.port,
+    httpPort,
+    filters: args.filters,
+    gossipIntervalMs: args.gossipMs,
+    log: ctx.log,
+    now: () => referenceTime(ctx.io.env),
+  });
+  await service.start();
+  return service;
+}
+
+/** Resolves at SIGTERM or SIGINT (logged). */
+function untilSignal(ctx: Ctx): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      ctx.log.info(`${signal}: stopping`);
+      resolve();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
 }
 
 async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
@@ -141,8 +234,10 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   const lookupBurst = positiveInt('--lookup-burst', opts.lookupBurst, 0);
   const lookupEvery = Number(opts.lookupEvery);
   if (!/^\d+(\.\d+)?$/.test(opts.lookupEvery) || (lookupBurst > 0 && lookupEvery <= 0)) throw new UsageError('MS_HKP_USAGE', `--lookup-every must be a positive number of seconds, not ${JSON.stringify(opts.lookupEvery)}`);
+  const reconOpts = reconArgs(opts);
   const { HkpServer } = await import('../hkp/server.js');
   const { EnvironmentError } = await import('../errors.js');
+  const { reconStatusSection } = await import('../server/recon-status.js');
   return withKeyserver(ctx, async (ks, store) => {
     const server = new HkpServer({
       ks,
@@ -158,6 +253,8 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
       wkdDomains: opts.wkdDomain ?? [],
       web: opts.web ? undefined : false,
       version: version(),
+      // Whichever process runs recon on this store, its peers' state is shown here.
+      status: reconStatusSection(store),
     });
     let bound: { address: string; port: number };
     try {
@@ -171,20 +268,44 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
     }
     const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
     ctx.log.info(`serving HKP on http://${shown}:${bound.port}/ (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
-        ctx.log.info(`${signal}: stopping`);
-        resolve();
-      };
-      const onTerm = () => stop('SIGTERM');
-      const onInt = () => stop('SIGINT');
-      process.on('SIGTERM', onTerm);
-      process.on('SIGINT', onInt);
-    });
+    let recon: Awaited<ReturnType<typeof startRecon>> | undefined;
+    try {
+      if (reconOpts) recon = await startRecon(ctx, ks, reconOpts, bound.port);
+    } catch (err) {
+      await server.close(0);
+      throw err;
+    }
+    await untilSignal(ctx);
+    await recon?.close();
     await server.close(5000);
     ctx.log.info('stopped');
+    return EXIT.ok;
+  });
+}
+
+async function cmdRecon(ctx: Ctx, opts: ReconOptions): Promise<number> {
+  const args = reconArgs(opts);
+  if (!args) throw new UsageError('MS_HKP_USAGE', 'recon needs --recon ADDR:PORT');
+  const httpPort = positiveInt('--http-port', opts.httpPort);
+  if (httpPort > 65535) throw new UsageError('MS_HKP_USAGE', `--http-port ${httpPort} is not a port`);
+  return withKeyserver(ctx, async (ks, store) => {
+    const recon = await startRecon(ctx, ks, args, httpPort);
+    ctx.log.info(`recon for store ${printable(store.location)}; peers fetch from HTTP port ${httpPort}`);
+    await untilSignal(ctx);
+    await recon.close();
+    ctx.log.info('stopped');
+    return EXIT.ok;
+  });
+}
+
+async function cmdPtreeRebuild(ctx: Ctx): Promise<number> {
+  const { reconTreesOf } = await import('../server/recon-tree.js');
+  const { DEFAULT_RECON_SETTINGS } = await import('../recon/ptree.js');
+  return withKeyserver(ctx, async (_ks, store) => {
+    const started = performance.now();
+    const tree = await reconTreesOf(store).open(DEFAULT_RECON_SETTINGS);
+    const n = await tree.rebuild();
+    ctx.log.info(`recon prefix tree rebuilt: ${n} digests at change ${await tree.seq()} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return EXIT.ok;
   });
 }
@@ -277,8 +398,29 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy)')
       .option('--wkd-domain <domain>', 'serve WKD for this domain (repeatable; default: none, since anyone can upload a key for any address)', collect)
       .option('--no-web', 'no web pages: a plain-text page at /')
+      .option('--recon <addr:port>', 'also run recon (SKS set reconciliation) on this address and port (SKS uses 11370); needs --peers')
+      .option('--peers <file>', "the recon membership file, SKS's format: 'host port' per line, # comments; reread when it changes")
+      .option('--gossip-interval <seconds>', 'seconds between syncs with a random peer (0: only answer peers)', '60')
+      .option('--recon-filters <list>', 'filters announced to recon peers; peers must announce the same set', RECON_FILTERS)
       .action(async (opts: ServeOptions) => {
         status = await cmdServe(ctx(), opts);
+      });
+    program
+      .command('recon')
+      .description('run recon alone, beside a serve process on the same store (as sks recon beside sks db)')
+      .requiredOption('--recon <addr:port>', 'address and port to listen on for recon (SKS uses 11370); outgoing recon connects from this address')
+      .requiredOption('--peers <file>', "the membership file, SKS's format: 'host port' per line, # comments; reread when it changes")
+      .requiredOption('--http-port <port>', 'the HKP port of the serve process, announced to peers: they fetch keys from there')
+      .option('--gossip-interval <seconds>', 'seconds between syncs with a random peer (0: only answer peers)', '60')
+      .option('--recon-filters <list>', 'filters announced to recon peers; peers must announce the same set', RECON_FILTERS)
+      .action(async (opts: ReconOptions) => {
+        status = await cmdRecon(ctx(), opts);
+      });
+    program
+      .command('ptree-rebuild')
+      .description("rebuild the recon prefix tree from the stored certificates' digests (SKS: sks pbuild)")
+      .action(async () => {
+        status = await cmdPtreeRebuild(ctx());
       });
     program
       .command('import')
