@@ -1,0 +1,105 @@
+/**
+ * The built command as an operator runs it: `monkeysphere-keyserver serve` and a separate
+ * `monkeysphere-keyserver recon` process on the same SQLite store (as `sks recon` beside
+ * `sks db`), gossiping every second with one of our keyservers in this process. Both sides end
+ * up with the union, served over HKP; the serve process shows the recon process's peer on
+ * `/metrics`; both processes stop on SIGTERM with status 0. Needs `npm run build`.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { armor } from '../../src/openpgp/armor.js';
+import { FLOOD_NOW, throwawayKeys } from '../helpers/flood.js';
+import { OurServer } from '../helpers/recon-world.js';
+import { freePort } from '../helpers/sks.js';
+
+const BIN = fileURLToPath(new URL('../../bin/monkeysphere-keyserver.js', import.meta.url));
+const BUILT = existsSync(fileURLToPath(new URL('../../dist/bundle/', import.meta.url)));
+const ADDR = '127.0.0.51';
+const keys = throwawayKeys('recon-cli', 0, 10);
+
+class Proc {
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  }
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.pid !== undefined) process.kill(this.child.pid, 'SIGTERM');
+    return this.exited;
+  }
+}
+
+async function eventually(what: string, cond: () => Promise<boolean> | boolean, detail: () => string, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) assert.fail(`${what} within ${ms / 1000} s\n${detail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('serve and a separate recon process on one store', { skip: BUILT ? false : 'run npm run build first' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-recon-cli-'));
+  let ours: OurServer;
+  let serve: Proc;
+  let recon: Proc;
+  let httpPort = 0;
+  let reconPort = 0;
+  const env = { ...process.env, MONKEYSPHERE_TEST_NOW: String(FLOOD_NOW), MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' };
+  const detail = () => `serve:\n${serve?.stderr}\nrecon:\n${recon?.stderr}\nours:\n${ours?.log.lines.join('\n')}`;
+
+  before(async () => {
+    ours = await OurServer.start({ address: '127.0.0.52', now: FLOOD_NOW });
+    httpPort = await freePort();
+    reconPort = await freePort();
+    const peers = join(dir, 'membership');
+    writeFileSync(peers, `# our in-process keyserver\n${ours.id}\n`);
+    ours.setPeers([{ id: `${ADDR} ${reconPort}` }]);
+    const store = `sqlite:${join(dir, 'keys.sqlite')}`;
+    serve = new Proc(spawn(process.execPath, [BIN, '--store', store, 'serve', '--listen', `${ADDR}:${httpPort}`], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
+    await eventually('serve answers', async () => (await fetch(`http://${ADDR}:${httpPort}/pks/health`).catch(() => undefined))?.status === 200, detail);
+    const up = await fetch(`http://${ADDR}:${httpPort}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext: armor('PUBLIC KEY BLOCK', Buffer.concat(keys.slice(0, 5).map((k) => k.bytes))) }) });
+    assert.equal(up.status, 200);
+    await ours.upload(Buffer.concat(keys.slice(5).map((k) => k.bytes)));
+    recon = new Proc(
+      spawn(process.execPath, [BIN, '--store', store, 'recon', '--recon', `${ADDR}:${reconPort}`, '--peers', peers, '--http-port', String(httpPort), '--gossip-interval', '1'], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
+  });
+
+  after(async () => {
+    await recon?.stop();
+    await serve?.stop();
+    await ours?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('both sides hold the union, through HKP', async () => {
+    for (const k of keys) {
+      await eventually(`serve has ${k.fpr}`, async () => (await fetch(`http://${ADDR}:${httpPort}/pks/lookup?op=get&options=mr&search=0x${k.fpr}`)).status === 200, detail);
+      await eventually(`ours has ${k.fpr}`, async () => (await ours.get(k.fpr)) !== undefined, detail);
+    }
+  });
+
+  test("serve's /metrics shows the recon process's peer", async () => {
+    await eventually(
+      'a recon sync recorded',
+      async () => new RegExp(`keyserver_recon_last_sync_seconds\\{instance="${ADDR}:${reconPort}",peer="${ours.id}"\\} ${FLOOD_NOW}`).test(await (await fetch(`http://${ADDR}:${httpPort}/metrics`)).text()),
+      detail,
+    );
+  });
+
+  test('both stop on SIGTERM with status 0', async () => {
+    assert.equal(await recon.stop(), 0, detail());
+    assert.equal(await serve.stop(), 0, detail());
+  });
+});
