@@ -71,6 +71,11 @@ describe('two of our keyservers', () => {
     assert.equal(peer?.lastSync, FLOOD_NOW);
     const text = await (await fetch(`${b.base}/pks/lookup?op=stats`)).text();
     assert.match(text, new RegExp(`${a.id}: last sync 2026-01-01T00:00:00.000Z`));
+    // The web page's statistics show the same, per peer.
+    const page = await (await fetch(`${b.base}/stats`)).text();
+    const table = /<table id="recon-peers">[\s\S]*?<\/table>/.exec(page)?.[0] ?? '';
+    assert.match(table, new RegExp(`<td>${a.id}</td><td class="muted">127\\.0\\.0\\.12:${b.reconPort}</td>`));
+    assert.match(table, /<td>20<\/td>/);
   });
 });
 
@@ -184,6 +189,7 @@ describe('three of our keyservers, one on PostgreSQL', () => {
     const metrics = await (await fetch(`${a.base}/metrics`)).text();
     assert.match(metrics, /keyserver_recon_refused_digests\{reason="trimmed"\} 1/);
     assert.match(metrics, new RegExp(`keyserver_recon_skipped_total\\{instance="[^"]+",peer="${keep.id}"\\} 1`));
+    assert.match(await (await fetch(`${a.base}/stats`)).text(), /refused \(not fetched again until they expire\): 1 trimmed/);
   });
 
   /** A connection to a's recon port from `from`. */

@@ -9,6 +9,8 @@ import type { UnixTime } from '../../clock.js';
 import { MsError } from '../../errors.js';
 import { armor } from '../../openpgp/armor.js';
 import { statusFor } from '../errors.js';
+import { RefusedDigests } from '../../server/recon-refused.js';
+import { readStatus } from '../../server/recon-status.js';
 import { ASSETS } from './assets.js';
 import type { SubmitReport, WebKeyserver } from './contract.js';
 import { FormError, parseForm, readBody } from './form.js';
@@ -181,10 +183,15 @@ export function webHandler(ctx: WebContext): WebHandler {
     const [count, latest] = await Promise.all([s.certs.count(), s.changes.latest()]);
     const changes = (await s.changes.since(Math.max(0, latest - recent), recent)).reverse();
     const present = new Map((await s.certs.getMany([...new Set(changes.map((c) => c.fpr))])).map((sc) => [sc.fpr, sc]));
+    const [status, refused] = await Promise.all([readStatus(s.meta), new RefusedDigests(s.meta).counts()]);
     const model: StatsModel = {
       count,
       latest,
       now: ctx.now(),
+      recon: {
+        peers: Object.entries(status).flatMap(([instance, st]) => st.peers.map((p) => ({ instance, ...p }))),
+        refused,
+      },
       changes: changes.map((c) => {
         const sc = present.get(c.fpr);
         return {
