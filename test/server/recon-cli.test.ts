@@ -1,9 +1,10 @@
 /**
  * The built command as an operator runs it: `monkeysphere-keyserver serve` and a separate
  * `monkeysphere-keyserver recon` process on the same SQLite store (as `sks recon` beside
- * `sks db`), gossiping every second with one of our keyservers in this process. Both sides end
- * up with the union, served over HKP; the serve process shows the recon process's peer on
- * `/metrics`; both processes stop on SIGTERM with status 0. Needs `npm run build`.
+ * `sks db`), gossiping every second with two of our keyservers in this process, one on SQLite
+ * and one on PostgreSQL (issue 14's three servers). All three end up with the union, served
+ * over HKP; the serve process shows the recon process's peers on `/metrics`; both processes
+ * stop on SIGTERM with status 0. Needs `npm run build`.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,13 +15,14 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { armor } from '../../src/openpgp/armor.js';
 import { FLOOD_NOW, throwawayKeys } from '../helpers/flood.js';
+import { PostgresServer } from '../helpers/postgres.js';
 import { OurServer } from '../helpers/recon-world.js';
 import { freePort } from '../helpers/sks.js';
 
 const BIN = fileURLToPath(new URL('../../bin/monkeysphere-keyserver.js', import.meta.url));
 const BUILT = existsSync(fileURLToPath(new URL('../../dist/bundle/', import.meta.url)));
 const ADDR = '127.0.0.51';
-const keys = throwawayKeys('recon-cli', 0, 10);
+const keys = throwawayKeys('recon-cli', 0, 15);
 
 class Proc {
   stderr = '';
@@ -48,28 +50,35 @@ async function eventually(what: string, cond: () => Promise<boolean> | boolean, 
 describe('serve and a separate recon process on one store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ms-recon-cli-'));
   let ours: OurServer;
+  let pg: PostgresServer;
+  let onPostgres: OurServer;
   let serve: Proc;
   let recon: Proc;
   let httpPort = 0;
   let reconPort = 0;
   const env = { ...process.env, MONKEYSPHERE_TEST_NOW: String(FLOOD_NOW), MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' };
-  const detail = () => `serve:\n${serve?.stderr}\nrecon:\n${recon?.stderr}\nours:\n${ours?.log.lines.join('\n')}`;
+  const detail = () => `serve:\n${serve?.stderr}\nrecon:\n${recon?.stderr}\nours:\n${ours?.log.lines.join('\n')}\non PostgreSQL:\n${onPostgres?.log.lines.join('\n')}`;
 
   before(async () => {
     // scripts/test.sh builds before the tests; run alone, this file needs `npm run build` (a failure, not a skip).
     assert.ok(BUILT, 'dist/bundle/ is missing: run npm run build first');
     ours = await OurServer.start({ address: '127.0.0.52', now: FLOOD_NOW });
+    pg = new PostgresServer();
+    await pg.start();
+    onPostgres = await OurServer.start({ address: '127.0.0.53', now: FLOOD_NOW, storeUrl: await pg.database() });
     httpPort = await freePort();
     reconPort = await freePort();
     const peers = join(dir, 'membership');
-    writeFileSync(peers, `# our in-process keyserver\n${ours.id}\n`);
+    writeFileSync(peers, `# our in-process keyservers\n${ours.id}\n${onPostgres.id}\n`);
     ours.setPeers([{ id: `${ADDR} ${reconPort}` }]);
+    onPostgres.setPeers([{ id: `${ADDR} ${reconPort}` }]);
     const store = `sqlite:${join(dir, 'keys.sqlite')}`;
     serve = new Proc(spawn(process.execPath, [BIN, '--store', store, 'serve', '--listen', `${ADDR}:${httpPort}`], { env, stdio: ['ignore', 'ignore', 'pipe'] }));
     await eventually('serve answers', async () => (await fetch(`http://${ADDR}:${httpPort}/pks/health`).catch(() => undefined))?.status === 200, detail);
     const up = await fetch(`http://${ADDR}:${httpPort}/pks/add`, { method: 'POST', body: new URLSearchParams({ keytext: armor('PUBLIC KEY BLOCK', Buffer.concat(keys.slice(0, 5).map((k) => k.bytes))) }) });
     assert.equal(up.status, 200);
-    await ours.upload(Buffer.concat(keys.slice(5).map((k) => k.bytes)));
+    await ours.upload(Buffer.concat(keys.slice(5, 10).map((k) => k.bytes)));
+    await onPostgres.upload(Buffer.concat(keys.slice(10).map((k) => k.bytes)));
     recon = new Proc(
       spawn(process.execPath, [BIN, '--store', store, 'recon', '--recon', `${ADDR}:${reconPort}`, '--peers', peers, '--http-port', String(httpPort), '--gossip-interval', '1'], {
         env,
@@ -82,13 +91,17 @@ describe('serve and a separate recon process on one store', () => {
     await recon?.stop();
     await serve?.stop();
     await ours?.stop();
+    await onPostgres?.stop();
+    await pg?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('both sides hold the union, through HKP', async () => {
+  test('all three hold the union, through HKP', async () => {
     for (const k of keys) {
       await eventually(`serve has ${k.fpr}`, async () => (await fetch(`http://${ADDR}:${httpPort}/pks/lookup?op=get&options=mr&search=0x${k.fpr}`)).status === 200, detail);
-      await eventually(`ours has ${k.fpr}`, async () => (await ours.get(k.fpr)) !== undefined, detail);
+      for (const s of [ours, onPostgres]) {
+        await eventually(`${s.id} has ${k.fpr}`, async () => (await fetch(`${s.base}/pks/lookup?op=get&options=mr&search=0x${k.fpr}`)).status === 200, detail);
+      }
     }
   });
 
