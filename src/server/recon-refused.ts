@@ -3,7 +3,8 @@
  * digest of a certificate our ingest trimmed, rejected, blocked or was told to delete, since
  * what we stored hashes differently or not at all; without this memory every gossip would fetch
  * it again. Each entry says why and when; it expires (so a certificate refused for want of its
- * issuers, or rate-limited, is tried again later), and the list is bounded, oldest dropped first.
+ * issuers, or rate-limited, is tried again later), and the list is bounded per peer and in all
+ * (`keepRefusals`), so no peer can make us forget what another taught us.
  * Kept in the store's meta (one JSON value), shared by every process on the store.
  */
 import type { UnixTime } from '../clock.js';
@@ -51,6 +52,38 @@ export interface Refusal {
 /** Most refusals remembered (about 120 bytes each in the meta value). */
 export const MAX_REFUSALS = 50_000;
 
+/**
+ * Most refusals one peer's offers may hold, for reasons that pass within the hour
+ * (`unavailable`, `rate-limited`) and for the rest. A member offering random digests its
+ * hashquery then never sends fills only its own short-lived share; it cannot push out what
+ * another peer's trimmed or blocked certificates taught us, which would be fetched again.
+ */
+export const MAX_TRANSIENT_PER_PEER = 1_000;
+export const MAX_LASTING_PER_PEER = 20_000;
+
+const TRANSIENT: ReadonlySet<RefusalReason> = new Set(['unavailable', 'rate-limited']);
+
+/**
+ * The refusals to keep: unexpired, at most the per-peer shares (newest kept), then at most
+ * `max`, dropping the shortest-lived reasons first and the oldest within them.
+ */
+export function keepRefusals(list: readonly Refusal[], now: UnixTime, max: number): Refusal[] {
+  const live = list.filter((r) => r.at + REFUSAL_TTL[r.reason] > now).sort((a, b) => b.at - a.at);
+  const used = new Map<string, number>();
+  const kept: Refusal[] = [];
+  for (const r of live) {
+    const transient = TRANSIENT.has(r.reason);
+    const share = `${transient ? 't' : 'l'} ${r.peer ?? ''}`;
+    const n = used.get(share) ?? 0;
+    if (n >= (transient ? MAX_TRANSIENT_PER_PEER : MAX_LASTING_PER_PEER)) continue;
+    used.set(share, n + 1);
+    kept.push(r);
+  }
+  if (kept.length <= max) return kept;
+  // Over the cap: the longest-lived reasons stay, newest first within a lifetime.
+  return kept.sort((a, b) => REFUSAL_TTL[b.reason] - REFUSAL_TTL[a.reason] || b.at - a.at).slice(0, max);
+}
+
 export class RefusedDigests {
   private cache: Map<string, Refusal> | undefined;
 
@@ -86,7 +119,7 @@ export class RefusedDigests {
     return out;
   }
 
-  /** Adds (or renews) refusals, drops expired ones, keeps the newest `max`. */
+  /** Adds (or renews) refusals, drops expired ones, and keeps within the shares (`keepRefusals`). */
   async record(entries: readonly Refusal[], now: UnixTime): Promise<void> {
     if (entries.length === 0) return;
     const map = await this.load();
@@ -94,8 +127,7 @@ export class RefusedDigests {
       map.delete(e.digest);
       map.set(e.digest, e);
     }
-    let list = [...map.values()].filter((r) => r.at + REFUSAL_TTL[r.reason] > now);
-    if (list.length > this.max) list = list.sort((a, b) => a.at - b.at).slice(list.length - this.max);
+    const list = keepRefusals([...map.values()], now, this.max);
     await this.meta.setMeta(REFUSED_META, JSON.stringify(list));
     this.cache = new Map(list.map((r) => [r.digest, r]));
   }
