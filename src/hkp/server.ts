@@ -245,7 +245,9 @@ export class HkpServer {
         });
       case '/pks/hashquery': {
         if (method !== 'POST') throw badQuery('use POST for hashquery');
-        this.limit(this.uploads, client);
+        // A read (recon peers fetch what they lack, up to 10,000 hashes at a time), not an upload:
+        // the lookup bucket, as /pks/lookup. The upload bucket made SKS peers wait on 429s.
+        this.limit(this.reads, client);
         const body = await readBody(req, this.maxBody);
         return hashquery(this.ctx, res, parseHashquery(body, 10_000), 256 * 1024 * 1024);
       }

@@ -367,6 +367,34 @@ describe('limits', () => {
     }
   });
 
+  test('hashquery is a read: the upload bucket does not limit it, the lookup bucket does', async () => {
+    const k = makeKey(['ssh://hashquery-rate.example.org']);
+    const query = () => {
+      const stored = readCerts(dearmor(Buffer.from(asc(k)))).certs[0];
+      const d = sksDigest(writeCert(stored));
+      const body = Buffer.alloc(24);
+      body.writeInt32BE(1, 0);
+      body.writeInt32BE(16, 4);
+      d.copy(body, 8);
+      return body;
+    };
+    const uploads = await TestServer.start({ uploadRate: { burst: 1, perSecond: 0.001, clock: () => 0 } });
+    try {
+      assert.equal((await post(uploads.base, '/pks/add', form(asc(k)))).status, 200);
+      assert.equal((await post(uploads.base, '/pks/add', form(asc(k)))).status, 429);
+      for (let i = 0; i < 3; i++) assert.equal((await post(uploads.base, '/pks/hashquery', query(), 'application/octet-stream')).status, 200);
+    } finally {
+      await uploads.stop();
+    }
+    const reads = await TestServer.start({ readRate: { burst: 1, perSecond: 0.001, clock: () => 0 } });
+    try {
+      assert.equal((await post(reads.base, '/pks/hashquery', query(), 'application/octet-stream')).status, 200);
+      assert.equal((await post(reads.base, '/pks/hashquery', query(), 'application/octet-stream')).status, 429);
+    } finally {
+      await reads.stop();
+    }
+  });
+
   test('behind a proxy (trustProxy), each X-Forwarded-For client has its own bucket; without it, the header is ignored', async () => {
     const k = makeKey(['ssh://proxied.example.org']);
     const send = (base: string, xff: string) =>
