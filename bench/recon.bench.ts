@@ -15,11 +15,9 @@
  * Setup, timed apart and not part of the sync: each keyring file goes
  * - to SKS by `sks build FILE` then `sks pbuild` (recon's prefix tree), whole processes under
  *   GNU time;
- * - to ours by `monkeysphere-keyserver --store sqlite:PATH import FILE`, then the recon tree
- *   rebuild when the command has one (found in its --help); otherwise the tree is built by the
- *   server's catch-up at start, timed there. Until `serve --recon` exists the two servers run
- *   the same service through the library in a child process each (LIBRARY_RUNNER), and the
- *   table says so.
+ * - to ours by `monkeysphere-keyserver --store sqlite:PATH import FILE`, then
+ *   `monkeysphere-keyserver --store sqlite:PATH ptree-rebuild` (SKS's pbuild), each a whole
+ *   process under GNU time; then `serve --recon` is timed until both answer HKP.
  *
  * Sync. Each pair runs on 127.0.0.1 (A) and 127.0.0.2 (B), every process started and stopped by
  * PID here, ours without NODE_EXTRA_CA_CERTS, both with the same gossip interval (--gossip,
@@ -32,9 +30,12 @@
  * - hashquery: a node fetches from the peer's address (that of the recon connection) and the
  *   HTTP port it announced, so each HKP server listens on 127.0.1.X:P and the tap on
  *   127.0.0.X:P. The benchmark's own lookups go to 127.0.1.X directly and are not counted.
- * The sync time runs from the first recon connection (at a tap) until both nodes serve every
- * certificate they lacked (HKP `op=get` on 127.0.1.X, each missing fingerprint polled until
- * found, in turn: one request per key found plus one per 100 ms wait). Bytes, sessions (recon
+ * The sync time runs from the first recon connection (at a tap) until both nodes have stored
+ * every certificate they lacked, polled every 100 ms by cheap counters that add no load to the
+ * servers: for SKS the keys `sks db` logged adding ("Adding hash" in db.log), for ours
+ * `op=stats&options=mr` numkeys (a count in the store) minus the count before. (Polling the
+ * missing fingerprints with `op=get` instead queues behind our single-threaded server's ingest
+ * and added seconds to ours.) Then each node must serve all it lacked (`op=get`). Bytes, sessions (recon
  * connections), hashquery requests and the servers' CPU since gossip was enabled
  * (/proc/PID/stat; SKS: db + recon) are read at that moment; also each connection's opening
  * time and bytes, and the first session's bytes alone (two nodes whose timers fire together
@@ -280,21 +281,19 @@ async function has(base: string, fpr: string): Promise<boolean> {
 }
 
 /**
- * Polls until `base` serves every fingerprint of `missing`, in turn (an order-independent
- * cost: one request per key found plus one per wait). Resolves with the moment the last came.
+ * Polls `stored` every 100 ms until it reaches `want`; resolves with the moment it did. The
+ * counters are cheap (a log file, one stats request), so polling does not load the servers
+ * while they sync; what they report is checked by HKP afterwards.
  */
-async function waitForAll(base: string, missing: readonly string[], deadline: number, alive: () => void): Promise<number> {
-  let i = 0;
-  while (i < missing.length) {
+async function waitForCount(what: string, stored: () => Promise<number>, want: number, deadline: number, alive: () => void): Promise<number> {
+  let n = 0;
+  for (;;) {
     alive();
-    if (await has(base, missing[i]).catch(() => false)) {
-      i++;
-      continue;
-    }
-    if (performance.now() > deadline) throw new Error(`${base} still lacks ${missing.length - i} of ${missing.length} certificates after ${TIMEOUT_S} s`);
+    n = await stored().catch(() => n);
+    if (n >= want) return performance.now();
+    if (performance.now() > deadline) throw new Error(`${what} has stored ${n} of the ${want} certificates it lacked after ${TIMEOUT_S} s`);
     await sleep(100);
   }
-  return performance.now();
 }
 
 /** Fingerprints `base` does not serve, with a few requests in flight. */
@@ -419,6 +418,8 @@ async function measureSync(
   pids: () => number[],
   procs: Proc[],
   differencesBefore: number,
+  /** How many certificates node 1 (A) or 2 (B) has stored since it started. */
+  stored: (node: 1 | 2) => Promise<number>,
 ): Promise<SyncResult> {
   const cpu0 = pids().map(procCpuS);
   const loadAtStart = load();
@@ -431,8 +432,8 @@ async function measureSync(
     for (const p of procs) if (p.exited) throw new Error(`${p.name} exited: ${p.stderr.slice(-2000)}`);
   };
   const [doneA, doneB] = await Promise.all([
-    waitForAll(`http://${hkpAddrOf(1)}:${taps.hkp[0].port}`, plan.missingA, deadline, alive),
-    waitForAll(`http://${hkpAddrOf(2)}:${taps.hkp[1].port}`, plan.missingB, deadline, alive),
+    waitForCount(`${pair} A`, () => stored(1), plan.missingA.length, deadline, alive),
+    waitForCount(`${pair} B`, () => stored(2), plan.missingB.length, deadline, alive),
   ]);
   const done = Math.max(doneA, doneB);
   const snap = [...taps.recon, ...taps.hkp].map((t) => t.snapshot());
@@ -473,7 +474,11 @@ async function measureSync(
   say(
     `${pair}: converged in ${result.syncS.toFixed(2)} s (first session ${result.firstSessionAfterS.toFixed(1)} s after gossip was enabled), ${result.sessions} sessions, recon ${fmt(result.reconBytes)} B, hashquery ${result.hashqueryRequests} requests ${fmt(result.hashqueryBytes)} B, CPU ${result.serverCpuS.toFixed(2)} s; load ${loadAtEnd}`,
   );
-  // The whole set, on both nodes, outside the timed part.
+  // What they lacked, then the whole set, on both nodes, outside the timed part.
+  for (const n of [1, 2]) {
+    const lacking = await absent(`http://${hkpAddrOf(n)}:${taps.hkp[n - 1].port}`, n === 1 ? plan.missingA : plan.missingB);
+    if (lacking.length > 0) result.wrongSet.push(`node ${n === 1 ? 'A' : 'B'} counted all it lacked but does not serve ${lacking.length} of them`);
+  }
   for (const n of [1, 2]) {
     const lacking = await absent(`http://${hkpAddrOf(n)}:${taps.hkp[n - 1].port}`, plan.all);
     if (lacking.length > 0) result.wrongSet.push(`node ${n === 1 ? 'A' : 'B'} lacks ${lacking.length} of ${plan.all.length}, e.g. ${lacking.slice(0, 3).join(' ')}`);
@@ -545,7 +550,9 @@ async function runSks(plan: Plan, setup: SetupRow[]): Promise<SyncResult> {
         await sleep(100);
       }
     }
-    const result = await measureSync('SKS 1.1.6', plan, membership, taps, () => procs.map((p) => p.pid), procs, DIFF);
+    // sks db logs each key it adds ("Adding hash"); only recon adds any here.
+    const added = async (n: 1 | 2) => sksLog(dirs[n - 1], 'db').split('Adding hash').length - 1;
+    const result = await measureSync('SKS 1.1.6', plan, membership, taps, () => procs.map((p) => p.pid), procs, DIFF, added);
     const recovered = dirs.map((d) => [...sksLog(d, 'recon').matchAll(/(\d+) hashes recovered/g)].map((m) => Number(m[1])));
     if (process.env.BENCH_DEBUG) for (const d of dirs) say(`${d}:\n${sksLog(d, 'recon').split('\n').filter((l) => !/No gossip partners/.test(l)).slice(-40).join('\n')}\n${sksLog(d, 'db').split('\n').slice(-20).join('\n')}`);
     result.notes.push(`"hashes recovered" in the recon logs: A ${JSON.stringify(recovered[0])}, B ${JSON.stringify(recovered[1])}`);
@@ -587,37 +594,14 @@ function oursCapabilities(): { serveRecon: boolean; rebuild: string[] | undefine
   const [cmd2, args2] = keyserverCommand(['--help']);
   const top = spawnSync(cmd2, [...args2], { cwd: ROOT, env: childEnv(), encoding: 'utf8' });
   const help = `${top.stdout}${top.stderr}`;
-  const rebuild = /^\s+(recon-rebuild|rebuild-recon|recon-tree)\b/m.exec(help)?.[1] ?? (/^\s+recon\s.*rebuild/m.test(help) ? 'recon rebuild' : undefined);
-  return { serveRecon: /--recon\b/.test(`${serve.stdout}${serve.stderr}`), rebuild: rebuild?.split(' '), help };
+  // SKS's pbuild; without it the server's catch-up at start builds the tree (in "serve start").
+  const rebuild = /^\s+ptree-rebuild\b/m.test(help) ? ['ptree-rebuild'] : undefined;
+  return { serveRecon: /--recon\b/.test(`${serve.stdout}${serve.stderr}`), rebuild, help };
 }
-
-/**
- * Until `serve --recon` exists: the same service the command will run (src/server: store,
- * keyserver, HKP server, recon service), in a child process of its own. It times the recon
- * tree's build (the catch-up at start) and prints it.
- */
-const LIBRARY_RUNNER = `
-const src = (f) => import(${JSON.stringify(join(ROOT, 'src'))} + f);
-const [{ openStore }, { Keyserver }, { HkpServer }, { MembershipFile }, { ReconService }, { reconStatusSection }, { reconTreesOf }] = await Promise.all(
-  ['/store/index.ts', '/server/keyserver.ts', '/hkp/server.ts', '/server/recon-peers.ts', '/server/recon-service.ts', '/server/recon-status.ts', '/server/recon-tree.ts'].map(src));
-const [path, hkpHost, hkpPort, reconHost, reconPort, peers, gossipMs] = process.argv.slice(1);
-const store = await openStore(path);
-const ks = await Keyserver.open(store);
-const say = (l) => (m) => process.stderr.write(l + ' ' + m + '\\n');
-const log = { error: say('E'), info: say('I'), verbose: say('V'), debug() {} };
-const membership = await new MembershipFile(peers).open();
-const recon = new ReconService({ ks, trees: reconTreesOf(store), membership, host: reconHost, port: Number(reconPort), httpPort: Number(hkpPort), gossipIntervalMs: Number(gossipMs), log });
-const t = performance.now();
-await recon.start();
-process.stderr.write('TREE_READY_MS ' + (performance.now() - t) + '\\n');
-const hkp = new HkpServer({ ks, status: reconStatusSection(store), version: 'bench' });
-await hkp.listen(Number(hkpPort), hkpHost);
-process.once('SIGTERM', async () => { await recon.close(); await hkp.close(100); await store.close(); process.exit(0); });
-`;
 
 async function runOurs(plan: Plan, setup: SetupRow[]): Promise<SyncResult> {
   const caps = oursCapabilities();
-  if (!caps.serveRecon) say('ours: `monkeysphere-keyserver serve` has no --recon yet: the servers run the same service through the library (LIBRARY_RUNNER)');
+  if (!caps.serveRecon) throw new Error(`monkeysphere-keyserver serve has no --recon (src/cli/monkeysphere-keyserver.ts): ${caps.help.slice(0, 300)}`);
   const stores = [join(plan.work, 'ours-a.sqlite'), join(plan.work, 'ours-b.sqlite')];
   for (const n of [1, 2]) {
     const node = n === 1 ? 'A' : 'B';
@@ -660,22 +644,21 @@ async function runOurs(plan: Plan, setup: SetupRow[]): Promise<SyncResult> {
         '--gossip-interval',
         String(GOSSIP_S),
       ];
-      const [cmd, cargs] = caps.serveRecon
-        ? keyserverCommand(args)
-        : [process.execPath, ['--import', 'tsx', '--input-type=module', '-e', LIBRARY_RUNNER, '--', stores[n - 1], hkpAddrOf(n), String(hkp[n - 1]), addrOf(n), String(recon[n - 1]), membership[n - 1], String(GOSSIP_S * 1000)]];
-      const p = startProc(`${caps.serveRecon ? 'monkeysphere-keyserver serve' : 'library runner'} ${n === 1 ? 'A' : 'B'}`, cmd, cargs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
+      const [cmd, cargs] = keyserverCommand(args);
+      const p = startProc(`monkeysphere-keyserver serve ${n === 1 ? 'A' : 'B'}`, cmd, cargs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
       procs.push(p);
     }
     const readyAt = performance.now();
     for (const n of [1, 2]) await waitHttp(`http://${hkpAddrOf(n)}:${hkp[n - 1]}`, '/pks/lookup?op=stats&options=mr', 600, procs);
-    procs.forEach((p, i) => {
-      const tree = /TREE_READY_MS ([\d.]+)/.exec(p.stderr);
-      if (tree) setup.push({ pair: 'ours', node: i === 0 ? 'A' : 'B', step: 'recon tree build (catch-up at start, in the server)', wallS: Number(tree[1]) / 1000, cpuS: Number.NaN, maxRssMb: Number.NaN });
-    });
     setup.push({ pair: 'ours', node: 'A', step: 'serve start (both, until HKP answers)', wallS: (performance.now() - readyAt) / 1000, cpuS: Number.NaN, maxRssMb: Number.NaN });
-    result = await measureSync('ours', plan, membership, taps, () => procs.map((p) => p.pid), procs, differencesBefore);
+    const numkeys = async (n: 1 | 2) => {
+      const res = await fetch(`http://${hkpAddrOf(n)}:${hkp[n - 1]}/pks/lookup?op=stats&options=mr`, { signal: AbortSignal.timeout(10_000) });
+      return ((await res.json()) as { numkeys: number }).numkeys;
+    };
+    const before = [await numkeys(1), await numkeys(2)];
+    result = await measureSync('ours', plan, membership, taps, () => procs.map((p) => p.pid), procs, differencesBefore, async (n) => (await numkeys(n)) - before[n - 1]);
     for (const p of procs) {
-      const lines = p.stderr.split('\n').filter((l) => /recon/.test(l) && !/TREE_READY/.test(l));
+      const lines = p.stderr.split('\n').filter((l) => /recon/.test(l));
       result.notes.push(`${p.name}: ${lines.length} log lines about recon, last: ${lines.slice(-2).join(' | ').slice(0, 300)}`);
     }
   } finally {
@@ -756,7 +739,6 @@ async function main(): Promise<number> {
   for (const r of setup) out.push(`| ${r.pair} | ${r.node} | ${r.step} | ${r.wallS.toFixed(1)} s | ${Number.isNaN(r.cpuS) ? '–' : `${r.cpuS.toFixed(1)} s`} | ${Number.isNaN(r.maxRssMb) ? '–' : `${fmt(r.maxRssMb)} MB`} |`);
   const sks = results.find((r) => r.pair === 'SKS 1.1.6');
   const ours = results.find((r) => r.pair === 'ours');
-  const oursLabel = ours?.notes.some((n) => n.startsWith('library runner')) ? 'ours (src/server through the library)' : 'ours (serve --recon)';
   const rows: Array<[string, (r: SyncResult) => string, (r: SyncResult) => number]> = [
     ['digests differing before', (r) => fmt(r.differencesBefore), (r) => r.differencesBefore],
     ['**sync wall time** (first session → both complete)', (r) => `**${r.syncS.toFixed(2)} s**`, (r) => r.syncS],
@@ -771,7 +753,7 @@ async function main(): Promise<number> {
     ['load average at start → end', (r) => `${r.loadAtStart.split(' ')[0]} → ${r.loadAtEnd.split(' ')[0]}`, () => Number.NaN],
     ['every certificate on both nodes', (r) => (r.wrongSet.length === 0 ? 'yes' : `**no**: ${r.wrongSet.join('; ')}`), () => Number.NaN],
   ];
-  out.push('', 'Sync (measured when both nodes hold every certificate):', '', `| | SKS 1.1.6 (sks db + sks recon) | ${oursLabel} | ours / SKS |`, '|---|---:|---:|---:|');
+  out.push('', 'Sync (measured when both nodes hold every certificate):', '', '| | SKS 1.1.6 (sks db + sks recon) | ours (serve --recon) | ours / SKS |', '|---|---:|---:|---:|');
   for (const [label, show, value] of rows) {
     out.push(`| ${label} | ${sks ? show(sks) : 'not run'} | ${ours ? show(ours) : 'not run'} | ${sks && ours ? ratio(value(ours), value(sks)) : '–'} |`);
   }
