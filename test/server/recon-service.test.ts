@@ -189,7 +189,11 @@ describe('three of our keyservers, one on PostgreSQL', () => {
     const metrics = await (await fetch(`${a.base}/metrics`)).text();
     assert.match(metrics, /keyserver_recon_refused_digests\{reason="trimmed"\} 1/);
     assert.match(metrics, new RegExp(`keyserver_recon_skipped_total\\{instance="[^"]+",peer="${keep.id}"\\} 1`));
-    assert.match(await (await fetch(`${a.base}/stats`)).text(), /refused \(not fetched again until they expire\):[^<]*\b1 trimmed\./);
+    const page = await (await fetch(`${a.base}/stats`)).text();
+    assert.match(page, /refused \(not fetched again until they expire\):[^<]*\b1 trimmed\./);
+    // Which certificate, why, and which peer offered it.
+    const refusedTable = /<table id="recon-refused">[\s\S]*?<\/table>/.exec(page)?.[0] ?? '';
+    assert.match(refusedTable, new RegExp(`<td>trimmed</td><td><a [^>]*${victim.fpr}[^>]*>[\\s\\S]*?</a></td><td>${keep.id}</td>`));
   });
 
   /** A connection to a's recon port from `from`. */

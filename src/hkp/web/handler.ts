@@ -183,7 +183,8 @@ export function webHandler(ctx: WebContext): WebHandler {
     const [count, latest] = await Promise.all([s.certs.count(), s.changes.latest()]);
     const changes = (await s.changes.since(Math.max(0, latest - recent), recent)).reverse();
     const present = new Map((await s.certs.getMany([...new Set(changes.map((c) => c.fpr))])).map((sc) => [sc.fpr, sc]));
-    const [status, refused] = await Promise.all([readStatus(s.meta), new RefusedDigests(s.meta).counts()]);
+    const refusals = new RefusedDigests(s.meta);
+    const [status, refused] = await Promise.all([readStatus(s.meta), refusals.counts()]);
     const model: StatsModel = {
       count,
       latest,
@@ -191,6 +192,7 @@ export function webHandler(ctx: WebContext): WebHandler {
       recon: {
         peers: Object.entries(status).flatMap(([instance, st]) => st.peers.map((p) => ({ instance, ...p }))),
         refused,
+        recent: (await refusals.list()).slice(0, recent),
       },
       changes: changes.map((c) => {
         const sc = present.get(c.fpr);

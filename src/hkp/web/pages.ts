@@ -393,7 +393,11 @@ export interface StatsModel {
   now: UnixTime;
   changes: Array<{ seq: number; fpr: string; at: UnixTime; kind: 'new' | 'updated' | 'deleted'; userId?: string; present: boolean }>;
   /** The recon peers of every recon process on this store (src/server/recon-status.ts), and refused digests by reason. */
-  recon?: { peers: Array<{ instance: string; peer: string; sessions: number; failures: number; fetched: number; sent: number; refused: number; skipped: number; lastSync?: UnixTime; lastError?: string; lastErrorAt?: UnixTime }>; refused: Record<string, number> };
+  recon?: { peers: Array<{ instance: string; peer: string; sessions: number; failures: number; fetched: number; sent: number; refused: number; skipped: number; lastSync?: UnixTime; lastError?: string; lastErrorAt?: UnixTime }>;
+    refused: Record<string, number>;
+    /** The newest refusals: which digest, why, when, the certificate when known, and which peer offered it. */
+    recent: Array<{ digest: string; reason: string; at: UnixTime; fpr?: string; peer?: string }>;
+  };
 }
 
 /** The recon section of `/stats`: one row per peer, what was exchanged, the last error. */
@@ -408,11 +412,21 @@ function reconSection(r: NonNullable<StatsModel['recon']>): ReturnType<typeof ht
 </tr>`,
   );
   const refused = Object.entries(r.refused);
+  const recent = r.recent.map(
+    (x) => html`<tr><td>${time(x.at)}</td><td>${x.reason}</td><td>${x.fpr ? keyLink(x.fpr, fingerprint(x.fpr)) : html`<code>${x.digest}</code>`}</td><td>${x.peer ?? ''}</td></tr>`,
+  );
   return html`<h2>Synchronisation (recon)</h2>
 <table id="recon-peers"><caption>Peers</caption>
 <thead><tr><th scope="col">Peer</th><th scope="col">Our recon address</th><th scope="col">Last sync</th><th scope="col">Sessions</th><th scope="col">Keys fetched</th><th scope="col">Keys it lacked</th><th scope="col">Refused</th><th scope="col">Last error</th></tr></thead>
 <tbody>${rows}</tbody></table>
-${refused.length > 0 ? html`<p>Digests offered by peers and refused (not fetched again until they expire): ${refused.map(([k, v], i) => html`${i > 0 ? ', ' : ''}${v} ${k}`)}.</p>` : ''}`;
+${refused.length > 0 ? html`<p>Digests offered by peers and refused (not fetched again until they expire): ${refused.map(([k, v], i) => html`${i > 0 ? ', ' : ''}${v} ${k}`)}.</p>` : ''}
+${
+  recent.length > 0
+    ? html`<table id="recon-refused"><caption>The ${recent.length} most recent refusals</caption>
+<thead><tr><th scope="col">When</th><th scope="col">Why</th><th scope="col">Key (or digest)</th><th scope="col">Offered by</th></tr></thead>
+<tbody>${recent}</tbody></table>`
+    : ''
+}`;
 }
 
 /** `/stats`: how many certificates, and the latest changes. */
