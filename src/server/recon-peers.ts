@@ -4,10 +4,14 @@
  * (bare or in brackets) or names. SKS rereads the file when it changes, and so does this: every
  * read stats the file and parses it again when its mtime, size or inode moved. A file that no
  * longer parses keeps the last good list (the error is reported once per change).
+ * The file must be a regular file (a symlink to one is fine) of at most 1 MiB naming at most
+ * 1,000 peers: a FIFO, a device or a directory is refused without being read (opened with
+ * O_NONBLOCK, and the opened file checked again), so swapping one in cannot hang us.
  * Incoming recon is accepted only from the peers' addresses (names resolved, as SKS does).
  */
 import { lookup } from 'node:dns/promises';
-import { readFile, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { EnvironmentError, InputError } from '../errors.js';
 
@@ -26,14 +30,20 @@ export function peerId(host: string, port: number): string {
   return `${host} ${port}`;
 }
 
+/** Largest membership file read, bytes. */
+export const MAX_MEMBERSHIP_BYTES = 1024 * 1024;
+/** Most peers a membership file may name. */
+export const MAX_PEERS = 1000;
+
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 
 /**
  * Parses a membership file. Extra fields after the port are ignored, as SKS ignores them
  * (people put the operator's address and key ID there).
- * @throws InputError MS_RECON_MEMBERSHIP naming the line (`data.line`) that is not `host port`.
+ * @throws InputError MS_RECON_MEMBERSHIP naming the line (`data.line`) that is not `host port`,
+ *   or when it names more than `maxPeers` peers.
  */
-export function parseMembership(text: string, source = 'membership'): ReconPeer[] {
+export function parseMembership(text: string, source = 'membership', maxPeers = MAX_PEERS): ReconPeer[] {
   const out: ReconPeer[] = [];
   const seen = new Set<string>();
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -54,6 +64,9 @@ export function parseMembership(text: string, source = 'membership'): ReconPeer[
     const port = Number(fields[1]);
     const id = peerId(host, port);
     if (seen.has(id)) return;
+    if (out.length >= maxPeers) {
+      throw new InputError('MS_RECON_MEMBERSHIP', `${source} line ${line}: more than ${maxPeers} peers`, { data: { source, line }, hints: [`a membership file names at most ${maxPeers} peers`] });
+    }
     seen.add(id);
     out.push({ host, port, id, line });
   });
@@ -146,23 +159,61 @@ export class MembershipFile {
   }
 
   private async reload(strict: boolean): Promise<void> {
-    let sig: string;
+    const io = (why: string, cause?: unknown) =>
+      new EnvironmentError('MS_RECON_MEMBERSHIP_IO', `cannot read the recon membership file ${this.path}: ${why}`, {
+        cause,
+        data: { path: this.path },
+        hints: ['the membership file must be a regular file (or a symlink to one), "host port" per line'],
+      });
+    let st: Stats;
     try {
-      const st = await stat(this.path);
-      sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      st = await stat(this.path);
     } catch (err) {
-      return this.failed(new EnvironmentError('MS_RECON_MEMBERSHIP_IO', `cannot read the recon membership file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, data: { path: this.path } }), 'missing', strict);
+      return this.failed(io((err as NodeJS.ErrnoException).code ?? (err as Error).message, err), 'missing', strict);
     }
+    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    // Checked before opening: opening a FIFO would wait for a writer.
+    const bad = notRegular(st);
+    if (bad) return this.failed(io(bad), sig, strict);
+    if (sig !== this.signature && st.size > MAX_MEMBERSHIP_BYTES) return this.failed(tooLarge(this.path), sig, strict);
     if (sig === this.signature) return;
+    let text: string | Error;
     try {
-      const peers = parseMembership(await readFile(this.path, 'utf8'), this.path);
+      text = await this.read();
+    } catch (err) {
+      return this.failed(io((err as NodeJS.ErrnoException).code ?? (err as Error).message, err), sig, strict);
+    }
+    if (text instanceof Error) return this.failed(text, sig, strict);
+    try {
+      const peers = parseMembership(text, this.path);
       this.signature = sig;
       this.list = peers;
       this.addresses = undefined;
       this.opts.onLoad?.(peers);
     } catch (err) {
-      const e = err instanceof InputError ? err : new EnvironmentError('MS_RECON_MEMBERSHIP_IO', `cannot read the recon membership file ${this.path}: ${(err as Error).message}`, { cause: err, data: { path: this.path } });
-      this.failed(e, sig, strict);
+      this.failed(err instanceof InputError ? err : io((err as Error).message, err), sig, strict);
+    }
+  }
+
+  /** The file's text, or why it is not read (swapped since the stat for something not regular, or too large). */
+  private async read(): Promise<string | Error> {
+    const fh = await open(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      // The file may have been swapped since the stat: what was opened is checked again.
+      const st = await fh.stat();
+      const bad = notRegular(st);
+      if (bad) return new EnvironmentError('MS_RECON_MEMBERSHIP_IO', `cannot read the recon membership file ${this.path}: ${bad}`, { data: { path: this.path } });
+      const buf = Buffer.alloc(Math.min(st.size, MAX_MEMBERSHIP_BYTES) + 1);
+      let n = 0;
+      while (n < buf.length) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      if (n > MAX_MEMBERSHIP_BYTES) return tooLarge(this.path);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      await fh.close();
     }
   }
 
@@ -173,4 +224,18 @@ export class MembershipFile {
     this.signature = `bad:${sig}`;
     this.opts.onError?.(err);
   }
+}
+
+/** Why a stat is not of a membership file we read, or undefined for a regular file not too large. */
+function notRegular(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+  return `it is ${kind}, not a regular file`;
+}
+
+function tooLarge(path: string): InputError {
+  return new InputError('MS_RECON_MEMBERSHIP', `the recon membership file ${path} is over ${MAX_MEMBERSHIP_BYTES} bytes`, {
+    data: { source: path },
+    hints: [`a membership file is at most ${MAX_MEMBERSHIP_BYTES / 1024} KiB and ${MAX_PEERS} peers, "host port" per line`],
+  });
 }

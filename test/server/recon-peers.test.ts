@@ -3,12 +3,13 @@
  * every kind, and rereading when the file changes (a bad version keeps the last good list).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MsError } from '../../src/errors.js';
-import { MembershipFile, normalAddress, parseMembership } from '../../src/server/recon-peers.js';
+import { MAX_MEMBERSHIP_BYTES, MAX_PEERS, MembershipFile, normalAddress, parseMembership } from '../../src/server/recon-peers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ms-recon-peers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,5 +94,55 @@ describe('MembershipFile', () => {
     await assert.rejects(new MembershipFile(join(dir, 'absent')).open(), (e) => e instanceof MsError && e.code === 'MS_RECON_MEMBERSHIP_IO');
     writeFileSync(join(dir, 'bad'), 'x\n');
     await assert.rejects(new MembershipFile(join(dir, 'bad')).open(), (e) => e instanceof MsError && e.code === 'MS_RECON_MEMBERSHIP');
+  });
+
+  const isCode = (code: string, what: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof MsError, String(e));
+    assert.equal(e.code, code);
+    assert.match(e.message, what);
+    return true;
+  };
+
+  test('a FIFO, a directory or a file over 1 MiB fails at open, naming the problem, without hanging', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(new MembershipFile(fifo).open(), isCode('MS_RECON_MEMBERSHIP_IO', /it is a FIFO, not a regular file/));
+    mkdirSync(join(dir, 'adir'));
+    await assert.rejects(new MembershipFile(join(dir, 'adir')).open(), isCode('MS_RECON_MEMBERSHIP_IO', /it is a directory/));
+    const huge = join(dir, 'huge');
+    writeFileSync(huge, '# padding\n'.repeat(MAX_MEMBERSHIP_BYTES / 10 + 1));
+    await assert.rejects(new MembershipFile(huge).open(), isCode('MS_RECON_MEMBERSHIP', /is over 1048576 bytes/));
+  });
+
+  test('at most 1,000 peers; a symlink to a regular file is fine', async () => {
+    const many = Array.from({ length: MAX_PEERS + 1 }, (_, i) => `127.1.${i >> 8}.${i & 255} 11370`).join('\n');
+    assert.throws(() => parseMembership(many, 'm'), /line 1001: more than 1000 peers/);
+    assert.equal(parseMembership(many.split('\n').slice(0, MAX_PEERS).join('\n')).length, MAX_PEERS);
+    writeFileSync(join(dir, 'target'), '127.0.0.2 11370\n');
+    symlinkSync(join(dir, 'target'), join(dir, 'link'));
+    assert.deepEqual((await (await new MembershipFile(join(dir, 'link')).open()).peers()).map((p) => p.id), ['127.0.0.2 11370']);
+  });
+
+  test('swapped for a FIFO or a huge file while running: the last good list stays, reported once each', async () => {
+    const path = join(dir, 'swapped');
+    writeFileSync(path, '127.0.0.2 11370\n');
+    const errors: Error[] = [];
+    const m = await new MembershipFile(path, { onError: (e) => errors.push(e) }).open();
+    const fifo = join(dir, 'fifo2');
+    execFileSync('mkfifo', [fifo]);
+    renameSync(fifo, path);
+    assert.deepEqual((await m.peers()).map((p) => p.id), ['127.0.0.2 11370']);
+    assert.deepEqual((await m.peers()).map((p) => p.id), ['127.0.0.2 11370']);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /FIFO/);
+    rmSync(path);
+    writeFileSync(path, '#\n'.repeat(MAX_MEMBERSHIP_BYTES));
+    assert.deepEqual((await m.peers()).map((p) => p.id), ['127.0.0.2 11370']);
+    await m.peers();
+    assert.equal(errors.length, 2);
+    assert.match(errors[1].message, /over 1048576 bytes/);
+    rmSync(path);
+    writeFileSync(path, '127.0.0.3 11370\n');
+    assert.deepEqual((await m.peers()).map((p) => p.id), ['127.0.0.3 11370']);
   });
 });
