@@ -19,6 +19,9 @@ export interface HashqueryOptions {
   localAddress?: string;
 }
 
+/** The default cap of one hashquery answer, bytes. */
+export const DEFAULT_HASHQUERY_MAX_BYTES = 64 * 1024 * 1024;
+
 /** The request body for these digests. */
 export function hashqueryRequest(digests: readonly Buffer[]): Buffer {
   const out = Buffer.alloc(4 + digests.length * 20);
@@ -66,7 +69,7 @@ export function parseHashqueryAnswer(body: Buffer, maxCount: number, maxCertByte
  *   byte cap); InputError MS_RECON_HASHQUERY (an answer that does not parse).
  */
 export function fetchByHashes(host: string, port: number, digests: readonly Buffer[], opts: HashqueryOptions = {}): Promise<Buffer[]> {
-  const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+  const maxBytes = opts.maxBytes ?? DEFAULT_HASHQUERY_MAX_BYTES;
   const maxCert = opts.maxCertBytes ?? 16 * 1024 * 1024;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const body = hashqueryRequest(digests);

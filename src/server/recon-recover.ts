@@ -4,13 +4,62 @@
  * path (`Keyserver.submit`: the same verification, flood budget and per-certificate rate as an
  * upload). A digest that does not end up stored as such (trimmed, rejected, blocked, not sent)
  * is remembered as refused (recon-refused.ts) and not asked for again until it expires.
+ * Each hashquery first reserves its answer's byte cap from a budget all recoveries share
+ * (`FetchBudget`), so however many sessions end at once, the answers buffered at a time stay
+ * under one bound; a recovery waits for its turn instead.
  */
 import type { UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
 import { sksDigest } from '../openpgp/sks-digest.js';
 import type { Keyserver } from './keyserver.js';
-import { fetchByHashes, type HashqueryOptions } from './hashquery-client.js';
+import { DEFAULT_HASHQUERY_MAX_BYTES, fetchByHashes, type HashqueryOptions } from './hashquery-client.js';
 import type { Refusal, RefusalReason, RefusedDigests } from './recon-refused.js';
+
+/**
+ * Bytes shared by the fetches in flight: each reserves what its answer may take (the hashquery
+ * byte cap) and gives it back once the batch is ingested; reservations are served in order.
+ */
+export class FetchBudget {
+  private used = 0;
+  private readonly queue: { bytes: number; go: () => void }[] = [];
+
+  constructor(readonly total: number) {
+    if (!(total > 0)) throw new RangeError('a fetch budget is a positive number of bytes');
+  }
+
+  /** Bytes reserved now. */
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Reservations waiting. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Waits until `bytes` (at most the total) are free and reserves them; returns the release. */
+  async reserve(bytes: number): Promise<() => void> {
+    const n = Math.min(Math.max(1, bytes), this.total);
+    // A waiter's bytes are counted by next() when its turn comes, so nothing overtakes it.
+    if (this.queue.length > 0 || this.used + n > this.total) await new Promise<void>((go) => this.queue.push({ bytes: n, go }));
+    else this.used += n;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= n;
+      this.next();
+    };
+  }
+
+  private next(): void {
+    while (this.queue.length > 0 && this.used + this.queue[0].bytes <= this.total) {
+      const w = this.queue.shift()!;
+      this.used += w.bytes;
+      w.go();
+    }
+  }
+}
 
 export interface RecoverLimits {
   /** Digests per hashquery (SKS `http_fetch_size`: 100). */
@@ -62,7 +111,7 @@ export async function recover(
   refusedDigests: RefusedDigests,
   peer: { id: string; host: string; httpPort: number },
   digests: readonly Buffer[],
-  opts: { now: () => UnixTime; localAddress?: string; limits?: RecoverLimits; log?: (message: string) => void },
+  opts: { now: () => UnixTime; localAddress?: string; limits?: RecoverLimits; log?: (message: string) => void; budget?: FetchBudget },
 ): Promise<RecoverReport> {
   const report: RecoverReport = { asked: digests.length, skipped: 0, present: 0, stored: 0, unchanged: 0, refused: {}, bytes: 0, partial: false };
   if (digests.length === 0) return report;
@@ -89,26 +138,33 @@ export async function recover(
         break;
       }
       const batch = todo.slice(i, i + batchSize);
-      let certs: Buffer[];
+      // The answer's cap is reserved from the shared budget until the batch is ingested.
+      const cap = Math.min(opts.limits?.hashquery?.maxBytes ?? DEFAULT_HASHQUERY_MAX_BYTES, opts.budget?.total ?? Number.POSITIVE_INFINITY);
+      const release = opts.budget ? await opts.budget.reserve(cap) : () => {};
       try {
-        certs = await fetchByHashes(peer.host, peer.httpPort, batch, { ...opts.limits?.hashquery, localAddress: opts.localAddress });
-      } catch (err) {
-        report.partial = true;
-        report.error = err;
-        opts.log?.(`recon: fetching ${batch.length} certificates from ${peer.id} (HTTP port ${peer.httpPort}) failed: ${errorMessage(err)}`);
-        break;
+        let certs: Buffer[];
+        try {
+          certs = await fetchByHashes(peer.host, peer.httpPort, batch, { ...opts.limits?.hashquery, maxBytes: cap, localAddress: opts.localAddress });
+        } catch (err) {
+          report.partial = true;
+          report.error = err;
+          opts.log?.(`recon: fetching ${batch.length} certificates from ${peer.id} (HTTP port ${peer.httpPort}) failed: ${errorMessage(err)}`);
+          break;
+        }
+        const wanted = new Set(batch.map((d) => d.toString('hex')));
+        const got = new Set<string>();
+        for (const bytes of certs) {
+          report.bytes += bytes.length;
+          const digest = sksDigest(bytes).toString('hex');
+          // A certificate not asked for is not taken: the peer may only answer the question.
+          if (!wanted.has(digest) || got.has(digest)) continue;
+          got.add(digest);
+          await ingestOne(ks, bytes, digest, opts.now(), report, refuse);
+        }
+        for (const d of wanted) if (!got.has(d)) refuse(d, 'unavailable');
+      } finally {
+        release();
       }
-      const wanted = new Set(batch.map((d) => d.toString('hex')));
-      const got = new Set<string>();
-      for (const bytes of certs) {
-        report.bytes += bytes.length;
-        const digest = sksDigest(bytes).toString('hex');
-        // A certificate not asked for is not taken: the peer may only answer the question.
-        if (!wanted.has(digest) || got.has(digest)) continue;
-        got.add(digest);
-        await ingestOne(ks, bytes, digest, opts.now(), report, refuse);
-      }
-      for (const d of wanted) if (!got.has(d)) refuse(d, 'unavailable');
     }
   } finally {
     await refusedDigests.record(refusals, opts.now());

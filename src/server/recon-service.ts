@@ -5,25 +5,34 @@
  * our recon address (SKS accepts only its members' addresses). After a session, in either
  * role, what we lack is fetched from the peer's HKP port and ingested (recon-recover.ts).
  *
- * The tree is caught up from the store's change feed before each gossip and on a timer, and
- * never while a session reads it: an incoming session is refused "currently mutating" (as
- * Hockeypuck answers) during a catch-up, and a catch-up waits for the sessions under way.
+ * An incoming connection is a session only once the peer's Config has arrived (within
+ * `configTimeoutMs`, 10 s): an idle connection holds nothing up. A session holds one of
+ * `maxIncoming` slots until the fetch that follows it is done, a peer has at most one
+ * connection served (and one refused) at a time, and the fetches of all sessions share one byte
+ * budget (recon-recover.ts `FetchBudget`): back-to-back sessions cannot pile up fetches.
+ *
+ * The tree is caught up from the store's change feed before each gossip and on a timer. An
+ * incoming session is refused "currently mutating" (as Hockeypuck answers) during a catch-up,
+ * and a catch-up waits for the sessions under way, at most `catchUpWaitMs` (15 s): then it goes
+ * on, and a session reading the tree while it changes disagrees with its peer on a prefix and
+ * tries again on the next sync (src/store/types.ts ReconTree). Our own busy refusals and a
+ * peer's are counted as skipped attempts (`busy`), not as failures.
  * Each peer's state (last sync, last error, keys exchanged, refusals) is kept here and in the
  * store's meta (recon-status.ts), where the HKP server's /metrics and stats read it.
  * Not here: the protocol (src/recon/), the membership file (recon-peers.ts).
  */
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { systemTime, type UnixTime } from '../clock.js';
-import { EnvironmentError, errorMessage, MsError } from '../errors.js';
+import { EnvironmentError, errorMessage, InputError, MsError, TemporaryError } from '../errors.js';
 import { isBusyRefusal, type LocalConfig, SKS_FILTERS, SKS_VERSION } from '../recon/config.js';
 import { DEFAULT_RECON_SETTINGS, type ReconSettings } from '../recon/ptree.js';
 import { type RunOptions, runSession, type SessionResult } from '../recon/session.js';
 import { zpToDigest } from '../recon/zp.js';
 import type { Keyserver } from './keyserver.js';
 import { type MembershipFile, peerId, type ReconPeer } from './recon-peers.js';
-import { type RecoverLimits, type RecoverReport, recover } from './recon-recover.js';
+import { FetchBudget, type RecoverLimits, type RecoverReport, recover } from './recon-recover.js';
 import { RefusedDigests } from './recon-refused.js';
-import { type PeerState, writeStatus } from './recon-status.js';
+import { type PeerState, writeStatus, zeroState } from './recon-status.js';
 import type { ReconTree, ReconTreeSource } from './recon-tree.js';
 
 export interface ReconLog {
@@ -49,8 +58,14 @@ export interface ReconServiceOptions {
   gossipIntervalMs?: number;
   /** Catch the tree up this often while idle, ms (default 10 s); 0: only before gossips. */
   catchUpIntervalMs?: number;
-  /** Sessions answered at once; more are refused as busy (default 4). */
+  /** Sessions answered at once, each with its fetch; more are refused as busy (default 4). */
   maxIncoming?: number;
+  /** An incoming connection must send its Config within this, ms, or is closed (default 10 s). */
+  configTimeoutMs?: number;
+  /** Longest wait of a catch-up for the sessions reading the tree, ms (default 15 s); then it goes on. */
+  catchUpWaitMs?: number;
+  /** Bytes of hashquery answers all fetches in flight may hold together (default 128 MiB; each reserves its cap, 64 MiB). */
+  fetchBudgetBytes?: number;
   settings?: ReconSettings;
   /** Session limits: maxRecover (2000), readTimeoutMs (60 s), deadlineMs (10 min). */
   session?: RunOptions;
@@ -68,7 +83,11 @@ export interface SyncReport {
   localMissing: number;
   peerMissing: number;
   truncated: boolean;
+  /** Elements the peer offered that are not MD5 digests (2^128 or more): dropped, not fetched. */
+  dropped?: number;
   recovered?: RecoverReport;
+  /** Set when the session did not run because one side was busy (our refusal or the peer's): not a failure. */
+  busy?: string;
   error?: unknown;
 }
 
@@ -76,6 +95,13 @@ const noLog: ReconLog = { error() {}, info() {}, verbose() {}, debug() {} };
 
 const MUTATING = 'sync not available, currently mutating';
 const BUSY = 'sync not available, busy';
+/** Largest first message (the peer's Config) waited for before a connection counts as a session. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+/** Connections from one non-member address are logged at INFO once per this many ms; the rest are counted. */
+const STRANGER_LOG_MS = 10 * 60_000;
+/** Most addresses whose refused connections are tracked for the log. */
+const STRANGERS_TRACKED = 1000;
+const DIGEST_LIMIT = 1n << 128n;
 
 function isWildcard(host: string): boolean {
   return host === '' || host === '0.0.0.0' || host === '::';
@@ -90,8 +116,18 @@ export class ReconService {
   private readonly state = new Map<string, PeerState>();
   private readonly sockets = new Set<Socket>();
   private mutating = false;
+  /** Sessions reading the tree (counted from the peer's Config): what a catch-up waits for. */
   private sessions = 0;
-  private drained: (() => void) | undefined;
+  /** Incoming sessions with their fetches: what maxIncoming bounds. */
+  private slots = 0;
+  /** Connections per peer (incoming in any phase, and our outgoing sync). */
+  private readonly peerConns = new Map<string, number>();
+  private drainWaiters: (() => void)[] = [];
+  private catchUpRunning: Promise<number> | undefined;
+  private catchUpQueued: Promise<number> | undefined;
+  private readonly budget: FetchBudget;
+  private readonly strangers = new Map<string, { since: number; more: number }>();
+  private strangersUntracked = 0;
   private gossiping: Promise<SyncReport | undefined> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -103,6 +139,12 @@ export class ReconService {
     this.log = opts.log ?? noLog;
     this.now = opts.now ?? systemTime;
     this.refusedDigests = new RefusedDigests(opts.ks.store.meta);
+    this.budget = new FetchBudget(opts.fetchBudgetBytes ?? 128 * 1024 * 1024);
+  }
+
+  /** The byte budget the fetches share (for tests and stats). */
+  get fetchBudget(): FetchBudget {
+    return this.budget;
   }
 
   get settings(): ReconSettings {
@@ -126,12 +168,13 @@ export class ReconService {
   }
 
   /**
-   * Opens and catches up the tree, listens, and starts the gossip loop.
+   * Opens the tree and binds the recon address, without catching up or gossiping yet (so a
+   * command can fail on a bad setup before it announces anything). `start` does it if not done.
    * @throws EnvironmentError MS_RECON_LISTEN when the recon address cannot be bound.
    */
-  async start(): Promise<AddressInfo> {
-    this.tree = await this.opts.trees.open(this.settings);
-    await this.catchUp();
+  async listen(): Promise<AddressInfo> {
+    if (this.bound) return this.bound;
+    this.tree ??= await this.opts.trees.open(this.settings);
     const server = createServer((sock) => {
       const p = this.accept(sock).catch((err) => this.log.error(`recon: ${errorMessage(err)}`));
       this.incoming.add(p);
@@ -140,17 +183,41 @@ export class ReconService {
     this.server = server;
     this.bound = await new Promise<AddressInfo>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new EnvironmentError('MS_RECON_LISTEN', `cannot listen for recon on ${this.opts.host}:${this.opts.port}: ${err.code ?? err.message}`, { cause: err })),
+        reject(
+          new EnvironmentError('MS_RECON_LISTEN', `cannot listen for recon on ${this.opts.host}:${this.opts.port}: ${err.code ?? err.message}`, {
+            cause: err,
+            hints:
+              err.code === 'EADDRINUSE'
+                ? ['another process uses this port (an sks recon, or another recon of ours?); stop it or pick another with --recon']
+                : err.code === 'EADDRNOTAVAIL'
+                  ? ['the address is not one of this host\'s; --recon takes a local address']
+                  : err.code === 'EACCES'
+                    ? ['ports below 1024 need root or CAP_NET_BIND_SERVICE']
+                    : [],
+          }),
+        ),
       );
       server.listen(this.opts.port, this.opts.host, () => resolve(server.address() as AddressInfo));
     });
     server.on('error', (err) => this.log.error(`recon listener: ${errorMessage(err)}`));
+    return this.bound;
+  }
+
+  /**
+   * Listens (if `listen` was not called), catches the tree up, and starts the gossip loop.
+   * Incoming sessions during the first catch-up (a first build may take minutes) are refused as
+   * "currently mutating".
+   * @throws EnvironmentError MS_RECON_LISTEN when the recon address cannot be bound.
+   */
+  async start(): Promise<AddressInfo> {
+    await this.listen();
+    await this.catchUp();
     const gossip = this.opts.gossipIntervalMs ?? 60_000;
     if (gossip > 0) this.schedule(gossip, () => this.gossipOnce());
     const catchUp = this.opts.catchUpIntervalMs ?? 10_000;
     if (catchUp > 0) this.schedule(catchUp, () => (this.sessions === 0 && !this.mutating && !this.gossiping ? this.catchUp().then(() => undefined) : Promise.resolve()));
     this.log.info(`recon on ${this.instance}, announcing HTTP port ${this.opts.httpPort}, filters ${this.config.filters.join(',')}${gossip > 0 ? `, gossip every ${gossip / 1000} s` : ', not gossiping'}`);
-    return this.bound;
+    return this.bound!;
   }
 
   /** Runs `job` every `ms`, never two at once; an error is logged, the loop goes on. */
@@ -176,27 +243,71 @@ export class ReconService {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     for (const s of this.sockets) s.destroy();
+    this.wakeDrainWaiters();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.gossiping?.catch(() => undefined);
   }
 
   /**
-   * Applies the store's changes to the tree, once no session reads it; incoming sessions are
-   * refused meanwhile. Returns the change seq the tree reflects.
+   * Applies the store's changes to the tree; incoming sessions are refused meanwhile. Waits for
+   * the sessions reading the tree, at most `catchUpWaitMs`. Catch-ups run one at a time; calls
+   * made while one runs share the next. Returns the change seq the tree reflects.
    */
-  async catchUp(): Promise<number> {
+  catchUp(): Promise<number> {
+    if (this.catchUpQueued) return this.catchUpQueued;
+    const running = this.catchUpRunning;
+    if (!running) return this.runCatchUp();
+    const queued = running
+      .catch(() => 0)
+      .then(() => {
+        this.catchUpQueued = undefined;
+        return this.runCatchUp();
+      });
+    this.catchUpQueued = queued;
+    return queued;
+  }
+
+  private runCatchUp(): Promise<number> {
     const tree = this.requireTree();
-    while (this.mutating) await new Promise((r) => setTimeout(r, 20));
-    this.mutating = true;
-    try {
-      while (this.sessions > 0) await new Promise<void>((r) => (this.drained = r));
-      const before = await tree.seq();
-      const seq = await tree.catchUp();
-      if (seq !== before) this.log.debug(`recon: tree caught up from change ${before} to ${seq}`);
-      return seq;
-    } finally {
-      this.mutating = false;
-    }
+    const run = (async () => {
+      this.mutating = true;
+      try {
+        await this.sessionsDone(this.opts.catchUpWaitMs ?? 15_000);
+        if (this.sessions > 0) this.log.verbose(`recon: catching the tree up while ${this.sessions} session(s) still read it (they may disagree with their peer on a prefix, and sync again later)`);
+        const before = await tree.seq();
+        const seq = await tree.catchUp();
+        if (seq !== before) this.log.debug(`recon: tree caught up from change ${before} to ${seq}`);
+        return seq;
+      } finally {
+        this.mutating = false;
+      }
+    })();
+    this.catchUpRunning = run;
+    void run
+      .finally(() => {
+        if (this.catchUpRunning === run) this.catchUpRunning = undefined;
+      })
+      .catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves once no session reads the tree, or after `ms`. */
+  private sessionsDone(ms: number): Promise<void> {
+    if (this.sessions === 0 || this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+    });
+  }
+
+  private wakeDrainWaiters(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
   }
 
   private requireTree(): ReconTree {
@@ -237,14 +348,55 @@ export class ReconService {
     if (!peer) throw new MsError('MS_RECON_INTERNAL', `${String(which)} is not in the membership file`);
     const st = this.stateOf(peer.id);
     st.lastAttempt = this.now();
+    const base = { peer: peer.id, direction: 'outgoing', ok: false, localMissing: 0, peerMissing: 0, truncated: false } as const;
+    // One fetch per peer at a time: its own session with us (and fetch) is still under way.
+    if ((this.peerConns.get(peer.id) ?? 0) > 0) return this.finish(st, { ...base, busy: 'its incoming session or fetch is still under way' });
+    this.peerConns.set(peer.id, (this.peerConns.get(peer.id) ?? 0) + 1);
     try {
-      await this.catchUp();
-    } catch (err) {
-      return this.finish(st, { peer: peer.id, direction: 'outgoing', ok: false, localMissing: 0, peerMissing: 0, truncated: false, error: err });
+      try {
+        await this.catchUp();
+      } catch (err) {
+        return this.finish(st, { ...base, error: err });
+      }
+      const local = isWildcard(this.opts.host) ? undefined : this.opts.host;
+      const sock = connect({ host: peer.host, port: peer.port, localAddress: local });
+      return await this.session(sock, 'initiator', peer, peer.host, st, undefined);
+    } finally {
+      this.release(peer.id);
     }
-    const local = isWildcard(this.opts.host) ? undefined : this.opts.host;
-    const sock = connect({ host: peer.host, port: peer.port, localAddress: local });
-    return this.session(sock, 'initiator', peer, peer.host, st, undefined);
+  }
+
+  private release(id: string): void {
+    const n = (this.peerConns.get(id) ?? 1) - 1;
+    if (n > 0) this.peerConns.set(id, n);
+    else this.peerConns.delete(id);
+  }
+
+  /** Logs a connection from a non-member: the first per address per 10 minutes at INFO, the rest counted. */
+  private refuseStranger(from: string): void {
+    this.rejectedConnections++;
+    const t = performance.now();
+    const seen = this.strangers.get(from);
+    if (seen && t - seen.since < STRANGER_LOG_MS) {
+      seen.more++;
+      this.log.debug(`recon: refused a connection from ${from}: not in the membership file`);
+      return;
+    }
+    if (!seen && this.strangers.size >= STRANGERS_TRACKED) {
+      for (const [k, v] of this.strangers) if (t - v.since >= STRANGER_LOG_MS) this.strangers.delete(k);
+      if (this.strangers.size >= STRANGERS_TRACKED) {
+        // Too many addresses to track: counted, and summarised with the next line logged.
+        this.strangersUntracked++;
+        return;
+      }
+    }
+    const more = seen && seen.more > 0 ? ` (and ${seen.more} more from it in the ${STRANGER_LOG_MS / 60_000} minutes before)` : '';
+    const others = this.strangersUntracked > 0 ? `; ${this.strangersUntracked} from other addresses not logged` : '';
+    this.strangersUntracked = 0;
+    this.strangers.set(from, { since: t, more: 0 });
+    this.log.info(
+      `recon: refused a connection from ${from}: not in the membership file ${this.opts.membership.path}${more}${others}; further ones from it in the next ${STRANGER_LOG_MS / 60_000} minutes are only counted`,
+    );
   }
 
   private async accept(sock: Socket): Promise<void> {
@@ -257,50 +409,103 @@ export class ReconService {
       this.log.error(`recon: ${errorMessage(err)}`);
     }
     if (!peer || this.closed) {
-      this.rejectedConnections++;
-      this.log.info(`recon: refused a connection from ${from}: not in the membership file ${this.opts.membership.path}`);
+      if (!this.closed) this.refuseStranger(from);
       sock.destroy();
       return;
     }
-    // A tree behind the store would report what we hold as missing: catch up first, when nothing reads the tree.
-    if (!this.mutating && this.sessions === 0) {
-      try {
-        if ((await this.opts.ks.store.changes.latest()) !== (await this.requireTree().seq())) await this.catchUp();
-      } catch (err) {
-        this.log.error(`recon: catching the tree up failed: ${errorMessage(err)}`);
-      }
+    const conns = this.peerConns.get(peer.id) ?? 0;
+    // One connection served and one refused per peer at a time; more are closed at once.
+    if (conns >= 2) {
+      this.log.debug(`recon: closed a connection from ${peer.id}: two of its connections are open already`);
+      sock.destroy();
+      return;
     }
-    const refuse = this.mutating ? MUTATING : this.sessions >= (this.opts.maxIncoming ?? 4) ? BUSY : undefined;
+    this.peerConns.set(peer.id, conns + 1);
+    this.sockets.add(sock);
     const st = this.stateOf(peer.id);
     st.lastAttempt = this.now();
-    await this.session(sock, 'responder', peer, from, st, refuse);
+    const base = { peer: peer.id, direction: 'incoming', ok: false, localMissing: 0, peerMissing: 0, truncated: false } as const;
+    let slot = false;
+    try {
+      // Not yet a session: nothing waits for a connection that has not sent its Config.
+      const configTimeoutMs = this.opts.configTimeoutMs ?? 10_000;
+      const notConfig = await firstMessage(sock, configTimeoutMs);
+      if (notConfig) {
+        this.sockets.delete(sock);
+        sock.destroy();
+        if (!this.closed) await this.finish(st, { ...base, error: notConfig });
+        return;
+      }
+      // A tree behind the store would report what we hold as missing: catch up first, when nothing reads the tree.
+      if (conns === 0 && !this.mutating && this.sessions === 0) {
+        try {
+          if ((await this.opts.ks.store.changes.latest()) !== (await this.requireTree().seq())) await this.catchUp();
+        } catch (err) {
+          this.log.error(`recon: catching the tree up failed: ${errorMessage(err)}`);
+        }
+      }
+      const refuse = conns > 0 ? BUSY : this.mutating ? MUTATING : this.slots >= (this.opts.maxIncoming ?? 4) ? BUSY : undefined;
+      if (refuse === undefined) {
+        slot = true;
+        this.slots++;
+      }
+      await this.session(sock, 'responder', peer, from, st, refuse, refuse === undefined ? undefined : configTimeoutMs);
+    } finally {
+      this.sockets.delete(sock);
+      if (slot) this.slots--;
+      this.release(peer.id);
+    }
   }
 
   /** A session on `sock`, then the recovery; the report is also the peer's new state. */
-  private async session(sock: Socket, role: 'initiator' | 'responder', peer: ReconPeer, host: string, st: PeerState, refuse: string | undefined): Promise<SyncReport> {
+  private async session(
+    sock: Socket,
+    role: 'initiator' | 'responder',
+    peer: ReconPeer,
+    host: string,
+    st: PeerState,
+    refuse: string | undefined,
+    readTimeoutMs?: number,
+  ): Promise<SyncReport> {
     const direction = role === 'initiator' ? 'outgoing' : 'incoming';
     const base = { peer: peer.id, direction, localMissing: 0, peerMissing: 0, truncated: false } as const;
     this.sockets.add(sock);
-    this.sessions++;
+    // A refused session does not read the tree.
+    const counted = refuse === undefined;
+    if (counted) this.sessions++;
     let result: SessionResult;
     try {
-      result = await runSession(sock, role, this.requireTree(), this.config, { ...this.opts.session, refuse });
+      const opts = { ...this.opts.session, refuse };
+      result = await runSession(sock, role, this.requireTree(), this.config, readTimeoutMs === undefined ? opts : { ...opts, readTimeoutMs });
     } catch (err) {
-      return this.finish(st, { ...base, ok: false, error: err });
+      const busy = refuse !== undefined && err instanceof MsError && err.code === 'MS_RECON_CONFIG' ? `we answered: ${refuse}` : isBusyRefusal(err) ? `it answered: ${String((err as MsError).data.reason)}` : undefined;
+      return this.finish(st, { ...base, ok: false, error: err, busy });
     } finally {
       this.sockets.delete(sock);
-      this.sessions--;
-      if (this.sessions === 0) this.drained?.();
+      if (counted) {
+        this.sessions--;
+        if (this.sessions === 0) this.wakeDrainWaiters();
+      }
+    }
+    const digests: Buffer[] = [];
+    let dropped = 0;
+    for (const e of result.localMissing) {
+      if (e >= 0n && e < DIGEST_LIMIT) digests.push(zpToDigest(e));
+      else dropped++;
     }
     const report: SyncReport = { ...base, ok: true, localMissing: result.localMissing.length, peerMissing: result.peerMissing.length, truncated: result.truncated };
+    if (dropped > 0) {
+      report.dropped = dropped;
+      this.log.info(`recon with ${peer.id} (${direction}): dropped ${dropped} element(s) it offered that are not MD5 digests (2^128 or more)`);
+    }
     this.log.verbose(`recon with ${peer.id} (${direction}): we lack ${report.localMissing}${report.truncated ? '+' : ''}, it lacks ${report.peerMissing}`);
     try {
       report.recovered = await recover(
         this.opts.ks,
         this.refusedDigests,
         { id: peer.id, host, httpPort: result.peer.httpPort },
-        result.localMissing.map(zpToDigest),
-        { now: this.now, localAddress: isWildcard(this.opts.host) ? undefined : this.opts.host, limits: this.opts.recover, log: (m) => this.log.info(m) },
+        digests,
+        { now: this.now, localAddress: isWildcard(this.opts.host) ? undefined : this.opts.host, limits: this.opts.recover, log: (m) => this.log.info(m), budget: this.budget },
       );
       if (report.recovered.error) {
         report.ok = false;
@@ -316,7 +521,7 @@ export class ReconService {
   private stateOf(id: string): PeerState {
     let st = this.state.get(id);
     if (!st) {
-      st = { peer: id, sessions: 0, failures: 0, fetched: 0, sent: 0, refused: 0, skipped: 0 };
+      st = zeroState(id);
       this.state.set(id, st);
     }
     return st;
@@ -324,15 +529,24 @@ export class ReconService {
 
   /** Records a sync in the peer's state, logs it, stores the status. */
   private async finish(st: PeerState, r: SyncReport): Promise<SyncReport> {
-    st.sessions++;
-    st.sent += r.peerMissing;
+    if (r.busy !== undefined) {
+      // Not the peer's failure: the attempt is counted as skipped.
+      st.busy = (st.busy ?? 0) + 1;
+      this.log.verbose(`recon with ${r.peer} (${r.direction}) skipped: ${r.busy}`);
+    } else {
+      st.sessions++;
+      st.sent += r.peerMissing;
+      st.dropped = (st.dropped ?? 0) + (r.dropped ?? 0);
+    }
     const rec = r.recovered;
     if (rec) {
       st.fetched += rec.stored;
       st.skipped += rec.skipped;
       st.refused += Object.values(rec.refused).reduce((a, b) => a + b, 0);
     }
-    if (r.ok) {
+    if (r.busy !== undefined) {
+      // Neither a success nor a failure.
+    } else if (r.ok) {
       st.lastSync = this.now();
       st.lastDirection = r.direction;
     } else {
@@ -357,16 +571,17 @@ export class ReconService {
   private logFailure(r: SyncReport): void {
     const e = r.error;
     const code = e instanceof MsError ? e.code : undefined;
-    const text = `recon with ${r.peer} (${r.direction}) failed: ${errorMessage(e)}${code ? ` [${code}]` : ''}`;
-    // Expected now and then: a busy peer, a peer closing while it fetches (SKS), our own refusal while mutating.
-    if (isBusyRefusal(e) || code === 'MS_RECON_CLOSED' || (code === 'MS_RECON_CONFIG' && /currently mutating|busy/.test(String((e as MsError).data.reason)))) this.log.verbose(text);
+    const hint = failureHint(r);
+    const text = `recon with ${r.peer} (${r.direction}) failed: ${printableReason(errorMessage(e))}${code ? ` [${code}]` : ''}${hint ? `; ${hint}` : ''}`;
+    // Expected now and then: a peer closing while it fetches (SKS).
+    if (code === 'MS_RECON_CLOSED' && r.direction === 'incoming') this.log.verbose(text);
     else this.log.info(text);
   }
 
   /** The peers' state as this process knows it (those in the membership file first, in file order). */
   async peerStates(): Promise<PeerState[]> {
     const listed = await this.opts.membership.peers();
-    const out = listed.map((p) => this.state.get(p.id) ?? { peer: p.id, sessions: 0, failures: 0, fetched: 0, sent: 0, refused: 0, skipped: 0 });
+    const out = listed.map((p) => this.state.get(p.id) ?? zeroState(p.id));
     const ids = new Set(listed.map((p) => p.id));
     return [...out, ...[...this.state.values()].filter((s) => !ids.has(s.peer))];
   }
@@ -378,3 +593,71 @@ export class ReconService {
 }
 
 export { peerId };
+
+/** A hint for an operator reading a failure: what usually causes it. */
+function failureHint(r: SyncReport): string | undefined {
+  const e = r.error;
+  if (!(e instanceof MsError)) return undefined;
+  const reason = String(e.data.reason ?? '');
+  if ((e.code === 'MS_RECON_CONFIG' || e.code === 'MS_RECON_CONFIG_REJECTED') && /filters do not match/.test(reason)) {
+    return 'a freshly built SKS announces yminsky.dedup alone: try --recon-filters yminsky.dedup';
+  }
+  if (e.code === 'MS_RECON_CLOSED' && r.direction === 'outgoing') return "the peer closed the connection: is our address in the peer's membership file?";
+  return undefined;
+}
+
+/** A peer's reason on one line: SKS's filter mismatch comes with newlines and tabs. */
+function printableReason(text: string): string {
+  return text.replace(/\s*\n\s*/g, '; ').replace(/\t/g, ' ');
+}
+
+/**
+ * Waits for the first message of an incoming connection (the peer's Config) to arrive whole,
+ * without consuming it (read in paused mode, then put back with `unshift` for the session).
+ * Resolves undefined once it is there, or the error that ends the connection: nothing within
+ * `timeoutMs`, the peer closed, or a first message too large to be a Config.
+ */
+function firstMessage(sock: Socket, timeoutMs: number): Promise<MsError | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: MsError | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.off('readable', onReadable);
+      sock.off('end', onEnd);
+      sock.off('close', onEnd);
+      if (err === undefined && size > 0) {
+        try {
+          sock.unshift(Buffer.concat(chunks, size));
+        } catch (e) {
+          return resolve(new TemporaryError('MS_RECON_CLOSED', `recon peer closed the connection after its Config (${errorMessage(e)})`));
+        }
+      }
+      resolve(err);
+    };
+    const onReadable = () => {
+      for (let c = sock.read() as Buffer | null; c !== null; c = sock.read() as Buffer | null) {
+        chunks.push(c);
+        size += c.length;
+      }
+      if (size < 4) return;
+      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      const n = head.readUInt32BE(0);
+      if (n > MAX_CONFIG_BYTES) {
+        return finish(new InputError('MS_RECON_LIMIT', `recon peer's first message is ${n} bytes; a Config is at most ${MAX_CONFIG_BYTES}`, { data: { length: n, max: MAX_CONFIG_BYTES } }));
+      }
+      if (size >= 4 + n) finish(undefined);
+    };
+    const onEnd = () => finish(new TemporaryError('MS_RECON_CLOSED', 'recon peer closed the connection before sending its Config'));
+    const timer = setTimeout(
+      () => finish(new TemporaryError('MS_RECON_TIMEOUT', `recon peer sent no Config within ${timeoutMs} ms`, { data: { timeoutMs } })),
+      timeoutMs,
+    );
+    sock.on('readable', onReadable);
+    sock.once('end', onEnd);
+    sock.once('close', onEnd);
+  });
+}

@@ -19,8 +19,17 @@ export interface PeerState {
   failures: number;
   /** Certificates fetched from it that changed our store. */
   fetched: number;
-  /** Elements it learnt it lacks from our sessions (it fetches them from our HKP port). */
+  /**
+   * Elements it lacked that we learnt of in our sessions with it (it fetches them from our HKP
+   * port). A lower bound of what it lacked: as initiator we learn all of them, as responder
+   * only those of the nodes we answered in full (the peer works out the rest itself). The web
+   * page's "Keys it lacked" column shows this.
+   */
   sent: number;
+  /** Attempts skipped because one side was busy (our refusal, the peer's, or a fetch from it still under way); not failures. */
+  busy?: number;
+  /** Elements it offered that are not MD5 digests (2^128 or more), dropped. */
+  dropped?: number;
   /** Digests it offered that we refused (recon-refused.ts), and offered again but skipped. */
   refused: number;
   skipped: number;
@@ -75,6 +84,8 @@ export async function writeStatus(meta: MetaStore, instance: string, status: Ins
       sent: b.sent + p.sent,
       refused: b.refused + p.refused,
       skipped: b.skipped + p.skipped,
+      busy: (b.busy ?? 0) + (p.busy ?? 0),
+      dropped: (b.dropped ?? 0) + (p.dropped ?? 0),
       lastSync: p.lastSync ?? b.lastSync,
       lastError: p.lastError ?? b.lastError,
       lastErrorCode: p.lastErrorCode ?? b.lastErrorCode,
@@ -88,7 +99,9 @@ export async function writeStatus(meta: MetaStore, instance: string, status: Ins
 /** Per process: each instance's stored counters when this process first wrote them. */
 const baseline = new Map<string, Map<string, PeerState>>();
 
-const zero = (peer: string): PeerState => ({ peer, sessions: 0, failures: 0, fetched: 0, sent: 0, refused: 0, skipped: 0 });
+/** A peer's record before any sync. */
+export const zeroState = (peer: string): PeerState => ({ peer, sessions: 0, failures: 0, fetched: 0, sent: 0, refused: 0, skipped: 0, busy: 0, dropped: 0 });
+const zero = zeroState;
 
 const label = (s: string) => s.replace(/["\\\n]/g, '');
 
@@ -105,7 +118,14 @@ export function formatMetrics(status: ReconStatus, refused: Record<string, numbe
   family('keyserver_recon_sessions_total', 'counter', 'Recon sessions with a peer (both directions).', each((l, p) => `keyserver_recon_sessions_total{${l}} ${p.sessions}`));
   family('keyserver_recon_failures_total', 'counter', 'Recon sessions or fetches with a peer that failed.', each((l, p) => `keyserver_recon_failures_total{${l}} ${p.failures}`));
   family('keyserver_recon_fetched_total', 'counter', 'Certificates fetched from a peer that changed the store.', each((l, p) => `keyserver_recon_fetched_total{${l}} ${p.fetched}`));
-  family('keyserver_recon_sent_total', 'counter', 'Elements a peer learnt it lacks from us.', each((l, p) => `keyserver_recon_sent_total{${l}} ${p.sent}`));
+  family(
+    'keyserver_recon_sent_total',
+    'counter',
+    'Elements a peer lacked that our side of the sessions learnt of (all when we initiated, a part when we answered): a lower bound of what it could fetch from us.',
+    each((l, p) => `keyserver_recon_sent_total{${l}} ${p.sent}`),
+  );
+  family('keyserver_recon_busy_total', 'counter', 'Sync attempts with a peer skipped because one side was busy (not failures).', each((l, p) => `keyserver_recon_busy_total{${l}} ${p.busy ?? 0}`));
+  family('keyserver_recon_dropped_total', 'counter', 'Elements a peer offered that are not MD5 digests, dropped.', each((l, p) => `keyserver_recon_dropped_total{${l}} ${p.dropped ?? 0}`));
   family('keyserver_recon_refused_total', 'counter', 'Digests a peer offered that the ingest refused (trimmed, rejected, blocked...).', each((l, p) => `keyserver_recon_refused_total{${l}} ${p.refused}`));
   family('keyserver_recon_skipped_total', 'counter', 'Digests a peer offered again that were skipped as refused before.', each((l, p) => `keyserver_recon_skipped_total{${l}} ${p.skipped}`));
   family('keyserver_recon_last_sync_seconds', 'gauge', 'When the last successful sync with a peer ended, Unix seconds.', each((l, p) => (p.lastSync === undefined ? undefined : `keyserver_recon_last_sync_seconds{${l}} ${p.lastSync}`)));
@@ -134,7 +154,7 @@ export function formatStats(status: ReconStatus, refused: Record<string, number>
     lines.push(`recon ${inst} (HTTP port ${s.httpPort}), peers:`);
     for (const p of s.peers) {
       lines.push(
-        `  ${p.peer}: last sync ${iso(p.lastSync)}, ${p.sessions} sessions (${p.failures} failed), ${p.fetched} fetched, ${p.sent} sent, ${p.refused} refused, ${p.skipped} skipped${p.lastError ? `; last error ${iso(p.lastErrorAt)}: ${p.lastError}` : ''}`,
+        `  ${p.peer}: last sync ${iso(p.lastSync)}, ${p.sessions} sessions (${p.failures} failed), ${p.busy ? `, ${p.busy} skipped as busy` : ''}, ${p.fetched} fetched, ${p.sent} it lacked that we learnt of, ${p.refused} refused, ${p.skipped} skipped${p.dropped ? `, ${p.dropped} bad elements dropped` : ''}${p.lastError ? `; last error ${iso(p.lastErrorAt)}: ${p.lastError}` : ''}`,
       );
     }
   }
