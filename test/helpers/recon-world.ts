@@ -3,20 +3,23 @@
  * directory, or a PostgreSQL URL), the keyserver service, the HKP server and the recon service
  * on one loopback address of its own (127.0.0.x), with a membership file the test writes.
  * Also a peer that keeps everything it is given (as SKS does), with a call counter on its
- * hashquery, and a logger that keeps its lines.
+ * hashquery, and a logger that keeps its lines. For hostile members: a hashquery server that
+ * never finishes its answers (counting how many it holds at once), and a member's session run
+ * by script against one of ours (`memberSession`), or its bare Config (`configBytes`).
  */
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UnixTime } from '../../src/clock.js';
 import { HkpServer } from '../../src/hkp/server.js';
 import { armor } from '../../src/openpgp/armor.js';
 import { sksDigest } from '../../src/openpgp/sks-digest.js';
-import type { LocalConfig } from '../../src/recon/config.js';
+import { configMessage, type LocalConfig } from '../../src/recon/config.js';
 import { MemoryPrefixTree } from '../../src/recon/memory-tree.js';
-import { runSession } from '../../src/recon/session.js';
+import { runSession, type SessionResult } from '../../src/recon/session.js';
+import { encodeMessage } from '../../src/recon/wire.js';
 import { zpFromDigest } from '../../src/recon/zp.js';
 import { Keyserver } from '../../src/server/keyserver.js';
 import { MembershipFile } from '../../src/server/recon-peers.js';
@@ -79,6 +82,7 @@ export class OurServer {
       log: s.log,
       now: () => opts.now,
       session: { readTimeoutMs: 5_000 },
+      configTimeoutMs: 2_000,
       ...opts.recon,
     });
     await s.recon.start();
@@ -212,5 +216,73 @@ export class KeepAllPeer {
   async stop(): Promise<void> {
     await new Promise<void>((r) => this.reconServer.close(() => r()));
     await new Promise<void>((r) => this.http.close(() => r()));
+  }
+}
+
+/** A member's recon config, announcing `httpPort` (SKS 1.1.6's settings unless told). */
+export function memberConfig(httpPort: number, filters: readonly string[] = ['yminsky.dedup', 'yminsky.merge']): LocalConfig {
+  return { version: '1.1.6', httpPort, bitQuantum: 2, mbar: 5, filters };
+}
+
+/** A member's Config message as it goes on the wire. */
+export function configBytes(httpPort: number): Buffer {
+  return encodeMessage(configMessage(memberConfig(httpPort)));
+}
+
+/** A connection from `from` to `to`'s recon port, open. */
+export function reconConnection(from: string, to: OurServer): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: to.address, port: to.reconPort, localAddress: from }, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+/** A session a member at `from` runs as initiator against `to`, over its own tree; our answers are what it learns. */
+export async function memberSession(from: string, to: OurServer, tree: MemoryPrefixTree, httpPort: number, filters?: readonly string[]): Promise<SessionResult> {
+  const sock = await reconConnection(from, to);
+  sock.on('error', () => {});
+  return runSession(sock, 'initiator', tree, memberConfig(httpPort, filters), { readTimeoutMs: 5_000 });
+}
+
+/**
+ * A hashquery server that answers 200, sends a few bytes of a large body and then nothing: it
+ * holds each request until the client gives up. It listens on one port of several addresses
+ * (the members', since we fetch from the address a session came from).
+ */
+export class StallingHashquery {
+  open = 0;
+  most = 0;
+  total = 0;
+  private constructor(
+    readonly address: string,
+    readonly port: number,
+    private readonly http: HttpServer[],
+  ) {}
+
+  static async start(addresses: readonly string[]): Promise<StallingHashquery> {
+    const port = await freePort();
+    let self: StallingHashquery | undefined;
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      if (!self) return;
+      const s = self;
+      s.open++;
+      s.total++;
+      s.most = Math.max(s.most, s.open);
+      req.resume();
+      res.on('close', () => s.open--);
+      res.writeHead(200, { 'content-type': 'pgp/keys', 'content-length': '60000' });
+      res.write(Buffer.alloc(100));
+    };
+    const servers = addresses.map(() => createHttpServer(handler));
+    await Promise.all(servers.map((h, i) => new Promise<void>((r) => h.listen(port, addresses[i], r))));
+    self = new StallingHashquery(addresses[0], port, servers);
+    return self;
+  }
+
+  async stop(): Promise<void> {
+    for (const h of this.http) {
+      h.closeAllConnections();
+      await new Promise<void>((r) => h.close(() => r()));
+    }
   }
 }

@@ -4,6 +4,10 @@
  * one reach the others; a flooded certificate arrives trimmed everywhere, and a peer that keeps
  * the flooded copy (as SKS does) has its digest remembered as refused and not fetched again;
  * garbage, stalling and strangers are dropped with a log line while HKP goes on answering.
+ * Hostile members: back-to-back sessions whose fetches stall get "busy" (one fetch per peer,
+ * one byte budget for all); an idle connection is not a session and a stalled session holds a
+ * catch-up back only so long; elements that are not digests are dropped; refusals for being busy
+ * are skipped attempts, not failures; strangers are logged once per address.
  * Syncs are run with the service's `syncWith` hook, not by waiting for the gossip timer.
  */
 import assert from 'node:assert/strict';
@@ -11,11 +15,14 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { readCerts } from '../../src/openpgp/cert.js';
 import { sksDigest } from '../../src/openpgp/sks-digest.js';
+import { MemoryPrefixTree } from '../../src/recon/memory-tree.js';
+import { isBusyRefusal } from '../../src/recon/config.js';
+import { MsError } from '../../src/errors.js';
 import { REFUSED_META } from '../../src/server/recon-refused.js';
 import type { SyncReport } from '../../src/server/recon-service.js';
 import { FLOOD_CREATED, FLOOD_NOW, floodCertifications, Holder, throwawayKeys, withSignatures } from '../helpers/flood.js';
 import { PostgresServer } from '../helpers/postgres.js';
-import { KeepAllPeer, OurServer } from '../helpers/recon-world.js';
+import { configBytes, KeepAllPeer, memberSession, OurServer, reconConnection, StallingHashquery } from '../helpers/recon-world.js';
 
 const keys = throwawayKeys('recon-service', 0, 60);
 
@@ -240,5 +247,199 @@ describe('three of our keyservers, one on PostgreSQL', () => {
     assert.ok(a.log.has(/recon with 127\.0\.0\.25 1 \(incoming\) failed: .*\[MS_RECON_TIMEOUT\]/), a.log.lines.join('\n'));
     const r = await sync(a, b);
     assert.equal(r.ok, true, String(r.error));
+  });
+});
+
+describe('hostile members', () => {
+  let h: OurServer;
+  let stall: StallingHashquery;
+  const members = ['127.0.0.32', '127.0.0.33', '127.0.0.34'];
+  const CAP = 64 * 1024;
+
+  /** A tree of `n` elements we lack (random digests). */
+  function treeOf(n: number, seed: number): Promise<MemoryPrefixTree> {
+    const t = new MemoryPrefixTree();
+    return (async () => {
+      for (let i = 0; i < n; i++) await t.insert((BigInt(seed) << 64n) + BigInt(i * 7919 + 13));
+      return t;
+    })();
+  }
+
+  async function until(what: string, cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(cond(), `${what}\n${h.log.lines.join('\n')}`);
+  }
+
+  const stateOf = async (id: string) => (await h.recon.peerStates()).find((p) => p.peer === id);
+
+  before(async () => {
+    h = await OurServer.start({
+      address: '127.0.0.31',
+      now: FLOOD_NOW,
+      recon: {
+        maxIncoming: 4,
+        fetchBudgetBytes: 2 * CAP,
+        recover: { hashquery: { maxBytes: CAP, timeoutMs: 1_500 } },
+        catchUpWaitMs: 300,
+        configTimeoutMs: 30_000,
+        session: { readTimeoutMs: 30_000 },
+      },
+    });
+    h.setPeers(members.map((m) => ({ id: `${m} 11370` })));
+    stall = await StallingHashquery.start(members);
+  });
+  after(async () => {
+    await h?.stop();
+    await stall?.stop();
+  });
+
+  test('back-to-back sessions of one member whose answers stall: one fetch, the rest answered busy and counted as skipped', async () => {
+    const tree = await treeOf(3, 1);
+    const first = await memberSession(members[0], h, tree, stall.port);
+    assert.equal(first.peerMissing.length, 3, 'it learns we lack its 3 elements');
+    await until('the fetch is under way', () => stall.open === 1);
+    for (let i = 0; i < 4; i++) {
+      await assert.rejects(memberSession(members[0], h, tree, stall.port), (e) => isBusyRefusal(e));
+    }
+    assert.equal(stall.most, 1);
+    const st = await stateOf(`${members[0]} 11370`);
+    assert.equal(st?.busy, 4);
+    assert.equal(st?.failures, 0, 'our busy answers are not its failures');
+    assert.equal(st?.lastError, undefined);
+    await h.recon.settle();
+    await until('the stalled request is closed', () => stall.open === 0);
+    // The stalled fetch itself is a failure, with its reason.
+    assert.match((await stateOf(`${members[0]} 11370`))?.lastError ?? '', /no complete answer within 1500 ms/);
+  });
+
+  test('three members whose answers stall: the fetches in flight stay within the shared byte budget', async () => {
+    stall.most = 0;
+    stall.total = 0;
+    const trees = await Promise.all(members.map((_, i) => treeOf(2, 10 + i)));
+    await Promise.all(members.map((m, i) => memberSession(m, h, trees[i], stall.port)));
+    await until('a fetch waits for the budget', () => h.recon.fetchBudget.waiting === 1);
+    await until('two requests held', () => stall.open === 2);
+    assert.equal(h.recon.fetchBudget.inUse, 2 * CAP);
+    // Back-to-back sessions meanwhile: each member has its slot, so each is answered busy.
+    for (const [i, m] of members.entries()) await assert.rejects(memberSession(m, h, trees[i], stall.port), (e) => isBusyRefusal(e));
+    await h.recon.settle();
+    assert.equal(stall.most, 2);
+    assert.equal(stall.total, 3, 'the third fetch ran once one was done');
+    assert.equal(h.recon.fetchBudget.inUse, 0);
+  });
+
+  test('an idle connection from a member is not a session: catch-up and gossip do not wait for it', async () => {
+    const idle = await reconConnection(members[1], h);
+    idle.on('error', () => {});
+    let closed = false;
+    idle.on('close', () => {
+      closed = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await h.upload(keys[55].bytes);
+    const seq = await h.recon.catchUp();
+    assert.equal(seq, await h.store.changes.latest());
+    assert.equal(closed, false, 'still open: nothing waited for it');
+    // A gossip round meanwhile (the peer refuses it: no recon there) is not held up either.
+    const r = await h.recon.syncWith(`${members[2]} 11370`);
+    assert.equal(r.ok, false);
+    assert.equal(closed, false);
+    idle.destroy();
+  });
+
+  test('a member that sends its Config and stalls holds a catch-up back at most catchUpWaitMs', async () => {
+    const sock = await reconConnection(members[1], h);
+    sock.on('error', () => {});
+    let got = Buffer.alloc(0);
+    let closed = false;
+    sock.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+    });
+    sock.on('close', () => {
+      closed = true;
+    });
+    sock.write(configBytes(stall.port));
+    // Our side answered "passed": the session is under way, waiting for the member's answer.
+    await until('our config answer', () => got.includes(Buffer.from('passed')));
+    await h.upload(keys[56].bytes);
+    const seq = await h.recon.catchUp();
+    assert.equal(seq, await h.store.changes.latest());
+    assert.equal(closed, false, 'the stalled session is still open: the catch-up went on without it');
+    assert.ok(h.log.has(/catching the tree up while 1 session\(s\) still read it/));
+    sock.destroy();
+    await h.recon.settle();
+  });
+
+  test('a Config not sent in time closes the connection, recorded as a timeout', async () => {
+    const quick = await OurServer.start({ address: '127.0.0.36', now: FLOOD_NOW, recon: { configTimeoutMs: 100 } });
+    try {
+      quick.setPeers([{ id: `${members[0]} 11370` }]);
+      const sock = await reconConnection(members[0], quick);
+      sock.on('error', () => {});
+      sock.resume();
+      await new Promise<void>((r) => sock.on('close', () => r()));
+      await quick.recon.settle();
+      assert.ok(quick.log.has(/recon with 127\.0\.0\.32 11370 \(incoming\) failed: recon peer sent no Config within 100 ms \[MS_RECON_TIMEOUT\]/), quick.log.lines.join('\n'));
+    } finally {
+      await quick.stop();
+    }
+  });
+
+  test('elements of 2^128 or more are dropped, counted, and the rest fetched', async () => {
+    const keep = await KeepAllPeer.start('127.0.0.37');
+    try {
+      h.setPeers([...members.map((m) => ({ id: `${m} 11370` })), keep]);
+      const good = await keep.add(keys[57].bytes);
+      await keep.tree.insert((1n << 128n) + 5n);
+      const r = await h.recon.syncWith(keep.id);
+      assert.equal(r.ok, true, String(r.error));
+      assert.equal(r.dropped, 1);
+      assert.equal(r.recovered?.stored, 1);
+      assert.deepEqual(keep.asked, [good]);
+      assert.equal((await stateOf(keep.id))?.dropped, 1);
+      assert.ok(h.log.has(/dropped 1 element\(s\) it offered that are not MD5 digests/));
+    } finally {
+      await keep.stop();
+    }
+  });
+
+  test('a filters mismatch is logged with a hint and without escapes', async () => {
+    await assert.rejects(memberSession(members[2], h, new MemoryPrefixTree(), stall.port, ['yminsky.dedup']), (e) => e instanceof MsError && /^MS_RECON_CONFIG/.test(e.code));
+    await h.recon.settle();
+    const line = h.log.lines.find((l) => /filters do not match/.test(l)) ?? '';
+    assert.match(line, /try --recon-filters yminsky\.dedup/);
+    assert.doesNotMatch(line, /[\t\n]|\\t|\\n/);
+    assert.equal((await stateOf(`${members[2]} 11370`))?.lastErrorCode, 'MS_RECON_CONFIG');
+  });
+
+  test('an outgoing session the peer closes at once hints at the membership file', async () => {
+    const { createServer } = await import('node:net');
+    const closer = createServer((s) => s.destroy());
+    await new Promise<void>((r) => closer.listen(0, '127.0.0.38', r));
+    const port = (closer.address() as { port: number }).port;
+    try {
+      h.setPeers([{ id: `127.0.0.38 ${port}` }]);
+      const r = await h.recon.syncWith(`127.0.0.38 ${port}`);
+      assert.equal(r.ok, false);
+      assert.ok(h.log.has(/\[MS_RECON_CLOSED\]; the peer closed the connection: is our address in the peer's membership file\?/), h.log.lines.join('\n'));
+    } finally {
+      closer.close();
+    }
+  });
+
+  test('connections from a stranger: one INFO line per address per 10 minutes, the rest counted', async () => {
+    const before = h.log.lines.filter((l) => /refused a connection from 127\.0\.0\.39/.test(l)).length;
+    assert.equal(before, 0);
+    for (let i = 0; i < 3; i++) {
+      const s = await new Promise<Socket>((resolve, reject) => {
+        const c = connect({ host: h.address, port: h.reconPort, localAddress: '127.0.0.39' }, () => resolve(c));
+        c.on('error', reject);
+        c.resume();
+      });
+      await new Promise<void>((r) => s.on('close', () => r()));
+    }
+    const lines = h.log.lines.filter((l) => /refused a connection from 127\.0\.0\.39/.test(l));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /^I .*further ones from it in the next 10 minutes are only counted/);
   });
 });
