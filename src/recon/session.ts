@@ -8,7 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { InputError, MsError, TemporaryError } from '../errors.js';
-import { type Bitstring, elementHasPrefix } from './bitstring.js';
+import { Bitstring, childKey, elementHasPrefix } from './bitstring.js';
 import { exchangeConfig, type ExchangeOptions, type LocalConfig, type PeerConfig } from './config.js';
 import { reconcileSamples } from './interpolate.js';
 import { type PrefixNode, type PrefixTree, samplesOf } from './ptree.js';
@@ -28,6 +28,19 @@ export interface SessionOptions {
   readonly reconThreshMult?: number;
   /** Requests the responder sends before a Flush and waiting for their answers (SKS `max_outstanding_recon_requests`). */
   readonly maxOutstanding?: number;
+  /**
+   * Most answers the initiator holds for a peer that has not sent Flush; one more ends the
+   * session with MS_RECON_LIMIT. SKS and conflux flush after at most
+   * max_outstanding_recon_requests + 1 (101) requests; the default, 1000, leaves room for peers
+   * configured higher.
+   */
+  readonly maxUnflushed?: number;
+  /**
+   * Most of our elements one session sends the peer in answers (Elements, FullElements),
+   * 4 × maxRecover by default. Past it answers are cut short: the peer learns the rest in later
+   * sessions, as we do past maxRecover. It also bounds how much of the tree one answer reads.
+   */
+  readonly maxSendElements?: number;
   /** The whole session (config exchange included in `runSession`) ends by then, in ms (SKS `reconciliation_timeout`: 1 h). */
   readonly deadlineMs?: number;
 }
@@ -35,7 +48,16 @@ export interface SessionOptions {
 export const DEFAULT_MAX_RECOVER = 2000;
 export const DEFAULT_RECON_THRESH_MULT = 30;
 const DEFAULT_MAX_OUTSTANDING = 100;
+const DEFAULT_MAX_UNFLUSHED = 1000;
 const DEFAULT_DEADLINE_MS = 10 * 60_000;
+
+/**
+ * Work between two yields to the event loop, in elements looked at; a node read counts as
+ * NODE_READ of them. Tree reads may be synchronous (SQLite), and awaiting them only runs
+ * microtasks, so without yields a walk of a big tree would stall every other connection.
+ */
+const YIELD_EVERY = 1024;
+const NODE_READ = 16;
 
 export interface ReconResult {
   /** Elements the peer has and we lack: fetch them from the peer. Complete unless `truncated`. */
@@ -53,6 +75,10 @@ function protocol(what: string, data: Record<string, unknown> = {}): InputError 
   return new InputError('MS_RECON_PROTOCOL', `recon protocol violation: ${what}`, { data });
 }
 
+function overLimit(what: string, data: Record<string, unknown> = {}): InputError {
+  return new InputError('MS_RECON_LIMIT', `recon session over limit: ${what}`, { data });
+}
+
 function peerError(text: string): TemporaryError {
   return new TemporaryError('MS_RECON_PEER_ERROR', `recon peer reported an error: ${text.slice(0, 200)}`, { data: { text: text.slice(0, 1000) } });
 }
@@ -68,9 +94,10 @@ class Tally {
     return this.localMissing.size >= this.cap;
   }
 
-  async addMissing(tree: PrefixTree, elements: Iterable<bigint>): Promise<void> {
+  async addMissing(tree: PrefixTree, elements: Iterable<bigint>, pace: Pacer): Promise<void> {
     for (const e of elements) {
       if (this.localMissing.has(e)) continue;
+      await pace.spend(NODE_READ);
       // A peer's claim is checked: what we already hold is not missing.
       if (await tree.has(e)) continue;
       if (this.full) {
@@ -91,13 +118,41 @@ class Tally {
   }
 }
 
+/** Counts a session's work and yields to the event loop every YIELD_EVERY units of it. */
+class Pacer {
+  private units = 0;
+
+  async spend(units: number): Promise<void> {
+    this.units += units;
+    if (this.units < YIELD_EVERY) return;
+    this.units = 0;
+    await new Promise(setImmediate);
+  }
+}
+
+/** What is left of `maxSendElements`. */
+class SendBudget {
+  constructor(public left: number) {}
+
+  /** The first elements of `xs` that still fit, counted as sent. */
+  take(xs: readonly bigint[]): bigint[] {
+    const out = xs.slice(0, this.left);
+    this.left -= out.length;
+    return out;
+  }
+}
+
 const ascending = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
 function settingsOf(tree: PrefixTree, opts: SessionOptions) {
+  const cap = opts.maxRecover ?? DEFAULT_MAX_RECOVER;
   return {
-    cap: opts.maxRecover ?? DEFAULT_MAX_RECOVER,
+    cap,
     fullBelow: (opts.reconThreshMult ?? DEFAULT_RECON_THRESH_MULT) * tree.settings.mbar,
     maxOutstanding: Math.max(1, opts.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING),
+    maxUnflushed: Math.max(1, opts.maxUnflushed ?? DEFAULT_MAX_UNFLUSHED),
+    send: new SendBudget(Math.max(0, opts.maxSendElements ?? 4 * cap)),
+    pace: new Pacer(),
   };
 }
 
@@ -128,23 +183,64 @@ async function localNode(tree: PrefixTree, prefix: Bitstring): Promise<{ node: P
   return { node, exact: node.key.length === prefix.length };
 }
 
-async function elementsUnder(tree: PrefixTree, prefix: Bitstring): Promise<bigint[]> {
+/**
+ * Our side of a full exchange for `prefix` (a ReconRqstFull, or FullElements from the peer):
+ * our elements under it that are not in `theirs`, at most `max` of them, and those of
+ * `theirs` met on the way. The subtree is read leaf by leaf and the walk stops at the
+ * `max + 1`-th element the peer lacks, so however big our node (an honest peer's may be far
+ * smaller: SKS sends Full below 150 of ITS elements), what is read is bounded by `max`, the
+ * size of `theirs` and one leaf.
+ */
+async function compareUnder(
+  tree: PrefixTree,
+  prefix: Bitstring,
+  theirs: ReadonlySet<bigint>,
+  max: number,
+  pace: Pacer,
+): Promise<{ theyLack: bigint[]; seen: Set<bigint> }> {
   const { node, exact } = await localNode(tree, prefix);
-  const all = await node.elements();
-  return exact ? all : all.filter((e) => elementHasPrefix(e, prefix));
+  await pace.spend(NODE_READ * (prefix.length / tree.settings.bitQuantum + 1));
+  const theyLack: bigint[] = [];
+  const seen = new Set<bigint>();
+  const stack: PrefixNode[] = [node];
+  for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+    if (!n.isLeaf) {
+      const children = await n.children();
+      await pace.spend(NODE_READ * children.length);
+      stack.push(...children);
+      continue;
+    }
+    const elements = await n.elements();
+    await pace.spend(elements.length);
+    for (const e of elements) {
+      // A leaf above the prefix (our tree is shallower there) holds elements outside it.
+      if (!exact && !elementHasPrefix(e, prefix)) continue;
+      if (theirs.has(e)) seen.add(e);
+      else if (theyLack.length < max) theyLack.push(e);
+      else return { theyLack, seen };
+    }
+  }
+  return { theyLack, seen };
 }
 
 /**
  * The initiator's part (we connected; SKS `Server.handle`): answers the peer's requests until
- * Done. Answers are sent when the peer asks for them with Flush.
+ * Done. Answers are sent when the peer asks for them with Flush; a peer that asks for more
+ * than `maxUnflushed` without one is dropped, so it cannot make us hold answers without end.
  * @throws InputError MS_RECON_PROTOCOL, MS_RECON_MALFORMED, MS_RECON_LIMIT; TemporaryError
  *   MS_RECON_PEER_ERROR (the peer sent Error), MS_RECON_TIMEOUT, MS_RECON_CLOSED.
  */
 export function reconcileAsInitiator(ch: ReconChannel, tree: PrefixTree, opts: SessionOptions = {}): Promise<ReconResult> {
-  const { cap, fullBelow } = settingsOf(tree, opts);
+  const { cap, fullBelow, maxUnflushed, send, pace } = settingsOf(tree, opts);
   const tally = new Tally(cap);
   return withDeadline(ch, opts.deadlineMs, async () => {
     let out: ReconMessage[] = [];
+    const answer = (m: ReconMessage) => {
+      if (out.length >= maxUnflushed) {
+        throw overLimit(`more than ${maxUnflushed} answers asked for without a Flush`, { max: maxUnflushed });
+      }
+      out.push(m);
+    };
     for (;;) {
       const m = await ch.read();
       switch (m.type) {
@@ -153,39 +249,44 @@ export function reconcileAsInitiator(ch: ReconChannel, tree: PrefixTree, opts: S
             throw protocol(`${m.samples.length} samples where we use ${tree.points.length}`, { samples: m.samples.length });
           }
           const { node, exact } = await localNode(tree, m.prefix);
+          await pace.spend(NODE_READ * (m.prefix.length / tree.settings.bitQuantum + 1));
           let local = { svalues: node.svalues, size: node.size };
           let elements: bigint[] | undefined;
           if (!exact) {
+            // Our leaf above the prefix: at most a leaf's elements.
             elements = (await node.elements()).filter((e) => elementHasPrefix(e, m.prefix));
             local = { svalues: samplesOf(tree.points, elements), size: elements.length };
           }
           const sol = reconcileSamples({ svalues: m.samples, size: m.size }, local, tree.points);
           if (sol.ok) {
-            await tally.addMissing(tree, sol.remoteOnly);
-            tally.addPeerMissing(sol.localOnly);
-            out.push({ type: 'Elements', elements: [...sol.localOnly].sort(ascending) });
+            await tally.addMissing(tree, sol.remoteOnly, pace);
+            const theyLack = send.take([...sol.localOnly].sort(ascending));
+            tally.addPeerMissing(theyLack);
+            answer({ type: 'Elements', elements: theyLack });
           } else if (node.isLeaf || local.size < fullBelow) {
+            // Below fullBelow elements or a leaf's: small whatever the peer says.
             elements ??= await node.elements();
-            out.push({ type: 'FullElements', elements: [...elements].sort(ascending) });
+            await pace.spend(elements.length);
+            answer({ type: 'FullElements', elements: send.take([...elements].sort(ascending)) });
           } else {
-            out.push({ type: 'SyncFail' });
+            answer({ type: 'SyncFail' });
           }
           break;
         }
         case 'ReconRqstFull': {
-          const mine = new Set(await elementsUnder(tree, m.prefix));
-          const theirs = new Set(m.elements);
-          const theyLack = [...mine].filter((e) => !theirs.has(e)).sort(ascending);
+          const { theyLack, seen } = await compareUnder(tree, m.prefix, new Set(m.elements), send.left, pace);
           await tally.addMissing(
             tree,
-            m.elements.filter((e) => !mine.has(e)),
+            m.elements.filter((e) => !seen.has(e)),
+            pace,
           );
-          tally.addPeerMissing(theyLack);
-          out.push({ type: 'Elements', elements: theyLack });
+          const sent = send.take(theyLack.sort(ascending));
+          tally.addPeerMissing(sent);
+          answer({ type: 'Elements', elements: sent });
           break;
         }
         case 'Elements':
-          await tally.addMissing(tree, m.elements);
+          await tally.addMissing(tree, m.elements, pace);
           break;
         case 'Flush':
           await ch.send(out);
@@ -207,53 +308,64 @@ export function reconcileAsInitiator(ch: ReconChannel, tree: PrefixTree, opts: S
 
 /**
  * The responder's part (the peer connected; SKS `Client.handle`): walks our tree from the
- * root, at most `maxOutstanding` requests per round trip, then sends Done.
+ * root, at most `maxOutstanding` requests per round trip, then sends Done. The walk's queue
+ * holds prefixes, not nodes, so a peer failing every node costs a key per node, not the tree.
  * @throws as `reconcileAsInitiator`.
  */
 export function reconcileAsResponder(ch: ReconChannel, tree: PrefixTree, opts: SessionOptions = {}): Promise<ReconResult> {
-  const { cap, fullBelow, maxOutstanding } = settingsOf(tree, opts);
+  const { cap, fullBelow, maxOutstanding, send, pace } = settingsOf(tree, opts);
+  const q = tree.settings.bitQuantum;
   const tally = new Tally(cap);
   return withDeadline(ch, opts.deadlineMs, async () => {
-    const queue: PrefixNode[] = [await tree.root()];
+    const queue: Bitstring[] = [Bitstring.EMPTY];
     let out: ReconMessage[] = [];
     while (queue.length > 0 && !tally.full) {
-      const batch = queue.splice(0, maxOutstanding);
-      for (const node of batch) {
+      const batch: { key: Bitstring; node: PrefixNode }[] = [];
+      for (const key of queue.splice(0, maxOutstanding)) {
+        const { node, exact } = await localNode(tree, key);
+        await pace.spend(NODE_READ * (key.length / q + 1));
         if (node.isLeaf || node.size < fullBelow) {
-          out.push({ type: 'ReconRqstFull', prefix: node.key, elements: [...(await node.elements())].sort(ascending) });
+          // A leaf, or below fullBelow elements: small. A leaf above the key (the tree
+          // changed since its parent was read) is cut to the key.
+          let elements = await node.elements();
+          await pace.spend(elements.length);
+          if (!exact) elements = elements.filter((e) => elementHasPrefix(e, key));
+          out.push({ type: 'ReconRqstFull', prefix: key, elements: [...elements].sort(ascending) });
         } else {
-          out.push({ type: 'ReconRqstPoly', prefix: node.key, size: node.size, samples: node.svalues });
+          out.push({ type: 'ReconRqstPoly', prefix: key, size: node.size, samples: node.svalues });
         }
+        batch.push({ key, node });
       }
       out.push({ type: 'Flush' });
       await ch.send(out);
       out = [];
       // Every request gets exactly one answer, in order.
-      for (const node of batch) {
+      for (const { key, node } of batch) {
         const m = await ch.read();
         switch (m.type) {
           case 'SyncFail': {
             if (node.isLeaf) throw protocol('SyncFail for a leaf, which was sent in full');
-            queue.push(...(await node.children()));
+            for (let i = 0; i < 1 << q; i++) queue.push(childKey(key, i, q));
             break;
           }
           case 'Elements':
             await tally.addMissing(
               tree,
-              m.elements.filter((e) => elementHasPrefix(e, node.key)),
+              m.elements.filter((e) => elementHasPrefix(e, key)),
+              pace,
             );
             break;
           case 'FullElements': {
-            const mine = new Set(await node.elements());
-            const theirs = m.elements.filter((e) => elementHasPrefix(e, node.key));
-            const theirSet = new Set(theirs);
-            const theyLack = [...mine].filter((e) => !theirSet.has(e)).sort(ascending);
+            const theirs = m.elements.filter((e) => elementHasPrefix(e, key));
+            const { theyLack, seen } = await compareUnder(tree, key, new Set(theirs), send.left, pace);
             await tally.addMissing(
               tree,
-              theirs.filter((e) => !mine.has(e)),
+              theirs.filter((e) => !seen.has(e)),
+              pace,
             );
-            tally.addPeerMissing(theyLack);
-            out.push({ type: 'Elements', elements: theyLack });
+            const sent = send.take(theyLack.sort(ascending));
+            tally.addPeerMissing(sent);
+            out.push({ type: 'Elements', elements: sent });
             break;
           }
           case 'Error':

@@ -17,9 +17,9 @@ import { EnvironmentError, MsError } from '../../src/errors.js';
 import { Bitstring } from '../../src/recon/bitstring.js';
 import { isBusyRefusal, type LocalConfig, SKS_VERSION } from '../../src/recon/config.js';
 import { MemoryPrefixTree } from '../../src/recon/memory-tree.js';
-import type { PrefixTree } from '../../src/recon/ptree.js';
+import { type PrefixNode, type PrefixTree, splitThreshold } from '../../src/recon/ptree.js';
 import { type Role, type RunOptions, runSession, type SessionResult } from '../../src/recon/session.js';
-import { encodeMessage, encodeString } from '../../src/recon/wire.js';
+import { decodeBody, encodeMessage, encodeString, type ReconMessage } from '../../src/recon/wire.js';
 import { zpFromDigest } from '../../src/recon/zp.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/recon/', import.meta.url));
@@ -340,3 +340,164 @@ describe('recon session: hostile and broken peers', () => {
   });
 });
 
+
+// ---------------------------------------------------------------------------------------
+// Bounds: what a member peer can make one session read, hold and send
+
+/**
+ * A view of `tree` that counts the elements read from it and, at each leaf read, notes how
+ * many turns a setImmediate ticker has run: if it moved between the first and last read of
+ * one walk, the walk let the event loop run (reads of a memory tree only queue microtasks).
+ */
+function watched(tree: PrefixTree) {
+  const stats = { elementsRead: 0, ticksAtReads: [] as number[] };
+  let ticks = 0;
+  let running = true;
+  const tick = () => {
+    ticks++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const wrap = (n: PrefixNode): PrefixNode => ({
+    key: n.key,
+    isLeaf: n.isLeaf,
+    size: n.size,
+    svalues: n.svalues,
+    children: async () => (await n.children()).map(wrap),
+    elements: async () => {
+      const els = await n.elements();
+      stats.elementsRead += els.length;
+      stats.ticksAtReads.push(ticks);
+      return els;
+    },
+  });
+  const view: PrefixTree = {
+    settings: tree.settings,
+    points: tree.points,
+    root: async () => wrap(await tree.root()),
+    node: async (key) => wrap(await tree.node(key)),
+    insert: (e) => tree.insert(e),
+    remove: (e) => tree.remove(e),
+    has: (e) => tree.has(e),
+  };
+  return {
+    tree: view,
+    stats,
+    stop: () => {
+      running = false;
+    },
+    /** Ticker turns between the first and last leaf read. */
+    ticksDuringReads: () => stats.ticksAtReads[stats.ticksAtReads.length - 1] - stats.ticksAtReads[0],
+  };
+}
+
+/** The messages we sent after our Config and its answer. */
+function messagesAfterConfig(buf: Buffer): ReconMessage[] {
+  let pos = 4 + buf.readUInt32BE(0);
+  pos += 4 + buf.readUInt32BE(pos);
+  const out: ReconMessage[] = [];
+  while (pos < buf.length) {
+    const n = buf.readUInt32BE(pos);
+    out.push(decodeBody(buf.subarray(pos + 4, pos + 4 + n)));
+    pos += 4 + n;
+  }
+  return out;
+}
+
+/** Runs our side against a peer that writes `script`'s bytes; gives our outcome and all we sent. */
+async function scripted(role: Role, tree: PrefixTree, opts: RunOptions, bytes: Buffer[]) {
+  const [ours, peer] = await socketPair();
+  peer.on('error', () => {});
+  const received: Buffer[] = [];
+  peer.on('data', (b: Buffer) => received.push(b));
+  const run = runSession(ours, role, tree, CONFIG, { ...FAST, ...opts }).then(
+    (result) => ({ result, err: undefined }),
+    (err: unknown) => ({ result: undefined, err }),
+  );
+  peer.write(Buffer.concat(bytes));
+  const outcome = await run;
+  await new Promise((r) => setTimeout(r, 20));
+  peer.destroy();
+  assert.ok(ours.destroyed || ours.writableEnded, 'our socket is closed');
+  return { ...outcome, sent: messagesAfterConfig(Buffer.concat(received)) };
+}
+
+const fullRoot = encodeMessage({ type: 'ReconRqstFull', prefix: Bitstring.EMPTY, elements: [] });
+const flush = encodeMessage({ type: 'Flush' });
+const done = encodeMessage({ type: 'Done' });
+const elementsOf = (m: ReconMessage | undefined) => (m && 'elements' in m ? m.elements : assert.fail(`not elements: ${m?.type}`));
+
+describe('recon session: bounds against a hostile member peer', () => {
+  const N = 20_000;
+  const BUDGET = 4 * 2000;
+  let big: MemoryPrefixTree;
+  let leaf: number;
+  before(async () => {
+    big = await treeOf(setOf('big', 0, N));
+    leaf = splitThreshold(big.settings);
+  });
+
+  test('initiator: Full requests for the root without a Flush end the session (MS_RECON_LIMIT), reading a bounded part of the tree', async () => {
+    const w = watched(big);
+    const { err, sent } = await scripted('initiator', w.tree, { deadlineMs: 20_000 }, [HELLO, ...Array<Buffer>(3000).fill(fullRoot)]);
+    w.stop();
+    assertCode(err, 'MS_RECON_LIMIT');
+    assert.equal((err as MsError).data.max, 1000);
+    // Nothing was flushed, and the 1000 answers held share one send budget: the first walk
+    // reads up to it, the others stop at their first element (one leaf each).
+    assert.deepEqual(sent, []);
+    assert.ok(w.stats.elementsRead <= BUDGET + 1001 * leaf, `${w.stats.elementsRead} elements read`);
+  });
+
+  test('initiator: a smaller maxUnflushed is the cap; honest batches (101 requests, SKS) stay under the default', async () => {
+    const small = await treeOf(setOf('s', 0, 120));
+    const over = await scripted('initiator', small, { maxUnflushed: 10 }, [HELLO, ...Array<Buffer>(11).fill(fullRoot)]);
+    assertCode(over.err, 'MS_RECON_LIMIT');
+    const honest = await scripted('initiator', small, {}, [HELLO, ...Array<Buffer>(101).fill(fullRoot), flush, done]);
+    assert.equal(honest.err, undefined);
+    assert.equal(honest.sent.length, 101);
+  });
+
+  test('initiator: Full answers for a huge node are cut at the send budget, then empty', async () => {
+    const w = watched(big);
+    const { result, err, sent } = await scripted('initiator', w.tree, {}, [HELLO, fullRoot, flush, fullRoot, flush, done]);
+    w.stop();
+    assert.equal(err, undefined);
+    assert.equal(sent.length, 2);
+    const first = elementsOf(sent[0]);
+    assert.equal(first.length, BUDGET);
+    assert.deepEqual(first, sorted(first));
+    assert.deepEqual(elementsOf(sent[1]), []);
+    assert.equal(result?.peerMissing.length, BUDGET);
+    assert.ok(w.stats.elementsRead <= BUDGET + 2 * leaf, `${w.stats.elementsRead} elements read`);
+  });
+
+  test('responder: FullElements for the root makes a reply cut at the send budget', async () => {
+    const w = watched(big);
+    const fullElements = encodeMessage({ type: 'FullElements', elements: [] });
+    const { result, err, sent } = await scripted('responder', w.tree, { maxSendElements: 500 }, [HELLO, fullElements]);
+    w.stop();
+    assert.equal(err, undefined);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['ReconRqstPoly', 'Flush', 'Elements', 'Done'],
+    );
+    assert.equal(elementsOf(sent[2]).length, 500);
+    assert.equal(result?.peerMissing.length, 500);
+    assert.ok(w.stats.elementsRead <= 500 + leaf, `${w.stats.elementsRead} elements read`);
+  });
+
+  for (const role of ['initiator', 'responder'] as Role[]) {
+    test(`${role}: a walk of the whole tree lets the event loop run`, async () => {
+      const w = watched(big);
+      const script =
+        role === 'initiator' ? [HELLO, fullRoot, flush, done] : [HELLO, encodeMessage({ type: 'FullElements', elements: [] })];
+      const { err, sent } = await scripted(role, w.tree, { maxSendElements: N }, script);
+      w.stop();
+      assert.equal(err, undefined);
+      assert.equal(elementsOf(sent[role === 'initiator' ? 0 : 2]).length, N);
+      assert.ok(w.stats.elementsRead >= N);
+      assert.ok(w.ticksDuringReads() >= 2, `${w.ticksDuringReads()} ticker turns during the walk`);
+    });
+  }
+});
