@@ -7,7 +7,7 @@
  * `block`, `unblock` and `blocklist` handle takedowns. The rules are the service's
  * (src/server/) and the HTTP face's (src/hkp/); only this file prints.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { referenceTime } from '../clock.js';
@@ -67,8 +67,9 @@ Recon (synchronisation with SKS, Hockeypuck and other monkeysphere-keyservers):
   yminsky.dedup alone). Certificates our policy trims or refuses hash differently
   from a peer's copy; their digests are remembered as refused and not fetched again
   for a while (a day to a month, by reason). Peers' last sync, last error and keys
-  exchanged are on op=stats and /metrics. ptree-rebuild (SKS: pbuild) rebuilds the
-  prefix tree of an existing store.
+  exchanged are on op=stats and /metrics. The prefix tree is built on the first start
+  and kept up to date; ptree-rebuild (SKS: pbuild) rebuilds it for an existing store.
+  The membership file and the recon port are checked before serve announces itself.
 
 Logs:
   On stderr, prefixed "ms: ", at MONKEYSPHERE_LOG_LEVEL (SILENT, ERROR, INFO, VERBOSE,
@@ -182,8 +183,13 @@ function reconArgs(opts: { recon?: string; peers?: string; gossipInterval: strin
   return { host, port, peers: opts.peers, gossipMs: Math.round(Number(opts.gossipInterval) * 1000), filters };
 }
 
-/** Starts the recon service on `ks`'s store, announcing `httpPort`; the caller closes it. */
-async function startRecon(ctx: Ctx, ks: Keyserver, args: NonNullable<ReturnType<typeof reconArgs>>, httpPort: number) {
+/**
+ * Reads the membership file and binds the recon address for `ks`'s store, announcing
+ * `httpPort`; `start()` then catches the tree up and gossips. The caller closes it.
+ * @throws InputError MS_RECON_MEMBERSHIP (a bad line: exit 3); EnvironmentError
+ *   MS_RECON_MEMBERSHIP_IO, MS_RECON_LISTEN (exit 4).
+ */
+async function prepareRecon(ctx: Ctx, ks: Keyserver, args: NonNullable<ReturnType<typeof reconArgs>>, httpPort: number) {
   const { MembershipFile } = await import('../server/recon-peers.js');
   const { ReconService } = await import('../server/recon-service.js');
   const { reconTreesOf } = await import('../server/recon-tree.js');
@@ -204,7 +210,12 @@ async function startRecon(ctx: Ctx, ks: Keyserver, args: NonNullable<ReturnType<
     log: ctx.log,
     now: () => referenceTime(ctx.io.env),
   });
-  await service.start();
+  try {
+    await service.listen();
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
   return service;
 }
 
@@ -266,12 +277,21 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
         hints: e.code === 'EADDRINUSE' ? ['another process uses this port; stop it or pick another with --listen'] : e.code === 'EACCES' ? ['ports below 1024 need root or CAP_NET_BIND_SERVICE'] : [],
       });
     }
+    // A bad membership file or a recon port in use fails here, before anything is announced.
+    let recon: Awaited<ReturnType<typeof prepareRecon>> | undefined;
+    try {
+      if (reconOpts) recon = await prepareRecon(ctx, ks, reconOpts, bound.port);
+    } catch (err) {
+      await server.close(0);
+      throw err;
+    }
     const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
     ctx.log.info(`serving HKP on http://${shown}:${bound.port}/ (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
-    let recon: Awaited<ReturnType<typeof startRecon>> | undefined;
     try {
-      if (reconOpts) recon = await startRecon(ctx, ks, reconOpts, bound.port);
+      // Catches the tree up (a first build may take a while; HKP answers meanwhile) and starts gossiping.
+      await recon?.start();
     } catch (err) {
+      await recon?.close();
       await server.close(0);
       throw err;
     }
@@ -289,7 +309,13 @@ async function cmdRecon(ctx: Ctx, opts: ReconOptions): Promise<number> {
   const httpPort = positiveInt('--http-port', opts.httpPort);
   if (httpPort > 65535) throw new UsageError('MS_HKP_USAGE', `--http-port ${httpPort} is not a port`);
   return withKeyserver(ctx, async (ks, store) => {
-    const recon = await startRecon(ctx, ks, args, httpPort);
+    const recon = await prepareRecon(ctx, ks, args, httpPort);
+    try {
+      await recon.start();
+    } catch (err) {
+      await recon.close();
+      throw err;
+    }
     ctx.log.info(`recon for store ${printable(store.location)}; peers fetch from HTTP port ${httpPort}`);
     await untilSignal(ctx);
     await recon.close();
@@ -301,6 +327,15 @@ async function cmdRecon(ctx: Ctx, opts: ReconOptions): Promise<number> {
 async function cmdPtreeRebuild(ctx: Ctx): Promise<number> {
   const { reconTreesOf } = await import('../server/recon-tree.js');
   const { DEFAULT_RECON_SETTINGS } = await import('../recon/ptree.js');
+  const { location } = storeLocation(ctx.global.store, ctx.io.env, ctx.io.cwd);
+  // A tree of an empty store is no use: a path that names no store is a mistake, not a new store.
+  if (!isPostgresUrl(location) && !existsSync(location)) {
+    const { EnvironmentError } = await import('../errors.js');
+    throw new EnvironmentError('MS_STORE_IO', `no store at ${printable(location)}: ptree-rebuild rebuilds the tree of an existing store`, {
+      data: { location },
+      hints: ['give the --store of the serve process (ptree-rebuild does not create a store)'],
+    });
+  }
   return withKeyserver(ctx, async (_ks, store) => {
     const started = performance.now();
     const tree = await reconTreesOf(store).open(DEFAULT_RECON_SETTINGS);
@@ -419,6 +454,15 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     program
       .command('ptree-rebuild')
       .description("rebuild the recon prefix tree from the stored certificates' digests (SKS: sks pbuild)")
+      .addHelpText(
+        'after',
+        `
+Seldom needed: serve --recon and recon build the tree on their first start and catch it up
+from the store's changes, rebuilding it by themselves after a large backlog. Rebuilding is
+safe while recon runs on the same store (a session under way may disagree with its peer on a
+prefix and sync again later). The store must exist: a --store that names no store is refused
+(exit 4) rather than created empty.`,
+      )
       .action(async () => {
         status = await cmdPtreeRebuild(ctx());
       });

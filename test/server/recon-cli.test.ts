@@ -4,11 +4,14 @@
  * `sks db`), gossiping every second with two of our keyservers in this process, one on SQLite
  * and one on PostgreSQL (issue 14's three servers). All three end up with the union, served
  * over HKP; the serve process shows the recon process's peers on `/metrics`; both processes
- * stop on SIGTERM with status 0. Needs `npm run build`.
+ * stop on SIGTERM with status 0. A bad setup fails before serve announces itself: a membership
+ * file that is a FIFO (exit 4) or has a bad line (exit 3), a recon port in use (exit 4, with a
+ * hint); ptree-rebuild refuses a store that does not exist. Needs `npm run build`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -116,5 +119,71 @@ describe('serve and a separate recon process on one store', () => {
   test('both stop on SIGTERM with status 0', async () => {
     assert.equal(await recon.stop(), 0, detail());
     assert.equal(await serve.stop(), 0, detail());
+  });
+});
+
+describe('a bad recon setup fails before serve announces itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-recon-cli-bad-'));
+  const env = { ...process.env, MONKEYSPHERE_TEST_NOW: String(FLOOD_NOW), MONKEYSPHERE_LOG_LEVEL: 'VERBOSE' };
+  const store = `sqlite:${join(dir, 'keys.sqlite')}`;
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs the command to its end (a hang is a failure: the timeout kills it). */
+  function run(args: string[]): { status: number | null; stderr: string } {
+    const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  async function serveWith(peers: string, reconPort?: number): Promise<{ status: number | null; stderr: string }> {
+    const httpPort = await freePort();
+    return run(['--store', store, 'serve', '--listen', `${ADDR}:${httpPort}`, '--recon', `${ADDR}:${reconPort ?? (await freePort())}`, '--peers', peers]);
+  }
+
+  before(() => assert.ok(BUILT, 'dist/bundle/ is missing: run npm run build first'));
+
+  test('a membership file that is a FIFO: exit 4, naming the problem, without hanging', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = await serveWith(fifo);
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /it is a FIFO, not a regular file/);
+    assert.doesNotMatch(r.stderr, /serving HKP/);
+  });
+
+  test('a bad line in the membership file: exit 3', async () => {
+    const bad = join(dir, 'bad');
+    writeFileSync(bad, '127.0.0.2 11370\nlonely\n');
+    const r = await serveWith(bad);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /line 2: no port/);
+    assert.doesNotMatch(r.stderr, /serving HKP/);
+  });
+
+  test('the recon port in use: exit 4 with a hint', async () => {
+    const good = join(dir, 'good');
+    writeFileSync(good, '127.0.0.2 11370\n');
+    const taken = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => taken.listen(port, ADDR, r));
+    try {
+      const r = await serveWith(good, port);
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /cannot listen for recon on .*EADDRINUSE/);
+      assert.match(r.stderr, /another process uses this port/);
+      assert.doesNotMatch(r.stderr, /serving HKP/);
+    } finally {
+      taken.close();
+    }
+  });
+
+  test('ptree-rebuild refuses a store that does not exist, and says when it is needed', () => {
+    const missing = join(dir, 'nowhere.sqlite');
+    const r = run(['--store', `sqlite:${missing}`, 'ptree-rebuild']);
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /no store at .*nowhere\.sqlite/);
+    assert.equal(existsSync(missing), false, 'no empty store created');
+    const help = spawnSync(process.execPath, [BIN, 'ptree-rebuild', '--help'], { env, encoding: 'utf8' });
+    assert.match(help.stdout, /build the tree on their first start/);
+    assert.match(help.stdout, /safe while recon runs/);
   });
 });
