@@ -1,6 +1,7 @@
 /**
  * The hashquery client recon fetches with: SKS's request and answer formats, and a peer's
  * HKP port that answers garbage, errors, too much, or nothing: each a typed error, never a hang.
+ * And the byte budget the fetches in flight share (recon-recover.ts FetchBudget).
  */
 import assert from 'node:assert/strict';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -9,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import { MsError } from '../../src/errors.js';
 import { fetchByHashes, hashqueryRequest, parseHashqueryAnswer } from '../../src/server/hashquery-client.js';
 import { parseHashquery } from '../../src/hkp/v1.js';
+import { FetchBudget } from '../../src/server/recon-recover.js';
 
 function answer(certs: Buffer[], tail = Buffer.from('\r\n')): Buffer {
   const parts: Buffer[] = [Buffer.alloc(4)];
@@ -104,5 +106,43 @@ describe('fetchByHashes against a peer', () => {
     servers.pop()?.close();
     await new Promise((r) => setTimeout(r, 50));
     await assert.rejects(fetchByHashes('127.0.0.1', port, digests), code('MS_RECON_FETCH'));
+  });
+});
+
+describe('FetchBudget', () => {
+  test('reservations past the total wait, are served in order, and a release is idempotent', async () => {
+    const b = new FetchBudget(100);
+    const r1 = await b.reserve(60);
+    const r2 = await b.reserve(40);
+    assert.equal(b.inUse, 100);
+    const order: string[] = [];
+    const w3 = b.reserve(50).then((r) => {
+      order.push('third');
+      return r;
+    });
+    const w4 = b.reserve(10).then((r) => {
+      order.push('fourth');
+      return r;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'nothing is free');
+    assert.equal(b.waiting, 2);
+    r2();
+    r2();
+    await new Promise((r) => setImmediate(r));
+    // 40 free: the third (50) is first in line, so the fourth (10) does not overtake it.
+    assert.deepEqual(order, []);
+    assert.equal(b.inUse, 60);
+    r1();
+    const [r3, r4] = await Promise.all([w3, w4]);
+    assert.deepEqual(order, ['third', 'fourth']);
+    assert.equal(b.inUse, 60);
+    r3();
+    r4();
+    assert.equal(b.inUse, 0);
+    // More than the total is capped at the total.
+    const big = await b.reserve(1000);
+    assert.equal(b.inUse, 100);
+    big();
   });
 });
