@@ -554,7 +554,7 @@ export class ReconService {
       st.lastError = errorMessage(r.error).slice(0, 500);
       st.lastErrorCode = r.error instanceof MsError ? r.error.code : undefined;
       st.lastErrorAt = this.now();
-      this.logFailure(r);
+      this.logFailure(r, st);
     }
     if (rec && (rec.stored > 0 || rec.skipped > 0 || Object.keys(rec.refused).length > 0)) {
       const refused = Object.entries(rec.refused).map(([k, v]) => `${v} ${k}`);
@@ -568,13 +568,14 @@ export class ReconService {
     return r;
   }
 
-  private logFailure(r: SyncReport): void {
+  private logFailure(r: SyncReport, st: PeerState): void {
     const e = r.error;
     const code = e instanceof MsError ? e.code : undefined;
     const hint = failureHint(r);
     const text = `recon with ${r.peer} (${r.direction}) failed: ${printableReason(errorMessage(e))}${code ? ` [${code}]` : ''}${hint ? `; ${hint}` : ''}`;
-    // Expected now and then: a peer closing while it fetches (SKS).
-    if (code === 'MS_RECON_CLOSED' && r.direction === 'incoming') this.log.verbose(text);
+    // Expected now and then: a peer closing while it fetches (SKS does, in either role); worth
+    // INFO only for an outgoing session to a peer we never synced with (likely not a member there).
+    if (code === 'MS_RECON_CLOSED' && (r.direction === 'incoming' || st.lastSync !== undefined)) this.log.verbose(text);
     else this.log.info(text);
   }
 
@@ -602,7 +603,7 @@ function failureHint(r: SyncReport): string | undefined {
   if ((e.code === 'MS_RECON_CONFIG' || e.code === 'MS_RECON_CONFIG_REJECTED') && /filters do not match/.test(reason)) {
     return 'a freshly built SKS announces yminsky.dedup alone: try --recon-filters yminsky.dedup';
   }
-  if (e.code === 'MS_RECON_CLOSED' && r.direction === 'outgoing') return "the peer closed the connection: is our address in the peer's membership file?";
+  if (e.code === 'MS_RECON_CLOSED' && r.direction === 'outgoing') return "the peer closed the connection: is our address in the peer's membership file? (SKS also closes while it fetches keys)";
   return undefined;
 }
 
