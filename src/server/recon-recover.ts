@@ -131,6 +131,9 @@ export async function recover(
     refusals.push({ digest, reason, at: opts.now(), fpr, peer: peer.id });
     report.refused[reason] = (report.refused[reason] ?? 0) + 1;
   };
+  // Stored, but hashing differently from what was sent: judged once the whole recovery is in,
+  // since a certifier fetched later releases the certifications held aside for want of it.
+  const unmatched = new Map<string, Unmatched>();
   try {
     for (let i = 0; i < todo.length; i += batchSize) {
       if (report.bytes >= maxBytes) {
@@ -159,7 +162,8 @@ export async function recover(
           // A certificate not asked for is not taken: the peer may only answer the question.
           if (!wanted.has(digest) || got.has(digest)) continue;
           got.add(digest);
-          await ingestOne(ks, bytes, digest, opts.now(), report, refuse);
+          const u = await ingestOne(ks, bytes, digest, opts.now(), report, refuse);
+          if (u) unmatched.set(digest, u);
         }
         for (const d of wanted) if (!got.has(d)) refuse(d, 'unavailable');
       } finally {
@@ -167,12 +171,30 @@ export async function recover(
       }
     }
   } finally {
+    if (unmatched.size > 0) {
+      const now = new Set((await ks.store.digests.byDigest([...unmatched.keys()].map((d) => Buffer.from(d, 'hex')))).map((c) => c.digest.toString('hex')));
+      for (const [digest, u] of unmatched) if (!now.has(digest)) refuse(digest, u.cut ? 'trimmed' : 'superseded', u.fpr);
+    }
     await refusedDigests.record(refusals, opts.now());
   }
   return report;
 }
 
-async function ingestOne(ks: Ingest, bytes: Buffer, digest: string, now: UnixTime, report: RecoverReport, refuse: (digest: string, reason: RefusalReason, fpr?: string) => void): Promise<void> {
+/** A certificate stored from a peer whose stored copy hashes differently: whether the ingest cut something. */
+interface Unmatched {
+  cut: boolean;
+  fpr: string;
+}
+
+/** Ingests one fetched certificate; refuses what cannot be stored, and returns what was stored under another digest. */
+async function ingestOne(
+  ks: Ingest,
+  bytes: Buffer,
+  digest: string,
+  now: UnixTime,
+  report: RecoverReport,
+  refuse: (digest: string, reason: RefusalReason, fpr?: string) => void,
+): Promise<Unmatched | undefined> {
   let outcome: Awaited<ReturnType<Ingest['submit']>>['certs'][number] | undefined;
   try {
     const r = await ks.submit(bytes, { now });
@@ -182,15 +204,20 @@ async function ingestOne(ks: Ingest, bytes: Buffer, digest: string, now: UnixTim
     const reason = reasonOfError(err);
     if (!reason) throw err;
     refuse(digest, reason);
-    return;
+    return undefined;
   }
-  if (!outcome) return refuse(digest, 'unparseable');
+  if (!outcome) {
+    refuse(digest, 'unparseable');
+    return undefined;
+  }
   const status = outcome.status;
-  if (status === 'blocked' || status === 'rejected' || status === 'rate-limited') return refuse(digest, status, outcome.fpr);
+  if (status === 'blocked' || status === 'rejected' || status === 'rate-limited') {
+    refuse(digest, status, outcome.fpr);
+    return undefined;
+  }
   if (status === 'unchanged') report.unchanged++;
   else report.stored++;
   // What we stored may hash differently from what was sent: then the peer will offer it again.
-  if ((await ks.store.digests.byDigest([Buffer.from(digest, 'hex')])).length > 0) return;
-  const cut = outcome.held > 0 || Object.keys(outcome.dropped).length > 0;
-  refuse(digest, cut ? 'trimmed' : 'superseded', outcome.fpr);
+  if ((await ks.store.digests.byDigest([Buffer.from(digest, 'hex')])).length > 0) return undefined;
+  return { cut: outcome.held > 0 || Object.keys(outcome.dropped).length > 0, fpr: outcome.fpr };
 }
