@@ -393,7 +393,7 @@ export interface StatsModel {
   now: UnixTime;
   changes: Array<{ seq: number; fpr: string; at: UnixTime; kind: 'new' | 'updated' | 'deleted'; userId?: string; present: boolean }>;
   /** The recon peers of every recon process on this store (src/server/recon-status.ts), and refused digests by reason. */
-  recon?: { peers: Array<{ instance: string; peer: string; sessions: number; failures: number; fetched: number; sent: number; refused: number; skipped: number; lastSync?: UnixTime; lastError?: string; lastErrorAt?: UnixTime }>;
+  recon?: { peers: Array<{ instance: string; peer: string; sessions: number; failures: number; busy?: number; fetched: number; sent: number; refused: number; skipped: number; lastSync?: UnixTime; lastError?: string; lastErrorAt?: UnixTime }>;
     refused: Record<string, number>;
     /** The newest refusals: which digest, why, when, the certificate when known, and which peer offered it. */
     recent: Array<{ digest: string; reason: string; at: UnixTime; fpr?: string; peer?: string }>;
@@ -406,7 +406,7 @@ function reconSection(r: NonNullable<StatsModel['recon']>): ReturnType<typeof ht
     (p) => html`<tr>
 <td>${p.peer}</td><td class="muted">${p.instance}</td>
 <td>${p.lastSync !== undefined ? time(p.lastSync) : html`<span class="muted">never</span>`}</td>
-<td>${p.sessions}${p.failures > 0 ? html` <span class="muted">(${p.failures} failed)</span>` : ''}</td>
+<td>${p.sessions}${p.failures > 0 ? html` <span class="muted">(${p.failures} failed)</span>` : ''}${p.busy ? html` <span class="muted">(${p.busy} skipped: busy)</span>` : ''}</td>
 <td>${p.fetched}</td><td>${p.sent}</td><td>${p.refused}</td>
 <td>${p.lastError !== undefined ? html`${p.lastErrorAt !== undefined ? time(p.lastErrorAt) : ''} ${clipped(p.lastError, 200)}` : html`<span class="muted">—</span>`}</td>
 </tr>`,
@@ -417,7 +417,7 @@ function reconSection(r: NonNullable<StatsModel['recon']>): ReturnType<typeof ht
   );
   return html`<h2>Synchronisation (recon)</h2>
 <table id="recon-peers"><caption>Peers</caption>
-<thead><tr><th scope="col">Peer</th><th scope="col">Our recon address</th><th scope="col">Last sync</th><th scope="col">Sessions</th><th scope="col">Keys fetched</th><th scope="col">Keys it lacked</th><th scope="col">Refused</th><th scope="col">Last error</th></tr></thead>
+<thead><tr><th scope="col">Peer</th><th scope="col">Our recon address</th><th scope="col">Last sync</th><th scope="col">Sessions</th><th scope="col">Keys fetched</th><th scope="col"><abbr title="What the peer lacked that we learnt of: all of it when we connected, part when it did (it fetches from us)">Keys it lacked</abbr></th><th scope="col">Refused</th><th scope="col">Last error</th></tr></thead>
 <tbody>${rows}</tbody></table>
 ${refused.length > 0 ? html`<p>Digests offered by peers and refused (not fetched again until they expire): ${refused.map(([k, v], i) => html`${i > 0 ? ', ' : ''}${v} ${k}`)}.</p>` : ''}
 ${
