@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isoDate, type UnixTime } from '../clock.js';
+import { hashqueryAnswerParts, parseHashqueryRequest } from '../keyserver/hashquery.js';
 import { formatMrIndex } from '../keyserver/mr-index.js';
 import { PubKeyAlg } from '../openpgp/algorithms.js';
 import { formatFingerprint } from '../openpgp/fingerprint.js';
@@ -165,39 +166,20 @@ export function reportText(report: SubmitReport): string {
   return report.certs.map((c) => `${c.status} ${c.fpr}${c.userIds.length > 0 ? ` ${c.userIds.map((u) => JSON.stringify(u)).join(' ')}` : ''}\n`).join('');
 }
 
-/** Parses a hashquery body: `int32 n`, then n × (`int32 16`, 16 bytes of MD5). */
+/** Parses a hashquery body (src/keyserver/hashquery.ts); a malformed one is a bad query (400). */
 export function parseHashquery(body: Buffer, maxHashes: number): Buffer[] {
-  if (body.length < 4) throw badQuery('hashquery body too short');
-  const n = body.readUInt32BE(0);
-  if (n > maxHashes) throw badQuery(`hashquery asks for ${n} hashes; at most ${maxHashes}`);
-  const out: Buffer[] = [];
-  let pos = 4;
-  for (let i = 0; i < n; i++) {
-    if (pos + 4 > body.length) throw badQuery('hashquery body truncated');
-    const len = body.readUInt32BE(pos);
-    pos += 4;
-    if (len !== 16 || pos + len > body.length) throw badQuery('hashquery hash is not 16 bytes');
-    out.push(Buffer.from(body.subarray(pos, pos + len)));
-    pos += len;
-  }
-  return out;
+  return parseHashqueryRequest(body, maxHashes, (what) => badQuery(what));
 }
 
 /** Answers a hashquery: `int32 n`, n × (`int32 len`, binary certificate), then CRLF (SKS 1.1.6). */
 export async function hashquery(ctx: V1Context, res: ServerResponse, digests: Buffer[], maxBytes: number): Promise<void> {
   const found = await ctx.ks.store.digests.byDigest(digests);
-  const parts: Buffer[] = [];
+  const certs: Buffer[] = [];
   let total = 0;
-  let n = 0;
   for (const c of found) {
     if (total + c.bytes.length > maxBytes) break;
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(c.bytes.length);
-    parts.push(len, c.bytes);
+    certs.push(c.bytes);
     total += c.bytes.length + 4;
-    n++;
   }
-  const count = Buffer.alloc(4);
-  count.writeUInt32BE(n);
-  await sendBinary(res, { 'content-type': 'pgp/keys' }, [count, ...parts, Buffer.from('\r\n')]);
+  await sendBinary(res, { 'content-type': 'pgp/keys' }, hashqueryAnswerParts(certs));
 }

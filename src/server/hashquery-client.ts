@@ -1,12 +1,12 @@
 /**
- * The client side of SKS's `POST /pks/hashquery`, how recon fetches what a session found
- * missing: request `int32 n`, n × (`int32 16`, MD5 digest); answer `int32 n`, n × (`int32 len`,
- * binary certificate), then CRLF (SKS 1.1.6; Hockeypuck the same). The answer is read under
+ * The client side of SKS's `POST /pks/hashquery` (the format: src/keyserver/hashquery.ts), how
+ * recon fetches what a session found missing. The answer is read under
  * caps (bytes in all, bytes per certificate, count) and a deadline, so a peer can neither
  * exhaust memory nor stall the gossip loop.
  */
 import { request } from 'node:http';
 import { InputError, TemporaryError } from '../errors.js';
+import { encodeHashqueryRequest, parseHashqueryAnswer } from '../keyserver/hashquery.js';
 
 export interface HashqueryOptions {
   /** Most bytes of answer read (default 64 MiB). Past it the fetch fails: ask for fewer. */
@@ -22,45 +22,8 @@ export interface HashqueryOptions {
 /** The default cap of one hashquery answer, bytes. */
 export const DEFAULT_HASHQUERY_MAX_BYTES = 64 * 1024 * 1024;
 
-/** The request body for these digests. */
-export function hashqueryRequest(digests: readonly Buffer[]): Buffer {
-  const out = Buffer.alloc(4 + digests.length * 20);
-  out.writeUInt32BE(digests.length, 0);
-  digests.forEach((d, i) => {
-    if (d.length !== 16) throw new RangeError('an SKS digest is 16 bytes');
-    out.writeUInt32BE(16, 4 + i * 20);
-    d.copy(out, 8 + i * 20);
-  });
-  return out;
-}
-
 function malformed(what: string, data: Record<string, unknown> = {}): InputError {
   return new InputError('MS_RECON_HASHQUERY', `malformed hashquery answer: ${what}`, { data });
-}
-
-/**
- * The certificates in a hashquery answer. At most `maxCount` (more is a peer error: it was
- * asked for fewer). The trailing CRLF is optional (Hockeypuck's is there, a proxy may cut it).
- * @throws InputError MS_RECON_HASHQUERY.
- */
-export function parseHashqueryAnswer(body: Buffer, maxCount: number, maxCertBytes: number): Buffer[] {
-  if (body.length < 4) throw malformed(`${body.length} bytes, no count`);
-  const n = body.readUInt32BE(0);
-  if (n > maxCount) throw malformed(`${n} certificates where at most ${maxCount} were asked for`, { count: n });
-  const out: Buffer[] = [];
-  let pos = 4;
-  for (let i = 0; i < n; i++) {
-    if (pos + 4 > body.length) throw malformed(`truncated at certificate ${i + 1} of ${n}`, { index: i });
-    const len = body.readUInt32BE(pos);
-    pos += 4;
-    if (len > maxCertBytes) throw malformed(`a certificate of ${len} bytes (at most ${maxCertBytes})`, { length: len });
-    if (pos + len > body.length) throw malformed(`truncated in certificate ${i + 1} of ${n}`, { index: i });
-    out.push(body.subarray(pos, pos + len));
-    pos += len;
-  }
-  const rest = body.subarray(pos);
-  if (rest.length > 0 && !rest.equals(Buffer.from('\r\n'))) throw malformed(`${rest.length} bytes after the certificates`);
-  return out;
 }
 
 /**
@@ -72,7 +35,7 @@ export function fetchByHashes(host: string, port: number, digests: readonly Buff
   const maxBytes = opts.maxBytes ?? DEFAULT_HASHQUERY_MAX_BYTES;
   const maxCert = opts.maxCertBytes ?? 16 * 1024 * 1024;
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const body = hashqueryRequest(digests);
+  const body = encodeHashqueryRequest(digests);
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const fail = (what: string, cause?: unknown) => new TemporaryError('MS_RECON_FETCH', `hashquery to ${where}: ${what}`, { cause, data: { host, port } });
   return new Promise<Buffer[]>((resolve, reject) => {
@@ -114,7 +77,7 @@ export function fetchByHashes(host: string, port: number, digests: readonly Buff
         });
         res.on('end', () => {
           try {
-            done(undefined, parseHashqueryAnswer(Buffer.concat(chunks, size), digests.length, maxCert));
+            done(undefined, parseHashqueryAnswer(Buffer.concat(chunks, size), digests.length, maxCert, malformed));
           } catch (err) {
             done(err as Error);
           }

@@ -28,6 +28,7 @@ import { reconStatusSection } from '../../src/server/recon-status.js';
 import { reconTreesOf } from '../../src/server/recon-tree.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { freePort } from './sks.js';
+import { hashqueryAnswerParts } from '../../src/keyserver/hashquery.js';
 
 export class LogLines {
   readonly lines: string[] = [];
@@ -181,14 +182,7 @@ export class KeepAllPeer {
           const c = self?.byDigest.get(hex);
           if (c) found.push(c);
         }
-        const parts: Buffer[] = [Buffer.alloc(4)];
-        parts[0].writeUInt32BE(found.length);
-        for (const c of found) {
-          const len = Buffer.alloc(4);
-          len.writeUInt32BE(c.length);
-          parts.push(len, c);
-        }
-        parts.push(Buffer.from('\r\n'));
+        const parts = hashqueryAnswerParts(found);
         res.writeHead(200, { 'content-type': 'pgp/keys' });
         res.end(Buffer.concat(parts));
       });

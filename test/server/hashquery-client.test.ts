@@ -7,21 +7,20 @@ import assert from 'node:assert/strict';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { MsError } from '../../src/errors.js';
-import { fetchByHashes, hashqueryRequest, parseHashqueryAnswer } from '../../src/server/hashquery-client.js';
+import { InputError, MsError } from '../../src/errors.js';
+import { encodeHashqueryRequest as hashqueryRequest, hashqueryAnswerParts, parseHashqueryAnswer as parse } from '../../src/keyserver/hashquery.js';
+import { fetchByHashes } from '../../src/server/hashquery-client.js';
 import { parseHashquery } from '../../src/hkp/v1.js';
 import { FetchBudget } from '../../src/server/recon-recover.js';
 
 function answer(certs: Buffer[], tail = Buffer.from('\r\n')): Buffer {
-  const parts: Buffer[] = [Buffer.alloc(4)];
-  parts[0].writeUInt32BE(certs.length);
-  for (const c of certs) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(c.length);
-    parts.push(len, c);
-  }
-  return Buffer.concat([...parts, tail]);
+  const parts = hashqueryAnswerParts(certs);
+  return Buffer.concat([...parts.slice(0, -1), tail]);
 }
+
+/** The client's parser, with the client's error (recon's MS_RECON_HASHQUERY). */
+const parseHashqueryAnswer = (body: Buffer, maxCount: number, maxCertBytes: number) =>
+  parse(body, maxCount, maxCertBytes, (what, data) => new InputError('MS_RECON_HASHQUERY', `malformed hashquery answer: ${what}`, { data }));
 
 const code = (c: string) => (err: unknown) => err instanceof MsError && err.code === c;
 

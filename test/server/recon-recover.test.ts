@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { hashqueryAnswerParts } from '../../src/keyserver/hashquery.js';
 import { writeCert } from '../../src/openpgp/cert.js';
 import { sksDigest } from '../../src/openpgp/sks-digest.js';
 import { Keyserver } from '../../src/server/keyserver.js';
@@ -26,14 +27,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** An HKP stand-in answering every hashquery with `certs`, in this order, whatever was asked. */
 async function peerAnswering(certs: Buffer[]): Promise<{ port: number; close: () => Promise<void> }> {
-  const parts: Buffer[] = [Buffer.alloc(4)];
-  parts[0].writeUInt32BE(certs.length);
-  for (const c of certs) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(c.length);
-    parts.push(len, c);
-  }
-  parts.push(Buffer.from('\r\n'));
+  const parts = hashqueryAnswerParts(certs);
   const body = Buffer.concat(parts);
   const server = createServer((req, res) => {
     req.resume();
