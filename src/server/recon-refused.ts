@@ -65,23 +65,40 @@ const TRANSIENT: ReadonlySet<RefusalReason> = new Set(['unavailable', 'rate-limi
 
 /**
  * The refusals to keep: unexpired, at most the per-peer shares (newest kept), then at most
- * `max`, dropping the shortest-lived reasons first and the oldest within them.
+ * `max` in all, split fairly between the peers that offered them: each peer keeps up to an
+ * equal share, and what one leaves unused goes to the others. So however many members fill
+ * their shares with refusals they made on purpose (garbage that stays "unparseable" for 30
+ * days), a peer's own entries keep their share. Within a peer, short-lived reasons go first.
  */
 export function keepRefusals(list: readonly Refusal[], now: UnixTime, max: number): Refusal[] {
   const live = list.filter((r) => r.at + REFUSAL_TTL[r.reason] > now).sort((a, b) => b.at - a.at);
   const used = new Map<string, number>();
-  const kept: Refusal[] = [];
+  const byPeer = new Map<string, Refusal[]>();
+  let total = 0;
   for (const r of live) {
     const transient = TRANSIENT.has(r.reason);
     const share = `${transient ? 't' : 'l'} ${r.peer ?? ''}`;
     const n = used.get(share) ?? 0;
     if (n >= (transient ? MAX_TRANSIENT_PER_PEER : MAX_LASTING_PER_PEER)) continue;
     used.set(share, n + 1);
-    kept.push(r);
+    const mine = byPeer.get(r.peer ?? '') ?? [];
+    byPeer.set(r.peer ?? '', mine);
+    mine.push(r);
+    total++;
   }
-  if (kept.length <= max) return kept;
-  // Over the cap: the longest-lived reasons stay, newest first within a lifetime.
-  return kept.sort((a, b) => REFUSAL_TTL[b.reason] - REFUSAL_TTL[a.reason] || b.at - a.at).slice(0, max);
+  if (total <= max) return [...byPeer.values()].flat();
+  // Water-filling: the smallest lists are kept whole while they fit an equal share of what is left.
+  const peers = [...byPeer.values()].sort((a, b) => a.length - b.length);
+  const kept: Refusal[] = [];
+  let room = max;
+  peers.forEach((mine, i) => {
+    const share = Math.floor(room / (peers.length - i));
+    const ordered = mine.sort((a, b) => Number(TRANSIENT.has(a.reason)) - Number(TRANSIENT.has(b.reason)) || b.at - a.at);
+    const take = ordered.slice(0, share);
+    kept.push(...take);
+    room -= take.length;
+  });
+  return kept;
 }
 
 export class RefusedDigests {

@@ -1,8 +1,9 @@
 /**
  * The refused-digest memory's bounds (src/server/recon-refused.ts): a member that offers
  * digests it never sends fills only its own short-lived share, so what another peer's trimmed
- * certificates taught us stays; per-peer shares; the overall cap keeps the longest-lived
- * reasons; expiry; and the store round trip.
+ * certificates taught us stays; per-peer shares; over the overall cap the peers share it
+ * fairly, so members filling theirs on purpose cannot push out an honest peer's entries;
+ * expiry; and the store round trip.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -46,15 +47,27 @@ describe('recon refused digests: bounds', () => {
     assert.equal(still.size, 300);
   });
 
-  test('each peer has its own share of lasting refusals; the overall cap keeps the longest-lived reasons', () => {
+  test('each peer has its own share of lasting refusals; over the overall cap, peers share it fairly', () => {
     const one = keepRefusals(refusals(MAX_LASTING_PER_PEER + 50, 'rejected', 'p1', 'b'), NOW, 1_000_000);
     assert.equal(one.length, MAX_LASTING_PER_PEER);
-    const mixed = [...refusals(40, 'unavailable', 'p1', 'c'), ...refusals(40, 'superseded', 'p2', 'd'), ...refusals(40, 'blocked', 'p3', 'e')];
-    const kept = keepRefusals(mixed, NOW, 60);
-    assert.equal(kept.length, 60);
-    assert.equal(kept.filter((r) => r.reason === 'blocked').length, 40);
-    assert.equal(kept.filter((r) => r.reason === 'superseded').length, 20);
-    assert.equal(kept.filter((r) => r.reason === 'unavailable').length, 0);
+    // Three members filling their shares with garbage that stays "unparseable" for 30 days cannot
+    // push out an honest peer's trimmed certificates (7 days).
+    const attack = [
+      ...refusals(5_000, 'trimmed', 'honest', 'a'),
+      ...refusals(MAX_LASTING_PER_PEER, 'unparseable', 'm1', 'b'),
+      ...refusals(MAX_LASTING_PER_PEER, 'unparseable', 'm2', 'c'),
+      ...refusals(MAX_LASTING_PER_PEER, 'unparseable', 'm3', 'd'),
+    ];
+    const kept = keepRefusals(attack, NOW, 50_000);
+    assert.equal(kept.length, 50_000);
+    assert.equal(kept.filter((r) => r.peer === 'honest').length, 5_000);
+    for (const m of ['m1', 'm2', 'm3']) assert.equal(kept.filter((r) => r.peer === m).length, 15_000);
+    // Within a peer over its share, short-lived reasons go first.
+    const mixed = keepRefusals([...refusals(40, 'unavailable', 'p1', 'e'), ...refusals(40, 'blocked', 'p1', 'f'), ...refusals(40, 'superseded', 'p2', 'g')], NOW, 60);
+    assert.deepEqual(
+      [mixed.filter((r) => r.reason === 'blocked').length, mixed.filter((r) => r.reason === 'unavailable').length, mixed.filter((r) => r.reason === 'superseded').length],
+      [30, 0, 30],
+    );
   });
 
   test('expired refusals are dropped, and a digest refused again is renewed', async () => {
