@@ -53,9 +53,9 @@ import { join } from 'node:path';
 import { dearmor } from '../src/openpgp/armor.js';
 import { type Cert, readCerts } from '../src/openpgp/cert.js';
 import { syntheticKeyring } from '../test/helpers/flood.js';
+import { childEnv, keyserverCommand, procCpu, ROOT, timed } from './processes.js';
 import { freePort } from '../test/helpers/sks.js';
 
-const ROOT = new URL('../', import.meta.url).pathname;
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -74,7 +74,6 @@ const JSON_OUT = arg('json', '');
 const PROF = arg('prof', '');
 const DEBIAN = '/usr/share/keyrings/debian-keyring.gpg';
 const SKS = '/usr/sbin/sks';
-const CLK_TCK = 100;
 
 const say = (s: string) => process.stderr.write(`bench: ${s}\n`);
 const load = () =>
@@ -84,55 +83,9 @@ const load = () =>
 
 // --- processes ------------------------------------------------------------------------
 
-/** The environment of every child: ours must not see NODE_EXTRA_CA_CERTS. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8', ...extra };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
-
-/** `monkeysphere-keyserver ARGS`: the built command, or the sources through tsx. */
-function keyserverCommand(args: string[], nodeOptions: string[] = []): [string, string[]] {
-  if (BUILT) return [process.execPath, [...nodeOptions, join(ROOT, 'bin/monkeysphere-keyserver.js'), ...args]];
-  const runner = `const m = await import(${JSON.stringify(join(ROOT, 'src/cli/monkeysphere-keyserver.ts'))}); process.exitCode = await m.main(process.argv.slice(1));`;
-  return [process.execPath, [...nodeOptions, '--import', 'tsx', '--input-type=module', '-e', runner, '--', ...args]];
-}
-
 /** With --prof DIR: V8 CPU profiles of our processes, written into DIR when each exits. */
 const profOptions = (): string[] => (PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []);
 
-interface Timed {
-  wallS: number;
-  cpuS: number;
-  maxRssMb: number;
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end under GNU time: wall and CPU seconds, peak memory. */
-function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; tmp: string }): Timed {
-  const out = join(opts.tmp, `time.${process.pid}.txt`);
-  const r = spawnSync('/usr/bin/time', ['-o', out, '-f', '%e %U %S %M', cmd, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    env: opts.env ?? childEnv(),
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  rmSync(out, { force: true });
-  return { wallS: e, cpuS: u + s, maxRssMb: m / 1024, status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** User + system CPU seconds of a running process and its peak memory, from /proc. */
-function procCpu(pid: number): { cpuS: number; hwmMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS, hwmMb: hwm ? Number(hwm[1]) / 1024 : 0 };
-}
 
 /** A server process, stopped by PID (SIGTERM, then SIGKILL after 10 s). */
 class Server {
@@ -515,7 +468,7 @@ async function main(): Promise<number> {
       // 1. Import: ours, SKS, gpg.
       const storePath = join(dir, 'ours.sqlite');
       let la = load();
-      const [cmd, args] = keyserverCommand(['--store', `sqlite:${storePath}`, 'import', ds.file], profOptions());
+      const [cmd, args] = keyserverCommand(['--store', `sqlite:${storePath}`, 'import', ds.file], { built: BUILT, nodeOptions: profOptions() });
       const ours = timed(cmd, args, { tmp: work, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
       if (ours.status !== 0) throw new Error(`monkeysphere-keyserver import failed (${ours.status}): ${ours.stderr}`);
       const reported = /imported (\d+) certificates .* in ([\d.]+) s(?::\s*([^;]*))?/.exec(ours.stderr);
@@ -588,7 +541,7 @@ async function main(): Promise<number> {
 
       // 2. Serve both; count; compare a sample; measure.
       const oursPort = await freePort();
-      const [scmd, sargs] = keyserverCommand(['--store', `sqlite:${storePath}`, 'serve', '--listen', `127.0.0.1:${oursPort}`], profOptions());
+      const [scmd, sargs] = keyserverCommand(['--store', `sqlite:${storePath}`, 'serve', '--listen', `127.0.0.1:${oursPort}`], { built: BUILT, nodeOptions: profOptions() });
       const oursServer = await startServer('monkeysphere-keyserver serve', oursPort, scmd, sargs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'ERROR' }) });
       const sksServer = await startServer('sks db', sksPort, SKS, ['db', '-basedir', sksDir], { cwd: sksDir, env: childEnv() });
       try {

@@ -61,8 +61,8 @@ import { type Cert, readCerts } from '../src/openpgp/cert.js';
 import { openStore } from '../src/store/index.js';
 import { syntheticKeyring } from '../test/helpers/flood.js';
 import { freePort } from '../test/helpers/sks.js';
+import { childEnv, keyserverCommand, procCpu, ROOT, timed } from './processes.js';
 
-const ROOT = new URL('../', import.meta.url).pathname;
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);
@@ -76,7 +76,6 @@ const ONLY = arg('only', '');
 const BUILT = argv.includes('--built');
 const JSON_OUT = arg('json', '');
 const SKS = '/usr/sbin/sks';
-const CLK_TCK = 100;
 const HALF = DIFF / 2;
 
 const say = (s: string) => process.stderr.write(`bench: ${s}\n`);
@@ -92,50 +91,10 @@ const hkpAddrOf = (node: number) => `127.0.1.${node}`;
 
 // --- processes ------------------------------------------------------------------------
 
-/** The environment of every child: ours must not see NODE_EXTRA_CA_CERTS. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8', ...extra };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
-
-/** `monkeysphere-keyserver ARGS`: the built command, or the sources through tsx. */
-function keyserverCommand(args: string[]): [string, string[]] {
-  if (BUILT) return [process.execPath, [join(ROOT, 'bin/monkeysphere-keyserver.js'), ...args]];
-  const runner = `const m = await import(${JSON.stringify(join(ROOT, 'src/cli/monkeysphere-keyserver.ts'))}); process.exitCode = await m.main(process.argv.slice(1));`;
-  return [process.execPath, ['--import', 'tsx', '--input-type=module', '-e', runner, '--', ...args]];
-}
-
-interface Timed {
-  wallS: number;
-  cpuS: number;
-  maxRssMb: number;
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end under GNU time: wall and CPU seconds, peak memory. */
-function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; tmp: string }): Timed {
-  const out = join(opts.tmp, `time.${process.pid}.txt`);
-  const r = spawnSync('/usr/bin/time', ['-o', out, '-f', '%e %U %S %M', cmd, ...args], {
-    cwd: opts.cwd ?? ROOT,
-    env: opts.env ?? childEnv(),
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  rmSync(out, { force: true });
-  return { wallS: e, cpuS: u + s, maxRssMb: m / 1024, status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** User + system CPU seconds of a running process, from /proc. */
+/** User + system CPU seconds of a running process, from /proc; NaN once it has gone. */
 function procCpuS(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return procCpu(pid).cpuS;
   } catch {
     return Number.NaN;
   }
@@ -589,9 +548,9 @@ function symmetricDifference(a: Set<string>, b: Set<string>): number {
 
 /** What the command offers, from its help: whether serve takes --recon, and the tree rebuild command. */
 function oursCapabilities(): { serveRecon: boolean; rebuild: string[] | undefined; help: string } {
-  const [cmd, args] = keyserverCommand(['serve', '--help']);
+  const [cmd, args] = keyserverCommand(['serve', '--help'], { built: BUILT });
   const serve = spawnSync(cmd, [...args], { cwd: ROOT, env: childEnv(), encoding: 'utf8' });
-  const [cmd2, args2] = keyserverCommand(['--help']);
+  const [cmd2, args2] = keyserverCommand(['--help'], { built: BUILT });
   const top = spawnSync(cmd2, [...args2], { cwd: ROOT, env: childEnv(), encoding: 'utf8' });
   const help = `${top.stdout}${top.stderr}`;
   // SKS's pbuild; without it the server's catch-up at start builds the tree (in "serve start").
@@ -605,13 +564,13 @@ async function runOurs(plan: Plan, setup: SetupRow[]): Promise<SyncResult> {
   const stores = [join(plan.work, 'ours-a.sqlite'), join(plan.work, 'ours-b.sqlite')];
   for (const n of [1, 2]) {
     const node = n === 1 ? 'A' : 'B';
-    const [cmd, args] = keyserverCommand(['--store', `sqlite:${stores[n - 1]}`, 'import', n === 1 ? plan.fileA : plan.fileB]);
+    const [cmd, args] = keyserverCommand(['--store', `sqlite:${stores[n - 1]}`, 'import', n === 1 ? plan.fileA : plan.fileB], { built: BUILT });
     const imp = timed(cmd, args, { tmp: plan.work, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
     if (imp.status !== 0) throw new Error(`monkeysphere-keyserver import failed (${imp.status}): ${imp.stderr.slice(-2000)}`);
     setup.push({ pair: 'ours', node, step: 'monkeysphere-keyserver import', wallS: imp.wallS, cpuS: imp.cpuS, maxRssMb: imp.maxRssMb });
     say(`ours ${node}: import ${imp.wallS.toFixed(1)} s, CPU ${imp.cpuS.toFixed(1)} s; ${imp.stderr.trim().split('\n').pop()}`);
     if (caps.rebuild) {
-      const [rcmd, rargs] = keyserverCommand(['--store', `sqlite:${stores[n - 1]}`, ...caps.rebuild]);
+      const [rcmd, rargs] = keyserverCommand(['--store', `sqlite:${stores[n - 1]}`, ...caps.rebuild], { built: BUILT });
       const rb = timed(rcmd, rargs, { tmp: plan.work, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
       if (rb.status !== 0) throw new Error(`monkeysphere-keyserver ${caps.rebuild.join(' ')} failed (${rb.status}): ${rb.stderr.slice(-2000)}`);
       setup.push({ pair: 'ours', node, step: `monkeysphere-keyserver ${caps.rebuild.join(' ')}`, wallS: rb.wallS, cpuS: rb.cpuS, maxRssMb: rb.maxRssMb });
@@ -644,7 +603,7 @@ async function runOurs(plan: Plan, setup: SetupRow[]): Promise<SyncResult> {
         '--gossip-interval',
         String(GOSSIP_S),
       ];
-      const [cmd, cargs] = keyserverCommand(args);
+      const [cmd, cargs] = keyserverCommand(args, { built: BUILT });
       const p = startProc(`monkeysphere-keyserver serve ${n === 1 ? 'A' : 'B'}`, cmd, cargs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'INFO' }) });
       procs.push(p);
     }
