@@ -24,7 +24,7 @@ import {
   ZERO,
 } from '../../src/recon/poly.js';
 import { P, zpDiv, zpMul, zpReduce } from '../../src/recon/zp.js';
-import { seededElements } from './seeded.js';
+import { SKS_RATIONAL, seededElements } from './seeded.js';
 
 const elements = (seed: number) => seededElements(seed);
 
@@ -100,24 +100,8 @@ describe('polynomials over Z_p', () => {
   });
 
   test('known answer: evaluation at -7 from an SKS run (conflux decode_test.go TestPolyNomNomNom)', () => {
-    const num = polyOf([201510631159794911579036209221877731351n, 1n]);
-    const denom = polyOf(
-      [
-        '471406228141421561633415986254867829648',
-        '295519390096665634601203803035473291375',
-        '213853624487129571321714452851928100712',
-        '496937274460702615962215989437926963535',
-        '276914137420158008254462690448206036905',
-        '323796663999875107447504850182776354321',
-        '278888159583692127965164290452048385915',
-        '451945789461805767613376502019011847396',
-        '91519704684961309708461769260348368047',
-        '209097283573511646123086148468849229449',
-        '49011742009925395272518613422388842885',
-        '129168611341530605578585909520009112853',
-        '1',
-      ].map(BigInt),
-    );
+    const num = polyOf(SKS_RATIONAL.num);
+    const denom = polyOf(SKS_RATIONAL.denom);
     const point = zpReduce(-7n);
     const numAt = polyEval(num, point);
     const denomAt = polyEval(denom, point);

@@ -13,8 +13,9 @@ import { describe, test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { MemoryPrefixTree } from '../../src/recon/memory-tree.js';
 import { DEFAULT_RECON_SETTINGS, joinThreshold, type PrefixNode, type PrefixTree, type ReconSettings, reconSettings, samplesOf, splitThreshold } from '../../src/recon/ptree.js';
-import { zpFromDigest, zpReduce } from '../../src/recon/zp.js';
+import { zpFromDigest } from '../../src/recon/zp.js';
 import type { ReconTree, Store } from '../../src/store/types.js';
+import { seededElements } from '../recon/seeded.js';
 import { fixtureRing, NOW, syntheticCerts, withoutCertifications } from './cert-store.suite.js';
 
 /** Small thresholds (a leaf splits above 4, joins at 2), so a few hundred certificates make a deep tree with splits and joins. */
@@ -72,18 +73,6 @@ async function assertMatchesDigests(tree: ReconTree, store: Store): Promise<void
   assert.deepEqual(sorted(await checkNode(tree, root)), sorted(await want.elements()));
 }
 
-/** A seeded stream of 128-bit elements, as MD5 digests are. */
-function randomElements(seed: number): () => bigint {
-  let s = seed >>> 0;
-  const word = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return BigInt((t ^ (t >>> 14)) >>> 0);
-  };
-  return () => zpReduce((word() << 96n) | (word() << 64n) | (word() << 32n) | word());
-}
 
 /**
  * Runs the suite. `open` gives a fresh, empty store (the suite closes it); `again` opens a
@@ -208,7 +197,7 @@ export function reconTreeSuite(name: string, open: () => Promise<Store>, again: 
         ] as const) {
           const tree = await store.reconTrees.open(settings);
           const mem = new MemoryPrefixTree(settings);
-          const next = randomElements(ops);
+          const next = seededElements(ops, 128);
           const held: bigint[] = [];
           let state = 7;
           for (let i = 0; i < ops; i++) {
