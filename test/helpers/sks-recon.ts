@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { armor } from '../../src/openpgp/armor.js';
-import { freePort } from './sks.js';
+import { freePort, stopChild } from './sks.js';
 
 const SKS = '/usr/sbin/sks';
 
@@ -154,18 +154,7 @@ export class SksReconNode {
 
   /** Stops both processes by PID (SIGTERM, then SIGKILL after 5 s) and removes the directory. */
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        process.kill(child.pid, 'SIGTERM');
-        const timer = setTimeout(() => {
-          if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-        }, 5000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.children.map(stopChild));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -25,6 +25,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Stops a child by PID: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export class SksServer {
   private constructor(
     readonly dir: string,
@@ -93,16 +105,7 @@ export class SksServer {
 
   /** Stops the process by PID (SIGTERM, then SIGKILL after 5 s) and removes the directory. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      process.kill(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.child);
     this.removeDir();
   }
 
