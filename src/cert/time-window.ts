@@ -28,6 +28,16 @@ export interface TimeWindow {
   before: number;
 }
 
+/** How a store keeps a window's ends: Unix times are never negative nor beyond 2^53, so -1 and 2^53 - 1 stand for the unbounded ones. */
+export function storedTime(t: number): number {
+  return t === Number.NEGATIVE_INFINITY ? -1 : t === Number.POSITIVE_INFINITY ? Number.MAX_SAFE_INTEGER : t;
+}
+
+/** A window's end as `storedTime` kept it. */
+export function loadedTime(t: number): number {
+  return t === -1 ? Number.NEGATIVE_INFINITY : t === Number.MAX_SAFE_INTEGER ? Number.POSITIVE_INFINITY : t;
+}
+
 /** The window of reference times around `now` that evaluate these certificates as `now` does. */
 export function timeWindow(certs: Iterable<Cert>, now: UnixTime): TimeWindow {
   let after = Number.NEGATIVE_INFINITY;

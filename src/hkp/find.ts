@@ -55,20 +55,15 @@ function unique(lists: StoredCert[][], limit: number): StoredCert[] {
   return out;
 }
 
-/** Whether any key of the certificate (primary or subkey) has exactly this fingerprint. */
-function hasKey(c: StoredCert, fpr: string): boolean {
-  return c.fpr === fpr || c.cert.subkeys.some((s) => s.key.fpr === fpr);
-}
-
 /**
  * Certificates by key: a fingerprint names exactly that primary key or subkey; a key ID or
  * short key ID any key with it. With `v4Only` (HKP v1 and the v2 by-keyid lookup, which the
  * draft keeps from newer keys), only a full fingerprint finds a v6 certificate.
  */
 export async function findByKey(store: Store, search: Exclude<Search, { kind: 'text' }>, opts: { v4Only: boolean; limit: number }): Promise<StoredCert[]> {
+  if (search.kind === 'fingerprint') return (await store.certs.byFingerprint(search.hex)).slice(0, opts.limit);
   const found = await store.certs.byKeyId(search.hex);
-  const hits = search.kind === 'fingerprint' ? found.filter((c) => hasKey(c, search.hex)) : opts.v4Only ? found.filter((c) => keyVersion(c.fpr) === 4) : found;
-  return hits.slice(0, opts.limit);
+  return (opts.v4Only ? found.filter((c) => keyVersion(c.fpr) === 4) : found).slice(0, opts.limit);
 }
 
 /** Certificates carrying exactly this user ID, or (for an address) a user ID with exactly this address, case-insensitive, in fingerprint order. */

@@ -68,24 +68,31 @@ export function clientOf(req: IncomingMessage, trustProxy: boolean): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-/** Starts an answer with the common headers. */
-export function head(res: ServerResponse, status: number, headers: Record<string, string | number> = {}): void {
-  res.writeHead(status, { ...COMMON_HEADERS, ...headers });
+/** Header names and values of an answer. */
+export type Headers = Record<string, string | number>;
+
+/**
+ * Starts an answer with the common headers, then each group of `headers` in turn (a later one
+ * overrides an earlier). Object.assign, not spread: V8 spent 4 µs on each `{ ...a, ...b }` of
+ * these, a tenth of a whole lookup (BENCHMARKS.md §8).
+ */
+export function head(res: ServerResponse, status: number, ...headers: Array<Headers | undefined>): void {
+  res.writeHead(status, Object.assign({}, COMMON_HEADERS, ...headers));
 }
 
-export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string | number> = {}): void {
+export function sendText(res: ServerResponse, status: number, text: string, headers?: Headers): void {
   const body = Buffer.from(text, 'utf8');
-  head(res, status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, ...headers });
+  head(res, status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length }, headers);
   res.end(body);
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string | number> = {}): void {
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers?: Headers): void {
   const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
-  head(res, status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, ...headers });
+  head(res, status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }, headers);
   res.end(body);
 }
 
-export function sendBytes(res: ServerResponse, status: number, body: Buffer, type: string, headers: Record<string, string | number> = {}): void {
-  head(res, status, { 'content-type': type, 'content-length': body.length, ...headers });
+export function sendBytes(res: ServerResponse, status: number, body: Buffer, type: string, headers?: Headers): void {
+  head(res, status, { 'content-type': type, 'content-length': body.length }, headers);
   res.end(body);
 }

@@ -7,9 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { armor, crc24 } from '../openpgp/armor.js';
-import { head } from './respond.js';
-
-type Headers = Record<string, string | number>;
+import { type Headers, head } from './respond.js';
 
 /** Bytes per slice: a multiple of 48, so each slice is whole 64-character base64 lines. */
 const SLICE = 48 * 1024;
@@ -46,9 +44,10 @@ const total = (parts: readonly Buffer[]) => parts.reduce((n, p) => n + p.length,
  */
 export async function sendArmored(res: ServerResponse, headers: Headers, parts: readonly Buffer[]): Promise<boolean> {
   if (total(parts) <= SLICE) {
-    const body = Buffer.from(armor('PUBLIC KEY BLOCK', Buffer.concat(parts)), 'latin1');
-    head(res, 200, { ...headers, 'content-length': body.length });
-    res.end(body);
+    // Armor is ASCII: its length is its size, and a string is written with the head in one go.
+    const text = armor('PUBLIC KEY BLOCK', parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    head(res, 200, headers, { 'content-length': text.length });
+    res.end(text, 'latin1');
     return true;
   }
   head(res, 200, headers);
@@ -59,7 +58,7 @@ export async function sendArmored(res: ServerResponse, headers: Headers, parts: 
 export async function sendBinary(res: ServerResponse, headers: Headers, parts: readonly Buffer[]): Promise<boolean> {
   if (total(parts) <= SLICE) {
     const body = Buffer.concat(parts);
-    head(res, 200, { ...headers, 'content-length': body.length });
+    head(res, 200, headers, { 'content-length': body.length });
     res.end(body);
     return true;
   }

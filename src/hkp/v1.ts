@@ -103,6 +103,10 @@ function textIndex(summaries: CertSummary[], stored: StoredCert[], verbose: bool
   return out.join('\n');
 }
 
+/** The headers of `op=get`: a file to save for machines (`mr`), text to read for people. */
+const KEYS_MR = { 'content-type': 'application/pgp-keys; charset=utf-8', 'content-disposition': 'attachment; filename=gpgkey.asc' };
+const KEYS_TEXT = { 'content-type': 'text/plain; charset=utf-8' };
+
 /** Answers `GET|HEAD /pks/lookup`. */
 export async function lookup(ctx: V1Context, res: ServerResponse, url: URL): Promise<void> {
   const q = parseLookup(url.searchParams);
@@ -131,15 +135,7 @@ export async function lookup(ctx: V1Context, res: ServerResponse, url: URL): Pro
   }
   if (q.limit !== undefined) found = found.slice(0, q.limit);
   if (q.op === 'get' || q.op === 'hget') {
-    await sendArmored(
-      res,
-      {
-        ...count,
-        'content-type': q.mr ? 'application/pgp-keys; charset=utf-8' : 'text/plain; charset=utf-8',
-        ...(q.mr ? { 'content-disposition': 'attachment; filename=gpgkey.asc' } : {}),
-      },
-      found.map((c) => c.bytes),
-    );
+    await sendArmored(res, Object.assign(count, q.mr ? KEYS_MR : KEYS_TEXT), found.map((c) => c.bytes));
     return;
   }
   const summaries = await ctx.summaries.of(found, now);

@@ -104,6 +104,18 @@ export function keyIdRanges(id: string): { keyId: [string, string]; fpr: [string
   return { keyId: [keyIdPrefix, `${keyIdPrefix}G`], fpr: [prefix, `${prefix}G`] };
 }
 
+/**
+ * A whole fingerprint, reversed as the key index stores it (`CertStore.byFingerprint`).
+ * @throws InputError (MS_STORE_KEYID) when `fpr` is not 40 or 64 hex digits.
+ */
+export function reversedFingerprint(fpr: string): string {
+  const hex = parseHexTail(fpr);
+  if (hex === undefined || (hex.length !== 40 && hex.length !== 64)) {
+    throw new InputError('MS_STORE_KEYID', `not a fingerprint: ${JSON.stringify(fpr)}`, { hints: ['give 40 or 64 hexadecimal digits'], data: { fpr } });
+  }
+  return reverse(hex);
+}
+
 /** (key ID, fingerprint) pairs without duplicates, ordered by key ID then fingerprint (`CertStore.primariesByKeyId`). */
 export function sortKeyIdPairs<T extends { keyId: string; fpr: string }>(pairs: T[]): T[] {
   const seen = new Set<string>();

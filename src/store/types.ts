@@ -108,6 +108,13 @@ export interface CertStore {
    */
   byKeyId(id: string): Promise<StoredCert[]>;
   /**
+   * Certificates with a primary key or subkey whose fingerprint is exactly `fpr` (40 or 64 hex
+   * digits): what a lookup by fingerprint asks, as one keyed read (`byKeyId` would also match
+   * longer fingerprints ending with it).
+   * @throws InputError (MS_STORE_KEYID) when `fpr` is not 40 or 64 hex digits.
+   */
+  byFingerprint(fpr: string): Promise<StoredCert[]>;
+  /**
    * Which of these key IDs (16 hex digits each; others are ignored) belong to the primary key of
    * a stored certificate: one pair per (key ID, certificate), ordered by key ID then fingerprint.
    * Subkeys MUST NOT match. For resolving many issuers at once: a flooded certificate names
@@ -238,6 +245,21 @@ export interface SnapshotStore {
 }
 
 /**
+ * A service's note on a stored certificate: a value computed from exactly its stored bytes (the
+ * keyserver's index summary), holding for reference times strictly inside its window, so a
+ * lookup reads it instead of parsing and evaluating the certificate again. The store drops a
+ * certificate's note in the transaction that changes or deletes its bytes, and `get` returns a
+ * note only with the digest it was computed from, so no reader sees a note beside other bytes.
+ * Best effort, as the other caches: `put` MUST NOT throw, and a read-only store keeps nothing.
+ */
+export interface CertNotes {
+  /** The notes of these stored certificates (as read: `serial`, `digest`) that hold at `at`, by serial. */
+  get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, Buffer>>;
+  /** Stores notes on certificates whose stored digest is still `digest` (others are skipped); returns how many were stored. */
+  put(notes: ReadonlyArray<{ serial: number; digest: Buffer; window: TimeWindow; data: Buffer }>): Promise<number>;
+}
+
+/**
  * Tables computed from the certificates and looked up by key: the authentication service's
  * precomputed bindings (user ID → certificate, validity, keys), say. Each table is replaced as
  * a whole, together with a stamp saying what it was computed from, and only when no
@@ -351,6 +373,7 @@ export interface Store {
   readonly derived: DerivedTables;
   readonly snapshots: SnapshotStore;
   readonly verifications: VerificationCache;
+  readonly notes: CertNotes;
   readonly held: HeldCertifications;
   readonly reconTrees: ReconTrees;
   /** Opened without write access: reads work, writes throw MS_STORE_READONLY, caches keep nothing. */

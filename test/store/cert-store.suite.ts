@@ -104,6 +104,7 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         get: (fpr) => c.get(fpr),
         getMany: (fprs) => c.getMany(fprs),
         byKeyId: (id) => c.byKeyId(id),
+        byFingerprint: (fpr) => c.byFingerprint(fpr),
         primariesByKeyId: (ids) => c.primariesByKeyId(ids),
         byExactUserId: (text) => c.byExactUserId(text),
         byAddress: (address, limit) => c.byAddress(address, limit),
@@ -590,6 +591,28 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.deepEqual(await ids('F'.repeat(64)), []);
       }),
     );
+
+    test(
+      'byFingerprint: exactly a primary key or subkey fingerprint, v4 and v6, never a suffix',
+      withFull(async (store) => {
+        const vera = storeFixture('v6.pgp');
+        await store.certs.putMany([vera, ...fixtureRing()], NOW);
+        const fprs = async (f: string) => (await store.certs.byFingerprint(f)).map((s): string => s.fpr);
+        const v6 = vera.primary.fpr;
+        assert.deepEqual(await fprs(v6), [v6]);
+        assert.deepEqual(await fprs(v6.toLowerCase()), [v6], 'case-insensitive');
+        for (const s of vera.subkeys) assert.deepEqual(await fprs(s.key.fpr), [v6], 'a subkey resolves to its primary');
+        assert.deepEqual(await fprs(v6.slice(-40)), [], 'the last 40 digits of a v6 fingerprint are not a v4 fingerprint');
+        assert.deepEqual(await fprs(INDEX.alice.fpr), [INDEX.alice.fpr]);
+        assert.deepEqual(await fprs(`0x${INDEX.alice.fpr.toLowerCase()}`), [INDEX.alice.fpr]);
+        assert.deepEqual(await fprs('F'.repeat(40)), []);
+        const bytes = (await store.certs.byFingerprint(INDEX.alice.fpr))[0].bytes;
+        assert.deepEqual(bytes, (await store.certs.get(INDEX.alice.fpr))?.bytes);
+        for (const bad of [INDEX.alice.fpr.slice(-16), 'XYZ', '']) {
+          await assert.rejects(store.certs.byFingerprint(bad), (e: InputError) => e.code === 'MS_STORE_KEYID', bad);
+        }
+      }),
+    );
   });
 
   describe(`Store conformance: ${name}: certification index`, () => {
@@ -926,6 +949,59 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
     );
   });
 
+  describe(`Store conformance: ${name}: notes on certificates`, () => {
+    test(
+      'a note is read back only inside its window, beside the bytes it was computed from, and goes when they change',
+      withFull(async (store) => {
+        await store.certs.putMany(fixtureRing(), NOW);
+        const dave = (await store.certs.get(INDEX.dave.fpr))!;
+        const bob = (await store.certs.get(INDEX.bob.fpr))!;
+        assert.deepEqual(await store.notes.get([dave, bob], NOW), new Map());
+        assert.equal(await store.notes.put([]), 0);
+        const n = await store.notes.put([
+          { serial: dave.serial, digest: dave.digest, window: { after: NOW - 10, before: LATER }, data: Buffer.from('dave') },
+          { serial: bob.serial, digest: bob.digest, window: { after: Number.NEGATIVE_INFINITY, before: Number.POSITIVE_INFINITY }, data: Buffer.from('bob') },
+          // Computed from other bytes: not stored.
+          { serial: bob.serial + 100_000, digest: bob.digest, window: { after: 0, before: LATER }, data: Buffer.from('none') },
+        ]);
+        assert.equal(n, 2);
+        assert.deepEqual(
+          await store.notes.get([dave, bob], NOW),
+          new Map([
+            [dave.serial, Buffer.from('dave')],
+            [bob.serial, Buffer.from('bob')],
+          ]),
+        );
+        assert.deepEqual([...(await store.notes.get([dave, bob], LATER)).keys()], [bob.serial], 'the window ends before LATER');
+        assert.deepEqual([...(await store.notes.get([dave], NOW - 10)).keys()], [], 'and starts after NOW - 10');
+        assert.deepEqual([...(await store.notes.get([bob], 0)).keys()], [bob.serial], 'an unbounded window');
+        // A reader holding other bytes (another digest) gets no note.
+        assert.equal((await store.notes.get([{ serial: dave.serial, digest: Buffer.alloc(16) }], NOW)).size, 0);
+        // A note for a digest the certificate no longer has is refused.
+        assert.equal(await store.notes.put([{ serial: dave.serial, digest: Buffer.alloc(16), window: { after: 0, before: LATER }, data: Buffer.from('old') }]), 0);
+        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial), Buffer.from('dave'));
+        // Replaced by a later note on the same bytes.
+        assert.equal(await store.notes.put([{ serial: dave.serial, digest: dave.digest, window: { after: 0, before: LATER }, data: Buffer.from('dave 2') }]), 1);
+        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial), Buffer.from('dave 2'));
+        // New bytes for Dave: her note goes, in the same write; Bob's stays.
+        const merged = await store.certs.put(fixture('merge/dave-b.pgp'), LATER);
+        assert.equal(merged.status, 'updated');
+        const daveNow = (await store.certs.get(INDEX.dave.fpr))!;
+        assert.equal((await store.notes.get([daveNow], NOW)).size, 0);
+        assert.equal((await store.notes.get([dave], NOW)).size, 0);
+        assert.equal((await store.notes.get([bob], NOW)).size, 1);
+        // Deleted: its note goes too.
+        await store.certs.delete(INDEX.bob.fpr, LATER);
+        assert.equal((await store.notes.get([bob], NOW)).size, 0);
+        // A certificate stored again is a new serial with no note.
+        await store.certs.put(fixture('bob.pgp'), LATER);
+        const bobAgain = (await store.certs.get(INDEX.bob.fpr))!;
+        assert.notEqual(bobAgain.serial, bob.serial);
+        assert.equal((await store.notes.get([bobAgain], NOW)).size, 0);
+      }),
+    );
+  });
+
   describe(`Store conformance: ${name}: read-only`, () => {
     test('a read-only store answers every read, refuses every write, and its caches keep nothing', async () => {
       const writable = await open();
@@ -937,6 +1013,8 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
       await writable.derived.replace('t', 's', seq, [['a', 'b']]);
       await writable.verifications.record([[key, true]]);
       await writable.snapshots.put(snap, { after: NOW, before: LATER }, Buffer.from('data'));
+      const carol = (await writable.certs.get(INDEX.carol.fpr))!;
+      assert.equal(await writable.notes.put([{ serial: carol.serial, digest: carol.digest, window: { after: NOW, before: LATER }, data: Buffer.from('note') }]), 1);
       assert.equal(writable.readonly, false);
       const store = await opts.reopenReadonly(writable);
       try {
@@ -987,6 +1065,9 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         await store.verifications.record([[other, true]]);
         assert.equal((await store.verifications.lookup([other])).size, 0);
         assert.equal(await store.snapshots.put(randomBytes(32), { after: NOW, before: LATER }, Buffer.from('x')), false);
+        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial), Buffer.from('note'));
+        assert.equal(await store.notes.put([{ serial: carol.serial, digest: carol.digest, window: { after: NOW, before: LATER }, data: Buffer.from('other') }]), 0);
+        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial), Buffer.from('note'));
         // Nothing changed.
         assert.equal(await store.certs.count(), fixtureRing().length);
         assert.equal(await store.meta.getMeta('k'), 'v');

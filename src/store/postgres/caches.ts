@@ -5,7 +5,7 @@
  * read-only store keeps nothing.
  */
 import type pg from 'pg';
-import type { TimeWindow } from '../../cert/time-window.js';
+import { loadedTime as loaded, storedTime as stored, type TimeWindow } from '../../cert/time-window.js';
 import type { UnixTime } from '../../clock.js';
 import type { VerificationCache } from '../../verify/cache.js';
 import type { SnapshotStore } from '../types.js';
@@ -14,11 +14,6 @@ import type { PostgresDatabase } from './database.js';
 /** Snapshots kept per database; the least recently used go first (as on SQLite). */
 export const SNAPSHOTS_KEPT = 8;
 
-/** Stored stand-ins for an unbounded window (Unix times are never negative, nor beyond 2^53). */
-const NO_START = -1;
-const NO_END = Number.MAX_SAFE_INTEGER;
-const stored = (t: number) => (t === Number.NEGATIVE_INFINITY ? NO_START : t === Number.POSITIVE_INFINITY ? NO_END : t);
-const loaded = (t: number) => (t === NO_START ? Number.NEGATIVE_INFINITY : t === NO_END ? Number.POSITIVE_INFINITY : t);
 
 /** Runs `fn` in a transaction that gives up at once on a lock; false when it did not happen. */
 async function withoutWaiting(database: PostgresDatabase, fn: (c: pg.PoolClient) => Promise<unknown>): Promise<boolean> {

@@ -9,7 +9,7 @@ import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
 import { foldAddress } from '../../openpgp/user-id.js';
-import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, reversedFingerprint, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
 import { type Derived, deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { PostgresDatabase, Queryable } from './database.js';
@@ -53,7 +53,8 @@ async function index(c: Queryable, id: string, d: Derived): Promise<void> {
 }
 
 async function unindex(c: Queryable, id: string): Promise<void> {
-  for (const table of ['cert_keys', 'cert_userids', 'cert_text', 'cert_addresses', 'certifications']) await c.query(`DELETE FROM ${table} WHERE cert_id = $1`, [id]);
+  // A note holds for the bytes it was computed from (notes.ts): gone with them.
+  for (const table of ['cert_keys', 'cert_userids', 'cert_text', 'cert_addresses', 'certifications', 'cert_notes']) await c.query(`DELETE FROM ${table} WHERE cert_id = $1`, [id]);
 }
 
 /** Appends a change and returns its seq (inside the write transaction: gapless, in commit order). */
@@ -167,6 +168,15 @@ export class PostgresCertStore implements CertStore {
       'cannot look up user ID',
       `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = $1) ORDER BY fpr`,
       [Buffer.from(text, 'utf8')],
+    );
+    return rows.map(storedCert);
+  }
+
+  async byFingerprint(fpr: string): Promise<StoredCert[]> {
+    const rows = await this.database.query<CertRow>(
+      'cannot look up fingerprint',
+      `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_keys WHERE rfpr = $1) ORDER BY fpr`,
+      [reversedFingerprint(fpr)],
     );
     return rows.map(storedCert);
   }

@@ -14,6 +14,7 @@ import { PostgresDatabase } from './database.js';
 import { PostgresChangeFeed, PostgresDerivedTables } from './feed.js';
 import { PostgresHeldCertifications } from './held.js';
 import { PostgresMetaStore } from './meta.js';
+import { PostgresCertNotes } from './notes.js';
 import { migrate } from './migrations.js';
 import { PostgresReconTrees } from './recon-tree.js';
 import { PostgresUserIdSearch } from './search.js';
@@ -31,6 +32,7 @@ export class PostgresStore implements Store {
   readonly derived: PostgresDerivedTables;
   readonly snapshots: PostgresSnapshotStore;
   readonly verifications: PostgresVerificationCache;
+  readonly notes: PostgresCertNotes;
   readonly held: PostgresHeldCertifications;
   readonly reconTrees: PostgresReconTrees;
 
@@ -44,6 +46,7 @@ export class PostgresStore implements Store {
     this.derived = new PostgresDerivedTables(database);
     this.snapshots = new PostgresSnapshotStore(database);
     this.verifications = new PostgresVerificationCache(database);
+    this.notes = new PostgresCertNotes(database);
     this.held = new PostgresHeldCertifications(database);
     this.reconTrees = new PostgresReconTrees(database);
   }

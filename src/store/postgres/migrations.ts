@@ -187,6 +187,20 @@ const V4 = `
   );
 `;
 
+/**
+ * 5: notes on certificates (`CertNotes`: the keyserver's index summaries), one per certificate,
+ * with the digest of the bytes they were computed from. Empty at first: notes are caches.
+ */
+const V5 = `
+  CREATE TABLE IF NOT EXISTS cert_notes (
+    cert_id bigint PRIMARY KEY,
+    digest bytea NOT NULL,
+    valid_after bigint NOT NULL,
+    valid_before bigint NOT NULL,
+    data bytea NOT NULL
+  );
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
 const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   async (c) => {
@@ -199,6 +213,9 @@ const MIGRATIONS: ReadonlyArray<(c: pg.PoolClient) => Promise<void>> = [
   migrateTo3,
   async (c) => {
     await c.query(V4);
+  },
+  async (c) => {
+    await c.query(V5);
   },
 ];
 

@@ -9,7 +9,7 @@ import type { Cert } from '../../openpgp/cert.js';
 import { asFingerprint, type Fingerprint, type KeyId } from '../../openpgp/fingerprint.js';
 import { canonicalCert } from '../../openpgp/merge.js';
 import { foldAddress } from '../../openpgp/user-id.js';
-import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
+import { bytesToPut, checkReplacement, keyIdRanges, LazyStoredCert, parseStored, refuseSecret, reversedFingerprint, sortKeyIdPairs, storedBytes } from '../cert-rules.js';
 import { deriveIndexes, reverse } from '../derive.js';
 import type { CertStore, DigestIndex, PutResult, StoredCert } from '../types.js';
 import type { SqliteDatabase } from './database.js';
@@ -48,12 +48,19 @@ export class SqliteCertStore implements CertStore {
       insert: db.prepare<[string, Buffer, number, number, Buffer]>('INSERT INTO certs (fpr, data, created, updated, digest) VALUES (?, ?, ?, ?, ?)'),
       update: db.prepare<[Buffer, number, Buffer, number]>('UPDATE certs SET data = ?, updated = ?, digest = ? WHERE id = ?'),
       delete: db.prepare<[number]>('DELETE FROM certs WHERE id = ?'),
+      // A note holds for the bytes it was computed from (notes.ts): gone with them.
+      dropNote: db.prepare<[number]>('DELETE FROM cert_notes WHERE cert_id = ?'),
       change: db.prepare<[string, Buffer | null, Buffer | null, number]>('INSERT INTO changes (fpr, added, removed, at) VALUES (?, ?, ?, ?)'),
       byKeyId: db.prepare<[string, string, string, string], CertRow>(
         `SELECT ${COLUMNS} FROM certs WHERE id IN (
            SELECT cert_id FROM cert_keys WHERE rkeyid >= ? AND rkeyid < ?
            UNION SELECT cert_id FROM cert_keys WHERE rfpr >= ? AND rfpr < ?
          ) ORDER BY fpr`,
+      ),
+      // One seek on cert_keys' primary key (rfpr, cert_id), so no certificate twice.
+      byFingerprint: db.prepare<[string], CertRow>(
+        `SELECT c.id AS id, c.fpr AS fpr, c.created AS created, c.updated AS updated, c.digest AS digest, c.data AS data
+           FROM cert_keys k CROSS JOIN certs c ON c.id = k.cert_id WHERE k.rfpr = ? ORDER BY c.fpr`,
       ),
       byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
       // A join, not `id IN (…) ORDER BY … LIMIT`: SQLite ran that form ten times slower (measured, 360 µs against 40).
@@ -99,6 +106,7 @@ export class SqliteCertStore implements CertStore {
       return { fpr, status: 'inserted', cert, bytes };
     }
     this.s.update.run(bytes, now, derived.digest, row.id);
+    this.s.dropNote.run(row.id);
     this.indexer.reindex(row.id, derived);
     this.s.change.run(fpr, derived.digest, row.digest, now);
     return { fpr, status: 'updated', cert, bytes };
@@ -155,6 +163,11 @@ export class SqliteCertStore implements CertStore {
     return this.database.read('cannot look up key ID', () => this.s.byKeyId.all(keyId[0], keyId[1], fpr[0], fpr[1]).map(storedCert));
   }
 
+  async byFingerprint(fpr: string): Promise<StoredCert[]> {
+    const rfpr = reversedFingerprint(fpr);
+    return this.database.read('cannot look up fingerprint', () => this.s.byFingerprint.all(rfpr).map(storedCert));
+  }
+
   private keyIdStatement(n: number): Database.Statement<string[], { rkeyid: string; rfpr: string; fpr: string }> {
     let st = this.byKeyIds.get(n);
     if (!st) {
@@ -205,6 +218,7 @@ export class SqliteCertStore implements CertStore {
       const row = this.s.byFpr.get(asFingerprint(fpr));
       if (!row) return false;
       this.indexer.unindex(row.id);
+      this.s.dropNote.run(row.id);
       this.s.delete.run(row.id);
       this.s.change.run(row.fpr, null, row.digest, now ?? row.updated);
       return true;

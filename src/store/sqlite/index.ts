@@ -14,6 +14,7 @@ import { SqliteDerivedTables } from './derived.js';
 import { SqliteHeldCertifications } from './held.js';
 import { SqliteCertificationIndex } from './indexes.js';
 import { SqliteMetaStore } from './meta.js';
+import { SqliteCertNotes } from './notes.js';
 import { SqliteReconTrees } from './recon-tree.js';
 import { SqliteUserIdSearch } from './search.js';
 import { SqliteSnapshotStore } from './snapshots.js';
@@ -26,6 +27,7 @@ export { SqliteDerivedTables } from './derived.js';
 export { SqliteHeldCertifications } from './held.js';
 export { SqliteCertificationIndex } from './indexes.js';
 export { SqliteMetaStore } from './meta.js';
+export { SqliteCertNotes } from './notes.js';
 export { SqliteReconTrees } from './recon-tree.js';
 export { SqliteUserIdSearch } from './search.js';
 export { SNAPSHOTS_KEPT, SqliteSnapshotStore } from './snapshots.js';
@@ -46,6 +48,7 @@ export class SqliteStore implements Store {
   #derived?: SqliteDerivedTables;
   #snapshots?: SqliteSnapshotStore;
   #verifications?: SqliteVerificationCache;
+  #notes?: SqliteCertNotes;
   #held?: SqliteHeldCertifications;
   #reconTrees?: SqliteReconTrees;
 
@@ -95,6 +98,11 @@ export class SqliteStore implements Store {
   get verifications(): SqliteVerificationCache {
     this.#verifications ??= new SqliteVerificationCache(this.database);
     return this.#verifications;
+  }
+
+  get notes(): SqliteCertNotes {
+    this.#notes ??= new SqliteCertNotes(this.database);
+    return this.#notes;
   }
 
   get held(): SqliteHeldCertifications {

@@ -309,8 +309,30 @@ const V6 = `
   ) WITHOUT ROWID;
 `;
 
+/**
+ * 7: notes on certificates (`CertNotes`: the keyserver's index summaries), one per certificate,
+ * with the digest of the bytes they were computed from. Empty at first: notes are caches.
+ */
+const V7 = `
+  CREATE TABLE IF NOT EXISTS cert_notes (
+    cert_id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL,
+    valid_after INTEGER NOT NULL,
+    valid_before INTEGER NOT NULL,
+    data BLOB NOT NULL
+  );
+`;
+
 /** Each entry takes the schema from version i to i + 1. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), migrateTo2, (db) => db.exec(V3), migrateTo4, migrateTo5, (db) => db.exec(V6)];
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) => db.exec(V1),
+  migrateTo2,
+  (db) => db.exec(V3),
+  migrateTo4,
+  migrateTo5,
+  (db) => db.exec(V6),
+  (db) => db.exec(V7),
+];
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,7 +5,7 @@
  * and never fails the caller; at most SNAPSHOTS_KEPT are kept, the least recently used go first.
  */
 import type Database from 'better-sqlite3';
-import type { TimeWindow } from '../../cert/time-window.js';
+import { loadedTime as loaded, storedTime as stored, type TimeWindow } from '../../cert/time-window.js';
 import type { UnixTime } from '../../clock.js';
 import type { SnapshotStore } from '../types.js';
 import type { SqliteDatabase } from './database.js';
@@ -13,11 +13,6 @@ import type { SqliteDatabase } from './database.js';
 /** Snapshots kept per database; the least recently used go first. */
 export const SNAPSHOTS_KEPT = 8;
 
-/** Unix times are never negative, nor beyond 2^53: the stored stand-ins for an unbounded window. */
-const NO_START = -1;
-const NO_END = Number.MAX_SAFE_INTEGER;
-const stored = (t: number) => (t === Number.NEGATIVE_INFINITY ? NO_START : t === Number.POSITIVE_INFINITY ? NO_END : t);
-const loaded = (t: number) => (t === NO_START ? Number.NEGATIVE_INFINITY : t === NO_END ? Number.POSITIVE_INFINITY : t);
 
 type Row = { data: Buffer; valid_after: number; valid_before: number };
 
