@@ -4,5 +4,5 @@ export * from './find.js';
 export * from './limits.js';
 export * from './server.js';
 export * from './service.js';
-export * from './summary.js';
+export * from '../server/summary.js';
 export * from './wkd.js';

@@ -14,7 +14,7 @@ import { RateLimiter, type RateOptions } from './limits.js';
 import { Metrics } from './metrics.js';
 import { clientOf, head, readBody, sendBytes, sendJson, sendText } from './respond.js';
 import type { KeyserverService, SubmitReport } from './service.js';
-import { Summaries } from './summary.js';
+import { Summaries } from '../server/summary.js';
 import { hashquery, lookup, parseHashquery, reportText, type StatusSection, uploadText, type V1Context } from './v1.js';
 import { V2_CATEGORIES, v2, vks, vksKeytext, vksUploadAnswer } from './v2.js';
 import { type WebHandler, webHandler } from './web/index.js';

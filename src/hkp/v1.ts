@@ -18,7 +18,7 @@ import { findByKey, findByText, parseSearch, type Search } from './find.js';
 import { sendJson, sendText } from './respond.js';
 import type { KeyserverService, SubmitReport } from './service.js';
 import { sendArmored, sendBinary } from './stream.js';
-import { type CertSummary, indexKey, type Summaries } from './summary.js';
+import { type CertSummary, indexKey, type Summaries } from '../server/summary.js';
 
 export interface V1Context {
   ks: KeyserverService;

@@ -20,6 +20,7 @@ import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
 import { rateLimited, tooLarge, unparseable } from './errors.js';
 import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, yieldToLoop } from './ingest.js';
+import { Summaries } from './summary.js';
 
 export { DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
 
@@ -175,7 +176,11 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
 }
 
 export class Keyserver {
+  /** Index summaries, noted on each certificate as it is stored (summary.ts). */
+  readonly summaries: Summaries;
   private queue: Promise<unknown> = Promise.resolve();
+  /** What the current write stored, by fingerprint: the last write of each is noted at its end. */
+  private readonly written = new Map<string, PutResult>();
   private readonly clients: RateWindow;
   private readonly certUpdates: RateWindow;
 
@@ -185,6 +190,7 @@ export class Keyserver {
   ) {
     this.clients = new RateWindow(policy.clientUploads, policy.clientWindow);
     this.certUpdates = new RateWindow(policy.certUpdates, policy.certWindow);
+    this.summaries = new Summaries(store);
   }
 
   /** A keyserver on `store` (which it does not close) with the default policy, overridden by `policy`. */
@@ -192,11 +198,27 @@ export class Keyserver {
     return new Keyserver(store, Object.freeze({ ...DEFAULT_POLICY, ...policy }));
   }
 
-  /** Runs `fn` after every earlier write of this keyserver. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.catch(() => undefined).then(fn);
+  /** Runs `fn` after every earlier write of this keyserver, then notes the summaries of what it stored. */
+  private serial<T>(fn: () => Promise<T>, now?: UnixTime): Promise<T> {
+    const run = this.queue
+      .catch(() => undefined)
+      .then(async () => {
+        this.written.clear();
+        try {
+          return await fn();
+        } finally {
+          if (now !== undefined) await this.summaries.note([...this.written.values()], now);
+          this.written.clear();
+        }
+      });
     this.queue = run;
     return run;
+  }
+
+  /** Remembers what a write stored (see `serial`). */
+  private wrote<T extends PutResult | undefined>(result: T): T {
+    if (result && result.status !== 'unchanged') this.written.set(result.fpr, result);
+    return result;
   }
 
   /**
@@ -242,7 +264,7 @@ export class Keyserver {
       await this.refreshBlocked();
       for (const cert of byFpr.values()) out.push(await this.ingestOne(cert, opts.now, verifier));
       return { certs: out };
-    });
+    }, opts.now);
   }
 
   /**
@@ -281,9 +303,9 @@ export class Keyserver {
       const fresh = plans.filter((p) => !p.stored);
       const put = fresh.length > 0 ? await this.store.certs.putMany(fresh.map((p) => p.cert), opts.now) : [];
       fresh.forEach((p, i) => {
-        p.written = put[i];
+        p.written = this.wrote(put[i]);
       });
-      for (const p of plans) if (p.stored) p.written = await this.store.certs.replace(p.outcome.fpr, p.stored.bytes, p.cert, opts.now);
+      for (const p of plans) if (p.stored) p.written = this.wrote(await this.store.certs.replace(p.outcome.fpr, p.stored.bytes, p.cert, opts.now));
       await cache.flush();
       for (const p of plans) {
         if (!p.written) {
@@ -295,7 +317,7 @@ export class Keyserver {
       }
       await cache.flush();
       return [...byFpr.keys()].map((f) => out.get(f)!);
-    });
+    }, opts.now);
   }
 
   /**
@@ -406,7 +428,7 @@ export class Keyserver {
       const attemptOutcome = newOutcome(fpr);
       const p = await this.plan(incoming, stored, attemptOutcome, now, verifier, extraIssuers);
       if (!p) return attemptOutcome;
-      const written = stored ? await this.store.certs.replace(fpr, stored.bytes, p.cert, now) : await this.store.certs.put(p.cert, now);
+      const written = this.wrote(stored ? await this.store.certs.replace(fpr, stored.bytes, p.cert, now) : await this.store.certs.put(p.cert, now));
       if (!written) {
         if (attempt < 3) continue;
         throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
@@ -440,7 +462,7 @@ export class Keyserver {
         const served = new Set(result.cert.packets.map((p) => p.raw.toString('latin1')));
         const done = items.filter((h) => served.has(h.sig.toString('latin1')));
         if (done.length === 0) break;
-        const written = await this.store.certs.replace(target, stored.bytes, result.cert, now);
+        const written = this.wrote(await this.store.certs.replace(target, stored.bytes, result.cert, now));
         if (!written) continue;
         released += await this.store.held.remove(done.map((h) => ({ target: h.target, sig: h.sig })));
         break;

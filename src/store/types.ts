@@ -43,6 +43,9 @@ export interface PutResult {
   cert: Cert;
   /** The stored bytes after the call. */
   bytes: Buffer;
+  /** Their SKS digest, and the certificate's `StoredCert.serial` (what `CertNotes` are keyed by). */
+  digest: Buffer;
+  serial: number;
 }
 
 /**
@@ -254,9 +257,17 @@ export interface SnapshotStore {
  */
 export interface CertNotes {
   /** The notes of these stored certificates (as read: `serial`, `digest`) that hold at `at`, by serial. */
-  get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, Buffer>>;
+  get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, { data: Buffer; window: TimeWindow }>>;
   /** Stores notes on certificates whose stored digest is still `digest` (others are skipped); returns how many were stored. */
-  put(notes: ReadonlyArray<{ serial: number; digest: Buffer; window: TimeWindow; data: Buffer }>): Promise<number>;
+  put(notes: readonly CertNote[]): Promise<number>;
+}
+
+/** A note on the certificate `serial` as computed from the bytes with `digest`, holding inside `window`. */
+export interface CertNote {
+  serial: number;
+  digest: Buffer;
+  window: TimeWindow;
+  data: Buffer;
 }
 
 /**

@@ -430,6 +430,22 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.equal(merged.status, 'updated');
         assert.deepEqual(merged.bytes, (await store.certs.get(INDEX.dave.fpr))?.bytes);
         assert.notDeepEqual(merged.bytes, b.bytes);
+        // Every result names the stored row: its serial and the digest of its bytes.
+        const dave = (await store.certs.get(INDEX.dave.fpr))!;
+        for (const [result, stored] of [
+          [r, got],
+          [again, got],
+          [b, dave],
+          [merged, dave],
+        ] as const) {
+          assert.equal(result.serial, stored.serial);
+          assert.deepEqual(result.digest, sksDigest(result.bytes));
+        }
+        assert.deepEqual(merged.digest, dave.digest);
+        const replaced = await store.certs.replace(INDEX.dave.fpr, dave.bytes, dave.cert, LATER);
+        assert.equal(replaced?.status, 'unchanged');
+        assert.equal(replaced?.serial, dave.serial);
+        assert.deepEqual(replaced?.digest, dave.digest);
       }),
     );
 
@@ -968,8 +984,8 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.deepEqual(
           await store.notes.get([dave, bob], NOW),
           new Map([
-            [dave.serial, Buffer.from('dave')],
-            [bob.serial, Buffer.from('bob')],
+            [dave.serial, { data: Buffer.from('dave'), window: { after: NOW - 10, before: LATER } }],
+            [bob.serial, { data: Buffer.from('bob'), window: { after: Number.NEGATIVE_INFINITY, before: Number.POSITIVE_INFINITY } }],
           ]),
         );
         assert.deepEqual([...(await store.notes.get([dave, bob], LATER)).keys()], [bob.serial], 'the window ends before LATER');
@@ -979,10 +995,10 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         assert.equal((await store.notes.get([{ serial: dave.serial, digest: Buffer.alloc(16) }], NOW)).size, 0);
         // A note for a digest the certificate no longer has is refused.
         assert.equal(await store.notes.put([{ serial: dave.serial, digest: Buffer.alloc(16), window: { after: 0, before: LATER }, data: Buffer.from('old') }]), 0);
-        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial), Buffer.from('dave'));
+        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial)?.data, Buffer.from('dave'));
         // Replaced by a later note on the same bytes.
         assert.equal(await store.notes.put([{ serial: dave.serial, digest: dave.digest, window: { after: 0, before: LATER }, data: Buffer.from('dave 2') }]), 1);
-        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial), Buffer.from('dave 2'));
+        assert.deepEqual((await store.notes.get([dave], NOW)).get(dave.serial)?.data, Buffer.from('dave 2'));
         // New bytes for Dave: her note goes, in the same write; Bob's stays.
         const merged = await store.certs.put(fixture('merge/dave-b.pgp'), LATER);
         assert.equal(merged.status, 'updated');
@@ -1065,9 +1081,9 @@ export function storeSuite(name: string, open: () => Promise<Store>, opts: Suite
         await store.verifications.record([[other, true]]);
         assert.equal((await store.verifications.lookup([other])).size, 0);
         assert.equal(await store.snapshots.put(randomBytes(32), { after: NOW, before: LATER }, Buffer.from('x')), false);
-        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial), Buffer.from('note'));
+        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial)?.data, Buffer.from('note'));
         assert.equal(await store.notes.put([{ serial: carol.serial, digest: carol.digest, window: { after: NOW, before: LATER }, data: Buffer.from('other') }]), 0);
-        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial), Buffer.from('note'));
+        assert.deepEqual((await store.notes.get([carol], NOW + 1)).get(carol.serial)?.data, Buffer.from('note'));
         // Nothing changed.
         assert.equal(await store.certs.count(), fixtureRing().length);
         assert.equal(await store.meta.getMeta('k'), 'v');

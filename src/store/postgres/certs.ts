@@ -92,7 +92,7 @@ export class PostgresCertStore implements CertStore {
     const fpr = asFingerprint(cert.primary.fpr);
     const row = await this.row(c, fpr);
     const next = bytesToPut(cert, row?.data);
-    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data };
+    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data, digest: row!.digest, serial: Number(row!.id) };
     return this.write(c, row, fpr, next.bytes, now);
   }
 
@@ -104,13 +104,13 @@ export class PostgresCertStore implements CertStore {
       const r = await c.query<{ id: string }>('INSERT INTO certs (fpr, data, created, updated, digest) VALUES ($1, $2, $3, $3, $4) RETURNING id', [fpr, bytes, now, derived.digest]);
       await index(c, r.rows[0].id, derived);
       await appendChange(c, fpr, derived.digest, null, now);
-      return { fpr, status: 'inserted', cert, bytes };
+      return { fpr, status: 'inserted', cert, bytes, digest: derived.digest, serial: Number(r.rows[0].id) };
     }
     await c.query('UPDATE certs SET data = $1, updated = $2, digest = $3 WHERE id = $4', [bytes, now, derived.digest, row.id]);
     await unindex(c, row.id);
     await index(c, row.id, derived);
     await appendChange(c, fpr, derived.digest, row.digest, now);
-    return { fpr, status: 'updated', cert, bytes };
+    return { fpr, status: 'updated', cert, bytes, digest: derived.digest, serial: Number(row.id) };
   }
 
   async replace(fpr: string, expected: Buffer, cert: Cert, now: number): Promise<PutResult | undefined> {
@@ -120,7 +120,7 @@ export class PostgresCertStore implements CertStore {
       const row = await this.row(c, target);
       if (!row?.data.equals(expected)) return undefined;
       const bytes = storedBytes(canonicalCert(cert));
-      if (bytes.equals(row.data)) return { fpr: target, status: 'unchanged' as const, cert: parseStored(target, row.data), bytes: row.data };
+      if (bytes.equals(row.data)) return { fpr: target, status: 'unchanged' as const, cert: parseStored(target, row.data), bytes: row.data, digest: row.digest, serial: Number(row.id) };
       return this.write(c, row, target, bytes, now);
     });
   }

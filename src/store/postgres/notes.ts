@@ -3,27 +3,27 @@
  * (`cert_notes`, schema 5), stored only while the certificate still has the digest the note was
  * computed from, and deleted by certs.ts in the transaction that changes or deletes the bytes.
  */
-import { storedTime, type TimeWindow } from '../../cert/time-window.js';
+import { loadedTime, storedTime, type TimeWindow } from '../../cert/time-window.js';
 import type { UnixTime } from '../../clock.js';
-import type { CertNotes, StoredCert } from '../types.js';
+import type { CertNote, CertNotes, StoredCert } from '../types.js';
 import type { PostgresDatabase } from './database.js';
 
 export class PostgresCertNotes implements CertNotes {
   constructor(readonly database: PostgresDatabase) {}
 
-  async get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, Buffer>> {
-    const out = new Map<number, Buffer>();
+  async get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, { data: Buffer; window: TimeWindow }>> {
+    const out = new Map<number, { data: Buffer; window: TimeWindow }>();
     if (certs.length === 0) return out;
     try {
-      const rows = await this.database.query<{ cert_id: string; digest: Buffer; data: Buffer }>(
+      const rows = await this.database.query<{ cert_id: string; digest: Buffer; data: Buffer; valid_after: string; valid_before: string }>(
         'cannot read notes',
-        'SELECT cert_id, digest, data FROM cert_notes WHERE cert_id = ANY($1::bigint[]) AND valid_after < $2 AND valid_before > $2',
+        'SELECT cert_id, digest, data, valid_after, valid_before FROM cert_notes WHERE cert_id = ANY($1::bigint[]) AND valid_after < $2 AND valid_before > $2',
         [certs.map((c) => c.serial), at],
       );
       const wanted = new Map(certs.map((c) => [c.serial, c.digest]));
       for (const row of rows) {
         const serial = Number(row.cert_id);
-        if (wanted.get(serial)?.equals(row.digest)) out.set(serial, row.data);
+        if (wanted.get(serial)?.equals(row.digest)) out.set(serial, { data: row.data, window: { after: loadedTime(Number(row.valid_after)), before: loadedTime(Number(row.valid_before)) } });
       }
     } catch {
       // A cache: an unreadable note is computed again.
@@ -31,7 +31,7 @@ export class PostgresCertNotes implements CertNotes {
     return out;
   }
 
-  async put(notes: ReadonlyArray<{ serial: number; digest: Buffer; window: TimeWindow; data: Buffer }>): Promise<number> {
+  async put(notes: readonly CertNote[]): Promise<number> {
     if (this.database.readonly || notes.length === 0) return 0;
     // One row per certificate (the last note given): an upsert cannot touch a row twice.
     const last = [...new Map(notes.map((n) => [n.serial, n])).values()];

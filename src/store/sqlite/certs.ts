@@ -91,7 +91,7 @@ export class SqliteCertStore implements CertStore {
     const fpr = asFingerprint(cert.primary.fpr);
     const row = this.s.byFpr.get(fpr);
     const next = bytesToPut(cert, row?.data);
-    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data };
+    if ('unchanged' in next) return { fpr, status: 'unchanged', cert: next.unchanged, bytes: row!.data, digest: row!.digest, serial: row!.id };
     return this.write(row, fpr, next.bytes, now);
   }
 
@@ -103,13 +103,13 @@ export class SqliteCertStore implements CertStore {
       const id = Number(this.s.insert.run(fpr, bytes, now, now, derived.digest).lastInsertRowid);
       this.indexer.index(id, derived);
       this.s.change.run(fpr, derived.digest, null, now);
-      return { fpr, status: 'inserted', cert, bytes };
+      return { fpr, status: 'inserted', cert, bytes, digest: derived.digest, serial: id };
     }
     this.s.update.run(bytes, now, derived.digest, row.id);
     this.s.dropNote.run(row.id);
     this.indexer.reindex(row.id, derived);
     this.s.change.run(fpr, derived.digest, row.digest, now);
-    return { fpr, status: 'updated', cert, bytes };
+    return { fpr, status: 'updated', cert, bytes, digest: derived.digest, serial: row.id };
   }
 
   async replace(fpr: string, expected: Buffer, cert: Cert, now: number): Promise<PutResult | undefined> {
@@ -119,7 +119,7 @@ export class SqliteCertStore implements CertStore {
       const row = this.s.byFpr.get(target);
       if (!row?.data.equals(expected)) return undefined;
       const bytes = storedBytes(canonicalCert(cert));
-      if (bytes.equals(row.data)) return { fpr: target, status: 'unchanged', cert: parseStored(target, row.data), bytes: row.data };
+      if (bytes.equals(row.data)) return { fpr: target, status: 'unchanged', cert: parseStored(target, row.data), bytes: row.data, digest: row.digest, serial: row.id };
       return this.write(row, target, bytes, now);
     });
   }

@@ -4,18 +4,18 @@
  * computed from, and deleted by certs.ts in the transaction that changes or deletes the bytes.
  */
 import type Database from 'better-sqlite3';
-import { storedTime, type TimeWindow } from '../../cert/time-window.js';
+import { loadedTime, storedTime, type TimeWindow } from '../../cert/time-window.js';
 import type { UnixTime } from '../../clock.js';
-import type { CertNotes, StoredCert } from '../types.js';
+import type { CertNote, CertNotes, StoredCert } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 export class SqliteCertNotes implements CertNotes {
-  private readonly getStmt: Database.Statement<[number, number, number], { digest: Buffer; data: Buffer }>;
+  private readonly getStmt: Database.Statement<[number, number, number], { digest: Buffer; data: Buffer; valid_after: number; valid_before: number }>;
   private readonly putStmt: Database.Statement<[number, number, Buffer, number, Buffer]>;
 
   constructor(readonly database: SqliteDatabase) {
     const db = database.db;
-    this.getStmt = db.prepare('SELECT digest, data FROM cert_notes WHERE cert_id = ? AND valid_after < ? AND valid_before > ?');
+    this.getStmt = db.prepare('SELECT digest, data, valid_after, valid_before FROM cert_notes WHERE cert_id = ? AND valid_after < ? AND valid_before > ?');
     // Only beside the bytes it was computed from: the row is copied from certs when the digest still matches.
     this.putStmt = db.prepare(
       `INSERT INTO cert_notes (cert_id, digest, valid_after, valid_before, data) SELECT id, digest, ?, ?, ? FROM certs WHERE id = ? AND digest = ?
@@ -23,12 +23,12 @@ export class SqliteCertNotes implements CertNotes {
     );
   }
 
-  async get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, Buffer>> {
-    const out = new Map<number, Buffer>();
+  async get(certs: ReadonlyArray<Pick<StoredCert, 'serial' | 'digest'>>, at: UnixTime): Promise<Map<number, { data: Buffer; window: TimeWindow }>> {
+    const out = new Map<number, { data: Buffer; window: TimeWindow }>();
     try {
       for (const c of certs) {
         const row = this.getStmt.get(c.serial, at, at);
-        if (row?.digest.equals(c.digest)) out.set(c.serial, row.data);
+        if (row?.digest.equals(c.digest)) out.set(c.serial, { data: row.data, window: { after: loadedTime(row.valid_after), before: loadedTime(row.valid_before) } });
       }
     } catch {
       // A cache: an unreadable note is computed again.
@@ -36,7 +36,7 @@ export class SqliteCertNotes implements CertNotes {
     return out;
   }
 
-  async put(notes: ReadonlyArray<{ serial: number; digest: Buffer; window: TimeWindow; data: Buffer }>): Promise<number> {
+  async put(notes: readonly CertNote[]): Promise<number> {
     if (this.database.readonly || notes.length === 0) return 0;
     try {
       return this.database.write('cannot store notes', () => {
