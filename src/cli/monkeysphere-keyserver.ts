@@ -159,6 +159,7 @@ interface ServeOptions {
   peers?: string;
   gossipInterval: string;
   reconFilters: string;
+  workers: string;
 }
 
 interface ReconOptions {
@@ -246,60 +247,122 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   const lookupEvery = Number(opts.lookupEvery);
   if (!/^\d+(\.\d+)?$/.test(opts.lookupEvery) || (lookupBurst > 0 && lookupEvery <= 0)) throw new UsageError('MS_HKP_USAGE', `--lookup-every must be a positive number of seconds, not ${JSON.stringify(opts.lookupEvery)}`);
   const reconOpts = reconArgs(opts);
+  const workers = positiveInt('--workers', opts.workers);
+  const uploadRate = burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every };
+  const { isWorker, superviseWorkers, workerLink } = await import('./keyserver-workers.js');
+  if (workers > 1 && !isWorker()) return servePrimary(ctx, { listen: opts.listen, workers, uploadRate, reconOpts, superviseWorkers });
+  const inWorker = isWorker();
   const { HkpServer } = await import('../hkp/server.js');
+  const { Metrics } = await import('../hkp/metrics.js');
   const { EnvironmentError } = await import('../errors.js');
   const { reconStatusSection } = await import('../server/recon-status.js');
-  return withKeyserver(ctx, async (ks, store) => {
-    const server = new HkpServer({
-      ks,
-      now: () => referenceTime(ctx.io.env),
-      log: ctx.log,
-      maxBodyBytes,
-      maxConnections,
-      maxResults,
-      uploadRate: burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every },
-      readRate: lookupBurst === 0 ? false : { burst: lookupBurst, perSecond: 1 / lookupEvery },
-      trustProxy: opts.trustProxy ?? false,
-      // Off unless named: whoever uploads a key for an address would otherwise be its WKD answer.
-      wkdDomains: opts.wkdDomain ?? [],
-      web: opts.web ? undefined : false,
-      version: version(),
-      // Whichever process runs recon on this store, its peers' state is shown here.
-      status: reconStatusSection(store),
+  let server: InstanceType<typeof HkpServer> | undefined;
+  // A worker of `serve --workers`: uploads share the primary's buckets, /metrics adds up every
+  // worker's counters. The channel is closed however this ends: it would keep the process alive.
+  const link = inWorker ? workerLink(() => (server?.metrics ?? new Metrics()).snapshot()) : undefined;
+  try {
+    return await withKeyserver(ctx, async (ks, store) => {
+      server = new HkpServer({
+        ks,
+        now: () => referenceTime(ctx.io.env),
+        log: ctx.log,
+        maxBodyBytes,
+        maxConnections,
+        maxResults,
+        uploadRate,
+        readRate: lookupBurst === 0 ? false : { burst: lookupBurst, perSecond: 1 / lookupEvery },
+        trustProxy: opts.trustProxy ?? false,
+        // Off unless named: whoever uploads a key for an address would otherwise be its WKD answer.
+        wkdDomains: opts.wkdDomain ?? [],
+        web: opts.web ? undefined : false,
+        version: version(),
+        // Whichever process runs recon on this store, its peers' state is shown here.
+        status: reconStatusSection(store),
+        cluster: link,
+      });
+      const http = server;
+      let bound: { address: string; port: number };
+      try {
+        bound = await http.listen(port, host);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new EnvironmentError('MS_HKP_LISTEN', `cannot listen on ${opts.listen}: ${e.code ?? e.message}`, {
+          cause: err,
+          hints: e.code === 'EADDRINUSE' ? ['another process uses this port; stop it or pick another with --listen'] : e.code === 'EACCES' ? ['ports below 1024 need root or CAP_NET_BIND_SERVICE'] : [],
+        });
+      }
+      // A bad membership file or a recon port in use fails here, before anything is announced.
+      let recon: Awaited<ReturnType<typeof prepareRecon>> | undefined;
+      try {
+        // The primary of `serve --workers` runs recon, once for all of them.
+        if (reconOpts && !inWorker) recon = await prepareRecon(ctx, ks, reconOpts, bound.port);
+      } catch (err) {
+        await http.close(0);
+        throw err;
+      }
+      if (inWorker) ctx.log.verbose(`worker ${process.pid} serving`);
+      else ctx.log.info(`serving HKP on ${shownUrl(bound)} (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
+      try {
+        // Catches the tree up (a first build may take a while; HKP answers meanwhile) and starts gossiping.
+        await recon?.start();
+      } catch (err) {
+        await recon?.close();
+        await http.close(0);
+        throw err;
+      }
+      await untilSignal(ctx);
+      await recon?.close();
+      await http.close(5000);
+      if (inWorker) ctx.log.verbose(`worker ${process.pid} stopped`);
+      else ctx.log.info('stopped');
+      return EXIT.ok;
     });
+  } finally {
+    link?.close();
+  }
+}
+
+const shownUrl = (bound: { address: string; port: number }) => `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}/`;
+
+/**
+ * `serve --workers N` in the primary process: the store opened (and migrated) once, N workers
+ * started on the address (keyserver-workers.ts), recon run here when asked, and at SIGTERM or
+ * SIGINT every worker stopped. A worker that cannot start (the address in use) ends the command
+ * with its exit status, having said why.
+ */
+async function servePrimary(
+  ctx: Ctx,
+  w: {
+    listen: string;
+    workers: number;
+    uploadRate: { burst: number; perSecond: number } | false;
+    reconOpts: ReturnType<typeof reconArgs>;
+    superviseWorkers: typeof import('./keyserver-workers.js').superviseWorkers;
+  },
+): Promise<number> {
+  return withKeyserver(ctx, async (ks, store) => {
+    const pool = w.superviseWorkers(w.workers, { uploadRate: w.uploadRate, log: ctx.log });
     let bound: { address: string; port: number };
     try {
-      bound = await server.listen(port, host);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new EnvironmentError('MS_HKP_LISTEN', `cannot listen on ${opts.listen}: ${e.code ?? e.message}`, {
-        cause: err,
-        hints: e.code === 'EADDRINUSE' ? ['another process uses this port; stop it or pick another with --listen'] : e.code === 'EACCES' ? ['ports below 1024 need root or CAP_NET_BIND_SERVICE'] : [],
-      });
+      bound = await pool.listening;
+    } catch (code) {
+      return typeof code === 'number' ? code : EXIT.environment;
     }
-    // A bad membership file or a recon port in use fails here, before anything is announced.
     let recon: Awaited<ReturnType<typeof prepareRecon>> | undefined;
     try {
-      if (reconOpts) recon = await prepareRecon(ctx, ks, reconOpts, bound.port);
-    } catch (err) {
-      await server.close(0);
-      throw err;
-    }
-    const shown = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-    ctx.log.info(`serving HKP on http://${shown}:${bound.port}/ (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
-    try {
-      // Catches the tree up (a first build may take a while; HKP answers meanwhile) and starts gossiping.
+      if (w.reconOpts) recon = await prepareRecon(ctx, ks, w.reconOpts, bound.port);
+      ctx.log.info(`serving HKP on ${shownUrl(bound)} with ${w.workers} workers (store ${printable(store.location)}, ${await store.certs.count()} certificates)`);
       await recon?.start();
     } catch (err) {
       await recon?.close();
-      await server.close(0);
+      await pool.stop(0);
       throw err;
     }
-    await untilSignal(ctx);
+    const code = await Promise.race([untilSignal(ctx).then(() => EXIT.ok), pool.failed]);
     await recon?.close();
-    await server.close(5000);
+    await pool.stop(10_000);
     ctx.log.info('stopped');
-    return EXIT.ok;
+    return code;
   });
 }
 
@@ -437,6 +500,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('--peers <file>', "the recon membership file, SKS's format: 'host port' per line, # comments; reread when it changes")
       .option('--gossip-interval <seconds>', 'seconds between syncs with a random peer (0: only answer peers)', '60')
       .option('--recon-filters <list>', 'filters announced to recon peers; peers must announce the same set', RECON_FILTERS)
+      .option('--workers <n>', 'server processes sharing the address (one per core answers the most)', '1')
       .action(async (opts: ServeOptions) => {
         status = await cmdServe(ctx(), opts);
       });

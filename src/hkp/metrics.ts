@@ -3,6 +3,17 @@
  * by route and status, time spent answering, open connections, uploads by outcome, refusals
  * by rate limit, and the number of stored certificates read at scrape time.
  */
+/** A process's counters as plain data, to be summed with other processes' (`serve --workers`). */
+export interface MetricsSnapshot {
+  requests: Array<[string, number]>;
+  seconds: Array<[string, { sum: number; count: number }]>;
+  uploads: Array<[string, number]>;
+  rateLimited: number;
+  connections: number;
+  inFlight: number;
+  started: number;
+}
+
 export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly seconds = new Map<string, { sum: number; count: number }>();
@@ -10,7 +21,9 @@ export class Metrics {
   rateLimited = 0;
   connections = 0;
   inFlight = 0;
-  readonly started = Date.now() / 1000;
+
+  /** `started`: when the server started, Unix seconds. */
+  constructor(readonly started = Date.now() / 1000) {}
 
   request(route: string, status: number, seconds: number): void {
     const key = `route="${route}",status="${status}"`;
@@ -23,6 +36,36 @@ export class Metrics {
 
   upload(status: string, n = 1): void {
     this.uploads.set(status, (this.uploads.get(status) ?? 0) + n);
+  }
+
+  snapshot(): MetricsSnapshot {
+    return {
+      requests: [...this.requests],
+      seconds: [...this.seconds].map(([k, v]) => [k, { ...v }]),
+      uploads: [...this.uploads],
+      rateLimited: this.rateLimited,
+      connections: this.connections,
+      inFlight: this.inFlight,
+      started: this.started,
+    };
+  }
+
+  /** The counters of several processes added up (started: the earliest). */
+  static sum(snapshots: readonly MetricsSnapshot[]): Metrics {
+    const first = Math.min(...snapshots.map((s) => s.started));
+    const m = new Metrics(Number.isFinite(first) ? first : undefined);
+    for (const s of snapshots) {
+      for (const [k, v] of s.requests) m.requests.set(k, (m.requests.get(k) ?? 0) + v);
+      for (const [k, v] of s.seconds) {
+        const t = m.seconds.get(k) ?? { sum: 0, count: 0 };
+        m.seconds.set(k, { sum: t.sum + v.sum, count: t.count + v.count });
+      }
+      for (const [k, v] of s.uploads) m.upload(k, v);
+      m.rateLimited += s.rateLimited;
+      m.connections += s.connections;
+      m.inFlight += s.inFlight;
+    }
+    return m;
   }
 
   /** The exposition text; `certificates` is undefined when the store did not answer. */

@@ -11,7 +11,7 @@ import { systemTime, type UnixTime } from '../clock.js';
 import { errorMessage, MsError } from '../errors.js';
 import { badQuery, notFound, nothingUsable, rateLimited, statusFor } from './errors.js';
 import { RateLimiter, type RateOptions } from './limits.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { clientOf, head, readBody, sendBytes, sendJson, sendText } from './respond.js';
 import type { KeyserverService, SubmitReport } from './service.js';
 import { Summaries } from '../server/summary.js';
@@ -61,6 +61,15 @@ export interface HkpServerOptions {
   version?: string;
   /** More for `op=stats` and `/metrics`: the recon peers (src/server/recon-status.ts). */
   status?: StatusSection;
+  /**
+   * One of several processes on one socket (`serve --workers`): uploads are counted against
+   * the clients' buckets by this gate (which answers the wait in seconds, 0 to go ahead)
+   * instead of this process's own, and `/metrics` adds up what `allMetrics` returns.
+   */
+  cluster?: {
+    takeUpload(client: string): Promise<number>;
+    allMetrics(): Promise<MetricsSnapshot[]>;
+  };
 }
 
 const noLog: HkpLog = { error() {}, info() {}, verbose() {}, debug() {} };
@@ -113,7 +122,7 @@ export class HkpServer {
           resultLimit: this.ctx.maxResults,
           clientOf: (req) => clientOf(req, opts.trustProxy ?? false),
           // The upload form draws on the same per-client bucket as /pks/add.
-          admitUpload: (req) => this.limit(this.uploads, clientOf(req, opts.trustProxy ?? false)),
+          admitUpload: (req) => this.limitUpload(clientOf(req, opts.trustProxy ?? false)),
           onError: (err, req) => this.log.error(`internal error answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
         });
     }
@@ -226,6 +235,13 @@ export class HkpServer {
     if (wait > 0) throw rateLimited(wait);
   }
 
+  /** An upload's turn: from the cluster's shared buckets when there is one, else this process's. */
+  private async limitUpload(client: string): Promise<void> {
+    if (!this.opts.cluster || !this.uploads) return this.limit(this.uploads, client);
+    const wait = await this.opts.cluster.takeUpload(client);
+    if (wait > 0) throw rateLimited(wait);
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse, url: URL, route: string, client: string): Promise<void> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
@@ -262,7 +278,7 @@ export class HkpServer {
         return v2(this.ctx, res, path);
       case '/vks/v1':
         if (method === 'POST' && path === '/vks/v1/upload') {
-          this.limit(this.uploads, client);
+          await this.limitUpload(client);
           const keytext = vksKeytext(await readBody(req, this.maxBody));
           const report = await this.submit(keytext, client);
           return sendJson(res, 200, vksUploadAnswer(report));
@@ -320,7 +336,7 @@ export class HkpServer {
   }
 
   private async add(req: IncomingMessage, client: string, answer: (r: SubmitReport) => void): Promise<void> {
-    this.limit(this.uploads, client);
+    await this.limitUpload(client);
     const body = await readBody(req, this.maxBody);
     answer(await this.submit(uploadText(req, body), client));
   }
@@ -354,7 +370,15 @@ export class HkpServer {
     } catch (err) {
       this.log.error(`metrics: ${errorMessage(err)}`);
     }
-    sendBytes(res, 200, Buffer.from(this.metrics.format(count, this.ctx.version) + extra), 'text/plain; version=0.0.4; charset=utf-8');
+    let metrics = this.metrics;
+    if (this.opts.cluster) {
+      try {
+        metrics = Metrics.sum(await this.opts.cluster.allMetrics());
+      } catch (err) {
+        this.log.error(`metrics: the other workers did not answer: ${errorMessage(err)}`);
+      }
+    }
+    sendBytes(res, 200, Buffer.from(metrics.format(count, this.ctx.version) + extra), 'text/plain; version=0.0.4; charset=utf-8');
   }
 
   private async wkd(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

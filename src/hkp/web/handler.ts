@@ -34,10 +34,10 @@ export interface WebContext {
   /** Who a request comes from, for the keyserver's rate limits (default: the socket's address). */
   clientOf?: (req: IncomingMessage) => string | undefined;
   /**
-   * Called before an upload's body is read: throws to refuse it (the HTTP server's upload rate
-   * limit, say, as MS_HKP_RATE_LIMITED), which the page answers with the error's status.
+   * Called before an upload's body is read: throws (or rejects) to refuse it (the HTTP server's
+   * upload rate limit, say, as MS_HKP_RATE_LIMITED), which the page answers with the error's status.
    */
-  admitUpload?: (req: IncomingMessage) => void;
+  admitUpload?: (req: IncomingMessage) => void | Promise<void>;
   /** Told of errors answered with 500 (with their stack); the page says only "internal error". */
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
@@ -157,7 +157,7 @@ export function webHandler(ctx: WebContext): WebHandler {
 
   async function upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return sendPage(req, res, 200, uploadPage());
-    ctx.admitUpload?.(req);
+    await ctx.admitUpload?.(req);
     const fields = parseForm(req.headers['content-type'], await readBody(req, maxUpload));
     const parts = [fields.get(UPLOAD_FIELD)?.value, fields.get(UPLOAD_FILE_FIELD)?.value].filter((b): b is Buffer => b?.some((x) => x > 0x20) === true);
     if (parts.length === 0) throw new FormError('Paste a key or choose a key file to upload.', 400);
