@@ -32,7 +32,7 @@
  *
  * Usage: env -u NODE_EXTRA_CA_CERTS node --import tsx bench/keyserver.bench.ts
  *          [--certs N] [--debian] [--duration S] [--warmup S] [--connections C] [--threads T]
- *          [--gpg-certs N] [--gpg-debian N] [--sample K] [--built] [--json FILE] [--prof DIR]
+ *          [--gpg-certs N] [--gpg-debian N] [--sample K] [--built] [--serve-workers N] [--json FILE] [--prof DIR]
  * --certs: generated certificates (default 10,000; 100,000 for the issue's figure; 0: none;
  *   the keyring is cached in the temp directory, so a second run does not generate it again);
  * --debian: also /usr/share/keyrings/debian-keyring.gpg; --duration: seconds per wrk run
@@ -41,6 +41,8 @@
  *   10,000, 0: no gpg); --gpg-debian: Debian certificates given to gpg (default all 905; gpg
  *   needs about a minute for them); --sample: answers compared per lookup kind (default 50); --built: run
  *   bin/monkeysphere-keyserver.js (`npm run build` first) instead of the sources through tsx;
+ * --serve-workers: ours is also measured as `serve --workers N` (default: the machine's cores;
+ *   1: one process only), its CPU the sum over the primary and the workers;
  * --json: the results as JSON too; --prof: V8 CPU profiles of our import and server processes
  *   (`node --cpu-prof`) into DIR, to see where the time goes (they slow the run a little).
  * Other arguments, such as those scripts/bench.sh passes to every benchmark, are ignored.
@@ -53,7 +55,7 @@ import { join } from 'node:path';
 import { dearmor } from '../src/openpgp/armor.js';
 import { type Cert, readCerts } from '../src/openpgp/cert.js';
 import { syntheticKeyring } from '../test/helpers/flood.js';
-import { childEnv, keyserverCommand, procCpu, ROOT, timed } from './processes.js';
+import { childEnv, keyserverCommand, procCpu, ROOT, timed, treeCpu } from './processes.js';
 import { freePort } from '../test/helpers/sks.js';
 
 const argv = process.argv.slice(2);
@@ -70,6 +72,8 @@ const GPG_CERTS = Number(arg('gpg-certs', '10000'));
 const GPG_DEBIAN = Number(arg('gpg-debian', '100000'));
 const SAMPLE = Number(arg('sample', '50'));
 const BUILT = argv.includes('--built');
+/** Ours is measured as one process and, when this is above 1, also as `serve --workers N`. */
+const SERVE_WORKERS = Number(arg('serve-workers', String(availableParallelism())));
 const JSON_OUT = arg('json', '');
 const PROF = arg('prof', '');
 const DEBIAN = '/usr/share/keyrings/debian-keyring.gpg';
@@ -346,10 +350,10 @@ function wrk(server: Server, script: string, pathsFile: string, seconds: number,
 
 function measureLookups(dataset: string, op: 'get' | 'index', server: Server, label: string, script: string, pathsFile: string, close: boolean): LookupRow {
   if (WARMUP > 0) wrk(server, script, pathsFile, WARMUP, close);
-  const before = procCpu(server.pid);
+  const before = treeCpu(server.pid);
   const la = load();
   const w = wrk(server, script, pathsFile, DURATION, close);
-  const after = procCpu(server.pid);
+  const after = treeCpu(server.pid);
   const errors = w.connect + w.read + w.write + w.status + w.timeout;
   const rps = w.requests / (w.duration_us / 1e6);
   const row: LookupRow = {
@@ -360,8 +364,8 @@ function measureLookups(dataset: string, op: 'get' | 'index', server: Server, la
     p50Ms: w.p50_us / 1000,
     p99Ms: w.p99_us / 1000,
     errors,
-    serverCpuS: after.cpuS - before.cpuS,
-    cpuMsPerReq: ((after.cpuS - before.cpuS) * 1000) / Math.max(1, w.requests),
+    serverCpuS: after - before,
+    cpuMsPerReq: ((after - before) * 1000) / Math.max(1, w.requests),
     kbPerReq: w.bytes / Math.max(1, w.requests) / 1024,
     loadAvg: la,
   };
@@ -544,8 +548,12 @@ async function main(): Promise<number> {
       const [scmd, sargs] = keyserverCommand(['--store', `sqlite:${storePath}`, 'serve', '--listen', `127.0.0.1:${oursPort}`], { built: BUILT, nodeOptions: profOptions() });
       const oursServer = await startServer('monkeysphere-keyserver serve', oursPort, scmd, sargs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'ERROR' }) });
       const sksServer = await startServer('sks db', sksPort, SKS, ['db', '-basedir', sksDir], { cwd: sksDir, env: childEnv() });
+      const multiPort = await freePort();
+      const [mcmd, margs] = keyserverCommand(['--store', `sqlite:${storePath}`, 'serve', '--listen', `127.0.0.1:${multiPort}`, '--workers', String(SERVE_WORKERS)], { built: BUILT });
+      const oursMulti = SERVE_WORKERS > 1 ? await startServer(`monkeysphere-keyserver serve --workers ${SERVE_WORKERS}`, multiPort, mcmd, margs, { cwd: ROOT, env: childEnv({ MONKEYSPHERE_LOG_LEVEL: 'ERROR' }) }) : undefined;
       try {
         await oursServer.ready('/pks/lookup?op=stats&options=mr', 120);
+        await oursMulti?.ready('/pks/lookup?op=stats&options=mr', 120);
         await sksServer.ready('/pks/lookup?op=stats', 300);
         const ourStats = JSON.parse((await fetchText(`${oursServer.url}/pks/lookup?op=stats&options=mr`)).body.toString('utf8')) as { numkeys: number };
         const sksStats = /Total number of keys:\s*(?:<[^>]*>\s*)*(\d+)/.exec((await fetchText(`${sksServer.url}/pks/lookup?op=stats`)).body.toString('utf8'));
@@ -580,6 +588,10 @@ async function main(): Promise<number> {
           const keepAlive = measureLookups(ds.name, op, oursServer, 'ours, keep-alive', script, paths, false);
           lookupRows.push(keepAlive);
           lookupRows.push(measureLookups(ds.name, op, oursServer, 'ours, Connection: close', script, paths, true));
+          if (oursMulti) {
+            lookupRows.push(measureLookups(ds.name, op, oursMulti, `ours --workers ${SERVE_WORKERS}, keep-alive`, script, paths, false));
+            lookupRows.push(measureLookups(ds.name, op, oursMulti, `ours --workers ${SERVE_WORKERS}, Connection: close`, script, paths, true));
+          }
           // The ceiling of any one Node process here: node:http answering the same paths with a constant body of our answers' size.
           const floorPort = await freePort();
           const floor = await startServer('node:http floor', floorPort, process.execPath, ['-e', FLOOR_SERVER, String(floorPort), String(Math.round(keepAlive.kbPerReq * 1024))], {
@@ -598,6 +610,7 @@ async function main(): Promise<number> {
         sizes[sizes.length - 1].sksServePeakMiB = mem.sks;
       } finally {
         await stopServer(oursServer);
+        if (oursMulti) await stopServer(oursMulti);
         await stopServer(sksServer);
       }
       loads.push(`after ${ds.name} ${load()}`);

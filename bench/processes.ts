@@ -24,8 +24,8 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export function keyserverCommand(args: string[], opts: { built: boolean; nodeOptions?: string[] }): [string, string[]] {
   const nodeOptions = opts.nodeOptions ?? [];
   if (opts.built) return [process.execPath, [...nodeOptions, join(ROOT, 'bin/monkeysphere-keyserver.js'), ...args]];
-  const runner = `const m = await import(${JSON.stringify(join(ROOT, 'src/cli/monkeysphere-keyserver.ts'))}); process.exitCode = await m.main(process.argv.slice(1));`;
-  return [process.execPath, [...nodeOptions, '--import', 'tsx', '--input-type=module', '-e', runner, '--', ...args]];
+  // A file, not `-e`: `serve --workers` starts its workers by running the same file again.
+  return [process.execPath, [...nodeOptions, '--import', 'tsx', join(ROOT, 'test/hkp/run-keyserver.ts'), ...args]];
 }
 
 export interface Timed {
@@ -50,6 +50,25 @@ export function timed(cmd: string, args: string[], opts: { cwd?: string; env?: N
   const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(out, { force: true });
   return { wallS: e, cpuS: u + s, maxRssMb: m / 1024, status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CPU seconds of a running process and of its children (the workers of `serve --workers`), from /proc. */
+export function treeCpu(pid: number): number {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((c) => c !== '').map(Number);
+  } catch {
+    // Gone, or no children file: the process alone.
+  }
+  let total = 0;
+  for (const p of [pid, ...children]) {
+    try {
+      total += procCpu(p).cpuS;
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return total;
 }
 
 /** User + system CPU seconds of a running process and its peak memory, from /proc. */
