@@ -179,11 +179,63 @@ function storedPrimary(fpr: string, bytes: Buffer): KeyPacket | undefined {
   return key ?? undefined;
 }
 
+/**
+ * What the policy looked up in one store, kept while the store's certificates stay as they
+ * were (its change feed's latest seq: every write that changes a certificate, and so its key
+ * and certification index rows, moves it, whoever writes): a bulk import batch, or a flood,
+ * names the same issuers again and again.
+ */
+class StoreLookups {
+  /** Key ID → fingerprints of the stored primary keys with it (none: not stored). */
+  readonly primaries = new Map<string, string[]>();
+  /** Issuer fingerprint → fingerprints of the stored keys that certify it, the issuer left out. */
+  readonly certifiers = new Map<string, Set<string>>();
+  constructor(readonly seq: number) {}
+}
+
+const storeLookups = new WeakMap<Store, StoreLookups>();
+
+async function lookupsIn(store: Store): Promise<StoreLookups> {
+  const seq = await store.changes.latest();
+  let l = storeLookups.get(store);
+  if (!l || l.seq !== seq || l.primaries.size + l.certifiers.size > 100_000) {
+    l = new StoreLookups(seq);
+    storeLookups.set(store, l);
+  }
+  return l;
+}
+
+/** Fingerprints of the stored primary keys with these key IDs, by key ID; one store query for all not looked up before. */
+async function primariesOf(store: Store, l: StoreLookups, keyIds: Iterable<string>): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const missing: string[] = [];
+  for (const raw of keyIds) {
+    const id = raw.toUpperCase();
+    const known = l.primaries.get(id);
+    if (known) out.set(id, known);
+    else if (!out.has(id)) {
+      out.set(id, []);
+      missing.push(id);
+    }
+  }
+  if (missing.length > 0) {
+    const found = new Map<string, string[]>(missing.map((id) => [id, []]));
+    for (const p of await store.certs.primariesByKeyId(missing)) found.get(p.keyId)?.push(p.fpr);
+    for (const [id, fprs] of found) {
+      l.primaries.set(id, fprs);
+      out.set(id, fprs);
+    }
+  }
+  return out;
+}
+
 /** The stored primary keys among these key IDs (batch lookups: a flood names thousands). */
 export async function storedIssuers(store: Store, keyIds: string[], exclude: string): Promise<IssuerKeys> {
   const known = issuerKeys();
-  const pairs = await store.certs.primariesByKeyId(keyIds);
-  const fprs = [...new Set(pairs.map((p) => p.fpr).filter((f) => f !== exclude))];
+  const byId = await primariesOf(store, await lookupsIn(store), keyIds);
+  // In the store's order (key ID, then fingerprint), as primariesByKeyId gives them.
+  const ids = [...byId.keys()].sort();
+  const fprs = [...new Set(ids.flatMap((id) => [...byId.get(id)!].sort()).filter((f) => f !== exclude))];
   const missing: string[] = [];
   for (const f of fprs) {
     const key = primaryKeys.get(f);
@@ -203,12 +255,20 @@ export async function storedIssuers(store: Store, keyIds: string[], exclude: str
  * issuer itself). Used only to order certifications for the budget.
  */
 async function connectedness(store: Store, issuers: KeyPacket[], target: string): Promise<Map<string, number>> {
+  const l = await lookupsIn(store);
+  const rowsOf = new Map<string, string[]>();
+  for (const key of issuers) {
+    if (l.certifiers.has(key.fpr) || rowsOf.has(key.fpr)) continue;
+    const rows = await store.certifications.certificationsOf(key.fpr);
+    rowsOf.set(key.fpr, rows.map((r) => r.issuer).filter((id) => id !== key.keyId));
+  }
+  // The certifiers' key IDs of every issuer resolved in one lookup.
+  const byId = await primariesOf(store, l, [...rowsOf.values()].flat());
+  for (const [fpr, ids] of rowsOf) l.certifiers.set(fpr, new Set(ids.flatMap((id) => byId.get(id.toUpperCase()) ?? []).filter((f) => f !== fpr)));
   const out = new Map<string, number>();
   for (const key of issuers) {
-    const rows = await store.certifications.certificationsOf(key.fpr);
-    const ids = rows.map((r) => r.issuer).filter((id) => id !== key.keyId);
-    const pairs = ids.length > 0 ? await store.certs.primariesByKeyId(ids) : [];
-    out.set(key.fpr, new Set(pairs.map((p) => p.fpr).filter((f) => f !== target && f !== key.fpr)).size);
+    const certifiers = l.certifiers.get(key.fpr)!;
+    out.set(key.fpr, certifiers.size - (certifiers.has(target) ? 1 : 0));
   }
   return out;
 }

@@ -57,7 +57,14 @@ export class SqliteHeldCertifications implements HeldCertifications {
         this.s.insert.run(r.target, r.hash, r.issuer, r.component, r.sig, r.created, r.held);
         targets.add(r.target);
       }
-      for (const t of targets) this.s.trim.run(t, t, Math.max(0, maxPerTarget));
+      // Only a target over the cap is trimmed; when none was, every one given is held.
+      let trimmed = false;
+      for (const t of targets) {
+        if (this.s.count.get(t)!.n <= maxPerTarget) continue;
+        this.s.trim.run(t, t, Math.max(0, maxPerTarget));
+        trimmed = true;
+      }
+      if (!trimmed) return rows.length;
       let n = 0;
       for (const r of rows) if (this.s.has.get(r.target, r.hash)) n++;
       return n;
