@@ -29,6 +29,11 @@ export interface EvaluateOptions {
    * The others stay `unchecked` until checkCertifications is called for their issuers.
    */
   certifications?: boolean | ((issuer: string) => boolean);
+  /**
+   * List third-party certifications on the user IDs (default true). false leaves every user
+   * ID's `certifications` empty, for callers that read only the bindings (a keyserver's index).
+   */
+  thirdParty?: boolean;
   /** Evaluate subkeys (default true); the web of trust needs only the primary key and user IDs. */
   subkeys?: boolean;
 }
@@ -433,7 +438,7 @@ export async function evaluateCerts(given: Cert[], keyring: Keyring, opts: Evalu
   const issuerOf = new Map<Signature, KeyPacket>();
   const self: SelfChecks = { always: [], newestFirst: [] };
   for (const cert of certs) collectSelfChecks(cert, keyring, self, withSubkeys, opts.now, policy);
-  const thirdParty = certs.map((c) => collectThirdParty(c, keyring));
+  const thirdParty = certs.map((c) => (opts.thirdParty === false ? [] : collectThirdParty(c, keyring)));
   const want = opts.certifications ?? true;
   const wanted = (issuer: Cert) => (typeof want === 'function' ? want(issuer.primary.fpr) : want);
   const tpChecks: SigCheck[] = [];

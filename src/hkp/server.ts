@@ -29,6 +29,8 @@ export interface HkpLog {
   info(message: string): void;
   verbose(message: string): void;
   debug(message: string): void;
+  /** Whether messages at `level` are written (then the per-request line is built; default: yes). */
+  enabled?(level: 'DEBUG'): boolean;
 }
 
 export interface HkpServerOptions {
@@ -98,10 +100,13 @@ export class HkpServer {
   private readonly reads?: RateLimiter;
   private readonly webPages?: WebHandler;
   private countCache?: { at: number; value: number };
+  /** A line per request at DEBUG: built only when it is written. */
+  private readonly logRequests: boolean;
   private closing = false;
 
   constructor(private readonly opts: HkpServerOptions) {
     this.log = opts.log ?? noLog;
+    this.logRequests = opts.log?.enabled?.('DEBUG') ?? opts.log !== undefined;
     this.maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
     this.ctx = {
       ks: opts.ks,
@@ -193,7 +198,7 @@ export class HkpServer {
     res.on('close', () => {
       this.metrics.inFlight--;
       this.metrics.request(route, res.statusCode, (performance.now() - started) / 1000);
-      this.log.debug(`${client} ${req.method} ${raw.length > 300 ? `${raw.slice(0, 300)}...` : raw} ${res.statusCode}${res.writableFinished ? '' : ' (cut)'}`);
+      if (this.logRequests) this.log.debug(`${client} ${req.method} ${raw.length > 300 ? `${raw.slice(0, 300)}...` : raw} ${res.statusCode}${res.writableFinished ? '' : ' (cut)'}`);
     });
     if (this.closing) res.setHeader('connection', 'close');
     try {
@@ -299,11 +304,13 @@ export class HkpServer {
    * for HTML) is sent to the search page; programs (GnuPG asks with `mr`) never are.
    */
   private toWebSearch(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    // Programs do not ask for HTML: the header is checked first, the query only for browsers.
+    if (!(req.headers.accept ?? '').includes('text/html')) return false;
     const p = url.searchParams;
     const op = (p.get('op') ?? '').toLowerCase();
     const search = p.get('search') ?? '';
     if ((op !== 'index' && op !== 'vindex') || (p.get('options') ?? '').toLowerCase().split(',').includes('mr')) return false;
-    if (search.trim() === '' || !(req.headers.accept ?? '').includes('text/html')) return false;
+    if (search.trim() === '') return false;
     head(res, 303, { location: `/search?q=${encodeURIComponent(search.trim())}`, 'content-length': 0 });
     res.end();
     return true;

@@ -162,7 +162,8 @@ export class Summaries {
    */
   private async evaluate(certs: Cert[], now: UnixTime): Promise<Array<{ summary: CertSummary; window?: TimeWindow }>> {
     const { revokers, complete } = await this.revokersOf(certs);
-    const evaluated = await evaluateCerts(certs, new Keyring([...certs, ...revokers]), { now, verifier: VERIFIED_AT_INGEST, certifications: false });
+    // The keyring answers only for designated revokers (nothing else of it is read with thirdParty off).
+    const evaluated = await evaluateCerts(certs, new Keyring(revokers), { now, verifier: VERIFIED_AT_INGEST, certifications: false, thirdParty: false });
     return evaluated.map((ev, i) => {
       const key = ev.primary.key;
       const summary: CertSummary = {

@@ -210,6 +210,25 @@ describe('evaluation details', () => {
     assert.equal(bobCert().outcome, 'good');
     assert.equal(lazy.get(index.revsig.fpr)!.userIds[0].certifications[0].outcome, 'unchecked');
   });
+
+  test('thirdParty: false lists no certification and changes no binding', async () => {
+    const full = await evaluateKeyring(ring, { now: T.reference, verifier: new Verifier() });
+    const bare = await evaluateKeyring(ring, { now: T.reference, verifier: new Verifier(), thirdParty: false });
+    assert.ok([...full.values()].some((e) => e.userIds.some((u) => u.certifications.length > 0)));
+    for (const [fpr, e] of full) {
+      const b = bare.get(fpr)!;
+      assert.equal(b.primary.status, e.primary.status, fpr);
+      assert.deepEqual(
+        b.userIds.map((u) => [u.text, u.status, u.certifications.length]),
+        e.userIds.map((u) => [u.text, u.status, 0]),
+        fpr,
+      );
+      assert.deepEqual(
+        b.subkeys.map((k) => k.status),
+        e.subkeys.map((k) => k.status),
+      );
+    }
+  });
 });
 
 describe('a certificate whose signature was transplanted', () => {
