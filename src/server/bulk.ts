@@ -3,15 +3,17 @@
  *
  * `importFiles` loads keyrings (binary or armored) and SKS or Hockeypuck dump files (binary
  * certificates, concatenated) through the keyserver's ingest policy, every signature verified:
- * worker threads verify what needs no store (self-signatures, and certifications by keys of
- * the same file), the calling thread verifies the rest and writes, one batch after another, and
- * remembers in the store's meta how far it got in each file, so a run stopped half-way resumes.
+ * the calling thread parses each batch once and makes ready what needs no store (self-signatures,
+ * and certifications by keys of the same file), worker threads (or libuv's thread pool) verify it
+ * while the calling thread runs the batch before through the policy (verifying the rest) and
+ * writes it; it remembers in the store's meta how far it got in each file, so a run stopped
+ * half-way resumes.
  *
  * `dumpStore` writes the store out as numbered `*.pgp` files of concatenated binary
  * certificates, exactly the bytes served, which `sks build` / `sks load` and `hockeypuck-load`
  * read.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,13 +21,19 @@ import { Worker } from 'node:worker_threads';
 import type { UnixTime } from '../clock.js';
 import { makeDirectories } from '../files/mkdir.js';
 import { dearmor, isBinary } from '../openpgp/armor.js';
-import { readCerts } from '../openpgp/cert.js';
+import { HASH_NAMES } from '../openpgp/algorithms.js';
+import { type Cert, readCerts, type SigEntry } from '../openpgp/cert.js';
 import { parseKeyPacket } from '../openpgp/key-packet.js';
 import { readPacket, Tag } from '../openpgp/packets.js';
+import type { SigTarget } from '../openpgp/signed-data.js';
+import { SigType } from '../openpgp/signature.js';
 import type { Store } from '../store/types.js';
-import { addIssuerKey, type IssuerKeys, issuerKeys } from '../verify/sanitize.js';
+import { CheckMemo } from '../verify/cache.js';
+import { addIssuerKey, canVerifyWith, type IssuerKeys, isCertification, issuedBy, issuerKeys, issuersIn } from '../verify/sanitize.js';
+import { type CheckRunner, type SigCheck, Verifier } from '../verify/verifier.js';
 import { dumpIo, importIo, unparseable } from './errors.js';
-import { verifyBatch, type WorkerReply } from './import-worker.js';
+import { FIELDS, type VerifyReply, type VerifyRequest, verifyChunk, WORKER_DATA } from './import-worker.js';
+import { yieldToLoop } from './ingest.js';
 import { type CertOutcome, type Keyserver, SubmitCache } from './keyserver.js';
 
 export interface ImportOptions {
@@ -35,7 +43,7 @@ export interface ImportOptions {
   onProgress?: (done: number, total: number) => void;
   /** Skip, in each file, the certificates a previous run already stored (the file unchanged since). */
   resume?: boolean;
-  /** Verifying worker threads (default: one less than the CPUs; 0: verified ahead on libuv's thread pool, prepared on this thread). */
+  /** Verifying worker threads (default: one less than the CPUs; 0: verified on libuv's thread pool). */
   workers?: number;
   /** Certificates per batch (default 200). */
   batchSize?: number;
@@ -55,14 +63,11 @@ export interface ImportReport {
 /** Where certificates start and end in a file's packets. */
 interface FileScan {
   ranges: Array<[number, number]>;
-  /** The primary key packets, concatenated: the file's own issuers. */
-  primaries: Buffer;
   issuers: IssuerKeys;
 }
 
 function scan(bytes: Buffer): FileScan {
   const ranges: Array<[number, number]> = [];
-  const primaries: Buffer[] = [];
   const issuers = issuerKeys();
   let start = -1;
   let pos = 0;
@@ -77,7 +82,6 @@ function scan(bytes: Buffer): FileScan {
     if (p.tag === Tag.PublicKey || p.tag === Tag.SecretKey) {
       if (start >= 0) ranges.push([start, pos]);
       start = pos;
-      primaries.push(p.raw);
       try {
         addIssuerKey(issuers, parseKeyPacket(p));
       } catch {
@@ -87,7 +91,7 @@ function scan(bytes: Buffer): FileScan {
     pos = p.end;
   }
   if (start >= 0) ranges.push([start, pos]);
-  return { ranges, primaries: Buffer.concat(primaries), issuers };
+  return { ranges, issuers };
 }
 
 const progressKey = (file: string) => `keyserver.import.${createHash('sha256').update(resolve(file)).digest('hex').slice(0, 32)}`;
@@ -99,6 +103,16 @@ interface Progress {
   done: number;
 }
 
+/** The verification cache of one batch: what was verified ahead is found by the parsed objects (`CheckMemo`), nothing hashed again. */
+class ImportCache extends SubmitCache {
+  constructor(
+    store: Store,
+    readonly memo: CheckMemo,
+  ) {
+    super(store);
+  }
+}
+
 /**
  * Under test the sources are TypeScript run by tsx, whose loader hooks Node 20 does not give a
  * worker: the worker registers them itself, then imports its entry.
@@ -108,11 +122,30 @@ function tsEntry(href: string): string {
   return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(href)}); });`;
 }
 
-/** A pool of verifying workers, each answering batches in the order given. */
+/** A chunk of ready checks, packed (copied out of the verifier's reused memory) and waiting for a thread. */
+interface Chunk {
+  /** The table (FIELDS int32 per check, keys numbered by the pool) and the bytes. */
+  buf: ArrayBuffer;
+  n: number;
+  hashes: string[];
+  resolve: (ok: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Worker threads verifying ready checks (a `CheckRunner`). Chunks wait in one queue; each
+ * worker has at most two at a time, and the writing thread, when it would otherwise wait for
+ * a batch to be verified, verifies queued chunks itself (`help`).
+ */
 class Pool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  private readonly workers: Array<{ worker: Worker; sent: Set<number>; busy: number }> = [];
+  private readonly queue: Chunk[] = [];
+  private readonly pending = new Map<number, Chunk>();
+  /** Issuer keys by fingerprint, numbered for the tables. */
+  private readonly keyIds = new Map<string, number>();
+  private readonly keys: KeyObject[] = [];
   private next = 0;
+  private failed: Error | undefined;
 
   constructor(n: number) {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -121,38 +154,138 @@ class Pool {
     for (let i = 0; i < n; i++) {
       const url = new URL(`import-worker${ext}`, base);
       // A .ts entry (under test) is loaded by a dynamic import once the worker's loader hooks are in place.
-      const w = ext === '.ts' ? new Worker(tsEntry(url.href), { eval: true }) : new Worker(url);
-      w.on('message', (r: WorkerReply) => {
-        const p = this.pending.get(r.id);
+      const worker = ext === '.ts' ? new Worker(tsEntry(url.href), { eval: true, workerData: WORKER_DATA }) : new Worker(url, { workerData: WORKER_DATA });
+      const slot = { worker, sent: new Set<number>(), busy: 0 };
+      worker.on('message', (r: VerifyReply) => {
+        const c = this.pending.get(r.id);
         this.pending.delete(r.id);
-        if (r.error) p?.reject(new Error(r.error));
-        else p?.resolve(r);
+        slot.busy--;
+        if (r.error) c?.reject(new Error(r.error));
+        else c?.resolve(r.ok);
+        this.dispatch();
       });
-      w.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+      worker.on('error', (err) => this.fail(err));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`a verifying worker thread exited (code ${code})`));
       });
-      this.workers.push(w);
+      this.workers.push(slot);
     }
   }
 
-  issuers(keys: Buffer): void {
-    for (const w of this.workers) w.postMessage({ kind: 'issuers', keys });
+  /** Packs the chunk into one buffer (copying it: the inputs are reused) and queues it. */
+  readonly run: CheckRunner = (checks) => {
+    if (this.failed) return Promise.reject(this.failed);
+    const hashes: string[] = [];
+    let size = 4 * FIELDS * checks.length;
+    for (const c of checks) size += c.input.length + c.value.length;
+    const buf = new ArrayBuffer(size);
+    const table = new Int32Array(buf, 0, FIELDS * checks.length);
+    const bytes = Buffer.from(buf);
+    let o = 4 * FIELDS * checks.length;
+    checks.forEach((c, i) => {
+      let k = this.keyIds.get(c.issuer.fpr);
+      if (k === undefined) {
+        k = this.keys.push(c.keyObject) - 1;
+        this.keyIds.set(c.issuer.fpr, k);
+      }
+      let h = hashes.indexOf(c.hash);
+      if (h < 0) h = hashes.push(c.hash) - 1;
+      const f = FIELDS * i;
+      table[f] = k;
+      table[f + 1] = (h << 1) | (c.mode === 'digest' ? 1 : 0);
+      table[f + 2] = o;
+      table[f + 3] = c.input.length;
+      o += c.input.copy(bytes, o);
+      table[f + 4] = o;
+      table[f + 5] = c.value.length;
+      o += c.value.copy(bytes, o);
+    });
+    return new Promise<boolean[]>((resolve, reject) => {
+      this.queue.push({ buf, n: checks.length, hashes, resolve: (ok) => resolve(Array.from(ok, (x) => x === 1)), reject });
+      this.dispatch();
+    });
+  };
+
+  private closing = false;
+
+  /** A worker failed: every chunk waiting fails, and so does the import. */
+  private fail(err: Error): void {
+    this.failed ??= err;
+    for (const c of [...this.pending.values(), ...this.queue.splice(0)]) c.reject(err);
+    this.pending.clear();
   }
 
-  verify(certs: Buffer): Promise<WorkerReply> {
-    const id = this.next++;
-    const w = this.workers[id % this.workers.length];
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ kind: 'batch', id, certs });
-    });
+  /** Hands queued chunks to workers with fewer than two. */
+  private dispatch(): void {
+    for (const slot of this.workers) {
+      while (slot.busy < 2 && this.queue.length > 0 && !this.failed) {
+        const c = this.queue.shift()!;
+        const id = this.next++;
+        // The keys this worker has not been sent yet.
+        const keys: Array<[number, KeyObject]> = [];
+        const table = new Int32Array(c.buf, 0, FIELDS * c.n);
+        for (let i = 0; i < c.n; i++) {
+          const k = table[FIELDS * i];
+          if (!slot.sent.has(k)) {
+            slot.sent.add(k);
+            keys.push([k, this.keys[k]]);
+          }
+        }
+        this.pending.set(id, c);
+        slot.busy++;
+        slot.worker.postMessage({ id, keys, hashes: c.hashes, buf: c.buf, n: c.n } satisfies VerifyRequest, [c.buf]);
+      }
+    }
+  }
+
+  /** Verifies the oldest queued chunk on this thread; false when none is queued. */
+  help(): boolean {
+    const c = this.queue.shift();
+    if (!c) return false;
+    try {
+      c.resolve(verifyChunk({ id: -1, keys: [], hashes: c.hashes, buf: c.buf, n: c.n }, this.keys));
+    } catch (err) {
+      c.reject(err as Error);
+    }
+    return true;
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }
+
+/**
+ * Verifies ahead, on `verifier`, what of these certificates needs no store: self-signatures,
+ * and certifications by `issuers` (the keys of the file being loaded), all at once; the
+ * outcomes go to its memo, where the policy finds them (the same parsed objects). Only the
+ * checks are listed here, without the policy's bookkeeping: one the policy then makes that
+ * is not listed (a designated revoker's revocation, a secret key's certificate, which the
+ * policy parses again) is simply verified there.
+ */
+async function verifyAhead(certs: readonly Cert[], issuers: IssuerKeys, verifier: Verifier): Promise<void> {
+  const checks: SigCheck[] = [];
+  for (const cert of certs) {
+    const primary = cert.primary;
+    if (cert.secret || cert.subkeys.some((s) => s.key.packet.tag === Tag.SecretSubkey)) continue;
+    const add = (sigs: SigEntry[], target: SigTarget, user: boolean) => {
+      for (const { sig } of sigs) {
+        if (!sig?.exportable || !HASH_NAMES[sig.hashAlgorithm]) continue;
+        if (issuedBy(sig, primary)) {
+          if (canVerifyWith(primary)) checks.push({ issuer: primary, sig, target });
+        } else if (user && (isCertification(sig.type) || sig.type === SigType.CertRevocation)) {
+          for (const issuer of issuersIn(issuers, sig)) if (issuer.fpr !== primary.fpr && canVerifyWith(issuer)) checks.push({ issuer, sig, target });
+        }
+      }
+    };
+    add(cert.directSigs, { kind: 'key', primary }, false);
+    for (const u of cert.users) add(u.signatures, { kind: 'user', primary, user: u.packet }, true);
+    for (const sub of cert.subkeys) add(sub.signatures, { kind: 'subkey', primary, subkey: sub.key }, false);
+  }
+  if (checks.length > 0) await verifier.verify(checks);
+}
+
 
 /**
  * Loads keyrings and SKS/Hockeypuck dump files into the keyserver's store through its ingest
@@ -186,8 +319,12 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
   };
   const plan: Array<{ file: string; from: number; count: number; progress: Progress }> = [];
   let total = 0;
+  // A single file is read and framed once, and kept for its turn.
+  let only: ReturnType<typeof load> | undefined;
   for (const file of files) {
-    const { scan: s, progress } = load(file);
+    const loaded = load(file);
+    if (files.length === 1) only = loaded;
+    const { scan: s, progress } = loaded;
     let from = 0;
     if (opts.resume) {
       const saved = await ks.store.meta.getMeta(progressKey(file));
@@ -201,37 +338,50 @@ export async function importFiles(ks: Keyserver, files: string[], opts: ImportOp
   }
 
   const pool = nWorkers > 0 ? new Pool(nWorkers) : undefined;
+  // One verifier for the run (issuer keys built once); what it verifies ahead is found by the policy in its memo.
+  const memo = new CheckMemo();
+  const verifier = new Verifier({ memo, runner: pool?.run });
   let done = 0;
   try {
     for (const { file, from, progress: planned } of plan) {
-      const { bytes, scan: s, progress } = load(file);
+      const { bytes, scan: s, progress } = only ?? load(file);
+      only = undefined;
       if (progress.size !== planned.size || progress.mtime !== planned.mtime || s.ranges.length < from) throw importIo(file, new Error('the file changed during the import'));
       report.files.push({ file, certs: s.ranges.length - from, resumedAt: from });
-      pool?.issuers(s.primaries);
       const batches: Array<[number, number]> = [];
       for (let i = from; i < s.ranges.length; i += batchSize) batches.push([i, Math.min(s.ranges.length, i + batchSize)]);
       const slice = ([a, b]: [number, number]) => bytes.subarray(s.ranges[a][0], s.ranges[b - 1][1]);
-      // Keep every worker busy: up to two batches each ahead of the writer (one without workers).
-      const ahead = Math.max(1, nWorkers * 2);
-      const inFlight: Array<Promise<WorkerReply> | undefined> = [];
+      // Each batch is parsed once and verified ahead (on the workers, or libuv's thread pool) while this thread writes the one before.
+      const ahead = pool ? 2 : 1;
+      const parsed: Array<readonly Cert[] | undefined> = [];
+      const inFlight: Array<Promise<void> | undefined> = [];
       const send = (k: number) => {
         if (k >= batches.length) return;
-        // Without worker threads the batch is still verified ahead, on libuv's thread pool, while this thread writes.
-        inFlight[k] = pool ? pool.verify(Buffer.from(slice(batches[k]))) : verifyBatch(slice(batches[k]), s.issuers).then((r) => ({ id: k, keys: r.keys, good: r.good }));
+        parsed[k] = readCerts(slice(batches[k])).certs;
+        const verified = verifyAhead(parsed[k]!, s.issuers, verifier);
+        // Awaited in its turn; a failure after an earlier batch failed is not reported twice.
+        verified.catch(() => undefined);
+        inFlight[k] = verified;
       };
       for (let k = 0; k < Math.min(ahead, batches.length); k++) send(k);
       for (let k = 0; k < batches.length; k++) {
-        const reply = await inFlight[k];
+        // While the batch is still being verified, this thread verifies queued chunks too.
+        let verified = false;
+        inFlight[k]!.then(
+          () => {
+            verified = true;
+          },
+          () => {
+            verified = true;
+          },
+        );
+        while (!verified && pool?.help()) await yieldToLoop();
+        await inFlight[k];
         inFlight[k] = undefined;
         if (k + ahead < batches.length) send(k + ahead);
-        const cache = new SubmitCache(ks.store);
-        if (reply) {
-          const keys = Buffer.from(reply.keys.buffer, reply.keys.byteOffset, reply.keys.byteLength);
-          const entries: Array<[Buffer, boolean]> = [];
-          for (let i = 0; i < reply.good.length; i++) entries.push([keys.subarray(i * 32, (i + 1) * 32), reply.good[i] === 1]);
-          await cache.preload(entries);
-        }
-        const { certs } = readCerts(slice(batches[k]));
+        const cache = new ImportCache(ks.store, memo);
+        const certs = parsed[k]!;
+        parsed[k] = undefined;
         const outcomes = await ks.ingestCerts(certs, { now: opts.now, cache, issuers: s.issuers });
         for (const o of outcomes) {
           report.status[o.status] = (report.status[o.status] ?? 0) + 1;

@@ -1,97 +1,72 @@
 /**
- * A bulk-import worker thread (bulk.ts): verifies the signatures of a batch of certificates
- * that can be checked without the store: self-signatures, and certifications by keys of the
- * file being loaded (sent once per file). It writes nothing; it hands back the verification
- * outcomes (cache keys, as src/verify/cache.ts), which the writing thread then finds in
- * memory instead of verifying again.
+ * A bulk-import worker thread (bulk.ts): verifies signatures the writing thread has made ready
+ * (signed data or digest, signature value, issuer key), synchronously, one chunk per message,
+ * and answers 1 (good) or 0 for each. It parses nothing and knows no OpenPGP: the writing
+ * thread parses each certificate once and hashes each check once, and the worker's share is
+ * the cryptography alone, without a thread-pool hand-off and a callback per signature.
+ *
+ * A chunk is one transferred buffer: six int32 per check (key, hash and mode, input offset
+ * and length, value offset and length), then the bytes. Issuer keys (`KeyObject`s, which
+ * cross threads by cloning) are sent once each, with the first chunk that needs them.
  */
-import { parentPort } from 'node:worker_threads';
-import { readCerts } from '../openpgp/cert.js';
-import { parseKeyPacket } from '../openpgp/key-packet.js';
-import { readPacket } from '../openpgp/packets.js';
-import { MemoryVerificationCache } from '../verify/cache.js';
-import { addIssuerKey, checkSignatures, type IssuerKeys, issuerKeys, issuersIn } from '../verify/sanitize.js';
-import { type SigCheck, Verifier } from '../verify/verifier.js';
-import { cleanIncoming } from './ingest.js';
+import { type KeyObject, verify } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
 
-/** Messages from the writing thread. */
-export type WorkerRequest = { kind: 'issuers'; keys: Uint8Array } | { kind: 'batch'; id: number; certs: Uint8Array };
+/** Int32 fields per check in a chunk's table. */
+export const FIELDS = 6;
 
-/** Answers: cache keys (32 bytes each, concatenated) and their outcomes (1 good, 0 bad). */
-export interface WorkerReply {
+/** A chunk from the writing thread. */
+export interface VerifyRequest {
   id: number;
-  keys: Uint8Array;
-  good: Uint8Array;
+  /** Keys not sent before, by their number. */
+  keys: Array<[number, KeyObject]>;
+  /** Hash names of this chunk, by number. */
+  hashes: string[];
+  /** The table (FIELDS int32 per check), then the bytes it points into. */
+  buf: ArrayBuffer;
+  n: number;
+}
+
+/** Outcomes in order: 1 good, 0 bad or refused. */
+export interface VerifyReply {
+  id: number;
+  ok: Uint8Array;
   error?: string;
 }
 
-/** Key packets, concatenated, as issuers. */
-function issuersFrom(bytes: Buffer): IssuerKeys {
-  const k = issuerKeys();
-  for (let pos = 0; pos < bytes.length; ) {
-    const p = readPacket(bytes, pos);
-    pos = p.end;
+const keys: KeyObject[] = [];
+
+/** Verifies a chunk; a check OpenSSL refuses (malformed value) is bad, as `verifyPrepared` says. */
+export function verifyChunk(msg: VerifyRequest, known: KeyObject[] = keys): Uint8Array {
+  for (const [k, key] of msg.keys) known[k] = key;
+  const table = new Int32Array(msg.buf, 0, FIELDS * msg.n);
+  const bytes = Buffer.from(msg.buf);
+  const ok = new Uint8Array(msg.n);
+  for (let i = 0; i < msg.n; i++) {
+    const f = FIELDS * i;
+    const digest = (table[f + 1] & 1) === 1;
+    const input = bytes.subarray(table[f + 2], table[f + 2] + table[f + 3]);
+    const value = bytes.subarray(table[f + 4], table[f + 4] + table[f + 5]);
     try {
-      addIssuerKey(k, parseKeyPacket(p));
+      ok[i] = verify(digest ? null : msg.hashes[table[f + 1] >> 1], input, known[table[f]], value) ? 1 : 0;
     } catch {
-      // A key that does not parse issues nothing.
+      ok[i] = 0;
     }
   }
-  return k;
+  return ok;
 }
 
-/** Records every outcome, for sending back. */
-class Recorder extends MemoryVerificationCache {
-  readonly keys: Buffer[] = [];
-  readonly good: number[] = [];
-  override async record(entries: Array<[Buffer, boolean]>): Promise<void> {
-    for (const [k, v] of entries) {
-      this.keys.push(k);
-      this.good.push(v ? 1 : 0);
+/** What bulk.ts starts its workers with: this module is also imported by the writing thread, which may itself be a worker. */
+export const WORKER_DATA = 'monkeysphere-import-verify';
+
+if (workerData === WORKER_DATA) {
+  parentPort?.on('message', (msg: VerifyRequest) => {
+    let reply: VerifyReply;
+    try {
+      reply = { id: msg.id, ok: verifyChunk(msg) };
+    } catch (err) {
+      reply = { id: msg.id, ok: new Uint8Array(0), error: String((err as Error)?.message ?? err) };
     }
-    await super.record(entries);
-  }
+    parentPort?.postMessage(reply, [reply.ok.buffer as ArrayBuffer]);
+  });
 }
-
-let fileIssuers: IssuerKeys = issuerKeys();
-
-/**
- * Verifies what can be verified of these certificates (binary, concatenated) with their own
- * keys and `issuers`; returns the outcomes as cache keys (32 bytes each) and 1/0. Checks are
- * gathered for the whole batch and verified together, so node:crypto runs them on libuv's
- * thread pool. Also used on the writing thread when there are no workers.
- */
-export async function verifyBatch(bytes: Buffer, issuers: IssuerKeys): Promise<{ keys: Buffer; good: Uint8Array }> {
-  const recorder = new Recorder();
-  const verifier = new Verifier({ cache: recorder });
-  const { certs } = readCerts(bytes);
-  // Each certificate's checks are collected by a verifier that only records them; one real run verifies them all.
-  const pending: SigCheck[] = [];
-  const collect = {
-    verify: async (checks: SigCheck[]) => {
-      for (const c of checks) pending.push(c);
-      return checks.map(() => false);
-    },
-  };
-  for (const raw of certs) {
-    const cert = cleanIncoming(raw, {});
-    await checkSignatures(cert, { verifier: collect, certifiers: (sig) => issuersIn(issuers, sig).filter((k) => k.fpr !== cert.primary.fpr) });
-  }
-  if (pending.length > 0) await verifier.verify(pending);
-  return { keys: Buffer.concat(recorder.keys), good: Uint8Array.from(recorder.good) };
-}
-
-async function batch(bytes: Buffer): Promise<{ keys: Buffer; good: Uint8Array }> {
-  return verifyBatch(bytes, fileIssuers);
-}
-
-parentPort?.on('message', (msg: WorkerRequest) => {
-  if (msg.kind === 'issuers') {
-    fileIssuers = issuersFrom(Buffer.from(msg.keys.buffer, msg.keys.byteOffset, msg.keys.byteLength));
-    return;
-  }
-  batch(Buffer.from(msg.certs.buffer, msg.certs.byteOffset, msg.certs.byteLength)).then(
-    (r) => parentPort?.postMessage({ id: msg.id, keys: r.keys, good: r.good } satisfies WorkerReply),
-    (err: unknown) => parentPort?.postMessage({ id: msg.id, keys: new Uint8Array(0), good: new Uint8Array(0), error: String((err as Error)?.message ?? err) } satisfies WorkerReply),
-  );
-});

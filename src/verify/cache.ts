@@ -5,11 +5,48 @@
  * valid signature copied onto another user ID or key never hits the cache.
  */
 import { hash } from 'node:crypto';
+import type { KeyPacket } from '../openpgp/key-packet.js';
+import type { Packet } from '../openpgp/packets.js';
+import type { Signature } from '../openpgp/signature.js';
+import type { SigCheck } from './verifier.js';
 
 export interface VerificationCache {
   /** Outcomes already known, by hex key. */
   lookup(keys: Buffer[]): Promise<Map<string, boolean>>;
   record(entries: Array<[Buffer, boolean]>): Promise<void>;
+  /** Outcomes of checks made on these very parsed objects, asked before anything is hashed (bulk import). */
+  readonly memo?: CheckMemo;
+}
+
+/**
+ * Outcomes by the objects checked: the parsed signature, the issuer's key, the primary key and
+ * the component (user ID, attribute or subkey packet). Parsed packets are never modified, so a
+ * check of the same objects has the same outcome. Bulk import verifies a batch ahead and then
+ * runs the same parsed certificates through the policy: this answers the policy's checks without
+ * building and hashing the signed data again. Entries go with the signatures (a WeakMap).
+ */
+export class CheckMemo {
+  private readonly bySig = new WeakMap<Signature, Array<{ issuer: KeyPacket; primary: KeyPacket; component: Packet | KeyPacket; ok: boolean }>>();
+
+  private static component(check: SigCheck): Packet | KeyPacket {
+    const t = check.target;
+    return t.kind === 'user' ? t.user : t.kind === 'subkey' ? t.subkey : t.primary;
+  }
+
+  get(check: SigCheck): boolean | undefined {
+    const list = this.bySig.get(check.sig);
+    if (!list) return undefined;
+    const component = CheckMemo.component(check);
+    for (const e of list) if (e.issuer === check.issuer && e.primary === check.target.primary && e.component === component) return e.ok;
+    return undefined;
+  }
+
+  set(check: SigCheck, ok: boolean): void {
+    const entry = { issuer: check.issuer, primary: check.target.primary, component: CheckMemo.component(check), ok };
+    const list = this.bySig.get(check.sig);
+    if (list) list.push(entry);
+    else this.bySig.set(check.sig, [entry]);
+  }
 }
 
 let scratch = Buffer.allocUnsafe(4096);

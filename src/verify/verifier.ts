@@ -11,7 +11,7 @@ import type { Packet } from '../openpgp/packets.js';
 import { hashName, type SigTarget, targetChunks } from '../openpgp/signed-data.js';
 import type { Signature } from '../openpgp/signature.js';
 import { nodeSignature, type VerificationKey, type VerifyMode, verificationKey, verifyPrepared } from '../openpgp/verify.js';
-import { cacheKey, type VerificationCache } from './cache.js';
+import { type CheckMemo, cacheKey, type VerificationCache } from './cache.js';
 
 export interface SigCheck {
   issuer: KeyPacket;
@@ -35,7 +35,7 @@ interface Prepared {
   /** Exactly what the signature hashes (RFC 9580 §5.2.4): a view into the call's arena, valid until its next chunk. */
   data: Buffer;
   digest: Buffer;
-  /** The cache key: sha256(issuer fingerprint ‖ digest ‖ signature packet body), see cache.ts. */
+  /** The cache key: sha256(issuer fingerprint ‖ digest ‖ signature packet body), see cache.ts; empty without a cache. */
   key: Buffer;
 }
 
@@ -50,6 +50,8 @@ interface Arena {
   used: number;
 }
 
+const NO_KEY = Buffer.alloc(0);
+
 /** A cache miss ready for OpenSSL. */
 interface Job {
   p: Prepared;
@@ -60,8 +62,29 @@ interface Job {
   value: Buffer;
 }
 
+/** A verification ready for OpenSSL, as a `CheckRunner` gets it. */
+export interface ReadyCheck {
+  issuer: KeyPacket;
+  keyObject: KeyObject;
+  mode: VerifyMode;
+  hash: string;
+  /** What node:crypto verifies: the signed data, or the digest for EdDSA. */
+  input: Buffer;
+  value: Buffer;
+}
+
+/**
+ * Verifies ready checks elsewhere (bulk import's worker threads), outcomes in order. It must
+ * copy what it keeps before it returns: the inputs are views into memory reused at once.
+ */
+export type CheckRunner = (checks: ReadyCheck[]) => Promise<boolean[]>;
+
 export interface VerifierOptions {
   cache?: VerificationCache;
+  /** Where cache misses are verified (default: libuv's thread pool, through async node:crypto). */
+  runner?: CheckRunner;
+  /** Outcomes by parsed objects, asked first and kept (default: the cache's, if it has one). */
+  memo?: CheckMemo;
   /** Chunks with fewer uncached checks than this are verified on the main thread, without hand-off costs (default 64). */
   inlineThreshold?: number;
   /** Checks prepared, looked up and sent off together (default 1024). */
@@ -111,11 +134,13 @@ export class Verifier {
     const inlineThreshold = this.opts.inlineThreshold ?? 64;
     const maxInFlight = Math.max(chunkSize, this.opts.maxInFlight ?? 8192);
     const cache = this.opts.cache;
+    const memo = this.opts.memo ?? cache?.memo;
     const outcomes: Array<[Buffer, boolean]> = [];
     const running: Array<Promise<void>> = [];
     const settle = (p: Prepared, ok: boolean) => {
       results[p.index] = ok;
-      outcomes.push([p.key, ok]);
+      memo?.set(p.check, ok);
+      if (cache) outcomes.push([p.key, ok]);
     };
     const arena: Arena = { buf: Buffer.allocUnsafeSlow(0), used: 0 };
 
@@ -125,9 +150,18 @@ export class Verifier {
         const prepared: Prepared[] = [];
         arena.used = 0;
         for (let i = start; i < end; i++) {
-          const p = this.prepare(checks[i], i, arena);
+          const known = memo?.get(checks[i]);
+          if (known !== undefined) {
+            results[i] = known;
+            this.stats.cached++;
+            continue;
+          }
+          const p = this.prepare(checks[i], i, arena, cache !== undefined);
           if (p) prepared.push(p);
-          else this.stats.rejectedEarly++;
+          else {
+            memo?.set(checks[i], false);
+            this.stats.rejectedEarly++;
+          }
         }
         let misses = prepared;
         if (cache && prepared.length > 0) {
@@ -139,6 +173,7 @@ export class Verifier {
               if (v === undefined) misses.push(p);
               else {
                 results[p.index] = v;
+                memo?.set(p.check, v);
                 this.stats.cached++;
               }
             }
@@ -148,7 +183,10 @@ export class Verifier {
         for (const p of misses) {
           const job = this.job(p);
           if (job) jobs.push(job);
-          else this.stats.rejectedEarly++;
+          else {
+            memo?.set(p.check, false);
+            this.stats.rejectedEarly++;
+          }
         }
         if (jobs.length === 0) continue;
         this.stats.verified += jobs.length;
@@ -156,7 +194,7 @@ export class Verifier {
           for (const j of jobs) settle(j.p, verifyPrepared(j.keyObject, j.mode, j.p.hash, j.input, j.input, j.value));
           continue;
         }
-        running.push(this.runOnThreadPool(jobs, settle));
+        running.push(this.opts.runner ? this.runWith(this.opts.runner, jobs, settle) : this.runOnThreadPool(jobs, settle));
         if (this.inFlight > maxInFlight) await this.belowInFlight(maxInFlight - chunkSize);
       }
     } catch (err) {
@@ -183,6 +221,24 @@ export class Verifier {
     this.inFlight -= n;
     const waiting = this.waiters.splice(0);
     for (const w of waiting) w();
+  }
+
+  /** Through the caller's runner: one hand-off for the whole chunk. */
+  private runWith(runner: CheckRunner, jobs: Job[], settle: (p: Prepared, ok: boolean) => void): Promise<void> {
+    this.inFlight += jobs.length;
+    let answer: Promise<boolean[]>;
+    try {
+      answer = runner(jobs.map((j) => ({ issuer: j.p.check.issuer, keyObject: j.keyObject, mode: j.mode, hash: j.p.hash, input: j.input, value: j.value })));
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    return answer
+      .then((oks) => {
+        jobs.forEach((j, i) => {
+          settle(j.p, oks[i] === true);
+        });
+      })
+      .finally(() => this.done(jobs.length));
   }
 
   /** Async node:crypto: each verification runs on libuv's thread pool, none on this thread. */
@@ -266,8 +322,8 @@ export class Verifier {
     return data;
   }
 
-  /** Everything a cache lookup needs; the signature value and the issuer's key are left for misses. */
-  private prepare(check: SigCheck, index: number, arena: Arena): Prepared | null {
+  /** Everything a cache lookup needs (the key only `withKey`); the signature value and the issuer's key are left for misses. */
+  private prepare(check: SigCheck, index: number, arena: Arena, withKey: boolean): Prepared | null {
     const { issuer, sig, target } = check;
     if (sig.pubAlgorithm !== issuer.algorithm && !(issuer.algorithm === 1 && sig.pubAlgorithm === 3)) return null;
     let hash: string;
@@ -281,6 +337,6 @@ export class Verifier {
       return null;
     }
     if (digest[0] !== sig.left16[0] || digest[1] !== sig.left16[1]) return null;
-    return { index, check, hash, data, digest, key: cacheKey(issuer.fingerprint, digest, sig.packet.body) };
+    return { index, check, hash, data, digest, key: withKey ? cacheKey(issuer.fingerprint, digest, sig.packet.body) : NO_KEY };
   }
 }

@@ -17,9 +17,9 @@ import { hashName, signedChunks, signedDigest } from '../../src/openpgp/signed-d
 import { parseSignature, type Signature } from '../../src/openpgp/signature.js';
 import { keySpki, nodeSignature, verifyPrepared } from '../../src/openpgp/verify.js';
 import { SqliteDatabase, SqliteVerificationCache } from '../../src/store/sqlite/index.js';
-import { MemoryVerificationCache, type VerificationCache } from '../../src/verify/cache.js';
+import { CheckMemo, MemoryVerificationCache, type VerificationCache } from '../../src/verify/cache.js';
 import { certificationChecks } from '../../src/verify/checks.js';
-import { type SigCheck, Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
+import { type CheckRunner, type SigCheck, Verifier, type VerifierOptions } from '../../src/verify/verifier.js';
 import { DEBIAN_KEYRING, fixtureCert, findIssuer, keyIndex, locatedSigs } from '../openpgp/fixtures.js';
 
 const NOW = new Date('2023-01-15T00:00:00Z');
@@ -73,9 +73,16 @@ const hashedByte = (b: Buffer) => {
   return 6 + 6;
 };
 
+/** A runner as bulk import's workers are one: copies the chunk at once, verifies it later. */
+const laterRunner: CheckRunner = (ready) => {
+  const copies = ready.map((c) => ({ ...c, input: Buffer.from(c.input), value: Buffer.from(c.value) }));
+  return new Promise((resolve) => setTimeout(() => resolve(copies.map((c) => verifyPrepared(c.keyObject, c.mode, c.hash, c.input, c.input, c.value))), 1));
+};
+
 const MODES: Record<string, () => VerifierOptions> = {
   'main thread': () => ({ inlineThreshold: Number.POSITIVE_INFINITY }),
   'libuv thread pool': () => ({ inlineThreshold: 0, chunkSize: 5, maxInFlight: 12 }),
+  runner: () => ({ inlineThreshold: 0, chunkSize: 5, maxInFlight: 12, runner: laterRunner }),
 };
 
 describe('Verifier', () => {
@@ -143,6 +150,31 @@ describe('Verifier', () => {
     ];
     assert.deepEqual(await second.verify(transplanted), [false, false, false]);
     assert.equal(second.stats.cached, 0);
+  });
+
+  test('a memo answers checks of the same parsed objects before anything is hashed, and no others', async () => {
+    const memo = new CheckMemo();
+    const cold = new Verifier({ memo, inlineThreshold: 0 });
+    assert.deepEqual(await cold.verify(checks), expected);
+    const warm = new Verifier({ cache: { memo, lookup: async () => assert.fail('looked up'), record: async () => assert.fail('recorded') } });
+    assert.deepEqual(await warm.verify(checks), expected);
+    assert.deepEqual(warm.stats, { verified: 0, cached: checks.length, rejectedEarly: 0 });
+    // The same signature on other objects (another user ID; its own user ID parsed again) is verified, not answered.
+    const alice = fixtureCert('alice');
+    const bob = fixtureCert('bob');
+    const onBob = bob.users[0].signatures.find((s) => s.sig?.issuerFingerprints.includes(alice.primary.fpr))!.sig!;
+    const seen = new Verifier({ memo });
+    assert.deepEqual(await seen.verify([{ issuer: alice.primary, sig: onBob, target: { kind: 'user', primary: bob.primary, user: bob.users[0].packet } }]), [true]);
+    const again = new Verifier({ memo });
+    const bobAgain = fixtureCert('bob');
+    const moved: SigCheck[] = [
+      { issuer: alice.primary, sig: onBob, target: { kind: 'user', primary: bob.primary, user: bob.users[0].packet } },
+      { issuer: alice.primary, sig: onBob, target: { kind: 'user', primary: bobAgain.primary, user: bobAgain.users[0].packet } },
+      { issuer: alice.primary, sig: onBob, target: { kind: 'user', primary: alice.primary, user: alice.users[0].packet } },
+    ];
+    assert.deepEqual(await again.verify(moved), [true, true, false]);
+    assert.equal(again.stats.cached, 1);
+    assert.equal(again.stats.verified + again.stats.rejectedEarly, 2);
   });
 
   test('a second run is answered by the cache, with the same results', async () => {
