@@ -133,9 +133,15 @@ interface Chunk {
 }
 
 /**
+ * Chunks a worker holds at a time: enough for about half a second of RSA-4096, since the
+ * writing thread, busy with the policy and the store, hands out more only between batches.
+ */
+const PER_WORKER = 8;
+
+/**
  * Worker threads verifying ready checks (a `CheckRunner`). Chunks wait in one queue; each
- * worker has at most two at a time, and the writing thread, when it would otherwise wait for
- * a batch to be verified, verifies queued chunks itself (`help`).
+ * worker has at most PER_WORKER at a time, and the writing thread, when it would otherwise
+ * wait for a batch to be verified, verifies queued chunks itself (`help`).
  */
 class Pool {
   private readonly workers: Array<{ worker: Worker; sent: Set<number>; busy: number }> = [];
@@ -215,10 +221,10 @@ class Pool {
     this.pending.clear();
   }
 
-  /** Hands queued chunks to workers with fewer than two. */
+  /** Hands queued chunks to workers with fewer than PER_WORKER. */
   private dispatch(): void {
     for (const slot of this.workers) {
-      while (slot.busy < 2 && this.queue.length > 0 && !this.failed) {
+      while (slot.busy < PER_WORKER && this.queue.length > 0 && !this.failed) {
         const c = this.queue.shift()!;
         const id = this.next++;
         // The keys this worker has not been sent yet.
