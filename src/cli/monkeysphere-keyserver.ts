@@ -535,7 +535,7 @@ prefix and sync again later). The store must exist: a --store that names no stor
       .description('load keyrings or SKS/Hockeypuck dump files through the ingest policy (every signature verified)')
       .argument('<files...>')
       .option('--resume', 'skip what an interrupted import of the same unchanged file already stored')
-      .option('--workers <n>', 'verifying worker threads (default: one per CPU; 0: none)')
+      .option('--workers <n>', "verifying worker threads (default: one less than the CPUs; 0: libuv's thread pool)")
       .option('--batch <n>', 'certificates per store transaction (default 200)')
       .action(async (files: string[], opts: { resume?: boolean; workers?: string; batch?: string }) => {
         status = await cmdImport(ctx(), files, opts);
