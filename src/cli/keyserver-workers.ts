@@ -4,8 +4,9 @@
  * run in front of one PostgreSQL. The store is shared (SQLite in WAL mode serves many readers
  * beside one writer; every write is a transaction), so any worker answers any request. The
  * primary supervises: it starts the workers, replaces one that dies, passes SIGTERM and SIGINT
- * on, keeps the upload rate limits for all of them (a client gets one budget, not one per
- * worker), and adds up their request counters for /metrics. Lookup rate limits stay per worker.
+ * on, keeps the HTTP upload buckets for all of them (a client gets one budget, not one per
+ * worker), and adds up their request counters for /metrics. Lookup buckets, and the
+ * keyserver's own per-client and per-certificate upload windows, stay per worker.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,10 @@ type ToWorker = { ms: 'took'; id: number; wait: number } | { ms: 'collect'; id: 
 
 /** How long the primary waits for the workers' counters before answering with those it has. */
 const COLLECT_MS = 2_000;
-/** More deaths than this within RESTART_WINDOW_MS and the primary gives up instead of restarting. */
+/** This many deaths within RESTART_WINDOW_MS and the primary gives up instead of restarting. */
 const MAX_RESTARTS = 10;
+/** A dead worker's replacement starts this long after. */
+const RESTART_DELAY_MS = 1_000;
 const RESTART_WINDOW_MS = 60_000;
 
 const isMessage = (m: unknown): m is { ms: string; id: number } => typeof m === 'object' && m !== null && typeof (m as { ms?: unknown }).ms === 'string';
@@ -63,15 +66,18 @@ export function workerLink(snapshot: () => MetricsSnapshot): NonNullable<HkpServ
       const a = await ask({ ms: 'metrics?', id: ++next });
       return a.ms === 'all-metrics' ? a.snapshots : [snapshot()];
     },
-    /** Closes the channel to the primary, which otherwise keeps the worker's process alive once it stopped serving. */
+    /**
+     * Lets the worker's process end once it stopped serving: the channel to the primary would
+     * keep it alive. Unref, not disconnect: a disconnected worker exits 0, hiding its status.
+     */
     close() {
-      if (process.connected) process.disconnect();
+      process.channel?.unref();
     },
   };
 }
 
 export interface WorkerPool {
-  /** Resolves with the address once the first worker listens; rejects with the exit code of a worker that died before. */
+  /** Resolves with the address once every worker listens; rejects with the exit code of a worker that died before. */
   listening: Promise<AddressInfo>;
   /** Resolves with an exit code when the pool gives up (workers dying over and over). */
   failed: Promise<number>;
@@ -99,6 +105,7 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
   const live = new Set<Worker>();
   const deaths: number[] = [];
   let listened = false;
+  let listeningNow = 0;
   let stopping = false;
   let collectId = 0;
   let resolveListening!: (a: AddressInfo) => void;
@@ -114,27 +121,28 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
   // A rejection nobody awaits yet must not end the process.
   listening.catch(() => undefined);
 
+  // Collections under way, by tag: one listener for all of them, whatever the number of /metrics requests.
+  const collections = new Map<number, { snapshots: MetricsSnapshot[]; wanted: number; finish: () => void }>();
+  cluster.on('message', (_from: Worker, m: unknown) => {
+    if (!isMessage(m) || m.ms !== 'metrics') return;
+    const c = collections.get(m.id);
+    if (!c) return;
+    c.snapshots.push((m as Extract<ToPrimary, { ms: 'metrics' }>).snapshot);
+    if (c.snapshots.length >= c.wanted) c.finish();
+  });
   const collect = (asker: Worker, id: number) => {
-    const snapshots: MetricsSnapshot[] = [];
     const wanted = [...live].filter((w) => w.isConnected());
     const tag = ++collectId;
-    let answered = false;
-    const answer = () => {
-      if (answered) return;
-      answered = true;
-      cluster.off('message', onMessage);
+    const snapshots: MetricsSnapshot[] = [];
+    const finish = () => {
+      if (!collections.delete(tag)) return;
       clearTimeout(timer);
       if (asker.isConnected()) asker.send({ ms: 'all-metrics', id, snapshots } satisfies ToWorker);
     };
-    const onMessage = (_from: Worker, m: unknown) => {
-      if (!isMessage(m) || m.ms !== 'metrics' || m.id !== tag) return;
-      snapshots.push((m as Extract<ToPrimary, { ms: 'metrics' }>).snapshot);
-      if (snapshots.length >= wanted.length) answer();
-    };
-    const timer = setTimeout(answer, COLLECT_MS);
-    cluster.on('message', onMessage);
+    const timer = setTimeout(finish, COLLECT_MS);
+    collections.set(tag, { snapshots, wanted: wanted.length, finish });
     for (const w of wanted) w.send({ ms: 'collect', id: tag } satisfies ToWorker);
-    if (wanted.length === 0) answer();
+    if (wanted.length === 0) finish();
   };
 
   const start = () => {
@@ -147,7 +155,8 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
       else if (msg.ms === 'metrics?') collect(w, msg.id);
     });
     w.on('listening', (address: AddressInfo) => {
-      if (listened) return;
+      // Serving once every first worker listens: until then one death could leave none on the socket.
+      if (listened || ++listeningNow < count) return;
       listened = true;
       resolveListening(address);
     });
@@ -165,13 +174,16 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
       const now = Date.now();
       deaths.push(now);
       while (deaths.length > 0 && deaths[0] < now - RESTART_WINDOW_MS) deaths.shift();
-      if (deaths.length > MAX_RESTARTS) {
+      if (deaths.length >= MAX_RESTARTS) {
         opts.log.error(`worker ${w.process.pid} ended (${why}); ${deaths.length} workers ended within a minute: giving up`);
         resolveFailed(4);
         return;
       }
       opts.log.error(`worker ${w.process.pid} ended (${why}); starting another`);
-      start();
+      // A second apart, so a crash that repeats does not spin.
+      setTimeout(() => {
+        if (!stopping) start();
+      }, RESTART_DELAY_MS);
     });
   };
   for (let i = 0; i < count; i++) start();

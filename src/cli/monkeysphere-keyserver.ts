@@ -8,6 +8,7 @@
  * (src/server/) and the HTTP face's (src/hkp/); only this file prints.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { referenceTime } from '../clock.js';
@@ -248,6 +249,9 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   if (!/^\d+(\.\d+)?$/.test(opts.lookupEvery) || (lookupBurst > 0 && lookupEvery <= 0)) throw new UsageError('MS_HKP_USAGE', `--lookup-every must be a positive number of seconds, not ${JSON.stringify(opts.lookupEvery)}`);
   const reconOpts = reconArgs(opts);
   const workers = positiveInt('--workers', opts.workers);
+  // Each worker is a whole server (~80 MB): more than a few per core only costs memory.
+  const mostWorkers = 4 * availableParallelism();
+  if (workers > mostWorkers) throw new UsageError('MS_HKP_USAGE', `--workers ${workers} is more than ${mostWorkers} (4 per core)`, { hints: ['one worker per core answers the most'] });
   const uploadRate = burst === 0 ? false : { burst, perSecond: every === 0 ? burst : 1 / every };
   const { isWorker, superviseWorkers, workerLink } = await import('./keyserver-workers.js');
   if (workers > 1 && !isWorker()) return servePrimary(ctx, { listen: opts.listen, workers, uploadRate, reconOpts, superviseWorkers });

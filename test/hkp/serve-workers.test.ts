@@ -37,9 +37,9 @@ async function serve(args: string[]): Promise<{ child: ChildProcess; base: strin
 
 const exited = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
-/** The worker processes of `pid` (its children running node). */
+/** The worker processes of `pid`: its children running node (tsx also starts an esbuild child). */
 function workersOf(pid: number): number[] {
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  const r = spawnSync('pgrep', ['-P', String(pid), '-x', 'node'], { encoding: 'utf8' });
   return r.stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
 }
 
