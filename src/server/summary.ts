@@ -238,21 +238,30 @@ export class Summaries {
       });
     }
     if (missing.length > 0) {
-      const evaluated = await this.evaluate(
-        missing.map((i) => stored[i].cert),
+      const evaluated = await this.evaluateAndNote(
+        missing.map((i) => stored[i]),
         now,
       );
-      const noted: CertNote[] = [];
       evaluated.forEach(({ summary, window }, j) => {
-        const s = stored[missing[j]];
         out[missing[j]] = summary;
-        if (!window) return;
-        this.remember(s, summary, window);
-        noted.push({ serial: s.serial, digest: s.digest, window, data: encodeNote(summary) });
+        if (window) this.remember(stored[missing[j]], summary, window);
       });
-      await this.store.notes.put(noted);
     }
     return out as CertSummary[];
+  }
+
+  /** Evaluates `certs` and notes each summary that can be kept (see `evaluate`) on its certificate. */
+  private async evaluateAndNote(certs: ReadonlyArray<Pick<StoredCert, 'cert' | 'serial' | 'digest'>>, now: UnixTime): Promise<Array<{ summary: CertSummary; window?: TimeWindow }>> {
+    const evaluated = await this.evaluate(
+      certs.map((c) => c.cert),
+      now,
+    );
+    const notes: CertNote[] = [];
+    evaluated.forEach(({ summary, window }, i) => {
+      if (window) notes.push({ serial: certs[i].serial, digest: certs[i].digest, window, data: encodeNote(summary) });
+    });
+    await this.store.notes.put(notes);
+    return evaluated;
   }
 
   /**
@@ -261,15 +270,6 @@ export class Summaries {
    */
   async note(written: readonly PutResult[], now: UnixTime): Promise<void> {
     const fresh = written.filter((w) => w.status !== 'unchanged');
-    if (fresh.length === 0) return;
-    const evaluated = await this.evaluate(
-      fresh.map((w) => w.cert),
-      now,
-    );
-    const notes: CertNote[] = [];
-    evaluated.forEach(({ summary, window }, i) => {
-      if (window) notes.push({ serial: fresh[i].serial, digest: fresh[i].digest, window, data: encodeNote(summary) });
-    });
-    await this.store.notes.put(notes);
+    if (fresh.length > 0) await this.evaluateAndNote(fresh, now);
   }
 }

@@ -16,7 +16,7 @@ export const SNAPSHOTS_KEPT = 8;
 
 
 /** Runs `fn` in a transaction that gives up at once on a lock; false when it did not happen. */
-async function withoutWaiting(database: PostgresDatabase, fn: (c: pg.PoolClient) => Promise<unknown>): Promise<boolean> {
+export async function withoutWaiting(database: PostgresDatabase, fn: (c: pg.PoolClient) => Promise<unknown>): Promise<boolean> {
   if (database.readonly) return false;
   try {
     await database.transaction('cannot write a cache', async (c) => {

@@ -6,6 +6,7 @@
 import { loadedTime, storedTime, type TimeWindow } from '../../cert/time-window.js';
 import type { UnixTime } from '../../clock.js';
 import type { CertNote, CertNotes, StoredCert } from '../types.js';
+import { withoutWaiting } from './caches.js';
 import type { PostgresDatabase } from './database.js';
 
 export class PostgresCertNotes implements CertNotes {
@@ -32,13 +33,14 @@ export class PostgresCertNotes implements CertNotes {
   }
 
   async put(notes: readonly CertNote[]): Promise<number> {
-    if (this.database.readonly || notes.length === 0) return 0;
+    if (notes.length === 0) return 0;
     // One row per certificate (the last note given): an upsert cannot touch a row twice.
     const last = [...new Map(notes.map((n) => [n.serial, n])).values()];
-    try {
+    let n = 0;
+    // A lookup may write notes: it never waits for another writer to do so (caches.ts).
+    const stored = await withoutWaiting(this.database, async (c) => {
       // Only beside the bytes it was computed from: the row is taken from certs when the digest still matches.
-      const rows = await this.database.query<{ cert_id: string }>(
-        'cannot store notes',
+      const r = await c.query<{ cert_id: string }>(
         `INSERT INTO cert_notes (cert_id, digest, valid_after, valid_before, data)
            SELECT c.id, c.digest, n.after, n.before, n.data
              FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[], $5::bytea[]) AS n(id, digest, after, before, data)
@@ -53,9 +55,8 @@ export class PostgresCertNotes implements CertNotes {
           last.map((n) => n.data),
         ],
       );
-      return rows.length;
-    } catch {
-      return 0;
-    }
+      n = r.rows.length;
+    });
+    return stored ? n : 0;
   }
 }

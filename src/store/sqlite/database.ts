@@ -112,6 +112,25 @@ export class SqliteDatabase {
     return guard(what, () => this.db.transaction(fn).immediate());
   }
 
+  /**
+   * Runs `fn` in one write transaction unless that would wait for another writer or fails (a
+   * read-only store, a full disk): for caches, which only save work, so a write is skipped
+   * rather than delaying or failing an answer already computed. Whether it ran.
+   */
+  tryWrite(fn: () => void): boolean {
+    if (this.readonly) return false;
+    const timeout = this.db.pragma('busy_timeout', { simple: true }) as number;
+    try {
+      this.db.pragma('busy_timeout = 0');
+      this.db.transaction(fn).immediate();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
   read<T>(what: string, fn: () => T): T {
     return guard(what, fn);
   }

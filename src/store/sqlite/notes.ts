@@ -37,15 +37,12 @@ export class SqliteCertNotes implements CertNotes {
   }
 
   async put(notes: readonly CertNote[]): Promise<number> {
-    if (this.database.readonly || notes.length === 0) return 0;
-    try {
-      return this.database.write('cannot store notes', () => {
-        let n = 0;
-        for (const note of notes) n += this.putStmt.run(storedTime(note.window.after), storedTime(note.window.before), note.data, note.serial, note.digest).changes;
-        return n;
-      });
-    } catch {
-      return 0;
-    }
+    if (notes.length === 0) return 0;
+    // A lookup may write notes: it never waits for another writer (an import) to do so.
+    let n = 0;
+    const stored = this.database.tryWrite(() => {
+      for (const note of notes) n += this.putStmt.run(storedTime(note.window.after), storedTime(note.window.before), note.data, note.serial, note.digest).changes;
+    });
+    return stored ? n : 0;
   }
 }

@@ -59,33 +59,14 @@ export class SqliteSnapshotStore implements SnapshotStore {
     }
     if (!row) return undefined;
     const found = row;
-    this.withoutWaiting(() => this.touchStmt.run(this.nextUse(), key, found.valid_after));
+    this.database.tryWrite(() => this.touchStmt.run(this.nextUse(), key, found.valid_after));
     return { data: row.data, window: { after: loaded(row.valid_after), before: loaded(row.valid_before) } };
   }
 
   async put(key: Buffer, window: TimeWindow, data: Buffer): Promise<boolean> {
-    return this.withoutWaiting(() => {
+    return this.database.tryWrite(() => {
       this.putStmt.run(key, stored(window.after), stored(window.before), data, this.nextUse());
       this.pruneStmt.run(SNAPSHOTS_KEPT);
     });
-  }
-
-  /**
-   * Snapshots only save work: a write that would wait for another writer, or fails (a read-only
-   * store, a full disk), is skipped rather than delaying or failing the answer already computed.
-   */
-  private withoutWaiting(fn: () => void): boolean {
-    if (this.database.readonly) return false;
-    const db = this.database.db;
-    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
-    try {
-      db.pragma('busy_timeout = 0');
-      db.transaction(fn).immediate();
-      return true;
-    } catch {
-      return false;
-    } finally {
-      db.pragma(`busy_timeout = ${timeout}`);
-    }
   }
 }
