@@ -253,7 +253,8 @@ export interface SnapshotStore {
  * lookup reads it instead of parsing and evaluating the certificate again. The store drops a
  * certificate's note in the transaction that changes or deletes its bytes, and `get` returns a
  * note only with the digest it was computed from, so no reader sees a note beside other bytes.
- * Best effort, as the other caches: `put` MUST NOT throw, and a read-only store keeps nothing.
+ * Best effort, as the other caches: `put` MUST NOT throw or wait for other writers (a lookup
+ * writes notes), and a read-only store keeps nothing.
  */
 export interface CertNotes {
   /** The notes of these stored certificates (as read: `serial`, `digest`) that hold at `at`, by serial. */
