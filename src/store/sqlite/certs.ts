@@ -32,6 +32,7 @@ export function storedCert(row: CertRow): StoredCert {
 }
 
 const PAGE = 256;
+const DIGEST_PAGE = PAGE * 16;
 
 /** `CertStore` on a `SqliteDatabase`. */
 export class SqliteCertStore implements CertStore {
@@ -64,11 +65,11 @@ export class SqliteCertStore implements CertStore {
       ),
       byUid: db.prepare<[Buffer], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_userids WHERE uid = ?) ORDER BY fpr`),
       // A join, not `id IN (…) ORDER BY … LIMIT`: SQLite ran that form ten times slower (measured, 360 µs against 40).
-      byAddress: db.prepare<[string, number], CertRow>(
-        `SELECT c.id AS id, c.fpr AS fpr, c.created AS created, c.updated AS updated, c.digest AS digest, c.data AS data
-           FROM cert_addresses a CROSS JOIN certs c ON c.id = a.cert_id WHERE a.address = ? ORDER BY c.fpr LIMIT ?`,
+      byAddress: database.limited<[string], CertRow>(
+        (limit) => `SELECT c.id AS id, c.fpr AS fpr, c.created AS created, c.updated AS updated, c.digest AS digest, c.data AS data
+           FROM cert_addresses a CROSS JOIN certs c ON c.id = a.cert_id WHERE a.address = ? ORDER BY c.fpr LIMIT ${limit}`,
       ),
-      page: db.prepare<[string, number], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ?`),
+      page: db.prepare<[string], CertRow>(`SELECT ${COLUMNS} FROM certs WHERE fpr > ? ORDER BY fpr LIMIT ${PAGE}`),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM certs'),
     };
   }
@@ -200,13 +201,13 @@ export class SqliteCertStore implements CertStore {
 
   async byAddress(address: string, limit: number): Promise<StoredCert[]> {
     if (limit <= 0) return [];
-    return this.database.read('cannot look up address', () => this.s.byAddress.all(foldAddress(address), limit).map(storedCert));
+    return this.database.read('cannot look up address', () => this.s.byAddress(limit).all(foldAddress(address)).map(storedCert));
   }
 
   async *all(): AsyncIterable<StoredCert> {
     let after = '';
     for (;;) {
-      const rows = this.database.read('cannot list certificates', () => this.s.page.all(after, PAGE));
+      const rows = this.database.read('cannot list certificates', () => this.s.page.all(after));
       for (const row of rows) yield storedCert(row);
       if (rows.length < PAGE) return;
       after = rows[rows.length - 1].fpr;
@@ -233,11 +234,11 @@ export class SqliteCertStore implements CertStore {
 /** `DigestIndex` on a `SqliteDatabase`. */
 export class SqliteDigestIndex implements DigestIndex {
   private readonly byDigestStmt: Database.Statement<[Buffer], CertRow>;
-  private readonly page: Database.Statement<[Buffer, number], { digest: Buffer }>;
+  private readonly page: Database.Statement<[Buffer], { digest: Buffer }>;
 
   constructor(readonly database: SqliteDatabase) {
     this.byDigestStmt = database.db.prepare(`SELECT ${COLUMNS} FROM certs WHERE digest = ? ORDER BY fpr`);
-    this.page = database.db.prepare('SELECT DISTINCT digest FROM certs WHERE digest > ? ORDER BY digest LIMIT ?');
+    this.page = database.db.prepare(`SELECT DISTINCT digest FROM certs WHERE digest > ? ORDER BY digest LIMIT ${DIGEST_PAGE}`);
   }
 
   async byDigest(digests: readonly Buffer[]): Promise<StoredCert[]> {
@@ -253,9 +254,9 @@ export class SqliteDigestIndex implements DigestIndex {
   async *digests(): AsyncIterable<Buffer> {
     let after: Buffer = Buffer.alloc(0);
     for (;;) {
-      const rows = this.database.read('cannot list digests', () => this.page.all(after, PAGE * 16));
+      const rows = this.database.read('cannot list digests', () => this.page.all(after));
       for (const row of rows) yield row.digest;
-      if (rows.length < PAGE * 16) return;
+      if (rows.length < DIGEST_PAGE) return;
       after = rows[rows.length - 1].digest;
     }
   }

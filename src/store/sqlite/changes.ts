@@ -13,13 +13,13 @@ type Row = { seq: number; fpr: string; added: Buffer | null; removed: Buffer | n
 
 export class SqliteChangeFeed implements ChangeFeed {
   private readonly latestStmt: Database.Statement<[], { seq: number }>;
-  private readonly sinceStmt: Database.Statement<[number, number], Row>;
+  private readonly sinceStmt: (limit: number) => Database.Statement<[number], Row>;
   private readonly pruneStmt: Database.Statement<[number]>;
 
   constructor(readonly database: SqliteDatabase) {
     const db = database.db;
     this.latestStmt = db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) AS seq");
-    this.sinceStmt = db.prepare('SELECT seq, fpr, added, removed, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.sinceStmt = database.limited((limit) => `SELECT seq, fpr, added, removed, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ${limit}`);
     this.pruneStmt = db.prepare('DELETE FROM changes WHERE seq <= ?');
   }
 
@@ -35,7 +35,7 @@ export class SqliteChangeFeed implements ChangeFeed {
   async since(after: number, limit: number): Promise<Change[]> {
     if (limit <= 0) return [];
     return this.database.read('cannot read the change feed', () =>
-      this.sinceStmt.all(after, limit).map((r) => {
+      this.sinceStmt(limit).all(after).map((r) => {
         const c: Change = { seq: r.seq, fpr: asFingerprint(r.fpr), at: r.at };
         if (r.added) c.added = r.added;
         if (r.removed) c.removed = r.removed;

@@ -13,17 +13,18 @@ import type { SqliteDatabase } from './database.js';
 const COLUMNS = 'id, fpr, data, created, updated, digest';
 
 export class SqliteUserIdSearch implements UserIdSearch {
-  private readonly indexed: Database.Statement<[string, string, number], CertRow>;
-  private readonly scan: Database.Statement<[string, number], CertRow>;
+  private readonly indexed: (limit: number) => Database.Statement<[string, string], CertRow>;
+  private readonly scan: (limit: number) => Database.Statement<[string], CertRow>;
 
   constructor(readonly database: SqliteDatabase) {
-    const db = database.db;
-    this.indexed = db.prepare(
-      `SELECT ${COLUMNS} FROM certs WHERE id IN (
+    this.indexed = database.limited(
+      (limit) => `SELECT ${COLUMNS} FROM certs WHERE id IN (
          SELECT t.cert_id FROM cert_text_fts f JOIN cert_text t ON t.id = f.rowid WHERE cert_text_fts MATCH ? AND instr(t.folded, ?) > 0
-       ) ORDER BY fpr LIMIT ?`,
+       ) ORDER BY fpr LIMIT ${limit}`,
     );
-    this.scan = db.prepare(`SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_text WHERE instr(folded, ?) > 0) ORDER BY fpr LIMIT ?`);
+    this.scan = database.limited(
+      (limit) => `SELECT ${COLUMNS} FROM certs WHERE id IN (SELECT cert_id FROM cert_text WHERE instr(folded, ?) > 0) ORDER BY fpr LIMIT ${limit}`,
+    );
   }
 
   async searchUserIds(text: string, limit: number): Promise<StoredCert[]> {
@@ -32,7 +33,7 @@ export class SqliteUserIdSearch implements UserIdSearch {
     const folded = foldText(text);
     return this.database.read('cannot search user IDs', () => {
       // Trigrams are of characters (code points), so a query needs 3 of them to use the index.
-      const rows = [...folded].length >= 3 ? this.indexed.all(`"${folded.replaceAll('"', '""')}"`, folded, limit) : this.scan.all(folded, limit);
+      const rows = [...folded].length >= 3 ? this.indexed(limit).all(`"${folded.replaceAll('"', '""')}"`, folded) : this.scan(limit).all(folded);
       return rows.map(storedCert);
     });
   }
