@@ -30,6 +30,7 @@ import {
   componentsOf,
   isCertification,
   type IssuerKeys,
+  issuedBy,
   issuerKeyId,
   issuerKeys,
   issuersIn,
@@ -37,6 +38,7 @@ import {
   rebuildCert,
   unboundComponents,
   withoutLocal,
+  withoutSignatures,
 } from '../verify/sanitize.js';
 import type { Verifier } from '../verify/verifier.js';
 
@@ -59,7 +61,7 @@ export interface IngestPolicy {
   /** Uploads one client may make per window; over it: MS_KS_RATE_LIMITED (429). */
   clientUploads: number;
   clientWindow: number;
-  /** Changes one certificate may take per window; over it that certificate is reported `rate-limited`. */
+  /** Changes one certificate may take per window; over it the certificate takes only what its own key signs (`rate-limited` when nothing of that was new). */
   certUpdates: number;
   certWindow: number;
 }
@@ -99,6 +101,7 @@ export const Reason = {
   orphanRevocation: 'revocation of no certification',
   notCertification: 'misplaced signature',
   secret: 'secret key material',
+  rateLimited: 'certification over the rate limit',
   other: 'other packet',
 } as const;
 
@@ -141,6 +144,16 @@ export function attestationDigest(sig: Signature, hash: string): Buffer | undefi
   const len = Buffer.alloc(4);
   len.writeUInt32BE(hp + 2 + tail.length);
   return createHash(hash).update(Buffer.from([0x88])).update(len).update(sig.hashedPart).update(Buffer.from([0, 0])).update(tail).digest();
+}
+
+/**
+ * The certificate with only what its own key signs on user IDs and attributes: others'
+ * certifications (and signatures naming no issuer) left out, key and subkey signatures kept.
+ * What a certificate over its update window may still take, so that nobody's uploads can hold
+ * back its owner's revocations and self-signatures.
+ */
+export function withoutThirdParty(cert: Cert): { cert: Cert; dropped: number } {
+  return withoutSignatures(cert, (e, on) => on === 'user' && !(e.sig && issuedBy(e.sig, cert.primary)));
 }
 
 /** Issuer key IDs named by the third-party signatures on user IDs of `cert`. */

@@ -19,7 +19,7 @@ import { MemoryVerificationCache, type VerificationCache } from '../verify/cache
 import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
 import { rateLimited, tooLarge, unparseable } from './errors.js';
-import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, yieldToLoop } from './ingest.js';
+import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, Reason, withoutThirdParty, yieldToLoop } from './ingest.js';
 import { Summaries } from './summary.js';
 
 export { DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
@@ -35,7 +35,8 @@ export interface CertOutcome {
   fpr: Fingerprint;
   /**
    * inserted, updated, unchanged: what the store did; blocked: on the blocklist, nothing stored;
-   * rate-limited: this certificate changed too often lately, nothing stored; rejected: nothing
+   * rate-limited: this certificate changed too often lately, so others' certifications in the
+   * upload were not taken (`dropped`), and nothing its own key signs was new; rejected: nothing
    * of it can be served (no user ID or subkey with a good self-signature, no revocation).
    */
   status: 'inserted' | 'updated' | 'unchanged' | 'blocked' | 'rate-limited' | 'rejected';
@@ -419,10 +420,10 @@ export class Keyserver {
     const fpr = asFingerprint(incoming.primary.fpr);
     const outcome = newOutcome(fpr);
     if (this.blockedNow?.has(fpr)) return { ...outcome, status: 'blocked' };
-    if (rateLimited && this.certUpdates.wait(fpr, now) > 0) {
-      const stored = await this.store.certs.get(fpr);
-      return { ...outcome, status: 'rate-limited', userIds: userIdsOf(stored?.cert) };
-    }
+    // Over its update window a certificate takes only what its own key signs: others' uploads
+    // filling the window cannot hold back its owner's revocation or new self-signatures.
+    const limited = rateLimited && this.certUpdates.wait(fpr, now) > 0 ? withoutThirdParty(incoming) : undefined;
+    if (limited) incoming = limited.cert;
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.certs.get(fpr);
       const attemptOutcome = newOutcome(fpr);
@@ -434,6 +435,10 @@ export class Keyserver {
         throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
       }
       await this.finish(p, written, now, verifier, rateLimited);
+      if (limited && limited.dropped > 0) {
+        attemptOutcome.dropped[Reason.rateLimited] = limited.dropped;
+        if (written.status === 'unchanged') attemptOutcome.status = 'rate-limited';
+      }
       return attemptOutcome;
     }
   }

@@ -443,6 +443,39 @@ describe('keyserver ingest policy', () => {
     }
   });
 
+  test('a full window never holds back the owner: others fill it, her revocation still lands, their certifications do not', async () => {
+    const { ks, store, close } = await open({ certUpdates: 2, certWindow: 3600 });
+    try {
+      const a = alice();
+      await ks.submit(bob.bytes, { now: NOW });
+      await ks.submit(carol.bytes, { now: NOW });
+      await ks.submit(a.bytes, { now: NOW });
+      // Bob's certifications fill Alice's window (inserted, then one change).
+      assert.equal((await ks.submit(withSignatures(a.cert, A, [bob.certify(a.cert, A, FLOOD_CREATED + 5)]), { now: NOW + 1 })).certs[0].status, 'updated');
+      const flood = await ks.submit(withSignatures(a.cert, A, [carol.certify(a.cert, A, FLOOD_CREATED + 6)]), { now: NOW + 2 });
+      assert.equal(flood.certs[0].status, 'rate-limited');
+      assert.equal(flood.certs[0].dropped['certification over the rate limit'], 1);
+      assert.ok(!sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)), "Carol's certification is not taken");
+      // Alice revokes her key, in a copy that also carries Carol's certification: the revocation lands, the certification does not.
+      const withRevocation = afterPrimary(withSignatures(a.cert, A, [carol.certify(a.cert, A, FLOOD_CREATED + 7)]), a.revocation(FLOOD_CREATED + 8));
+      const r = await ks.submit(withRevocation, { now: NOW + 3 });
+      assert.equal(r.certs[0].status, 'updated');
+      assert.equal(r.certs[0].dropped['certification over the rate limit'], 1);
+      const stored = await served(store, a.fpr);
+      assert.ok(stored.directSigs.some((e) => e.sig?.type === SigType.KeyRevocation), 'the revocation is served');
+      assert.ok(!sigsOn(stored, A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)));
+      // A bare revocation of her subkey-less key is taken too, the window still full; a forged one is not.
+      const b = new Holder('bare-revoker', ['Eve <eve@example.org>']);
+      await ks.submit(b.bytes, { now: NOW });
+      await ks.submit(withSignatures(b.cert, 'Eve <eve@example.org>', [bob.certify(b.cert, 'Eve <eve@example.org>', FLOOD_CREATED + 5)]), { now: NOW + 1 });
+      assert.equal((await ks.submit(forged(b.revocation(FLOOD_CREATED + 9)), { now: NOW + 2 })).certs[0].status, 'unchanged');
+      assert.equal((await ks.submit(b.revocation(FLOOD_CREATED + 9), { now: NOW + 3 })).certs[0].status, 'updated');
+      assert.ok((await served(store, b.fpr)).directSigs.some((e) => e.sig?.type === SigType.KeyRevocation));
+    } finally {
+      await close();
+    }
+  });
+
   test('delete and the blocklist: later uploads cannot bring a blocked key back', async () => {
     const { ks, store, close } = await open();
     try {
