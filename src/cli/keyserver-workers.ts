@@ -4,18 +4,24 @@
  * run in front of one PostgreSQL. The store is shared (SQLite in WAL mode serves many readers
  * beside one writer; every write is a transaction), so any worker answers any request. The
  * primary supervises: it starts the workers, replaces one that dies, passes SIGTERM and SIGINT
- * on, keeps the HTTP upload buckets for all of them (a client gets one budget, not one per
- * worker), and adds up their request counters for /metrics. Lookup buckets, and the
- * keyserver's own per-client and per-certificate upload windows, stay per worker.
+ * on, keeps the upload budgets for all of them (the HTTP upload buckets, and the keyserver's
+ * per-client and per-certificate windows: a client or a certificate gets one budget, not one
+ * per worker), and adds up their request counters for /metrics. Lookup buckets stay per worker.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { RateLimiter, type RateOptions } from '../hkp/limits.js';
 import type { MetricsSnapshot } from '../hkp/metrics.js';
 import type { HkpServerOptions } from '../hkp/server.js';
+import type { UploadWindows } from '../server/upload-windows.js';
 
 /** Messages between the primary and its workers (`ms` names the kind). */
-type ToPrimary = { ms: 'take-upload'; id: number; client: string } | { ms: 'metrics?'; id: number } | { ms: 'metrics'; id: number; snapshot: MetricsSnapshot };
+type WindowOp = 'client' | 'cert-wait' | 'cert-changed';
+type ToPrimary =
+  | { ms: 'take-upload'; id: number; client: string }
+  | { ms: 'window'; id: number; op: WindowOp; key: string; now: number }
+  | { ms: 'metrics?'; id: number }
+  | { ms: 'metrics'; id: number; snapshot: MetricsSnapshot };
 type ToWorker = { ms: 'took'; id: number; wait: number } | { ms: 'collect'; id: number } | { ms: 'all-metrics'; id: number; snapshots: MetricsSnapshot[] };
 
 /** How long the primary waits for the workers' counters before answering with those it has. */
@@ -32,10 +38,11 @@ const isMessage = (m: unknown): m is { ms: string; id: number } => typeof m === 
 export const isWorker = (): boolean => cluster.isWorker;
 
 /**
- * In a worker: the HkpServer's `cluster` option, talking to the primary. `snapshot` gives this
- * worker's counters when the primary collects them.
+ * In a worker: the HkpServer's `cluster` option and the keyserver's upload windows, talking to
+ * the primary. `snapshot` gives this worker's counters when the primary collects them;
+ * `fallback` counts uploads should the primary not answer (each worker then keeps its own).
  */
-export function workerLink(snapshot: () => MetricsSnapshot): NonNullable<HkpServerOptions['cluster']> & { close(): void } {
+export function workerLink(snapshot: () => MetricsSnapshot, fallback: UploadWindows): NonNullable<HkpServerOptions['cluster']> & { windows: UploadWindows; close(): void } {
   let next = 0;
   const pending = new Map<number, (m: ToWorker) => void>();
   process.on('message', (m: unknown) => {
@@ -57,10 +64,28 @@ export function workerLink(snapshot: () => MetricsSnapshot): NonNullable<HkpServ
       });
       process.send?.(m);
     });
+  const window = async (op: WindowOp, key: string, now: number, local: () => Promise<number>): Promise<number> => {
+    try {
+      const a = await ask({ ms: 'window', id: ++next, op, key, now });
+      return a.ms === 'took' ? a.wait : 0;
+    } catch {
+      return local();
+    }
+  };
   return {
     async takeUpload(client) {
       const a = await ask({ ms: 'take-upload', id: ++next, client });
       return a.ms === 'took' ? a.wait : 0;
+    },
+    windows: {
+      takeClient: (client, now) => window('client', client, now, () => fallback.takeClient(client, now)),
+      certWait: (fpr, now) => window('cert-wait', fpr, now, () => fallback.certWait(fpr, now)),
+      certChanged: async (fpr, now) => {
+        await window('cert-changed', fpr, now, async () => {
+          await fallback.certChanged(fpr, now);
+          return 0;
+        });
+      },
     },
     async allMetrics() {
       const a = await ask({ ms: 'metrics?', id: ++next });
@@ -93,10 +118,10 @@ export interface PoolLog {
 
 /**
  * In the primary: starts `count` workers (each running this same command line), shares the
- * upload buckets and collects the counters for them, and restarts any that dies after the
- * pool listened.
+ * upload buckets and `windows` (the primary's keyserver's) and collects the counters for
+ * them, and restarts any that dies after the pool listened.
  */
-export function superviseWorkers(count: number, opts: { uploadRate: RateOptions | false; log: PoolLog }): WorkerPool {
+export function superviseWorkers(count: number, opts: { uploadRate: RateOptions | false; windows: UploadWindows; log: PoolLog }): WorkerPool {
   // Each worker accepts on the shared socket itself: the primary passing every connection on
   // (node's default round robin) would cost it CPU per connection, and SKS-style clients open
   // one per request.
@@ -145,6 +170,14 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
     if (wanted.length === 0) finish();
   };
 
+  const windowAnswer = async (m: Extract<ToPrimary, { ms: 'window' }>): Promise<number> => {
+    if (typeof m.key !== 'string' || !Number.isFinite(m.now)) return 0;
+    if (m.op === 'client') return opts.windows.takeClient(m.key, m.now);
+    if (m.op === 'cert-wait') return opts.windows.certWait(m.key, m.now);
+    await opts.windows.certChanged(m.key, m.now);
+    return 0;
+  };
+
   const start = () => {
     const w = cluster.fork();
     live.add(w);
@@ -152,6 +185,7 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
       if (!isMessage(m)) return;
       const msg = m as ToPrimary;
       if (msg.ms === 'take-upload') w.send({ ms: 'took', id: msg.id, wait: uploads?.take(msg.client) ?? 0 } satisfies ToWorker);
+      else if (msg.ms === 'window') void windowAnswer(msg).then((wait) => w.isConnected() && w.send({ ms: 'took', id: msg.id, wait } satisfies ToWorker));
       else if (msg.ms === 'metrics?') collect(w, msg.id);
     });
     w.on('listening', (address: AddressInfo) => {

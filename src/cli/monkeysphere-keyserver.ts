@@ -15,6 +15,7 @@ import { referenceTime } from '../clock.js';
 import { UsageError } from '../errors.js';
 import { parseFingerprint } from '../openpgp/fingerprint.js';
 import type { Keyserver } from '../server/keyserver.js';
+import type { UploadWindows } from '../server/upload-windows.js';
 import { isPostgresUrl, type Store } from '../store/index.js';
 import { printable } from '../util/printable.js';
 import { type Io, processIo } from './io.js';
@@ -129,8 +130,8 @@ interface Ctx {
   global: GlobalOptions;
 }
 
-/** Opens the store and the keyserver service on it, runs `body`, closes the store. */
-async function withKeyserver<T>(ctx: Ctx, body: (ks: Keyserver, store: Store) => Promise<T>): Promise<T> {
+/** Opens the store and the keyserver service on it (with `windows`, when given), runs `body`, closes the store. */
+async function withKeyserver<T>(ctx: Ctx, body: (ks: Keyserver, store: Store) => Promise<T>, windows?: UploadWindows): Promise<T> {
   const { location, isDefault } = storeLocation(ctx.global.store, ctx.io.env, ctx.io.cwd);
   if (isDefault) mkdirSync(dirname(location), { recursive: true, mode: 0o755 });
   const { openStore } = await import('../store/index.js');
@@ -138,7 +139,7 @@ async function withKeyserver<T>(ctx: Ctx, body: (ks: Keyserver, store: Store) =>
   const store = await openStore(location);
   try {
     ctx.log.debug(`store: ${store.location}`);
-    return await body(await Keyserver.open(store), store);
+    return await body(await Keyserver.open(store, {}, { windows }), store);
   } finally {
     await store.close();
   }
@@ -261,9 +262,11 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   const { EnvironmentError } = await import('../errors.js');
   const { reconStatusSection } = await import('../server/recon-status.js');
   let server: InstanceType<typeof HkpServer> | undefined;
-  // A worker of `serve --workers`: uploads share the primary's buckets, /metrics adds up every
-  // worker's counters. The channel is closed however this ends: it would keep the process alive.
-  const link = inWorker ? workerLink(() => (server?.metrics ?? new Metrics()).snapshot()) : undefined;
+  // A worker of `serve --workers`: uploads share the primary's buckets and windows, /metrics adds
+  // up every worker's counters. The channel is closed however this ends: it would keep the process alive.
+  const { LocalUploadWindows } = await import('../server/upload-windows.js');
+  const { DEFAULT_POLICY } = await import('../server/ingest.js');
+  const link = inWorker ? workerLink(() => (server?.metrics ?? new Metrics()).snapshot(), new LocalUploadWindows(DEFAULT_POLICY)) : undefined;
   try {
     return await withKeyserver(ctx, async (ks, store) => {
       server = new HkpServer({
@@ -320,7 +323,7 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
       if (inWorker) ctx.log.verbose(`worker ${process.pid} stopped`);
       else ctx.log.info('stopped');
       return EXIT.ok;
-    });
+    }, link?.windows);
   } finally {
     link?.close();
   }
@@ -345,7 +348,7 @@ async function servePrimary(
   },
 ): Promise<number> {
   return withKeyserver(ctx, async (ks, store) => {
-    const pool = w.superviseWorkers(w.workers, { uploadRate: w.uploadRate, log: ctx.log });
+    const pool = w.superviseWorkers(w.workers, { uploadRate: w.uploadRate, windows: ks.windows, log: ctx.log });
     let bound: { address: string; port: number };
     try {
       bound = await pool.listening;

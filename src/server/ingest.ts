@@ -30,7 +30,6 @@ import {
   componentsOf,
   isCertification,
   type IssuerKeys,
-  issuedBy,
   issuerKeyId,
   issuerKeys,
   issuersIn,
@@ -38,7 +37,6 @@ import {
   rebuildCert,
   unboundComponents,
   withoutLocal,
-  withoutSignatures,
 } from '../verify/sanitize.js';
 import type { Verifier } from '../verify/verifier.js';
 
@@ -61,7 +59,7 @@ export interface IngestPolicy {
   /** Uploads one client may make per window; over it: MS_KS_RATE_LIMITED (429). */
   clientUploads: number;
   clientWindow: number;
-  /** Changes one certificate may take per window; over it the certificate takes only what its own key signs (`rate-limited` when nothing of that was new). */
+  /** Changes one certificate may take per window; over it others' new certifications are not taken (`PolicyOptions.overWindow`). */
   certUpdates: number;
   certWindow: number;
 }
@@ -101,7 +99,7 @@ export const Reason = {
   orphanRevocation: 'revocation of no certification',
   notCertification: 'misplaced signature',
   secret: 'secret key material',
-  rateLimited: 'certification over the rate limit',
+  rateLimited: 'certification over the update window',
   other: 'other packet',
 } as const;
 
@@ -144,16 +142,6 @@ export function attestationDigest(sig: Signature, hash: string): Buffer | undefi
   const len = Buffer.alloc(4);
   len.writeUInt32BE(hp + 2 + tail.length);
   return createHash(hash).update(Buffer.from([0x88])).update(len).update(sig.hashedPart).update(Buffer.from([0, 0])).update(tail).digest();
-}
-
-/**
- * The certificate with only what its own key signs on user IDs and attributes: others'
- * certifications (and signatures naming no issuer) left out, key and subkey signatures kept.
- * What a certificate over its update window may still take, so that nobody's uploads can hold
- * back its owner's revocations and self-signatures.
- */
-export function withoutThirdParty(cert: Cert): { cert: Cert; dropped: number } {
-  return withoutSignatures(cert, (e, on) => on === 'user' && !(e.sig && issuedBy(e.sig, cert.primary)));
 }
 
 /** Issuer key IDs named by the third-party signatures on user IDs of `cert`. */
@@ -306,6 +294,12 @@ export interface PolicyOptions {
   extraIssuers?: IssuerKeys;
   /** The stored copy `cert` was merged from: what it holds was admitted before (its revocations stay). */
   stored?: Cert;
+  /**
+   * The certificate is over its update window: no third-party certification is admitted or
+   * held that `stored` does not hold already (what its own key signs, attested certifications
+   * and revocations of admitted certifications still are).
+   */
+  overWindow?: boolean;
 }
 
 /** Certifications and revocations by one known issuer on one user ID that are verified, newest first (more are older copies or junk). */
@@ -457,6 +451,17 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
     else unknownRest.push(c);
   }
 
+  const admitted = new Set(opts.stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  // Rule: over the update window others cannot change the certificate: certifications it does
+  // not hold yet are dropped, and none is held aside (it would be released onto it later).
+  if (opts.overWindow) {
+    const before = rest.length + unknownRest.length;
+    const stays = rest.filter((c) => admitted.has(c.item.entry.packet.body.toString('latin1')));
+    rest.splice(0, rest.length, ...stays);
+    unknownRest.length = 0;
+    count(dropped, Reason.rateLimited, before - stays.length);
+  }
+
   // Rule: a certification revocation by a known issuer is kept (the newest per issuer and user
   // ID) when that issuer certified that user ID, or when it was stored before (its
   // certification may since have been trimmed): a revocation of nothing is not kept, or stored
@@ -470,8 +475,9 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
     return best;
   };
   const revs = newestPer(revocations);
-  const certified = new Set(goodThirdParty.map((c) => `${c.component}:${c.issuer}`));
-  const admitted = new Set(opts.stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  // (Over the update window, only certifications it may keep count as made.)
+  const made = opts.overWindow ? goodThirdParty.filter((c) => admitted.has(c.item.entry.packet.body.toString('latin1')) || isAttested(c)) : goodThirdParty;
+  const certified = new Set(made.map((c) => `${c.component}:${c.issuer}`));
   for (const [k, c] of revs) {
     if (certified.has(k) || admitted.has(c.item.entry.packet.body.toString('latin1'))) keep.add(c.item.entry);
     else count(dropped, Reason.orphanRevocation);

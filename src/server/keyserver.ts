@@ -19,8 +19,9 @@ import { MemoryVerificationCache, type VerificationCache } from '../verify/cache
 import type { IssuerKeys } from '../verify/sanitize.js';
 import { Verifier } from '../verify/verifier.js';
 import { rateLimited, tooLarge, unparseable } from './errors.js';
-import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, Reason, withoutThirdParty, yieldToLoop } from './ingest.js';
+import { applyPolicy, cleanIncoming, DEFAULT_POLICY, type IngestPolicy, Reason, yieldToLoop } from './ingest.js';
 import { Summaries } from './summary.js';
+import { LocalUploadWindows, type UploadWindows } from './upload-windows.js';
 
 export { DEFAULT_POLICY, type IngestPolicy } from './ingest.js';
 
@@ -35,8 +36,8 @@ export interface CertOutcome {
   fpr: Fingerprint;
   /**
    * inserted, updated, unchanged: what the store did; blocked: on the blocklist, nothing stored;
-   * rate-limited: this certificate changed too often lately, so others' certifications in the
-   * upload were not taken (`dropped`), and nothing its own key signs was new; rejected: nothing
+   * rate-limited: this certificate changed too often lately, so others' new certifications in
+   * the upload were not taken (`dropped`), and nothing else was new; rejected: nothing
    * of it can be served (no user ID or subkey with a good self-signature, no revocation).
    */
   status: 'inserted' | 'updated' | 'unchanged' | 'blocked' | 'rate-limited' | 'rejected';
@@ -106,36 +107,6 @@ export class SubmitCache implements VerificationCache {
   }
 }
 
-/** Sliding-window counters (in memory, per process: several servers each keep their own). */
-class RateWindow {
-  private readonly hits = new Map<string, number[]>();
-  constructor(
-    private readonly limit: number,
-    private readonly window: number,
-  ) {}
-
-  private recent(key: string, now: number): number[] {
-    const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.window);
-    if (list.length === 0) this.hits.delete(key);
-    else this.hits.set(key, list);
-    if (this.hits.size > 100_000) for (const k of [...this.hits.keys()].slice(0, 50_000)) this.hits.delete(k);
-    return list;
-  }
-
-  /** Seconds until one more is allowed; 0 when allowed now. */
-  wait(key: string, now: number): number {
-    const list = this.recent(key, now);
-    if (list.length < this.limit) return 0;
-    return Math.max(1, list[list.length - this.limit] + this.window - now);
-  }
-
-  add(key: string, now: number): void {
-    const list = this.recent(key, now);
-    list.push(now);
-    this.hits.set(key, list);
-  }
-}
-
 const componentKey = (p: Packet) => `${p.tag}:${p.body.toString('latin1')}`;
 
 /** What `after` has that `before` lacks: user IDs, subkeys, signatures on user IDs by other keys. */
@@ -182,21 +153,24 @@ export class Keyserver {
   private queue: Promise<unknown> = Promise.resolve();
   /** What the current write stored, by fingerprint: the last write of each is noted at its end. */
   private readonly written = new Map<string, PutResult>();
-  private readonly clients: RateWindow;
-  private readonly certUpdates: RateWindow;
+  /** Uploads per client and changes per certificate (the policy's windows). */
+  readonly windows: UploadWindows;
 
   private constructor(
     readonly store: Store,
     readonly policy: Readonly<IngestPolicy>,
+    windows: UploadWindows | undefined,
   ) {
-    this.clients = new RateWindow(policy.clientUploads, policy.clientWindow);
-    this.certUpdates = new RateWindow(policy.certUpdates, policy.certWindow);
+    this.windows = windows ?? new LocalUploadWindows(policy);
     this.summaries = new Summaries(store);
   }
 
-  /** A keyserver on `store` (which it does not close) with the default policy, overridden by `policy`. */
-  static async open(store: Store, policy: Partial<IngestPolicy> = {}): Promise<Keyserver> {
-    return new Keyserver(store, Object.freeze({ ...DEFAULT_POLICY, ...policy }));
+  /**
+   * A keyserver on `store` (which it does not close) with the default policy, overridden by
+   * `policy`; its upload windows in this process's memory unless `windows` are given.
+   */
+  static async open(store: Store, policy: Partial<IngestPolicy> = {}, opts: { windows?: UploadWindows } = {}): Promise<Keyserver> {
+    return new Keyserver(store, Object.freeze({ ...DEFAULT_POLICY, ...policy }), opts.windows);
   }
 
   /** Runs `fn` after every earlier write of this keyserver, then notes the summaries of what it stored. */
@@ -234,9 +208,8 @@ export class Keyserver {
     const p = this.policy;
     if (input.length > p.maxUploadBytes) throw tooLarge(`upload of ${input.length} bytes is over the limit of ${p.maxUploadBytes}`, { size: input.length, limit: p.maxUploadBytes });
     if (opts.client !== undefined) {
-      const wait = this.clients.wait(opts.client, opts.now);
+      const wait = await this.windows.takeClient(opts.client, opts.now);
       if (wait > 0) throw rateLimited(`too many uploads from ${opts.client}`, wait, { client: opts.client });
-      this.clients.add(opts.client, opts.now);
     }
     let bytes: Buffer;
     try {
@@ -297,7 +270,7 @@ export class Keyserver {
           outcome.status = 'blocked';
           continue;
         }
-        const plan = await this.plan(cert, storedNow.get(fpr), outcome, opts.now, verifier, opts.issuers);
+        const plan = await this.plan(cert, storedNow.get(fpr), outcome, opts.now, verifier, { extraIssuers: opts.issuers });
         if (plan) plans.push(plan);
       }
       // New certificates in one transaction; stored ones replaced one by one (compare and swap).
@@ -382,7 +355,14 @@ export class Keyserver {
    * What to store of `incoming`, merged with its stored copy, through the policy; undefined
    * (with the outcome's status set) when nothing is to be stored.
    */
-  private async plan(incoming: Cert, stored: StoredCert | undefined, outcome: CertOutcome, now: UnixTime, verifier: Verifier, extraIssuers?: IssuerKeys): Promise<Plan | undefined> {
+  private async plan(
+    incoming: Cert,
+    stored: StoredCert | undefined,
+    outcome: CertOutcome,
+    now: UnixTime,
+    verifier: Verifier,
+    opts: { extraIssuers?: IssuerKeys; overWindow?: boolean } = {},
+  ): Promise<Plan | undefined> {
     const dropped: Record<string, number> = {};
     const big = incoming.packets.length > 10_000;
     const clean = cleanIncoming(incoming, dropped);
@@ -390,7 +370,7 @@ export class Keyserver {
     const before = stored?.cert;
     const merged = before ? mergeCerts(before, clean) : clean;
     if (big && before) await yieldToLoop();
-    const result = await applyPolicy(this.store, merged, this.policy, verifier, now, { extraIssuers, stored: before });
+    const result = await applyPolicy(this.store, merged, this.policy, verifier, now, { ...opts, stored: before });
     addCounts(dropped, result.dropped);
     if (!result.cert) {
       addCounts(outcome.dropped, dropped);
@@ -410,8 +390,8 @@ export class Keyserver {
     outcome.kept = added(p.before, written.cert);
     if (p.held.length > 0) outcome.held = await this.store.held.hold(p.held, this.policy.maxHeld);
     if (written.status !== 'unchanged') {
-      if (rateLimited) this.certUpdates.add(outcome.fpr, now);
-      outcome.released = await this.release(written.cert, now, verifier);
+      if (rateLimited) await this.windows.certChanged(outcome.fpr, now);
+      outcome.released = await this.release(written.cert, now, verifier, rateLimited);
     }
   }
 
@@ -420,14 +400,13 @@ export class Keyserver {
     const fpr = asFingerprint(incoming.primary.fpr);
     const outcome = newOutcome(fpr);
     if (this.blockedNow?.has(fpr)) return { ...outcome, status: 'blocked' };
-    // Over its update window a certificate takes only what its own key signs: others' uploads
-    // filling the window cannot hold back its owner's revocation or new self-signatures.
-    const limited = rateLimited && this.certUpdates.wait(fpr, now) > 0 ? withoutThirdParty(incoming) : undefined;
-    if (limited) incoming = limited.cert;
+    // Over its update window others cannot change a certificate, but its owner still can: others'
+    // uploads filling the window must not hold back a revocation or new self-signatures.
+    const overWindow = rateLimited && (await this.windows.certWait(fpr, now)) > 0;
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.certs.get(fpr);
       const attemptOutcome = newOutcome(fpr);
-      const p = await this.plan(incoming, stored, attemptOutcome, now, verifier, extraIssuers);
+      const p = await this.plan(incoming, stored, attemptOutcome, now, verifier, { extraIssuers, overWindow });
       if (!p) return attemptOutcome;
       const written = this.wrote(stored ? await this.store.certs.replace(fpr, stored.bytes, p.cert, now) : await this.store.certs.put(p.cert, now));
       if (!written) {
@@ -435,10 +414,7 @@ export class Keyserver {
         throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
       }
       await this.finish(p, written, now, verifier, rateLimited);
-      if (limited && limited.dropped > 0) {
-        attemptOutcome.dropped[Reason.rateLimited] = limited.dropped;
-        if (written.status === 'unchanged') attemptOutcome.status = 'rate-limited';
-      }
+      if (written.status === 'unchanged' && (attemptOutcome.dropped[Reason.rateLimited] ?? 0) > 0) attemptOutcome.status = 'rate-limited';
       return attemptOutcome;
     }
   }
@@ -448,7 +424,7 @@ export class Keyserver {
    * run through the policy again with them, and those it then serves are no longer held.
    * Returns how many were released.
    */
-  private async release(issuer: Cert, now: UnixTime, verifier: Verifier): Promise<number> {
+  private async release(issuer: Cert, now: UnixTime, verifier: Verifier, rateLimited: boolean): Promise<number> {
     const held = await this.store.held.byIssuer([issuer.primary.keyId]);
     if (held.length === 0) return 0;
     const byTarget = new Map<string, HeldCertification[]>();
@@ -456,6 +432,8 @@ export class Keyserver {
     let released = 0;
     for (const [target, items] of byTarget) {
       if (target === issuer.primary.fpr) continue;
+      // Releasing changes the target: over its update window they stay held (for the issuer's next arrival).
+      if (rateLimited && (await this.windows.certWait(target, now)) > 0) continue;
       for (let attempt = 0; attempt < 3; attempt++) {
         const stored = await this.store.certs.get(target);
         if (!stored) break;
@@ -469,6 +447,7 @@ export class Keyserver {
         if (done.length === 0) break;
         const written = this.wrote(await this.store.certs.replace(target, stored.bytes, result.cert, now));
         if (!written) continue;
+        if (rateLimited && written.status !== 'unchanged') await this.windows.certChanged(target, now);
         released += await this.store.held.remove(done.map((h) => ({ target: h.target, sig: h.sig })));
         break;
       }

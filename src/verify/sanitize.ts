@@ -211,7 +211,8 @@ export function canVerifyWith(key: KeyPacket): boolean {
 export async function checkSignatures(cert: Cert, opts: CheckOptions): Promise<Checked> {
   const primary = cert.primary;
   const components = componentsOf(cert);
-  // Designated revokers, as direct-key self-signatures name them (a forged one is dropped by the caller; its revoker is then merely looked up).
+  // Designated revokers, as direct-key self-signatures name them: looked up here, and their
+  // revocations kept below only if a good self-signature designates them.
   const revokers = new Set<string>();
   for (const e of cert.directSigs) if (e.sig?.type === SigType.DirectKey && issuedBy(e.sig, primary)) for (const rk of e.sig.revocationKeys) revokers.add(rk.fingerprint);
   const revokerKeys = new Map<string, KeyPacket | undefined>();
@@ -261,6 +262,7 @@ export async function checkSignatures(cert: Cert, opts: CheckOptions): Promise<C
       item.issuer ??= checks[j].issuer;
     } else if (item.outcome !== 'good') item.outcome = 'bad';
   });
+  refuseUndesignatedRevocations(components, sigs);
 
   const bound = new Set<number>();
   const maybeBound = new Set<number>();
@@ -271,6 +273,26 @@ export async function checkSignatures(cert: Cert, opts: CheckOptions): Promise<C
   }
   for (const ci of bound) maybeBound.delete(ci);
   return { components, sigs, bound, maybeBound };
+}
+
+/**
+ * A key revocation by another key counts only when a good direct-key self-signature designates
+ * that key: a designation that merely claims to be the key's own would let anyone holding a key
+ * pile revocations onto anybody's certificate (each one verifies against the piler's own key).
+ * Such a revocation is marked bad.
+ */
+function refuseUndesignatedRevocations(components: Component[], sigs: CheckedSig[]): void {
+  const designated = new Set<string>();
+  for (const item of sigs) {
+    const sig = item.entry.sig;
+    if (item.self && item.outcome === 'good' && sig?.type === SigType.DirectKey && components[item.component].kind === 'key') {
+      for (const rk of sig.revocationKeys) designated.add(rk.fingerprint);
+    }
+  }
+  for (const item of sigs) {
+    const byOther = !item.self && !item.local && item.outcome === 'good' && components[item.component].kind === 'key';
+    if (byOther && item.entry.sig?.type === SigType.KeyRevocation && !designated.has(item.issuer?.fpr ?? '')) item.outcome = 'bad';
+  }
 }
 
 /** User IDs, attributes and subkeys (by component index) with neither a good nor an unverifiable self-signature. */

@@ -59,6 +59,23 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
+/** An upload on a fresh connection of its own (node:http, no pool): status, Retry-After and body. */
+function post(base: string, bytes: Buffer): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = `keytext=${encodeURIComponent(armor('PUBLIC KEY BLOCK', bytes))}`;
+    const req = request(`${base}/pks/add?options=mr`, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 const upload = (base: string, bytes: Buffer) =>
   fetch(`${base}/pks/add`, {
     method: 'POST',
@@ -117,6 +134,38 @@ describe('serve --workers', () => {
       const now = workersOf(child.pid!);
       assert.ok(now.includes(second) && !now.includes(first));
       assert.equal((await get(`${base}/pks/health`)).status, 200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+  });
+
+  test("the keyserver's own upload windows are the primary's: they outlive the workers that counted them", async () => {
+    // The HTTP bucket off: the Keyserver's per-client window (60 a minute) is the limit here.
+    const { child, base, stderr } = await serve(['--listen', '127.0.0.1:0', '--store', `sqlite:${join(dir, 'w5.sqlite')}`, '--workers', '2', '--upload-burst', '0']);
+    try {
+      const key = writeCert(makeKey(['ssh://windows.example.org']).cert);
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 60; i++) {
+        const s = (await post(base, key)).status;
+        statuses.set(s, (statuses.get(s) ?? 0) + 1);
+      }
+      assert.deepEqual([...statuses], [[200, 60]]);
+      // Both workers replaced, one after the other (one keeps the socket open meanwhile): new
+      // processes, and still the 61st upload within the minute is refused.
+      const before = workersOf(child.pid!);
+      for (const [i, pid] of before.entries()) {
+        process.kill(pid, 'SIGKILL');
+        const deadline = Date.now() + 30_000;
+        while (!(workersOf(child.pid!).filter((p) => !before.includes(p)).length === i + 1 && (stderr().match(/worker \d+ serving/g)?.length ?? 0) >= 3 + i)) {
+          assert.ok(Date.now() < deadline, `no replacement: ${stderr()}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const refused = await post(base, key);
+      assert.equal(refused.status, 429, refused.body);
+      assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'MS_KS_RATE_LIMITED');
+      assert.ok(Number(refused.retryAfter) > 0);
     } finally {
       child.kill('SIGTERM');
       await exited(child);

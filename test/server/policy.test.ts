@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { InputError, MsError } from '../../src/errors.js';
 import { armor } from '../../src/openpgp/armor.js';
+import { signV4, sp } from '../../src/openpgp/build.js';
 import { type Cert, readCerts } from '../../src/openpgp/cert.js';
 import { encodeOldPacket } from '../../src/openpgp/packets.js';
 import { SigType } from '../../src/openpgp/signature.js';
@@ -329,6 +330,35 @@ describe('keyserver ingest policy', () => {
     }
   });
 
+  test('a revoker must be designated by the key itself: revocations under a forged designation are dropped, a real one is kept', async () => {
+    const { ks, store, close } = await open();
+    try {
+      const a = alice();
+      const designation = (revoker: Holder, signedBy: Holder, t: number) =>
+        signV4({ kind: 'key', primary: a.primary }, { type: SigType.DirectKey, signer: a.primary, privateKey: signedBy.privateKey, hashed: [sp.created(t), sp.issuerFingerprint(a.primary), sp.revocationKey(revoker.primary)] }).packet.raw;
+      const revocationBy = (revoker: Holder, t: number) =>
+        signV4({ kind: 'key', primary: a.primary }, { type: SigType.KeyRevocation, signer: revoker.primary, privateKey: revoker.privateKey, hashed: [sp.created(t), sp.issuerFingerprint(revoker.primary)] }).packet.raw;
+      await ks.submit(bob.bytes, { now: NOW });
+      await ks.submit(carol.bytes, { now: NOW });
+      await ks.submit(a.bytes, { now: NOW });
+      // Bob forges Alice's designation of himself (signed with his key, naming hers as issuer) and revokes her key many times.
+      const forgedBundle = [designation(bob, bob, FLOOD_CREATED + 10), ...Array.from({ length: 20 }, (_, i) => revocationBy(bob, FLOOD_CREATED + 20 + i))];
+      const r = await ks.submit(afterPrimary(a.bytes, Buffer.concat(forgedBundle)), { now: NOW + 1 });
+      assert.equal(r.certs[0].status, 'unchanged');
+      assert.equal(r.certs[0].dropped['bad signature'], 21, 'the forged designation and every revocation under it');
+      assert.equal((await served(store, a.fpr)).directSigs.length, 0);
+      // Alice really designates Carol: Carol's revocation is kept and the key reads as revoked.
+      const real = afterPrimary(a.bytes, Buffer.concat([designation(carol, a, FLOOD_CREATED + 30), revocationBy(carol, FLOOD_CREATED + 31)]));
+      assert.equal((await ks.submit(real, { now: NOW + 2 })).certs[0].status, 'updated');
+      const stored = await served(store, a.fpr);
+      assert.ok(stored.directSigs.some((e) => e.sig?.type === SigType.KeyRevocation && e.sig.issuerFingerprints.includes(carol.fpr)));
+      const summary = (await ks.summaries.of([(await store.certs.get(a.fpr))!], NOW + 3))[0];
+      assert.equal(summary.revoked, true);
+    } finally {
+      await close();
+    }
+  });
+
   test('a revoked key stays revoked: the unrevoked copy uploaded later, or duplicated packets, change nothing', async () => {
     const { ks, store, close } = await open();
     try {
@@ -450,27 +480,70 @@ describe('keyserver ingest policy', () => {
       await ks.submit(bob.bytes, { now: NOW });
       await ks.submit(carol.bytes, { now: NOW });
       await ks.submit(a.bytes, { now: NOW });
-      // Bob's certifications fill Alice's window (inserted, then one change).
-      assert.equal((await ks.submit(withSignatures(a.cert, A, [bob.certify(a.cert, A, FLOOD_CREATED + 5)]), { now: NOW + 1 })).certs[0].status, 'updated');
+      // Bob's certification fills Alice's window (inserted, then one change).
+      const bobCertifies = bob.certify(a.cert, A, FLOOD_CREATED + 5);
+      assert.equal((await ks.submit(withSignatures(a.cert, A, [bobCertifies]), { now: NOW + 1 })).certs[0].status, 'updated');
       const flood = await ks.submit(withSignatures(a.cert, A, [carol.certify(a.cert, A, FLOOD_CREATED + 6)]), { now: NOW + 2 });
       assert.equal(flood.certs[0].status, 'rate-limited');
-      assert.equal(flood.certs[0].dropped['certification over the rate limit'], 1);
+      assert.equal(flood.certs[0].dropped['certification over the update window'], 1);
       assert.ok(!sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)), "Carol's certification is not taken");
-      // Alice revokes her key, in a copy that also carries Carol's certification: the revocation lands, the certification does not.
-      const withRevocation = afterPrimary(withSignatures(a.cert, A, [carol.certify(a.cert, A, FLOOD_CREATED + 7)]), a.revocation(FLOOD_CREATED + 8));
-      const r = await ks.submit(withRevocation, { now: NOW + 3 });
+      // The served copy uploaded again (what gpg --send-keys does) is unchanged, nothing counted as over the window.
+      const again = await ks.submit((await store.certs.get(a.fpr))!.bytes, { now: NOW + 3 });
+      assert.equal(again.certs[0].status, 'unchanged');
+      assert.deepEqual(again.certs[0].dropped, {});
+      // Bob may still revoke the certification he made.
+      const bobRevokes = bob.certify(a.cert, A, FLOOD_CREATED + 7, { type: SigType.CertRevocation });
+      assert.equal((await ks.submit(withSignatures(a.cert, A, [bobRevokes]), { now: NOW + 4 })).certs[0].status, 'updated');
+      assert.ok(sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.type === SigType.CertRevocation && e.sig.issuerFingerprints.includes(bob.fpr)));
+      // Alice attests Carol's certification (1PA3PC): both are taken, over the window.
+      const carolCertifies = carol.certify(a.cert, A, FLOOD_CREATED + 8);
+      const attested = await ks.submit(withSignatures(a.cert, A, [carolCertifies, a.attest(A, [carolCertifies], FLOOD_CREATED + 9)]), { now: NOW + 5 });
+      assert.equal(attested.certs[0].status, 'updated');
+      assert.ok(sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.type === SigType.GenericCert && e.sig.issuerFingerprints.includes(carol.fpr)));
+      // Alice revokes her key, in a copy that also carries Dave's certification: the revocation lands, the certification does not.
+      await ks.submit(dave.bytes, { now: NOW });
+      const withRevocation = afterPrimary(withSignatures(a.cert, A, [dave.certify(a.cert, A, FLOOD_CREATED + 10)]), a.revocation(FLOOD_CREATED + 11));
+      const r = await ks.submit(withRevocation, { now: NOW + 6 });
       assert.equal(r.certs[0].status, 'updated');
-      assert.equal(r.certs[0].dropped['certification over the rate limit'], 1);
+      assert.equal(r.certs[0].dropped['certification over the update window'], 1);
       const stored = await served(store, a.fpr);
       assert.ok(stored.directSigs.some((e) => e.sig?.type === SigType.KeyRevocation), 'the revocation is served');
-      assert.ok(!sigsOn(stored, A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)));
-      // A bare revocation of her subkey-less key is taken too, the window still full; a forged one is not.
+      assert.ok(!sigsOn(stored, A).some((e) => e.sig?.issuerFingerprints.includes(dave.fpr)));
+      // A bare revocation is taken too, the window still full; a forged one is not.
       const b = new Holder('bare-revoker', ['Eve <eve@example.org>']);
       await ks.submit(b.bytes, { now: NOW });
       await ks.submit(withSignatures(b.cert, 'Eve <eve@example.org>', [bob.certify(b.cert, 'Eve <eve@example.org>', FLOOD_CREATED + 5)]), { now: NOW + 1 });
       assert.equal((await ks.submit(forged(b.revocation(FLOOD_CREATED + 9)), { now: NOW + 2 })).certs[0].status, 'unchanged');
       assert.equal((await ks.submit(b.revocation(FLOOD_CREATED + 9), { now: NOW + 3 })).certs[0].status, 'updated');
       assert.ok((await served(store, b.fpr)).directSigs.some((e) => e.sig?.type === SigType.KeyRevocation));
+    } finally {
+      await close();
+    }
+  });
+
+  test('held certifications do not get round the window: none is held over it, and a release counts as a change', async () => {
+    const { ks, store, close } = await open({ certUpdates: 2, certWindow: 3600 });
+    try {
+      const a = alice();
+      const thirdParty = async () => sigsOn(await served(store, a.fpr), A).filter((e) => !e.sig?.issuerFingerprints.includes(a.fpr)).length;
+      await ks.submit(a.bytes, { now: NOW });
+      const keys = throwawayKeys('window-held', 0, 6);
+      // One upload: Alice certified by a key the server does not hold yet, then that key. Held, then released: a change.
+      for (let i = 0; i < 5; i++) {
+        const k = keys[i];
+        await ks.submit(Buffer.concat([withSignatures(a.cert, A, [k.certify(a.cert, A, FLOOD_CREATED + 100 + i)]), k.bytes]), { now: NOW + 1 + i });
+      }
+      assert.equal(await thirdParty(), 1, 'inserted, one release: the window of 2 is full after the first round');
+      // Over the window nothing is held aside for later either.
+      const r = await ks.submit(withSignatures(a.cert, A, [keys[5].certify(a.cert, A, FLOOD_CREATED + 200)]), { now: NOW + 10 });
+      assert.equal(r.certs[0].status, 'rate-limited');
+      assert.equal(r.certs[0].held, 0);
+      await ks.submit(keys[5].bytes, { now: NOW + 11 });
+      assert.equal(await thirdParty(), 1);
+      // An hour on, the window has room again.
+      const later = await ks.submit(Buffer.concat([withSignatures(a.cert, A, [keys[5].certify(a.cert, A, FLOOD_CREATED + 300)])]), { now: NOW + 3700 });
+      assert.equal(later.certs[0].status, 'updated');
+      assert.equal(await thirdParty(), 2);
     } finally {
       await close();
     }

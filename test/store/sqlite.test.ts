@@ -79,6 +79,26 @@ describe('SqliteDatabase', () => {
     }
   });
 
+  test('limited: the LIMIT written into the SQL, one statement per limit, rounded down and capped', () => {
+    const db = SqliteDatabase.open(freshPath());
+    try {
+      db.db.exec('CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3), (4), (5)');
+      const upTo = db.limited<[number], { n: number }>((limit) => `SELECT n FROM t WHERE n >= ? ORDER BY n LIMIT ${limit}`);
+      const rows = (limit: number) => upTo(limit).all(2).map((r) => r.n);
+      assert.deepEqual(rows(2), [2, 3]);
+      assert.deepEqual(rows(0), []);
+      assert.deepEqual(rows(2.9), [2, 3], 'rounded down');
+      assert.deepEqual(rows(1e20), [2, 3, 4, 5], 'capped, not refused');
+      assert.equal(upTo(2), upTo(2), 'prepared once per limit');
+      // More limits than are kept: each still answers rightly.
+      for (let i = 0; i < 20; i++) assert.deepEqual(rows(i % 10), [2, 3, 4, 5].slice(0, i % 10));
+      assert.throws(() => upTo(Number.NaN), RangeError);
+      assert.throws(() => upTo(-1), RangeError);
+    } finally {
+      db.close();
+    }
+  });
+
   test('the rollback journal, for files read by users who cannot write their directory', async () => {
     const path = freshPath();
     const db = SqliteDatabase.open(path, { journal: 'rollback' });
