@@ -26,6 +26,8 @@ type ToWorker = { ms: 'took'; id: number; wait: number } | { ms: 'collect'; id: 
 
 /** How long the primary waits for the workers' counters before answering with those it has. */
 const COLLECT_MS = 2_000;
+/** After the primary failed to answer about an upload window, a worker counts on its own this long. */
+const QUIET_MS = 60_000;
 /** This many deaths within RESTART_WINDOW_MS and the primary gives up instead of restarting. */
 const MAX_RESTARTS = 10;
 /** A dead worker's replacement starts this long after. */
@@ -64,11 +66,15 @@ export function workerLink(snapshot: () => MetricsSnapshot, fallback: UploadWind
       });
       process.send?.(m);
     });
+  // A primary that did not answer is not asked again for a while: each upload would wait for it.
+  let primaryQuietUntil = 0;
   const window = async (op: WindowOp, key: string, now: number, local: () => Promise<number>): Promise<number> => {
+    if (Date.now() < primaryQuietUntil) return local();
     try {
       const a = await ask({ ms: 'window', id: ++next, op, key, now });
       return a.ms === 'took' ? a.wait : 0;
     } catch {
+      primaryQuietUntil = Date.now() + QUIET_MS;
       return local();
     }
   };
@@ -174,7 +180,7 @@ export function superviseWorkers(count: number, opts: { uploadRate: RateOptions 
     if (typeof m.key !== 'string' || !Number.isFinite(m.now)) return 0;
     if (m.op === 'client') return opts.windows.takeClient(m.key, m.now);
     if (m.op === 'cert-wait') return opts.windows.certWait(m.key, m.now);
-    await opts.windows.certChanged(m.key, m.now);
+    if (m.op === 'cert-changed') await opts.windows.certChanged(m.key, m.now);
     return 0;
   };
 

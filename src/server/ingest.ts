@@ -453,13 +453,20 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
 
   const admitted = new Set(opts.stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
   // Rule: over the update window others cannot change the certificate: certifications it does
-  // not hold yet are dropped, and none is held aside (it would be released onto it later).
+  // not hold yet are dropped, none is held aside (it would be released onto it later), and a
+  // certifier may revoke its certification once, not replace that revocation again and again.
   if (opts.overWindow) {
-    const before = rest.length + unknownRest.length;
-    const stays = rest.filter((c) => admitted.has(c.item.entry.packet.body.toString('latin1')));
-    rest.splice(0, rest.length, ...stays);
-    unknownRest.length = 0;
-    count(dropped, Reason.rateLimited, before - stays.length);
+    const isAdmitted = (c: Candidate) => admitted.has(c.item.entry.packet.body.toString('latin1'));
+    const issuerOn = (c: Candidate) => `${c.component}:${c.issuer}`;
+    const revokedBefore = new Set(revocations.filter(isAdmitted).map(issuerOn));
+    const keepOnly = (list: Candidate[], ok: (c: Candidate) => boolean) => {
+      const kept = list.filter(ok);
+      count(dropped, Reason.rateLimited, list.length - kept.length);
+      list.splice(0, list.length, ...kept);
+    };
+    keepOnly(rest, isAdmitted);
+    keepOnly(unknownRest, isAdmitted);
+    keepOnly(revocations, (c) => isAdmitted(c) || !revokedBefore.has(issuerOn(c)));
   }
 
   // Rule: a certification revocation by a known issuer is kept (the newest per issuer and user

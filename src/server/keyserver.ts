@@ -432,7 +432,7 @@ export class Keyserver {
     let released = 0;
     for (const [target, items] of byTarget) {
       if (target === issuer.primary.fpr) continue;
-      // Releasing changes the target: over its update window they stay held (for the issuer's next arrival).
+      // Releasing changes the target: over its update window they stay held (released when the issuer's certificate next changes).
       if (rateLimited && (await this.windows.certWait(target, now)) > 0) continue;
       for (let attempt = 0; attempt < 3; attempt++) {
         const stored = await this.store.certs.get(target);

@@ -17,7 +17,10 @@ export interface UploadWindows {
   certChanged(fpr: string, now: UnixTime): Promise<void>;
 }
 
-/** Sliding-window counters in memory, at most 100,000 keys (the oldest half forgotten past that). */
+/** Keys kept at most; past that, down to half. */
+const MAX_KEYS = 100_000;
+
+/** Sliding-window counters in memory, for at most MAX_KEYS keys. */
 class RateWindow {
   private readonly hits = new Map<string, number[]>();
   constructor(
@@ -29,8 +32,23 @@ class RateWindow {
     const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.window);
     if (list.length === 0) this.hits.delete(key);
     else this.hits.set(key, list);
-    if (this.hits.size > 100_000) for (const k of [...this.hits.keys()].slice(0, 50_000)) this.hits.delete(k);
+    if (this.hits.size > MAX_KEYS) this.forget(now);
     return list;
+  }
+
+  /**
+   * Makes room: keys whose window has passed first, then those under their limit (they limit
+   * nothing yet), oldest first; a key at its limit goes last. Forgetting in plain insertion
+   * order let anyone reset a certificate's window by creating 100,000 others.
+   */
+  private forget(now: number): void {
+    const target = MAX_KEYS / 2;
+    for (const under of [0, this.limit - 1, Number.POSITIVE_INFINITY]) {
+      for (const [k, list] of this.hits) {
+        if (this.hits.size <= target) return;
+        if (list.filter((t) => t > now - this.window).length <= under) this.hits.delete(k);
+      }
+    }
   }
 
   /** Seconds until one more is allowed; 0 when allowed now. */

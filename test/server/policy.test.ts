@@ -495,6 +495,10 @@ describe('keyserver ingest policy', () => {
       const bobRevokes = bob.certify(a.cert, A, FLOOD_CREATED + 7, { type: SigType.CertRevocation });
       assert.equal((await ks.submit(withSignatures(a.cert, A, [bobRevokes]), { now: NOW + 4 })).certs[0].status, 'updated');
       assert.ok(sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.type === SigType.CertRevocation && e.sig.issuerFingerprints.includes(bob.fpr)));
+      // ... once: a newer revocation replacing it would be one more change, over and over.
+      const bobRevokesAgain = await ks.submit(withSignatures(a.cert, A, [bob.certify(a.cert, A, FLOOD_CREATED + 8, { type: SigType.CertRevocation })]), { now: NOW + 4 });
+      assert.equal(bobRevokesAgain.certs[0].status, 'rate-limited');
+      assert.equal(sigsOn(await served(store, a.fpr), A).filter((e) => e.sig?.type === SigType.CertRevocation).length, 1);
       // Alice attests Carol's certification (1PA3PC): both are taken, over the window.
       const carolCertifies = carol.certify(a.cert, A, FLOOD_CREATED + 8);
       const attested = await ks.submit(withSignatures(a.cert, A, [carolCertifies, a.attest(A, [carolCertifies], FLOOD_CREATED + 9)]), { now: NOW + 5 });
