@@ -337,7 +337,8 @@ export class HkpServer {
     for (const c of report.certs) this.metrics.upload(c.status);
     this.log.verbose(`upload from ${client}: ${report.certs.map((c) => `${c.status} ${c.fpr}`).join(', ') || 'nothing'}`);
     const all = (status: string) => report.certs.length > 0 && report.certs.every((c) => c.status === status);
-    if (all('rate-limited')) throw rateLimited(60);
+    // Every certificate over its update window: the answer holds until the first has room again.
+    if (all('rate-limited')) throw rateLimited(Math.min(...report.certs.map((c) => c.retryAfter ?? 60)));
     if (all('rejected')) throw nothingUsable(report.certs.map((c) => c.fpr));
     return report;
   }

@@ -51,6 +51,8 @@ export interface CertOutcome {
   released: number;
   /** Reason in words -> count (see ingest.ts `Reason`). */
   dropped: Record<string, number>;
+  /** With `rate-limited`: seconds until the certificate's update window has room again. */
+  retryAfter?: number;
 }
 
 export interface SubmitReport {
@@ -402,7 +404,8 @@ export class Keyserver {
     if (this.blockedNow?.has(fpr)) return { ...outcome, status: 'blocked' };
     // Over its update window others cannot change a certificate, but its owner still can: others'
     // uploads filling the window must not hold back a revocation or new self-signatures.
-    const overWindow = rateLimited && (await this.windows.certWait(fpr, now)) > 0;
+    const wait = rateLimited ? await this.windows.certWait(fpr, now) : 0;
+    const overWindow = wait > 0;
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.certs.get(fpr);
       const attemptOutcome = newOutcome(fpr);
@@ -414,7 +417,10 @@ export class Keyserver {
         throw new TemporaryError('MS_KS_CONTENDED', `certificate ${fpr} kept changing while it was being stored`);
       }
       await this.finish(p, written, now, verifier, rateLimited);
-      if (written.status === 'unchanged' && (attemptOutcome.dropped[Reason.rateLimited] ?? 0) > 0) attemptOutcome.status = 'rate-limited';
+      if (written.status === 'unchanged' && (attemptOutcome.dropped[Reason.rateLimited] ?? 0) > 0) {
+        attemptOutcome.status = 'rate-limited';
+        attemptOutcome.retryAfter = wait;
+      }
       return attemptOutcome;
     }
   }

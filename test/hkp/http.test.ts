@@ -351,6 +351,22 @@ describe('limits', () => {
     }
   });
 
+  test('an upload whose every certificate is over its update window: 429, Retry-After until the window has room', async () => {
+    const s = await TestServer.start({ now: () => NOW, uploadRate: false, policy: { certUpdates: 1, certWindow: 600 } });
+    try {
+      const owner = makeKey(['ssh://window.example.org']);
+      const other = makeKey(['Other <other@example.org>']);
+      assert.equal((await post(s.base, '/pks/add', form(asc(other)))).status, 200);
+      assert.equal((await post(s.base, '/pks/add', form(asc(owner)))).status, 200);
+      const r = await post(s.base, '/pks/add?options=mr', form(asc(writeCert(certify(owner, 'ssh://window.example.org', other)))));
+      assert.equal(r.status, 429);
+      assert.equal(r.headers.get('retry-after'), '600');
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'MS_HKP_RATE_LIMITED');
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('the web upload form draws on the same bucket as /pks/add', async () => {
     const s = await TestServer.start({ uploadRate: { burst: 2, perSecond: 0.001, clock: () => 0 } });
     try {

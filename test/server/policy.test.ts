@@ -485,6 +485,7 @@ describe('keyserver ingest policy', () => {
       assert.equal((await ks.submit(withSignatures(a.cert, A, [bobCertifies]), { now: NOW + 1 })).certs[0].status, 'updated');
       const flood = await ks.submit(withSignatures(a.cert, A, [carol.certify(a.cert, A, FLOOD_CREATED + 6)]), { now: NOW + 2 });
       assert.equal(flood.certs[0].status, 'rate-limited');
+      assert.equal(flood.certs[0].retryAfter, 3600 - 2, 'until the first change of the window leaves it');
       assert.equal(flood.certs[0].dropped['certification over the update window'], 1);
       assert.ok(!sigsOn(await served(store, a.fpr), A).some((e) => e.sig?.issuerFingerprints.includes(carol.fpr)), "Carol's certification is not taken");
       // The served copy uploaded again (what gpg --send-keys does) is unchanged, nothing counted as over the window.
