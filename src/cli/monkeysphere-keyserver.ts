@@ -264,9 +264,12 @@ async function cmdServe(ctx: Ctx, opts: ServeOptions): Promise<number> {
   let server: InstanceType<typeof HkpServer> | undefined;
   // A worker of `serve --workers`: uploads share the primary's buckets and windows, /metrics adds
   // up every worker's counters. The channel is closed however this ends: it would keep the process alive.
-  const { LocalUploadWindows } = await import('../server/upload-windows.js');
-  const { DEFAULT_POLICY } = await import('../server/ingest.js');
-  const link = inWorker ? workerLink(() => (server?.metrics ?? new Metrics()).snapshot(), new LocalUploadWindows(DEFAULT_POLICY)) : undefined;
+  let link: ReturnType<typeof workerLink> | undefined;
+  if (inWorker) {
+    const { LocalUploadWindows } = await import('../server/upload-windows.js');
+    const { DEFAULT_POLICY } = await import('../server/ingest.js');
+    link = workerLink(() => (server?.metrics ?? new Metrics()).snapshot(), new LocalUploadWindows(DEFAULT_POLICY));
+  }
   try {
     return await withKeyserver(ctx, async (ks, store) => {
       server = new HkpServer({

@@ -452,11 +452,11 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
   }
 
   const admitted = new Set(opts.stored?.users.flatMap((u) => u.signatures.map((e) => e.packet.body.toString('latin1'))) ?? []);
+  const isAdmitted = (c: Candidate) => admitted.has(c.item.entry.packet.body.toString('latin1'));
   // Rule: over the update window others cannot change the certificate: certifications it does
   // not hold yet are dropped, none is held aside (it would be released onto it later), and a
   // certifier may revoke its certification once, not replace that revocation again and again.
   if (opts.overWindow) {
-    const isAdmitted = (c: Candidate) => admitted.has(c.item.entry.packet.body.toString('latin1'));
     const issuerOn = (c: Candidate) => `${c.component}:${c.issuer}`;
     const revokedBefore = new Set(revocations.filter(isAdmitted).map(issuerOn));
     const keepOnly = (list: Candidate[], ok: (c: Candidate) => boolean) => {
@@ -483,10 +483,10 @@ export async function applyPolicy(store: Store, input: Cert, policy: IngestPolic
   };
   const revs = newestPer(revocations);
   // (Over the update window, only certifications it may keep count as made.)
-  const made = opts.overWindow ? goodThirdParty.filter((c) => admitted.has(c.item.entry.packet.body.toString('latin1')) || isAttested(c)) : goodThirdParty;
+  const made = opts.overWindow ? goodThirdParty.filter((c) => isAdmitted(c) || isAttested(c)) : goodThirdParty;
   const certified = new Set(made.map((c) => `${c.component}:${c.issuer}`));
   for (const [k, c] of revs) {
-    if (certified.has(k) || admitted.has(c.item.entry.packet.body.toString('latin1'))) keep.add(c.item.entry);
+    if (certified.has(k) || isAdmitted(c)) keep.add(c.item.entry);
     else count(dropped, Reason.orphanRevocation);
   }
   count(dropped, Reason.superseded, revocations.length - revs.size);

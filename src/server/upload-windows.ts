@@ -75,30 +75,17 @@ export class LocalUploadWindows implements UploadWindows {
     this.certs = new RateWindow(policy.certUpdates, policy.certWindow);
   }
 
-  /** `takeClient`, answered at once (the primary answers its workers with it). */
-  takeClientNow(client: string, now: UnixTime): number {
+  async takeClient(client: string, now: UnixTime): Promise<number> {
     const wait = this.clients.wait(client, now);
     if (wait === 0) this.clients.add(client, now);
     return wait;
   }
 
-  certWaitNow(fpr: string, now: UnixTime): number {
+  async certWait(fpr: string, now: UnixTime): Promise<number> {
     return this.certs.wait(fpr, now);
   }
 
-  certChangedNow(fpr: string, now: UnixTime): void {
-    this.certs.add(fpr, now);
-  }
-
-  async takeClient(client: string, now: UnixTime): Promise<number> {
-    return this.takeClientNow(client, now);
-  }
-
-  async certWait(fpr: string, now: UnixTime): Promise<number> {
-    return this.certWaitNow(fpr, now);
-  }
-
   async certChanged(fpr: string, now: UnixTime): Promise<void> {
-    this.certChangedNow(fpr, now);
+    this.certs.add(fpr, now);
   }
 }

@@ -95,20 +95,23 @@ export function publicOnly(cert: Cert): { cert: Cert; converted: number } {
 }
 
 /**
- * The certificate without the signatures `drop` names (`on` says what they sign), without
- * parsing again. `dropped` counts those left out.
+ * The certificate without its non-exportable signatures, without parsing again; `keep` names
+ * those that stay (the authentication service keeps its trust core's own). `dropped` counts
+ * those left out.
  */
-export function withoutSignatures(cert: Cert, drop: (e: SigEntry, on: 'key' | 'user' | 'subkey') => boolean): { cert: Cert; dropped: number } {
-  const gone = new Set<SigEntry>();
-  const mark = (list: SigEntry[], on: 'key' | 'user' | 'subkey') => {
-    for (const e of list) if (drop(e, on)) gone.add(e);
-  };
-  mark(cert.directSigs, 'key');
-  for (const u of cert.users) mark(u.signatures, 'user');
-  for (const s of cert.subkeys) mark(s.signatures, 'subkey');
-  if (gone.size === 0) return { cert, dropped: 0 };
-  const packets = new Set<Packet>([...gone].map((e) => e.packet));
-  const without = (list: SigEntry[]) => list.filter((e) => !gone.has(e));
+export function withoutLocal(cert: Cert, keep: (sig: Signature) => boolean = () => false): { cert: Cert; dropped: number } {
+  const local = new Set<SigEntry>();
+  let dropped = 0;
+  for (const list of [cert.directSigs, ...cert.users.map((u) => u.signatures), ...cert.subkeys.map((s) => s.signatures)]) {
+    for (const e of list) {
+      if (!e.sig || e.sig.exportable || keep(e.sig)) continue;
+      local.add(e);
+      dropped++;
+    }
+  }
+  if (local.size === 0) return { cert, dropped };
+  const packets = new Set<Packet>([...local].map((e) => e.packet));
+  const without = (list: SigEntry[]) => list.filter((e) => !local.has(e));
   return {
     cert: {
       ...cert,
@@ -117,17 +120,8 @@ export function withoutSignatures(cert: Cert, drop: (e: SigEntry, on: 'key' | 'u
       subkeys: cert.subkeys.map((s) => ({ ...s, signatures: without(s.signatures) })),
       packets: cert.packets.filter((p) => !packets.has(p)),
     },
-    dropped: gone.size,
+    dropped,
   };
-}
-
-/**
- * The certificate without its non-exportable signatures, without parsing again; `keep` names
- * those that stay (the authentication service keeps its trust core's own). `dropped` counts
- * those left out.
- */
-export function withoutLocal(cert: Cert, keep: (sig: Signature) => boolean = () => false): { cert: Cert; dropped: number } {
-  return withoutSignatures(cert, (e) => e.sig !== undefined && !e.sig.exportable && !keep(e.sig));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ export class SqliteDatabase {
     readonly path: string,
     readonly db: Database.Database,
     readonly readonly: boolean,
+    private readonly busyTimeoutMs: number,
   ) {}
 
   /**
@@ -76,8 +77,9 @@ export class SqliteDatabase {
         throw new EnvironmentError('MS_STORE_IO', `cannot open database ${JSON.stringify(path)}: its directory does not exist`, { data: { path } });
       }
       const db = new Database(path, { readonly, fileMustExist: readonly });
+      const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
       try {
-        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`);
         if (!readonly && (opts.journal ?? 'wal') === 'wal') {
           // WAL: readers never block the writer; NORMAL: a power cut may lose the last commits, never consistency.
           db.pragma('journal_mode = WAL');
@@ -89,7 +91,7 @@ export class SqliteDatabase {
         }
         db.pragma('foreign_keys = ON');
         migrate(db, path, readonly);
-        return new SqliteDatabase(path, db, readonly);
+        return new SqliteDatabase(path, db, readonly, busyTimeoutMs);
       } catch (err) {
         db.close();
         throw err;
@@ -119,7 +121,6 @@ export class SqliteDatabase {
    */
   tryWrite(fn: () => void): boolean {
     if (this.readonly) return false;
-    const timeout = this.db.pragma('busy_timeout', { simple: true }) as number;
     try {
       this.db.pragma('busy_timeout = 0');
       this.db.transaction(fn).immediate();
@@ -127,7 +128,7 @@ export class SqliteDatabase {
     } catch {
       return false;
     } finally {
-      this.db.pragma(`busy_timeout = ${timeout}`);
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
